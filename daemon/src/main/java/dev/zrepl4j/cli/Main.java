@@ -1,0 +1,53 @@
+package dev.zrepl4j.cli;
+
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code zrepl4j} command: entry point of the daemon and of every administrative command. */
+@Command(
+    name = "zrepl4j",
+    mixinStandardHelpOptions = true,
+    versionProvider = Main.Version.class,
+    description = "ZFS snapshot and replication daemon.",
+    subcommands = {Main.VersionCommand.class})
+public final class Main implements Callable<Integer> {
+
+  @Override
+  public Integer call() {
+    new CommandLine(this).usage(System.out);
+    return 2;
+  }
+
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new Main()).execute(args));
+  }
+
+  static String version() {
+    var v = Main.class.getPackage().getImplementationVersion();
+    return v == null ? "dev" : v;
+  }
+
+  /** Supplies {@code --version}. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      return new String[] {"zrepl4j " + version()};
+    }
+  }
+
+  @Command(name = "version", description = "Print the version of this program.")
+  static final class VersionCommand implements Callable<Integer> {
+    @Override
+    public Integer call() {
+      System.out.println(
+          "zrepl4j version="
+              + version()
+              + " java="
+              + Runtime.version()
+              + " os="
+              + System.getProperty("os.name"));
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,5 @@
+/** dev.zrepl4j.cli. */
+@NullMarked
+package dev.zrepl4j.cli;
+
+import org.jspecify.annotations.NullMarked;

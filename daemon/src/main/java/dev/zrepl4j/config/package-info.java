@@ -1,0 +1,5 @@
+/** dev.zrepl4j.config. */
+@NullMarked
+package dev.zrepl4j.config;
+
+import org.jspecify.annotations.NullMarked;

@@ -1,0 +1,5 @@
+/** dev.zrepl4j.rpc. */
+@NullMarked
+package dev.zrepl4j.rpc;
+
+import org.jspecify.annotations.NullMarked;
