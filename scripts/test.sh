@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The README's test command: installs what the tests need, starts real ZFS (zfs-fuse on files and
+# the OpenZFS 2.x guest), then runs every unit and integration test with Maven.
+# Environment: CI=true (set by CI) makes missing infrastructure fatal instead of a loud warning.
+set -euo pipefail
+here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+cd "$here"
+. scripts/env.sh
+echo "test.sh: JDK $JAVA_HOME"
+
+# --- real ZFS, generation 1: zfs-fuse pools on sparse files (every run) -----------------------
+# (scripts/zfs-fuse.sh exports nothing; integration tests create and destroy their own pools)
+scripts/zfs-fuse.sh up
+
+# --- real ZFS, generation 2: OpenZFS 2.x in a qemu guest (every run; image cached) -------------
+scripts/zfs-guest.sh start
+eval "$(scripts/zfs-guest.sh env)"
+
+# --- all tests: unit (surefire), integration on real ZFS (failsafe), formatting and static checks
+mvn -B verify "$@"
+
+# --- benchmarks: a short smoke pass so they cannot rot (figures are not checked here) ----------
+bench/run --smoke all
