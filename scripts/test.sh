@@ -14,7 +14,8 @@ scripts/zfs-fuse.sh up
 
 # --- real ZFS, generation 2: OpenZFS 2.x in a qemu guest (every run; image cached) -------------
 scripts/zfs-guest.sh start
-eval "$(scripts/zfs-guest.sh env)"
+guest_env=$(scripts/zfs-guest.sh env)   # (an assignment, so that set -e sees a failure)
+eval "$guest_env"
 
 # --- all tests: unit (surefire), integration on real ZFS (failsafe), formatting and static checks
 mvn -B verify "$@"
