@@ -1,0 +1,68 @@
+package dev.zrepl4j.zfs;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The stdout of a running {@code zfs send}. End of stream is only reported when {@code zfs send}
+ * exited 0: if it exits non-zero or is killed, the read that reaches the end throws a {@link
+ * ZfsException} with its exit status and stderr instead of returning -1 (never a silent EOF). The
+ * caller closes it; closing before the end kills the process. Not thread-safe, except {@link
+ * #close()}.
+ */
+public final class SendStream extends InputStream {
+  private final ZfsProcess process;
+  private final InputStream stdout;
+  private boolean eof;
+  private @Nullable ZfsException failure;
+
+  SendStream(ZfsProcess process) {
+    this.process = process;
+    this.stdout = process.stdout();
+  }
+
+  /** The command line of the send. */
+  public List<String> argv() {
+    return process.argv();
+  }
+
+  @Override
+  public int read() throws IOException {
+    var one = new byte[1];
+    int n = read(one, 0, 1);
+    return n == -1 ? -1 : one[0] & 0xff;
+  }
+
+  @Override
+  public int read(byte[] b, int off, int len) throws IOException {
+    if (failure != null) {
+      throw failure;
+    }
+    if (eof) {
+      return -1;
+    }
+    int n = stdout.read(b, off, len);
+    if (n == -1) {
+      int status = process.waitFor();
+      if (status != 0) {
+        failure = process.failure(status);
+        throw failure;
+      }
+      eof = true;
+    }
+    return n;
+  }
+
+  @Override
+  public int available() throws IOException {
+    return eof || failure != null ? 0 : stdout.available();
+  }
+
+  /** Closes the stream; kills {@code zfs send} if it has not finished. Idempotent. */
+  @Override
+  public void close() {
+    process.close();
+  }
+}

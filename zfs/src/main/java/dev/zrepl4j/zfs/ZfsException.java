@@ -1,0 +1,57 @@
+package dev.zrepl4j.zfs;
+
+import java.io.IOException;
+import java.util.List;
+
+/**
+ * A {@code zfs} or {@code zpool} command failed: it exited non-zero, was killed, or its output
+ * could not be parsed. Carries the argv, the exit status (or {@link #NO_STATUS}) and the tail of
+ * its stderr.
+ */
+public class ZfsException extends IOException {
+  private static final long serialVersionUID = 1L;
+
+  /** {@link #exitStatus()} when the command did not exit by itself (or never ran). */
+  public static final int NO_STATUS = -1;
+
+  private final List<String> argv;
+  private final int exitStatus;
+  private final String stderr;
+
+  public ZfsException(List<String> argv, int exitStatus, String stderr) {
+    this(describe(argv, exitStatus, stderr), argv, exitStatus, stderr);
+  }
+
+  protected ZfsException(String message, List<String> argv, int exitStatus, String stderr) {
+    super(message);
+    this.argv = List.copyOf(argv);
+    this.exitStatus = exitStatus;
+    this.stderr = stderr;
+  }
+
+  private static String describe(List<String> argv, int status, String stderr) {
+    var how =
+        status > 128 && status < 160
+            ? "was killed by signal " + (status - 128) + " (exit status " + status + ")"
+            : "exited with status " + status;
+    var last = stderr.strip();
+    int nl = last.lastIndexOf('\n');
+    var lastLine = nl >= 0 ? last.substring(nl + 1) : last;
+    return "zfs command " + argv + " " + how + (lastLine.isEmpty() ? "" : ": " + lastLine);
+  }
+
+  /** The command line that failed. */
+  public List<String> argv() {
+    return argv;
+  }
+
+  /** The exit status, or {@link #NO_STATUS}. */
+  public int exitStatus() {
+    return exitStatus;
+  }
+
+  /** The tail of the command's stderr (bounded; exact when short). */
+  public String stderr() {
+    return stderr;
+  }
+}

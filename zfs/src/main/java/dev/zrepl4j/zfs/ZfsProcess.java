@@ -1,0 +1,176 @@
+package dev.zrepl4j.zfs;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.io.OutputStream;
+import java.time.Duration;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running {@code zfs}/{@code zpool} child process. Not thread-safe, except that {@link
+ * #close()} may be called from any thread.
+ *
+ * <p>Implementation notes: stderr is drained on its own virtual thread into a {@link BoundedTail}
+ * (so a chatty command can neither block on a full pipe nor exhaust memory). {@link #close()} kills
+ * the process and its descendants (a wrapper script that forwards to ssh has some) with SIGKILL,
+ * reaps it (no zombie) and closes the three pipes (no leaked descriptor). The stderr drainer is
+ * joined with a timeout, because a grandchild that escaped the kill may hold the pipe open.
+ */
+final class ZfsProcess implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(ZfsProcess.class);
+
+  static final int STDERR_TAIL_BYTES = 64 * 1024;
+  private static final Duration DRAIN_JOIN = Duration.ofSeconds(5);
+
+  /** Where the child's stdin comes from. */
+  enum Stdin {
+    NULL,
+    PIPE
+  }
+
+  /** Where the child's stdout goes. */
+  enum Stdout {
+    PIPE,
+    DISCARD
+  }
+
+  private final List<String> argv;
+  private final Process process;
+  private final BoundedTail stderr = new BoundedTail(STDERR_TAIL_BYTES);
+  private final Thread drainer;
+  private boolean closed;
+
+  private ZfsProcess(List<String> argv, Process process) {
+    this.argv = argv;
+    this.process = process;
+    this.drainer =
+        Thread.ofVirtual()
+            .name("zfs-stderr-" + process.pid())
+            .start(() -> stderr.drain(process.getErrorStream()));
+  }
+
+  /**
+   * Starts {@code argv} without a shell.
+   *
+   * @throws ZfsException if the binary cannot be started
+   */
+  static ZfsProcess start(List<String> argv, Stdin stdin, Stdout stdout) throws ZfsException {
+    var pb = new ProcessBuilder(argv);
+    if (stdin == Stdin.NULL) {
+      pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    }
+    if (stdout == Stdout.DISCARD) {
+      pb.redirectOutput(ProcessBuilder.Redirect.DISCARD);
+    }
+    try {
+      var p = pb.start();
+      log.debug("started {} (pid {})", argv, p.pid());
+      return new ZfsProcess(List.copyOf(argv), p);
+    } catch (IOException e) {
+      var z = new ZfsException(argv, ZfsException.NO_STATUS, "cannot start: " + e.getMessage());
+      z.initCause(e);
+      throw z;
+    }
+  }
+
+  List<String> argv() {
+    return argv;
+  }
+
+  InputStream stdout() {
+    return process.getInputStream();
+  }
+
+  OutputStream stdin() {
+    return process.getOutputStream();
+  }
+
+  long pid() {
+    return process.pid();
+  }
+
+  /** Waits for the exit and for stderr to be drained; returns the exit status. */
+  int waitFor() throws InterruptedIOException {
+    try {
+      int status = process.waitFor();
+      drainer.join(DRAIN_JOIN);
+      return status;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      close();
+      var io = new InterruptedIOException("interrupted waiting for " + argv);
+      io.initCause(e);
+      throw io;
+    }
+  }
+
+  /** The stderr kept so far. */
+  String stderrTail() {
+    return stderr.tail();
+  }
+
+  ZfsException failure(int status) {
+    return new ZfsException(argv, status, stderr.tail());
+  }
+
+  /**
+   * Waits for the exit.
+   *
+   * @throws ZfsException if the exit status is not 0
+   */
+  void checkSuccess() throws IOException {
+    int status = waitFor();
+    if (status != 0) {
+      throw failure(status);
+    }
+  }
+
+  /** Kills the process (and descendants) if still running, reaps it and closes its pipes. */
+  @Override
+  public void close() {
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+    }
+    if (process.isAlive()) {
+      log.debug("killing {} (pid {})", argv, process.pid());
+      // descendants first: once the parent is dead they are re-parented and no longer found
+      process.descendants().forEach(ProcessHandle::destroyForcibly);
+      process.destroyForcibly();
+    }
+    boolean interrupted = false;
+    while (true) {
+      try {
+        process.waitFor();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    closeQuietly(process.getOutputStream());
+    closeQuietly(process.getInputStream());
+    try {
+      drainer.join(DRAIN_JOIN);
+    } catch (InterruptedException e) {
+      interrupted = true;
+    }
+    closeQuietly(process.getErrorStream());
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static void closeQuietly(AutoCloseable c) {
+    try {
+      c.close();
+    } catch (Exception e) {
+      // closing a pipe of a dead process: nothing to report
+    }
+  }
+}

@@ -1,0 +1,267 @@
+package dev.zrepl4j.zfs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * RealZfs against mock {@code zfs} shell scripts (the seed's ZFSError test and process hygiene).
+ */
+class RealZfsTest {
+  @TempDir Path dir;
+
+  private List<String> script(String name, String body) throws IOException {
+    var p = dir.resolve(name);
+    Files.writeString(p, "#!/bin/sh\n" + body + "\n");
+    Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxr-xr-x"));
+    return List.of(p.toString());
+  }
+
+  private RealZfs zfs(List<String> bin, ZfsCapabilities caps) {
+    return RealZfs.withCapabilities(bin, List.of("false"), caps);
+  }
+
+  @Test
+  void listProducesZfsExceptionWithExactStderrOnNonZeroExit() throws IOException {
+    var bin = script("zfs", "echo 'error: this is a mock' >&2\nexit 1");
+    var z = zfs(bin, ZfsCapabilities.openZfs("zfs-mock"));
+    assertThatThrownBy(() -> z.listFilesystems(List.of(), p -> true))
+        .isInstanceOfSatisfying(
+            ZfsException.class,
+            e -> {
+              assertThat(e.stderr()).isEqualTo("error: this is a mock\n");
+              assertThat(e.exitStatus()).isEqualTo(1);
+              assertThat(e.argv()).startsWith(bin.getFirst()).contains("list");
+              assertThat(e.getMessage()).contains("error: this is a mock");
+            });
+  }
+
+  @Test
+  void nonZeroExitWinsOverGarbledOutput() throws IOException {
+    var bin =
+        script(
+            "zfs",
+            "printf 'garbage\\tline\\n'; echo 'cannot open: dataset does not exist' >&2; exit 1");
+    var z = zfs(bin, ZfsCapabilities.openZfs("zfs-mock"));
+    assertThatThrownBy(() -> z.listVersions(List.of(DatasetPath.parse("tank/a"))))
+        .isInstanceOf(ZfsException.class)
+        .isNotInstanceOf(ZfsParseException.class)
+        .hasMessageContaining("dataset does not exist");
+  }
+
+  @Test
+  void garbledOutputWithExitZeroIsAParseErrorNamingTheCommand() throws IOException {
+    var bin = script("zfs", "printf 'tank/a@s\\t1\\t2\\n'");
+    var z = zfs(bin, ZfsCapabilities.openZfs("zfs-mock"));
+    assertThatThrownBy(() -> z.listVersions(List.of(DatasetPath.parse("tank/a"))))
+        .isInstanceOf(ZfsParseException.class)
+        .hasMessageContaining("line 1")
+        .hasMessageContaining("list");
+  }
+
+  @Test
+  void stderrIsBoundedToItsTail() throws IOException {
+    var bin =
+        script(
+            "zfs",
+            "i=0; while [ $i -lt 3000 ]; do echo \"line $i of a chatty zfs padding padding padding\" >&2; i=$((i+1)); done; echo LAST >&2; exit 2");
+    var z = zfs(bin, ZfsCapabilities.openZfs("zfs-mock"));
+    assertThatThrownBy(() -> z.setProperty("tank", "zrepl:x", "1"))
+        .isInstanceOfSatisfying(
+            ZfsException.class,
+            e -> {
+              assertThat(e.stderr()).endsWith("LAST\n").startsWith("[... ");
+              assertThat(e.stderr().length()).isLessThan(ZfsProcess.STDERR_TAIL_BYTES + 100);
+            });
+  }
+
+  @Test
+  void missingBinaryIsAZfsException() {
+    var z = zfs(List.of(dir.resolve("nonexistent").toString()), ZfsCapabilities.openZfs("x"));
+    assertThatThrownBy(() -> z.listFilesystems(List.of(), p -> true))
+        .isInstanceOf(ZfsException.class)
+        .hasMessageContaining("cannot start");
+  }
+
+  @Test
+  void sendThatFailsMidwayThrowsFromReadWithItsStderr() throws IOException {
+    var bin =
+        script(
+            "zfs", "head -c 100000 /dev/zero; echo 'warning: cannot send: I/O error' >&2; exit 1");
+    var z = zfs(bin, ZfsCapabilities.openZfs("zfs-mock"));
+    try (var s = z.send(SendRequest.full(FilesystemVersion.parseFullName("tank/a@s1")))) {
+      assertThatThrownBy(() -> s.transferTo(java.io.OutputStream.nullOutputStream()))
+          .isInstanceOfSatisfying(
+              ZfsException.class,
+              e -> {
+                assertThat(e.exitStatus()).isEqualTo(1);
+                assertThat(e.stderr()).contains("cannot send: I/O error");
+              });
+      // and it stays failed: no later silent EOF
+      assertThatThrownBy(s::read).isInstanceOf(ZfsException.class);
+    }
+  }
+
+  @Test
+  void sendKilledMidwayIsReportedAsKilled() throws IOException {
+    var bin = script("zfs", "head -c 10000 /dev/zero; echo 'about to die' >&2; kill -9 $$");
+    var z = zfs(bin, ZfsCapabilities.openZfs("zfs-mock"));
+    try (var s = z.send(SendRequest.full(FilesystemVersion.parseFullName("tank/a@s1")))) {
+      assertThatThrownBy(() -> s.readAllBytes())
+          .isInstanceOfSatisfying(
+              ZfsException.class,
+              e -> {
+                assertThat(e.exitStatus()).isEqualTo(137);
+                assertThat(e.getMessage()).contains("killed by signal 9");
+                assertThat(e.stderr()).contains("about to die");
+              });
+    }
+  }
+
+  @Test
+  void closingASendEarlyKillsTheProcessAndItsChildren() throws Exception {
+    var bin =
+        script(
+            "zfs",
+            "sleep 600 & echo $! > "
+                + dir.resolve("child.pid")
+                + "\nwhile true; do head -c 65536 /dev/zero; done");
+    var z = zfs(bin, ZfsCapabilities.openZfs("zfs-mock"));
+    long pid;
+    var s = z.send(SendRequest.full(FilesystemVersion.parseFullName("tank/a@s1")));
+    assertThat(s.read(new byte[1000])).isPositive();
+    pid = Long.parseLong(Files.readString(dir.resolve("child.pid")).strip());
+    var child = ProcessHandle.of(pid);
+    assertThat(child).isPresent();
+    s.close();
+    s.close(); // idempotent
+    // the sleep child was killed too
+    for (int i = 0; i < 50 && running(pid); i++) {
+      Thread.sleep(20);
+    }
+    assertThat(running(pid)).isFalse();
+    // no zombie children of ours remain
+    assertThat(ProcessHandle.current().children().filter(ProcessHandle::isAlive).count()).isZero();
+  }
+
+  /** Alive and not a zombie (a killed orphan may wait for PID 1 to reap it). */
+  private static boolean running(long pid) throws IOException {
+    var stat = Path.of("/proc/" + pid + "/stat");
+    if (!Files.exists(stat)) {
+      return false;
+    }
+    var s = Files.readString(stat);
+    return !s.substring(s.lastIndexOf(')') + 2).startsWith("Z");
+  }
+
+  @Test
+  void successfulSendEndsWithEof() throws IOException {
+    var bin = script("zfs", "printf 'stream-bytes'");
+    var z = zfs(bin, ZfsCapabilities.openZfs("zfs-mock"));
+    try (var s =
+        z.send(
+            SendRequest.incremental(
+                FilesystemVersion.parseFullName("tank/a#b1"),
+                FilesystemVersion.parseFullName("tank/a@s2")))) {
+      assertThat(new String(s.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8))
+          .isEqualTo("stream-bytes");
+      assertThat(s.read()).isEqualTo(-1);
+      assertThat(s.argv()).containsSequence("send", "-i", "tank/a#b1", "tank/a@s2");
+    }
+  }
+
+  @Test
+  void receiveFailureCarriesItsStderrAndSourceFailureKillsTheReceive() throws IOException {
+    var failing =
+        script("zfs", "head -c 10 >/dev/null; echo 'cannot receive: invalid stream' >&2; exit 1");
+    var z = zfs(failing, ZfsCapabilities.openZfs("zfs-mock"));
+    var big = new ByteArrayInputStream(new byte[10_000_000]);
+    assertThatThrownBy(() -> z.receive(DatasetPath.parse("tank/b"), big, ReceiveOptions.DEFAULTS))
+        .isInstanceOf(ZfsException.class)
+        .hasMessageContaining("invalid stream");
+
+    var consuming = script("zfs2", "cat >/dev/null");
+    var z2 = zfs(consuming, ZfsCapabilities.openZfs("zfs-mock"));
+    InputStream broken =
+        new InputStream() {
+          int n;
+
+          @Override
+          public int read() throws IOException {
+            if (n++ > 1000) {
+              throw new IOException("source broke");
+            }
+            return 0;
+          }
+        };
+    assertThatThrownBy(
+            () -> z2.receive(DatasetPath.parse("tank/b"), broken, ReceiveOptions.DEFAULTS))
+        .hasMessage("source broke");
+  }
+
+  @Test
+  void legacyDialectRefusesMissingFeaturesByName() {
+    var z = zfs(List.of("true"), ZfsCapabilities.legacy("zfs-fuse"));
+    var snap = FilesystemVersion.parseFullName("tank/a@s1");
+    assertThatThrownBy(() -> z.bookmark(snap, "b"))
+        .isInstanceOfSatisfying(
+            MissingFeatureException.class,
+            e -> assertThat(e.feature()).isEqualTo(ZfsFeature.BOOKMARKS))
+        .hasMessageContaining("bookmarks");
+    assertThatThrownBy(() -> z.send(SendRequest.full(snap).with(SendRequest.SendFlag.RAW)))
+        .isInstanceOf(MissingFeatureException.class)
+        .hasMessageContaining("-w");
+    assertThatThrownBy(() -> z.listHolds(List.of(snap)))
+        .isInstanceOf(MissingFeatureException.class);
+    assertThatThrownBy(
+            () ->
+                z.receive(
+                    DatasetPath.parse("tank/b"),
+                    InputStream.nullInputStream(),
+                    ReceiveOptions.DEFAULTS.withResumable(true)))
+        .isInstanceOf(MissingFeatureException.class);
+    assertThat(z.invocations()).isZero();
+  }
+
+  @Test
+  void listsVersionsOfManyFilesystemsInOneInvocation() throws IOException {
+    var out = dir.resolve("out.txt");
+    var sb = new StringBuilder();
+    var fss = new java.util.ArrayList<DatasetPath>();
+    for (int i = 0; i < 1000; i++) {
+      fss.add(DatasetPath.parse("tank/fs" + i));
+      for (int j = 0; j < 10; j++) {
+        sb.append("tank/fs")
+            .append(i)
+            .append("@s")
+            .append(j)
+            .append('\t')
+            .append(i * 100 + j)
+            .append('\t')
+            .append(j + 1)
+            .append("\t1700000000\t0\n");
+      }
+    }
+    Files.writeString(out, sb);
+    var z = zfs(script("zfs", "cat " + out), ZfsCapabilities.openZfs("zfs-mock"));
+    var m = z.listVersions(fss);
+    assertThat(z.invocations()).isEqualTo(1);
+    assertThat(m).hasSize(1000);
+    assertThat(m.values()).allSatisfy(l -> assertThat(l).hasSize(10));
+  }
+
+  @Test
+  void placeholderHashMatchesTheSeed() {
+    assertThat(Zfs.placeholderHash(DatasetPath.parse("tank/foo")))
+        .isEqualTo("29f44728711ec79feda8db841338832ca7977e3ec9f7d001ea80f273d0e39725");
+  }
+}
