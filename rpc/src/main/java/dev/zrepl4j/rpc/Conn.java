@@ -1,0 +1,202 @@
+package dev.zrepl4j.rpc;
+
+import dev.zrepl4j.rpc.frame.FrameReader;
+import dev.zrepl4j.rpc.frame.FrameWriter;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.SocketTimeoutException;
+import java.time.Duration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One end of an RPC connection: transport, frame reader and writer, protocol state and a monitor
+ * that sends keep-alives and notices a silent peer.
+ *
+ * <p>Implementation notes: the monitor is one virtual thread per connection that wakes up a few
+ * times per keep-alive interval. Silence is measured only while this side is blocked in a read that
+ * the current {@link Watch} says must make progress, so a slow local handler never counts against
+ * the peer. When the peer is silent too long the monitor closes the transport, which unblocks the
+ * reader; {@link #fail(IOException)} then turns the resulting error into a {@link
+ * SocketTimeoutException}. Thread-safe.
+ */
+final class Conn implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Conn.class);
+
+  /** What a blocked read of this side is waiting for. */
+  enum Watch {
+    /** Nothing is expected: no timeout (a seed peer computing a response). */
+    NONE,
+    /** Between requests on a server: the idle timeout applies. */
+    IDLE,
+    /** Inside a message or waiting for a v1 peer's response: the read timeout applies. */
+    READ
+  }
+
+  final Transport transport;
+  final FrameReader reader;
+  final FrameWriter writer;
+  final RpcOptions options;
+  private final Watched in;
+  private final Thread monitor;
+
+  private volatile boolean v1;
+  private volatile boolean callActive;
+  private volatile Watch watch = Watch.NONE;
+  private volatile boolean closed;
+  private volatile String timedOut = "";
+  private final Runnable idleTask;
+
+  Conn(Transport transport, RpcOptions options, String role, Runnable idleTask) {
+    this.transport = transport;
+    this.options = options;
+    this.idleTask = idleTask;
+    this.in = new Watched(transport.input());
+    this.reader = new FrameReader(in, Math.min(options.bufferSize(), 256 * 1024));
+    this.writer = new FrameWriter(transport.output(), options.bufferSize());
+    this.monitor = Thread.ofVirtual().name("rpc-monitor-" + role).unstarted(this::monitor);
+  }
+
+  void start() {
+    monitor.start();
+  }
+
+  boolean v1() {
+    return v1;
+  }
+
+  /** Switches this connection to protocol version 1 (after a successful hello). */
+  void enableV1() {
+    v1 = true;
+    reader.allowKeepAlives();
+    writer.allowKeepAlives();
+  }
+
+  void callActive(boolean active) {
+    callActive = active;
+  }
+
+  void watch(Watch w) {
+    watch = w;
+  }
+
+  boolean isOpen() {
+    return !closed;
+  }
+
+  /** Converts an I/O error caused by the monitor's close into a timeout naming the silence. */
+  IOException fail(IOException e) {
+    String t = timedOut;
+    if (!t.isEmpty()) {
+      var te = new SocketTimeoutException(t);
+      te.initCause(e);
+      return te;
+    }
+    return e;
+  }
+
+  /** Sends an RST frame (best effort) and closes. */
+  void hangUp() {
+    if (closed) {
+      return;
+    }
+    try {
+      writer.rst();
+    } catch (IOException | RuntimeException e) {
+      log.debug("{}: RST not sent: {}", transport.remote(), e.toString());
+    }
+    close();
+  }
+
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    monitor.interrupt();
+    try {
+      transport.close();
+    } catch (IOException e) {
+      log.debug("{}: close: {}", transport.remote(), e.toString());
+    }
+  }
+
+  private void monitor() {
+    long keepAlive = options.keepAlive().toNanos();
+    long tick = Math.max(Duration.ofMillis(20).toNanos(), keepAlive / 4);
+    long lastIdleTask = System.nanoTime();
+    while (!closed) {
+      try {
+        Thread.sleep(Duration.ofNanos(tick));
+      } catch (InterruptedException e) {
+        return;
+      }
+      long now = System.nanoTime();
+      try {
+        if (v1 && callActive) {
+          writer.keepAliveIfIdle(keepAlive);
+        }
+      } catch (IOException e) {
+        log.debug("{}: keep-alive failed: {}", transport.remote(), e.toString());
+      }
+      if (!callActive && now - lastIdleTask >= keepAlive) {
+        lastIdleTask = now;
+        idleTask.run();
+      }
+      Watch w = watch;
+      long limit =
+          switch (w) {
+            case NONE -> 0;
+            case IDLE -> options.idleTimeout().toNanos();
+            case READ -> options.readTimeout().toNanos();
+          };
+      long blocked = in.blockedSince;
+      if (limit > 0 && blocked != 0) {
+        long silent = now - Math.max(blocked, in.lastReadNanos);
+        if (silent > limit) {
+          timedOut =
+              (w == Watch.IDLE
+                      ? "connection idle for more than "
+                      : "peer sent nothing for more than ")
+                  + Duration.ofNanos(limit).toMillis()
+                  + " ms";
+          log.info("{}: {}; closing", transport.remote(), timedOut);
+          close();
+          return;
+        }
+      }
+    }
+  }
+
+  /** Records when reads block and when bytes arrive. */
+  private static final class Watched extends FilterInputStream {
+    volatile long blockedSince;
+    volatile long lastReadNanos = System.nanoTime();
+
+    Watched(InputStream in) {
+      super(in);
+    }
+
+    @Override
+    public int read() throws IOException {
+      byte[] b = new byte[1];
+      return read(b, 0, 1) < 0 ? -1 : b[0] & 0xFF;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      blockedSince = System.nanoTime();
+      try {
+        int n = in.read(b, off, len);
+        if (n > 0) {
+          lastReadNanos = System.nanoTime();
+        }
+        return n;
+      } finally {
+        blockedSince = 0;
+      }
+    }
+  }
+}

@@ -1,0 +1,174 @@
+package dev.zrepl4j.rpc;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.SerializableString;
+import com.fasterxml.jackson.core.io.CharacterEscapes;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JavaType;
+import com.fasterxml.jackson.databind.MapperFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.lang.reflect.Type;
+import java.net.ProtocolException;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * All JSON of the RPC layer: the one place that knows Jackson.
+ *
+ * <p>Bodies use the seed's (Go's) conventions: property names in UpperCamelCase ({@code createTXG}
+ * is written {@code CreateTXG}), matched case-insensitively when read, unknown properties ignored
+ * (Go does the same), {@code <>&} escaped as {@code \u003c} etc., and a newline after the value.
+ */
+final class Json {
+  private static final ObjectMapper MAPPER = newMapper();
+
+  private Json() {}
+
+  private static ObjectMapper newMapper() {
+    var factory = new JsonFactory();
+    factory.setCharacterEscapes(new GoEscapes());
+    return JsonMapper.builder(factory)
+        .propertyNamingStrategy(PropertyNamingStrategies.UPPER_CAMEL_CASE)
+        .enable(MapperFeature.ACCEPT_CASE_INSENSITIVE_PROPERTIES)
+        .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+        .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+        .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+        .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
+        .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS)
+        .addModule(new JavaTimeModule())
+        .build();
+  }
+
+  static JavaType type(Type t) {
+    return MAPPER.getTypeFactory().constructType(t);
+  }
+
+  /** Encodes a body: JSON plus the newline Go's encoder appends. */
+  static byte[] write(@Nullable Object value) throws IOException {
+    var out = new ByteArrayOutputStream(256);
+    MAPPER.writeValue(out, value);
+    out.write('\n');
+    return out.toByteArray();
+  }
+
+  /**
+   * Decodes a body.
+   *
+   * @throws IOException naming what did not fit
+   */
+  static @Nullable Object read(byte[] json, JavaType type) throws IOException {
+    return MAPPER.readValue(json, type);
+  }
+
+  /** Converts a value to another type through its JSON form (local calls with unlike types). */
+  static @Nullable Object convert(@Nullable Object value, JavaType type) {
+    return MAPPER.convertValue(value, type);
+  }
+
+  /**
+   * Decodes a header: the five seed keys and the extension key {@code Code}; other keys are
+   * ignored, as the seed does.
+   *
+   * @throws ProtocolException if it is not a JSON object of that shape
+   */
+  static Header readHeader(byte[] json) throws ProtocolException {
+    String endpoint = "";
+    long dataType = 0;
+    long accept = 0;
+    long error = 0;
+    String message = "";
+    ErrorCode code = null;
+    try (JsonParser p = MAPPER.getFactory().createParser(json)) {
+      if (p.nextToken() != JsonToken.START_OBJECT) {
+        throw new ProtocolException("header is not a JSON object");
+      }
+      JsonToken t;
+      while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        JsonToken v = p.nextToken();
+        switch (name) {
+          case "Endpoint" -> endpoint = string(p, v, name);
+          case "DataType" -> dataType = number(p, v, name);
+          case "Accept" -> accept = number(p, v, name);
+          case "Error" -> error = number(p, v, name);
+          case "ErrorMessage" -> message = string(p, v, name);
+          case "Code" -> {
+            String c = string(p, v, name);
+            try {
+              code = ErrorCode.valueOf(c);
+            } catch (IllegalArgumentException e) {
+              code = ErrorCode.UNKNOWN;
+            }
+          }
+          default -> p.skipChildren();
+        }
+      }
+      if (t != JsonToken.END_OBJECT) {
+        throw new ProtocolException("header: malformed JSON object");
+      }
+      if (p.nextToken() != null) {
+        throw new ProtocolException("header: trailing data after the JSON object");
+      }
+    } catch (ProtocolException e) {
+      throw e;
+    } catch (IOException e) {
+      throw new ProtocolException(
+          "header is not valid JSON: "
+              + (e instanceof com.fasterxml.jackson.core.JsonProcessingException j
+                  ? j.getOriginalMessage()
+                  : e.getMessage()));
+    }
+    try {
+      return new Header(
+          endpoint, DataType.of(dataType), DataType.of(accept), Status.of(error), message, code);
+    } catch (IllegalArgumentException e) {
+      throw new ProtocolException("header: " + e.getMessage());
+    }
+  }
+
+  private static String string(JsonParser p, JsonToken v, String name) throws IOException {
+    if (v != JsonToken.VALUE_STRING) {
+      throw new ProtocolException("header key " + name + " is not a string");
+    }
+    return p.getText();
+  }
+
+  private static long number(JsonParser p, JsonToken v, String name) throws IOException {
+    if (v != JsonToken.VALUE_NUMBER_INT) {
+      throw new ProtocolException("header key " + name + " is not an integer");
+    }
+    return p.getLongValue();
+  }
+
+  /** Go's HTML-safe escaping of {@code < > &} and U+2028/U+2029. */
+  private static final class GoEscapes extends CharacterEscapes {
+    private static final long serialVersionUID = 1L;
+    private final int[] table = standardAsciiEscapesForJSON();
+
+    GoEscapes() {
+      table['<'] = ESCAPE_STANDARD;
+      table['>'] = ESCAPE_STANDARD;
+      table['&'] = ESCAPE_STANDARD;
+    }
+
+    @Override
+    public int[] getEscapeCodesForAscii() {
+      return table;
+    }
+
+    @Override
+    public @Nullable SerializableString getEscapeSequence(int ch) {
+      if (ch == 0x2028 || ch == 0x2029) {
+        return new com.fasterxml.jackson.core.io.SerializedString(String.format("\\u%04x", ch));
+      }
+      return null;
+    }
+  }
+}

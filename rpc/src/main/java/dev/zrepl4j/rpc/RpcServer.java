@@ -1,0 +1,585 @@
+package dev.zrepl4j.rpc;
+
+import dev.zrepl4j.rpc.frame.FrameReader;
+import dev.zrepl4j.rpc.frame.MessageInputStream;
+import dev.zrepl4j.rpc.frame.MessageOutputStream;
+import dev.zrepl4j.rpc.frame.ResetException;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.ProtocolException;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Serves registered endpoints over any {@link Transport}, and locally.
+ *
+ * <p>Each connection is served by one virtual thread, request after request (lock-step, as in the
+ * seed): read the header and the whole request, answer, read the next header. Every request is read
+ * to its end before the next header is read, also when it is refused, so an error never
+ * desynchronises the stream (the seed's defect). A connection whose bytes break the framing is
+ * answered with an RST and closed; the server goes on serving its other connections.
+ *
+ * <p>This class is thread-safe.
+ */
+public final class RpcServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(RpcServer.class);
+  private static final String SOFTWARE = "zrepl4j-rpc";
+
+  private final RpcOptions options;
+  private final Endpoints endpoints = new Endpoints();
+  private final Set<Conn> connections = ConcurrentHashMap.newKeySet();
+  private final Set<AutoCloseable> listeners = ConcurrentHashMap.newKeySet();
+  private final Semaphore connectionSlots;
+  private volatile boolean closed;
+
+  public RpcServer(RpcOptions options) {
+    this.options = options;
+    this.connectionSlots = new Semaphore(options.maxConnections());
+  }
+
+  /** Registers every public method of {@code target} under its own name (or {@link RpcName}). */
+  public RpcServer register(Object target) {
+    endpoints.register("", target);
+    return this;
+  }
+
+  /**
+   * Registers every public method of {@code target} as {@code prefix.method}.
+   *
+   * @throws IllegalArgumentException for a method signature that is not an endpoint, naming it
+   */
+  public RpcServer register(String prefix, Object target) {
+    if (prefix.isEmpty() || prefix.contains(".")) {
+      throw new IllegalArgumentException("prefix must be a non-empty name without '.': " + prefix);
+    }
+    endpoints.register(prefix, target);
+    return this;
+  }
+
+  /** A client that calls this server's endpoints in-process, without serialization. */
+  public RpcClient local(Caller caller) {
+    return new LocalClient(endpoints, caller);
+  }
+
+  /**
+   * Serves one connection until the peer closes it or breaks the protocol. Blocks. Closes the
+   * transport before returning. Peer errors are logged, not thrown.
+   */
+  public void serve(Transport transport, Caller caller) {
+    if (closed) {
+      closeQuietly(transport);
+      return;
+    }
+    var c = new Conn(transport, options, "server-" + caller.identity(), () -> {});
+    connections.add(c);
+    c.start();
+    try {
+      log.debug("{}: serving {}", caller, transport.remote());
+      while (c.isOpen()) {
+        c.callActive(false);
+        c.watch(Conn.Watch.IDLE);
+        byte[] hb;
+        try {
+          hb = c.reader.readHeaderMessage();
+        } catch (EOFException | ResetException e) {
+          log.debug("{}: peer closed the connection ({})", caller, e.getMessage());
+          break;
+        }
+        c.watch(Conn.Watch.READ);
+        c.callActive(true);
+        serveRequest(c, hb, caller);
+      }
+    } catch (IOException e) {
+      IOException f = c.fail(e);
+      if (c.isOpen()
+          && (f instanceof ProtocolException || f instanceof java.net.SocketTimeoutException)) {
+        log.warn("{}: closing connection: {}", caller, f.getMessage());
+      } else {
+        log.debug("{}: connection ended: {}", caller, f.toString());
+      }
+      c.hangUp();
+    } finally {
+      c.close();
+      connections.remove(c);
+    }
+  }
+
+  private void serveRequest(Conn c, byte[] headerBytes, Caller caller) throws IOException {
+    final Header h;
+    try {
+      h = Json.readHeader(headerBytes);
+    } catch (ProtocolException e) {
+      // the request's framing is unknown: answer, then close
+      respondError(c, ErrorCode.INVALID_ARGUMENT, "invalid request header: " + e.getMessage());
+      throw e;
+    }
+    if (h.dataType().hasOctets() && !c.v1()) {
+      respondError(
+          c,
+          ErrorCode.INVALID_ARGUMENT,
+          "request bodies need protocol version 1 (" + Hello.ENDPOINT + " first)");
+      throw new ProtocolException("octet request body from a peer without protocol version 1");
+    }
+    byte[] json = null;
+    if (h.dataType() != DataType.OCTETS) {
+      json = c.reader.readDataMessage(options.maxJsonBody());
+    }
+    MessageInputStream body = null;
+    if (h.dataType().hasOctets()) {
+      body = c.reader.dataStream(RpcServer::checkTrailer);
+    }
+    try {
+      dispatch(c, h, json, body, caller);
+    } finally {
+      if (body != null && !body.isComplete()) {
+        drain(body);
+      }
+    }
+  }
+
+  private void dispatch(
+      Conn c, Header h, byte @Nullable [] json, @Nullable MessageInputStream body, Caller caller)
+      throws IOException {
+    String name = h.endpoint();
+    if (name.equals(Hello.ENDPOINT)) {
+      hello(c, json);
+      return;
+    }
+    var found = endpoints.find(name);
+    if (found.isEmpty()) {
+      respondError(c, ErrorCode.NOT_FOUND, "unregistered endpoint " + name);
+      return;
+    }
+    var ep = found.get();
+    if (h.dataType() != ep.in()) {
+      respondError(
+          c,
+          ErrorCode.INVALID_ARGUMENT,
+          "wrong DataType for endpoint "
+              + name
+              + ": got "
+              + h.dataType().wire()
+              + ", want "
+              + ep.in().wire());
+      return;
+    }
+    if (h.accept() != ep.out()) {
+      respondError(
+          c,
+          ErrorCode.INVALID_ARGUMENT,
+          "wrong Accept for endpoint "
+              + name
+              + ": got "
+              + h.accept().wire()
+              + ", want "
+              + ep.out().wire());
+      return;
+    }
+    Object request = null;
+    if (ep.requestType() != null) {
+      try {
+        request = Json.read(json == null ? new byte[0] : json, ep.requestType());
+      } catch (IOException | RuntimeException e) {
+        respondError(
+            c,
+            ErrorCode.INVALID_ARGUMENT,
+            "cannot decode marshaled JSON for endpoint " + name + ": " + firstLine(e.getMessage()));
+        return;
+      }
+      if (request == null) {
+        respondError(
+            c, ErrorCode.INVALID_ARGUMENT, "request body of endpoint " + name + " is null");
+        return;
+      }
+    }
+    log.debug("{}: call {}", caller, name);
+    if (ep.outSlot() >= 0) {
+      writeOk(c, DataType.OCTETS);
+      MessageOutputStream mos = c.writer.dataStream(c.v1() ? OK_TRAILER : null);
+      var guarded = new SocketSide(mos);
+      try {
+        ep.invoke(ep.args(request, body, guarded, caller));
+      } catch (Throwable t) {
+        failStream(c, mos, name, t);
+        return;
+      }
+      mos.close();
+      return;
+    }
+    Object result;
+    try {
+      result = ep.invoke(ep.args(request, body, null, caller));
+    } catch (Throwable t) {
+      rethrowFatal(t);
+      var rx = toRemote(name, t, caller);
+      respondError(c, rx.code(), rx.getMessage());
+      return;
+    }
+    if (ep.out() == DataType.OCTETS) {
+      if (result == null) {
+        respondError(c, ErrorCode.INTERNAL, "endpoint " + name + " returned no stream");
+        return;
+      }
+      try (InputStream src = (InputStream) result) {
+        writeOk(c, DataType.OCTETS);
+        MessageOutputStream mos = c.writer.dataStream(c.v1() ? OK_TRAILER : null);
+        try {
+          src.transferTo(new SocketSide(mos));
+        } catch (Throwable t) {
+          failStream(c, mos, name, t);
+          return;
+        }
+        mos.close();
+      }
+      return;
+    }
+    byte[] out;
+    try {
+      out = Json.write(result);
+    } catch (IOException | RuntimeException e) {
+      respondError(c, ErrorCode.INTERNAL, "cannot marshal response: " + e.getMessage());
+      return;
+    }
+    c.writer.headerMessage(OK_JSON);
+    c.writer.dataMessage(out, 0, out.length);
+    c.writer.flush();
+  }
+
+  /** A stream that failed after its OK header: error trailer for v1 peers, else hang up. */
+  private static void failStream(Conn c, MessageOutputStream mos, String name, Throwable t)
+      throws IOException {
+    if (t instanceof SocketSide.WriteFailed wf) {
+      throw wf.io(); // the peer is gone
+    }
+    rethrowFatal(t);
+    String msg = t.getMessage() != null ? t.getMessage() : t.getClass().getSimpleName();
+    if (c.v1() && !mos.isClosed()) {
+      log.debug("endpoint {}: stream failed: {}", name, msg);
+      ErrorCode code = t instanceof RemoteException r ? r.code() : ErrorCode.UNKNOWN;
+      mos.abort(Header.error(code, msg, true).encode());
+      return;
+    }
+    log.debug("endpoint {}: stream failed, hanging up (seed peer): {}", name, msg);
+    throw new IOException("stream of endpoint " + name + " failed: " + msg, t);
+  }
+
+  private void hello(Conn c, byte @Nullable [] json) throws IOException {
+    Hello peer;
+    try {
+      peer = (Hello) Json.read(json == null ? new byte[0] : json, Json.type(Hello.class));
+    } catch (IOException | RuntimeException e) {
+      respondError(c, ErrorCode.INVALID_ARGUMENT, "cannot decode hello: " + e.getMessage());
+      return;
+    }
+    int version = options.seedOnly() || peer == null ? 0 : Math.min(peer.version(), Hello.VERSION);
+    var reply =
+        new Hello(
+            version, SOFTWARE, options.idleTimeout().toMillis(), options.keepAlive().toMillis());
+    byte[] out = Json.write(reply);
+    c.writer.headerMessage(OK_JSON);
+    c.writer.dataMessage(out, 0, out.length);
+    c.writer.flush();
+    if (version >= 1 && !c.v1()) {
+      c.enableV1();
+      log.debug("{}: protocol version 1", c.transport.remote());
+    }
+  }
+
+  private static final byte[] OK_JSON = Header.ok(DataType.JSON).encode();
+  private static final byte[] OK_OCTETS = Header.ok(DataType.OCTETS).encode();
+  private static final byte[] OK_TRAILER = Header.ok(DataType.UNSET).encode();
+
+  private static void writeOk(Conn c, DataType t) throws IOException {
+    c.writer.headerMessage(t == DataType.JSON ? OK_JSON : OK_OCTETS);
+  }
+
+  private static void respondError(Conn c, ErrorCode code, String message) throws IOException {
+    log.debug("{}: error response {}: {}", c.transport.remote(), code, message);
+    c.writer.headerMessage(Header.error(code, message, c.v1()).encode());
+    c.writer.flush();
+  }
+
+  /** Validates the trailer after a request body: an error status fails the body's reader. */
+  static void checkTrailer(byte[] payload) throws IOException {
+    Header t = Json.readHeader(payload);
+    if (t.status() != Status.OK) {
+      throw t.toException();
+    }
+  }
+
+  private static void drain(MessageInputStream body) throws IOException {
+    try {
+      body.drain();
+    } catch (RemoteException e) {
+      log.debug("request body ended with: {}", e.getMessage()); // the client aborted it
+    }
+  }
+
+  private static RemoteException toRemote(String name, Throwable t, Caller caller) {
+    if (t instanceof RemoteException r) {
+      return r;
+    }
+    String msg = t.getMessage() != null ? t.getMessage() : t.getClass().getSimpleName();
+    if (t instanceof IllegalArgumentException) {
+      return new RemoteException(ErrorCode.INVALID_ARGUMENT, msg, t);
+    }
+    if (t instanceof RuntimeException) {
+      log.warn("{}: endpoint {} failed", caller, name, t);
+    } else {
+      log.debug("{}: endpoint {} failed: {}", caller, name, msg);
+    }
+    return new RemoteException(ErrorCode.UNKNOWN, msg, t);
+  }
+
+  static void rethrowFatal(Throwable t) {
+    if (t instanceof VirtualMachineError e) {
+      throw e;
+    }
+  }
+
+  private static String firstLine(@Nullable String s) {
+    if (s == null) {
+      return "";
+    }
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl);
+  }
+
+  // ------------------------------------------------------------------------------------ listeners
+
+  /**
+   * Accepts TCP connections on {@code address}.
+   *
+   * @param identities the client identity for a peer address; empty refuses the connection
+   */
+  public RpcListener listenTcp(
+      InetSocketAddress address, Function<InetSocketAddress, Optional<String>> identities)
+      throws IOException {
+    var ss = new ServerSocket();
+    ss.setReuseAddress(true);
+    ss.bind(address, 128);
+    var l = new RpcListener(ss.getLocalSocketAddress(), ss);
+    listeners.add(l);
+    Thread.ofVirtual()
+        .name("rpc-accept-" + ss.getLocalPort())
+        .start(
+            () -> {
+              while (!ss.isClosed()) {
+                Socket s;
+                try {
+                  connectionSlots.acquire();
+                  s = ss.accept();
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                  return;
+                } catch (IOException e) {
+                  connectionSlots.release();
+                  if (!ss.isClosed()) {
+                    log.warn("accept on {}: {}", address, e.toString());
+                  }
+                  return;
+                }
+                var peer = (InetSocketAddress) s.getRemoteSocketAddress();
+                Optional<String> id = identities.apply(peer);
+                if (id.isEmpty()) {
+                  log.warn(
+                      "refusing connection from {}: no client identity configured for it", peer);
+                  closeQuietly(s);
+                  connectionSlots.release();
+                  continue;
+                }
+                Thread.ofVirtual()
+                    .name("rpc-conn-" + peer)
+                    .start(
+                        () -> {
+                          try {
+                            serve(Transport.of(s), new Caller(id.get(), String.valueOf(peer)));
+                          } catch (IOException | RuntimeException e) {
+                            log.warn("connection from {}: {}", peer, e.toString());
+                            closeQuietly(s);
+                          } finally {
+                            connectionSlots.release();
+                          }
+                        });
+              }
+            });
+    return l;
+  }
+
+  /**
+   * Accepts connections on a Unix domain socket at {@code path} (replacing a stale socket file),
+   * all with the given client identity. The caller sets the file's permissions.
+   */
+  public RpcListener listenUnix(Path path, String identity) throws IOException {
+    Files.deleteIfExists(path);
+    var ssc = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+    ssc.bind(UnixDomainSocketAddress.of(path));
+    var l =
+        new RpcListener(
+            ssc.getLocalAddress(),
+            () -> {
+              ssc.close();
+              Files.deleteIfExists(path);
+            });
+    listeners.add(l);
+    Thread.ofVirtual()
+        .name("rpc-accept-" + path.getFileName())
+        .start(
+            () -> {
+              while (ssc.isOpen()) {
+                SocketChannel ch;
+                try {
+                  connectionSlots.acquire();
+                  ch = ssc.accept();
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                  return;
+                } catch (IOException e) {
+                  connectionSlots.release();
+                  if (ssc.isOpen()) {
+                    log.warn("accept on {}: {}", path, e.toString());
+                  }
+                  return;
+                }
+                Thread.ofVirtual()
+                    .name("rpc-unix-conn")
+                    .start(
+                        () -> {
+                          try {
+                            serve(Transport.of(ch), new Caller(identity, "unix:" + path));
+                          } catch (IOException | RuntimeException e) {
+                            log.warn("connection on {}: {}", path, e.toString());
+                            closeQuietly(ch);
+                          } finally {
+                            connectionSlots.release();
+                          }
+                        });
+              }
+            });
+    return l;
+  }
+
+  /** Stops accepting and hangs up every connection. Idempotent. */
+  @Override
+  public void close() {
+    closed = true;
+    for (AutoCloseable l : listeners) {
+      closeQuietly(l);
+    }
+    listeners.clear();
+    for (Conn c : connections) {
+      c.hangUp();
+    }
+  }
+
+  /** Number of connections being served (for tests and status). */
+  public int activeConnections() {
+    return connections.size();
+  }
+
+  private static void closeQuietly(AutoCloseable c) {
+    try {
+      c.close();
+    } catch (Exception e) {
+      log.debug("close {}: {}", c, e.toString());
+    }
+  }
+
+  /** A listening socket; closing it stops accepting (connections being served go on). */
+  public static final class RpcListener implements AutoCloseable {
+    private final SocketAddress address;
+    private final AutoCloseable socket;
+
+    RpcListener(SocketAddress address, AutoCloseable socket) {
+      this.address = address;
+      this.socket = socket;
+    }
+
+    public SocketAddress address() {
+      return address;
+    }
+
+    /** The TCP port, for TCP listeners. */
+    public int port() {
+      return address instanceof InetSocketAddress a ? a.getPort() : -1;
+    }
+
+    @Override
+    public void close() throws Exception {
+      socket.close();
+    }
+  }
+
+  /** Marks failures of writes to the peer, to tell them from failures of the handler's source. */
+  private static final class SocketSide extends OutputStream {
+    private final MessageOutputStream out;
+
+    SocketSide(MessageOutputStream out) {
+      this.out = out;
+    }
+
+    @Override
+    public void write(int b) throws IOException {
+      write(new byte[] {(byte) b}, 0, 1);
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+      try {
+        out.write(b, off, len);
+      } catch (IOException e) {
+        throw new WriteFailed(e);
+      }
+    }
+
+    @Override
+    public void flush() throws IOException {
+      try {
+        out.flush();
+      } catch (IOException e) {
+        throw new WriteFailed(e);
+      }
+    }
+
+    /** The handler may close it: the message is ended by the server after the handler returns. */
+    @Override
+    public void close() {}
+
+    static final class WriteFailed extends IOException {
+      private static final long serialVersionUID = 1L;
+
+      private final IOException io;
+
+      WriteFailed(IOException cause) {
+        super(cause.getMessage(), cause);
+        this.io = cause;
+      }
+
+      IOException io() {
+        return io;
+      }
+    }
+  }
+
+  static FrameReader.TrailerHandler trailerChecker() {
+    return RpcServer::checkTrailer;
+  }
+}

@@ -1,0 +1,328 @@
+package dev.zrepl4j.rpc.frame;
+
+import static dev.zrepl4j.rpc.frame.Limits.FRAME_HEADER_SIZE;
+import static dev.zrepl4j.rpc.frame.Limits.MAX_HEADER_MESSAGE;
+import static dev.zrepl4j.rpc.frame.Limits.MAX_PAYLOAD;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Encodes frames onto a byte stream (wire format: see {@link FrameReader}).
+ *
+ * <p>Frames are assembled in one reusable buffer and written with as few system calls as possible:
+ * a whole JSON call (header message and body) is one write. Payloads at least as large as the
+ * buffer bypass it. A data message being streamed keeps an "open" frame at the end of the buffer
+ * whose header is patched when the frame is closed.
+ *
+ * <p>This class is thread-safe: one lock guards the buffer and is held across I/O only for whole
+ * frames. The lock lets a keep-alive timer slip a frame in between two frames of a message.
+ */
+public final class FrameWriter {
+  private static final Logger log = LoggerFactory.getLogger(FrameWriter.class);
+
+  private final OutputStream out;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final byte[] buf;
+  private int len;
+
+  /** Offset in {@link #buf} of the reserved header of the open data frame, or -1. */
+  private int open = -1;
+
+  private volatile long lastWriteNanos = System.nanoTime();
+  private boolean keepAlives;
+
+  /**
+   * @param out the stream to write; the writer never closes it
+   * @param bufferSize assembly buffer; at least 4096 + 2 frame headers
+   */
+  public FrameWriter(OutputStream out, int bufferSize) {
+    if (bufferSize < MAX_HEADER_MESSAGE + 2 * FRAME_HEADER_SIZE) {
+      throw new IllegalArgumentException("bufferSize " + bufferSize + " too small");
+    }
+    this.out = out;
+    this.buf = new byte[bufferSize];
+  }
+
+  /** Sends keep-alive frames from now on (after protocol negotiation). */
+  public void allowKeepAlives() {
+    lock.lock();
+    try {
+      keepAlives = true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** {@link System#nanoTime()} of the last write to the stream. */
+  public long lastWriteNanos() {
+    return lastWriteNanos;
+  }
+
+  /**
+   * Appends a header message (one frame with the final flag).
+   *
+   * @throws IllegalArgumentException if {@code json} is longer than 4096 bytes
+   */
+  public void headerMessage(byte[] json) throws IOException {
+    if (json.length > MAX_HEADER_MESSAGE) {
+      throw new IllegalArgumentException(
+          "header message of " + json.length + " bytes exceeds " + MAX_HEADER_MESSAGE);
+    }
+    lock.lock();
+    try {
+      requireNoOpenFrame();
+      appendFrame(FrameType.HEADER, true, json, 0, json.length);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Appends a complete data message (as many frames as needed, the last one final). */
+  public void dataMessage(byte[] b, int off, int n) throws IOException {
+    lock.lock();
+    try {
+      requireNoOpenFrame();
+      do {
+        int chunk = Math.min(n, MAX_PAYLOAD);
+        appendFrame(FrameType.DATA, chunk == n, b, off, chunk);
+        off += chunk;
+        n -= chunk;
+      } while (n > 0);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Appends a trailer frame (end-of-stream status). */
+  public void trailer(byte[] payload) throws IOException {
+    lock.lock();
+    try {
+      requireNoOpenFrame();
+      appendFrame(FrameType.TRAILER, true, payload, 0, payload.length);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Writes an RST frame and flushes (the caller then closes the stream). */
+  public void rst() throws IOException {
+    lock.lock();
+    try {
+      len = 0;
+      open = -1;
+      appendFrame(FrameType.RST, true, buf, 0, 0);
+      flushLocked();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Writes everything buffered. */
+  public void flush() throws IOException {
+    lock.lock();
+    try {
+      flushLocked();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Opens a data message to be written as a stream.
+   *
+   * @param trailer written after the final frame when the stream is closed; null for none
+   */
+  public MessageOutputStream dataStream(byte @org.jspecify.annotations.Nullable [] trailer) {
+    return new MessageOutputStream(this, trailer);
+  }
+
+  /**
+   * If nothing was written for {@code idleNanos}, pushes out a partly filled data frame or a
+   * keep-alive frame. Never waits for the lock: a writer that holds it is not idle.
+   */
+  public void keepAliveIfIdle(long idleNanos) throws IOException {
+    if (!lock.tryLock()) {
+      return;
+    }
+    try {
+      if (System.nanoTime() - lastWriteNanos < idleNanos) {
+        return;
+      }
+      if (open >= 0) {
+        if (len - open > FRAME_HEADER_SIZE) {
+          closeOpenFrame(false);
+        } else {
+          len = open; // drop the empty reservation; the stream reopens a frame lazily
+          open = -1;
+        }
+      }
+      if (len == 0) {
+        if (!keepAlives) {
+          return;
+        }
+        appendFrame(FrameType.KEEPALIVE, true, buf, 0, 0);
+      }
+      flushLocked();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ------------------------------------------------------------------------ streaming (package)
+
+  void streamWrite(byte[] b, int off, int n) throws IOException {
+    lock.lock();
+    try {
+      if (n >= buf.length / 2) {
+        if (open >= 0) {
+          if (len - open > FRAME_HEADER_SIZE) {
+            closeOpenFrame(false);
+          } else {
+            len = open;
+            open = -1;
+          }
+        }
+        flushLocked();
+        while (n > 0) {
+          int chunk = Math.min(n, MAX_PAYLOAD);
+          putHeader(0, FrameType.DATA, false, chunk);
+          out.write(buf, 0, FRAME_HEADER_SIZE);
+          out.write(b, off, chunk);
+          lastWriteNanos = System.nanoTime();
+          trace(FrameType.DATA, false, chunk);
+          off += chunk;
+          n -= chunk;
+        }
+        return;
+      }
+      while (n > 0) {
+        if (open < 0) {
+          if (buf.length - len < FRAME_HEADER_SIZE + 1) {
+            flushLocked();
+          }
+          open = len;
+          len += FRAME_HEADER_SIZE;
+        }
+        int space = Math.min(buf.length - len, MAX_PAYLOAD - (len - open - FRAME_HEADER_SIZE));
+        if (space == 0) {
+          closeOpenFrame(false);
+          flushLocked();
+          continue;
+        }
+        int c = Math.min(space, n);
+        System.arraycopy(b, off, buf, len, c);
+        len += c;
+        off += c;
+        n -= c;
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  void streamClose(byte @org.jspecify.annotations.Nullable [] trailer) throws IOException {
+    lock.lock();
+    try {
+      if (open < 0) {
+        if (buf.length - len < FRAME_HEADER_SIZE) {
+          flushLocked();
+        }
+        open = len;
+        len += FRAME_HEADER_SIZE;
+      }
+      closeOpenFrame(true);
+      if (trailer != null) {
+        appendFrame(FrameType.TRAILER, true, trailer, 0, trailer.length);
+      }
+      flushLocked();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Ends a stream early with an error trailer, discarding any open frame's header reservation. */
+  void streamAbort(byte[] errorTrailer) throws IOException {
+    lock.lock();
+    try {
+      if (open >= 0) {
+        if (len - open > FRAME_HEADER_SIZE) {
+          closeOpenFrame(false);
+        } else {
+          len = open;
+          open = -1;
+        }
+      }
+      appendFrame(FrameType.TRAILER, true, errorTrailer, 0, errorTrailer.length);
+      flushLocked();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ------------------------------------------------------------------------------------ internals
+
+  private void requireNoOpenFrame() {
+    if (open >= 0) {
+      throw new IllegalStateException("a data stream is still open on this connection");
+    }
+  }
+
+  private void appendFrame(FrameType t, boolean fin, byte[] b, int off, int n) throws IOException {
+    if (buf.length - len < FRAME_HEADER_SIZE + n) {
+      flushLocked();
+    }
+    if (buf.length < FRAME_HEADER_SIZE + n) {
+      putHeader(0, t, fin, n);
+      out.write(buf, 0, FRAME_HEADER_SIZE);
+      out.write(b, off, n);
+      lastWriteNanos = System.nanoTime();
+    } else {
+      putHeader(len, t, fin, n);
+      System.arraycopy(b, off, buf, len + FRAME_HEADER_SIZE, n);
+      len += FRAME_HEADER_SIZE + n;
+    }
+    trace(t, fin, n);
+  }
+
+  private void closeOpenFrame(boolean fin) {
+    int n = len - open - FRAME_HEADER_SIZE;
+    putHeader(open, FrameType.DATA, fin, n);
+    open = -1;
+    trace(FrameType.DATA, fin, n);
+  }
+
+  private void putHeader(int at, FrameType t, boolean fin, int n) {
+    buf[at] = (byte) t.wire();
+    buf[at + 1] = (byte) (fin ? 1 : 0);
+    buf[at + 2] = (byte) n;
+    buf[at + 3] = (byte) (n >>> 8);
+    buf[at + 4] = (byte) (n >>> 16);
+    buf[at + 5] = (byte) (n >>> 24);
+  }
+
+  private void flushLocked() throws IOException {
+    int n = open >= 0 ? open : len; // an open frame stays until it is closed
+    if (n > 0) {
+      out.write(buf, 0, n);
+      lastWriteNanos = System.nanoTime();
+      if (open >= 0) {
+        System.arraycopy(buf, open, buf, 0, len - open);
+        len -= open;
+        open = 0;
+      } else {
+        len = 0;
+      }
+    }
+    out.flush();
+  }
+
+  private static void trace(FrameType t, boolean fin, int n) {
+    if (log.isTraceEnabled()) {
+      log.trace("write frame type={} final={} length={}", t, fin, n);
+    }
+  }
+}
