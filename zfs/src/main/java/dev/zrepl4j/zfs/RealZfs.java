@@ -447,7 +447,10 @@ public final class RealZfs implements Zfs {
       args.addAll(List.of("-t", token));
       return args;
     }
-    for (var f : r.flags()) {
+    for (var f : SendFlag.values()) { // declaration order: a stable command line
+      if (!r.flags().contains(f)) {
+        continue;
+      }
       var feature = f.feature();
       if (feature != null) {
         capabilities.require(feature, "send " + f.option());
