@@ -97,7 +97,10 @@ final class LocalClient implements RpcClient {
       RpcServer.rethrowFatal(t);
       throw remote(t);
     }
-    if (responseType == void.class || responseType == Void.class || ep.out() == DataType.OCTETS) {
+    if (ep.out() == DataType.OCTETS) {
+      return result == null ? null : new RemoteErrors((InputStream) result);
+    }
+    if (responseType == void.class || responseType == Void.class) {
       return result;
     }
     var type = Json.type(responseType);
@@ -129,6 +132,31 @@ final class LocalClient implements RpcClient {
   @Override
   public void close() {
     closed = true;
+  }
+
+  /** Reports a handler stream's failures as the network client does: as RemoteExceptions. */
+  private static final class RemoteErrors extends java.io.FilterInputStream {
+    RemoteErrors(InputStream in) {
+      super(in);
+    }
+
+    @Override
+    public int read() throws IOException {
+      try {
+        return in.read();
+      } catch (IOException e) {
+        throw remote(e);
+      }
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      try {
+        return in.read(b, off, len);
+      } catch (IOException e) {
+        throw remote(e);
+      }
+    }
   }
 
   /** Carries an OutputStream endpoint's bytes to the caller, with the handler's failure. */

@@ -1,0 +1,85 @@
+package dev.zrepl4j.rpc;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+
+/** A server with {@link TestApi} registered as "t" and a client of it over one transport. */
+final class Fixture implements AutoCloseable {
+  enum Kind {
+    TCP,
+    UNIX,
+    STREAMS,
+    LOCAL
+  }
+
+  final RpcServer server;
+  final RpcClient client;
+  private final AutoCloseable listener;
+  private final Path dir;
+
+  Fixture(Kind kind) throws IOException {
+    this(kind, RpcOptions.defaults());
+  }
+
+  Fixture(Kind kind, RpcOptions options) throws IOException {
+    server = new RpcServer(options).register("t", new TestApi()).register(new SeedEndpoints());
+    dir = Files.createTempDirectory("rpc-test");
+    switch (kind) {
+      case TCP -> {
+        var l =
+            server.listenTcp(
+                new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                a -> Optional.of("client-" + a.getAddress().getHostAddress()));
+        listener = l;
+        client = RpcClient.tcp("127.0.0.1", l.port(), Duration.ofSeconds(5), options);
+      }
+      case UNIX -> {
+        Path p = dir.resolve("rpc.sock");
+        listener = server.listenUnix(p, "unix-client");
+        client = RpcClient.unix(p, options);
+      }
+      case STREAMS -> {
+        Socket[] pair = Loopback.pair();
+        Thread.ofVirtual()
+            .start(
+                () -> {
+                  try {
+                    var s = pair[1];
+                    server.serve(
+                        Transport.of(s.getInputStream(), s.getOutputStream(), "stdio", s),
+                        new Caller("ssh-client", "stdio"));
+                  } catch (IOException e) {
+                    throw new IllegalStateException(e);
+                  }
+                });
+        var c = pair[0];
+        listener = () -> {};
+        client =
+            RpcClient.connect(
+                Transport.of(c.getInputStream(), c.getOutputStream(), "stdio", c), options);
+      }
+      case LOCAL -> {
+        listener = () -> {};
+        client = server.local(new Caller("local-client", "local"));
+      }
+      default -> throw new IllegalArgumentException(kind.toString());
+    }
+  }
+
+  @Override
+  public void close() throws Exception {
+    client.close();
+    listener.close();
+    server.close();
+    try (var s = Files.list(dir)) {
+      s.forEach(p -> p.toFile().delete());
+    }
+    Files.deleteIfExists(dir);
+  }
+}

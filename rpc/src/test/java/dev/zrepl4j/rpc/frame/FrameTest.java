@@ -1,0 +1,312 @@
+package dev.zrepl4j.rpc.frame;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.ProtocolException;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.constraints.IntRange;
+import org.junit.jupiter.api.Test;
+
+class FrameTest {
+  static final int MIB4 = 4 * 1024 * 1024;
+
+  /** Returns at most one byte per read and refuses zero-length reads (the seed's defect). */
+  static final class OneByteAtATime extends FilterInputStream {
+    OneByteAtATime(InputStream in) {
+      super(in);
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      if (len == 0) {
+        throw new AssertionError("zero-length read");
+      }
+      return super.read(b, off, 1);
+    }
+  }
+
+  /** Refuses zero-length reads but otherwise passes through. */
+  static final class NoZeroReads extends FilterInputStream {
+    NoZeroReads(InputStream in) {
+      super(in);
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      if (len == 0) {
+        throw new AssertionError("zero-length read");
+      }
+      return super.read(b, off, len);
+    }
+  }
+
+  /** Counts write calls. */
+  static final class Counting extends OutputStream {
+    final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    int writes;
+
+    @Override
+    public void write(int b) {
+      writes++;
+      bytes.write(b);
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) {
+      writes++;
+      bytes.write(b, off, len);
+    }
+  }
+
+  static byte[] writeStream(byte[] payload, List<Integer> chunks, int bufferSize, byte[] trailer)
+      throws IOException {
+    var out = new ByteArrayOutputStream();
+    var w = new FrameWriter(out, bufferSize);
+    try (var s = w.dataStream(trailer)) {
+      int off = 0;
+      int i = 0;
+      while (off < payload.length) {
+        int n = Math.min(payload.length - off, Math.max(1, chunks.get(i++ % chunks.size())));
+        s.write(payload, off, n);
+        off += n;
+      }
+    }
+    return out.toByteArray();
+  }
+
+  static byte[] readStream(InputStream wire, int bufferSize, int readSize, byte[] expectTrailer)
+      throws IOException {
+    var r = new FrameReader(wire, bufferSize);
+    var in = r.dataStream(p -> assertThat(p).isEqualTo(expectTrailer));
+    var out = new ByteArrayOutputStream();
+    byte[] b = new byte[readSize];
+    int n;
+    while ((n = in.read(b, 0, b.length)) >= 0) {
+      out.write(b, 0, n);
+    }
+    assertThat(in.isComplete()).isTrue();
+    assertThat(r.atMessageBoundary()).isTrue();
+    return out.toByteArray();
+  }
+
+  @Provide
+  Arbitrary<byte[]> payloads() {
+    return Arbitraries.bytes().array(byte[].class).ofMinSize(0).ofMaxSize(70_000);
+  }
+
+  @Property(tries = 200)
+  void dataStreamsRoundTripForAnyPayloadAndChunking(
+      @ForAll("payloads") byte[] payload,
+      @ForAll List<@IntRange(min = 1, max = 20_000) Integer> chunks,
+      @ForAll @IntRange(min = 4200, max = 40_000) int writeBuffer,
+      @ForAll @IntRange(min = 64, max = 9000) int readBuffer,
+      @ForAll @IntRange(min = 1, max = 5000) int readSize,
+      @ForAll boolean oneByteAtATime)
+      throws IOException {
+    if (chunks.isEmpty()) {
+      chunks = List.of(1000);
+    }
+    byte[] trailer = {'{', '}'};
+    byte[] wire = writeStream(payload, chunks, writeBuffer, trailer);
+    InputStream src = new ByteArrayInputStream(wire);
+    src = oneByteAtATime ? new OneByteAtATime(src) : new NoZeroReads(src);
+    assertThat(readStream(src, readBuffer, readSize, trailer)).isEqualTo(payload);
+  }
+
+  @Property(tries = 100)
+  void wholeMessagesRoundTrip(@ForAll("payloads") byte[] payload, @ForAll boolean oneByte)
+      throws IOException {
+    var out = new ByteArrayOutputStream();
+    var w = new FrameWriter(out, 8192);
+    w.headerMessage("{\"a\":1}\n".getBytes());
+    w.dataMessage(payload, 0, payload.length);
+    w.flush();
+    InputStream src = new ByteArrayInputStream(out.toByteArray());
+    if (oneByte) {
+      src = new OneByteAtATime(src);
+    }
+    var r = new FrameReader(src, 64);
+    assertThat(new String(r.readHeaderMessage())).isEqualTo("{\"a\":1}\n");
+    assertThat(r.readDataMessage(1 << 20)).isEqualTo(payload);
+    assertThatThrownBy(r::readHeaderMessage).isInstanceOf(EOFException.class);
+  }
+
+  @Test
+  void bodyOfExactlyFourMiBInTheSeedsFramingIsReadWithoutAZeroLengthRead() throws IOException {
+    // the seed writes k*4 MiB as k full frames plus an empty final frame; its reader then made a
+    // zero-length read (DEFECT: deadlock on transports where that blocks)
+    byte[] payload = new byte[MIB4];
+    new Random(1).nextBytes(payload);
+    var wire = new ByteArrayOutputStream();
+    wire.writeBytes(new byte[] {2, 0, 0, 0, 0x40, 0});
+    wire.writeBytes(payload);
+    wire.writeBytes(new byte[] {2, 1, 0, 0, 0, 0});
+    var r = new FrameReader(new NoZeroReads(new ByteArrayInputStream(wire.toByteArray())), 1 << 16);
+    assertThat(r.dataStream(null).readAllBytes()).isEqualTo(payload);
+    assertThat(r.atMessageBoundary()).isTrue();
+    // ours: one final frame of 4 MiB
+    var out = new ByteArrayOutputStream();
+    var w = new FrameWriter(out, 1 << 20);
+    w.dataMessage(payload, 0, payload.length);
+    w.flush();
+    assertThat(Arrays.copyOfRange(out.toByteArray(), 0, 6)).containsExactly(2, 1, 0, 0, 0x40, 0);
+    assertThat(out.size()).isEqualTo(6 + MIB4);
+  }
+
+  @Test
+  void rejectsFrameLongerThanLimitBeforeReadingIt() {
+    byte[] wire = {2, 1, 1, 0, 0x40, 0}; // 4 MiB + 1
+    var r = new FrameReader(new ByteArrayInputStream(wire), 1024);
+    assertThatThrownBy(() -> r.readDataMessage(Integer.MAX_VALUE))
+        .isInstanceOf(ProtocolException.class)
+        .hasMessageContaining("frame length 4194305 exceeds limit 4194304");
+  }
+
+  @Test
+  void rejectsUnknownFrameType() {
+    var r = new FrameReader(new ByteArrayInputStream(new byte[] {7, 1, 0, 0, 0, 0}), 1024);
+    assertThatThrownBy(r::readHeaderMessage)
+        .isInstanceOf(ProtocolException.class)
+        .hasMessage("unknown frame type 0x07");
+  }
+
+  @Test
+  void rejectsFrameOfWrongTypeInsideAMessage() {
+    // seed DEFECT: its type check was a no-op; a data frame where a header is expected is an error
+    byte[] wire = {2, 1, 2, 0, 0, 0, '{', '}'};
+    var r = new FrameReader(new ByteArrayInputStream(wire), 1024);
+    assertThatThrownBy(r::readHeaderMessage)
+        .isInstanceOf(ProtocolException.class)
+        .hasMessage("expected a HEADER frame, got DATA");
+    byte[] mixed = {2, 0, 1, 0, 0, 0, 'x', 1, 1, 1, 0, 0, 0, 'y'};
+    var r2 = new FrameReader(new ByteArrayInputStream(mixed), 1024);
+    assertThatThrownBy(() -> r2.readDataMessage(100))
+        .isInstanceOf(ProtocolException.class)
+        .hasMessage("expected a DATA frame, got HEADER");
+  }
+
+  @Test
+  void rejectsHeaderMessageOverFourKiBBeforeReadingIt() {
+    byte[] wire = new byte[6 + 4097];
+    wire[0] = 1;
+    wire[1] = 1;
+    wire[2] = 0x01;
+    wire[3] = 0x10; // 4097
+    var r = new FrameReader(new ByteArrayInputStream(wire), 1024);
+    assertThatThrownBy(r::readHeaderMessage)
+        .isInstanceOf(ProtocolException.class)
+        .hasMessageContaining("header message of more than 4096 bytes");
+  }
+
+  @Test
+  void rejectsDataMessageOverTheLimitBeforeReadingIt() {
+    byte[] wire = {2, 1, (byte) 0xe8, 3, 0, 0}; // 1000 bytes announced, none sent
+    var r = new FrameReader(new ByteArrayInputStream(wire), 1024);
+    assertThatThrownBy(() -> r.readDataMessage(999))
+        .isInstanceOf(ProtocolException.class)
+        .hasMessageContaining("data message of more than 999 bytes");
+  }
+
+  @Test
+  void truncatedFrameIsAnErrorNotAShortMessage() {
+    byte[] wire = {2, 1, 10, 0, 0, 0, 1, 2, 3};
+    var r = new FrameReader(new ByteArrayInputStream(wire), 1024);
+    assertThatThrownBy(() -> r.dataStream(null).readAllBytes()).isInstanceOf(EOFException.class);
+    var r2 = new FrameReader(new ByteArrayInputStream(new byte[] {2, 1, 10}), 1024);
+    assertThatThrownBy(() -> r2.readDataMessage(100))
+        .isInstanceOf(EOFException.class)
+        .hasMessageContaining("inside a frame header");
+  }
+
+  @Test
+  void rstFrameIsReported() {
+    var r = new FrameReader(new ByteArrayInputStream(new byte[] {(byte) 0xff, 1, 0, 0, 0, 0}), 64);
+    assertThatThrownBy(r::readHeaderMessage)
+        .isInstanceOf(ResetException.class)
+        .hasMessage("reset frame observed on connection");
+  }
+
+  @Test
+  void errorTrailerEndsAStreamEarlyWithTheSendersError() throws IOException {
+    var out = new ByteArrayOutputStream();
+    var w = new FrameWriter(out, 8192);
+    var s = w.dataStream(new byte[] {'o', 'k'});
+    s.write(new byte[100]);
+    s.abort(new byte[] {'b', 'a', 'd'});
+    var r = new FrameReader(new ByteArrayInputStream(out.toByteArray()), 64);
+    var in =
+        r.dataStream(
+            p -> {
+              throw new IOException("trailer " + new String(p));
+            });
+    assertThat(in.readNBytes(100)).hasSize(100);
+    assertThatThrownBy(in::read).hasMessage("trailer bad");
+    assertThat(r.atMessageBoundary()).isTrue();
+  }
+
+  @Test
+  void keepAliveFramesAreSkippedOnlyAfterNegotiation() throws IOException {
+    byte[] wire = {4, 1, 0, 0, 0, 0, 1, 1, 2, 0, 0, 0, '{', '}'};
+    var r = new FrameReader(new ByteArrayInputStream(wire), 64);
+    assertThatThrownBy(r::readHeaderMessage).isInstanceOf(ProtocolException.class);
+    var r2 = new FrameReader(new ByteArrayInputStream(wire), 64);
+    r2.allowKeepAlives();
+    assertThat(new String(r2.readHeaderMessage())).isEqualTo("{}");
+  }
+
+  @Test
+  void seedsEmptyHeaderFrameAfterA4096ByteHeaderIsSkipped() throws IOException {
+    byte[] big = new byte[4096];
+    Arrays.fill(big, (byte) ' ');
+    big[0] = '{';
+    big[4095] = '}';
+    var out = new ByteArrayOutputStream();
+    out.writeBytes(new byte[] {1, 1, 0, 0x10, 0, 0});
+    out.writeBytes(big);
+    out.writeBytes(new byte[] {1, 1, 0, 0, 0, 0}); // the seed's extra empty final frame
+    out.writeBytes(new byte[] {2, 1, 1, 0, 0, 0, 'x'});
+    var r = new FrameReader(new ByteArrayInputStream(out.toByteArray()), 64);
+    assertThat(r.readHeaderMessage()).hasSize(4096);
+    assertThat(r.skipSeedEmptyHeaderFrame()).isTrue();
+    assertThat(r.readDataMessage(10)).containsExactly('x');
+  }
+
+  @Test
+  void aSmallCallIsOneWriteNotThreePerFrame() throws IOException {
+    // seed DEFECT: it wrote each frame header in three writes and flushed per frame
+    var out = new Counting();
+    var w = new FrameWriter(out, 1 << 16);
+    w.headerMessage("{\"Endpoint\":\"Echo\"}\n".getBytes());
+    byte[] body = "{\"Seq\":1}\n".getBytes();
+    w.dataMessage(body, 0, body.length);
+    w.flush();
+    assertThat(out.writes).isEqualTo(1);
+  }
+
+  @Test
+  void headerMessageOfAtMost4096BytesIsOneFrameWithoutAnExtraEmptyFrame() throws IOException {
+    // seed DEFECT: a header of exactly 4096 bytes was followed by a second, empty final frame
+    var out = new ByteArrayOutputStream();
+    var w = new FrameWriter(out, 1 << 16);
+    w.headerMessage(new byte[4096]);
+    w.flush();
+    assertThat(out.size()).isEqualTo(6 + 4096);
+    assertThatThrownBy(() -> w.headerMessage(new byte[4097]))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+}
