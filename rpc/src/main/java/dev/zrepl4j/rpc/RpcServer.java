@@ -138,6 +138,9 @@ public final class RpcServer implements AutoCloseable {
           "request bodies need protocol version 1 (" + Hello.ENDPOINT + " first)");
       throw new ProtocolException("octet request body from a peer without protocol version 1");
     }
+    if (headerBytes.length == dev.zrepl4j.rpc.frame.Limits.MAX_HEADER_MESSAGE) {
+      c.reader.skipSeedEmptyHeaderFrame(); // the seed writes an empty final frame after it
+    }
     byte[] json = null;
     if (h.dataType() != DataType.OCTETS) {
       json = c.reader.readDataMessage(options.maxJsonBody());

@@ -180,6 +180,9 @@ public final class FrameReader {
     requireBoundary();
     byte[] out = null;
     int total = 0;
+    while (skipSeedEmptyHeaderFrame()) {
+      log.debug("skipped an empty header frame (seed writer after a 4096-byte header)");
+    }
     do {
       FrameType t = nextFrame();
       if (t != FrameType.HEADER) {
@@ -292,9 +295,6 @@ public final class FrameReader {
    */
   public boolean skipSeedEmptyHeaderFrame() throws IOException {
     requireBoundary();
-    if (pos + FRAME_HEADER_SIZE > lim && !inputAvailable()) {
-      return false;
-    }
     fill(FRAME_HEADER_SIZE);
     if (buf[pos] == 0x01
         && buf[pos + 1] != 0
