@@ -77,6 +77,14 @@ final class Fixture implements AutoCloseable {
     client.close();
     listener.close();
     server.close();
+    // no connection may outlive its server (leak check)
+    long deadline = System.nanoTime() + 2_000_000_000L;
+    while (server.activeConnections() > 0 && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    if (server.activeConnections() > 0) {
+      throw new AssertionError(server.activeConnections() + " connections left after close");
+    }
     try (var s = Files.list(dir)) {
       s.forEach(p -> p.toFile().delete());
     }
