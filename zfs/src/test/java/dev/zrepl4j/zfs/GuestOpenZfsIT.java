@@ -197,6 +197,22 @@ class GuestOpenZfsIT {
   }
 
   @Test
+  void aSendKilledMidwayInTheGuestIsAFailureOfTheStream() throws IOException {
+    var fs = filesystemWithData(src("killed"), 10);
+    zfs.snapshot(List.of(fs), "s1");
+    try (var stream = zfs.send(SendRequest.full(snap(fs, "s1")))) {
+      assertThat(stream.readNBytes(64 << 10)).hasSize(64 << 10);
+
+      guest.exec("pkill", "-9", "-f", "^zfs send " + fs + "@s1$").ok();
+
+      assertThatThrownBy(() -> stream.transferTo(java.io.OutputStream.nullOutputStream()))
+          .isInstanceOfSatisfying(
+              ZfsException.class, e -> assertThat(e.exitStatus()).isEqualTo(128 + 9))
+          .hasMessageContaining("killed by signal 9");
+    }
+  }
+
+  @Test
   void listsHoldsAndAHeldSnapshotCannotBeDestroyed() throws IOException {
     var fs = src("holds");
     zfs.create(fs, Map.of());
