@@ -17,11 +17,11 @@ import java.util.zip.Inflater;
  * decoderesumetoken} show), decoded in pure Java.
  *
  * <p>Implementation notes: the token is {@code <version>-<checksum>-<packed size>-<payload>}, all
- * hex; version must be 1. The payload is a zlib-compressed, XDR-encoded nvlist; the checksum is the
- * first word of the fletcher-4 checksum of the compressed bytes (libzfs checks only that word). The
- * nvlist starts with a 4-byte header (encoding 1 = XDR), then version and flags, then pairs:
- * encoded size, decoded size, name (XDR string), type, element count, value; two zero ints end the
- * list.
+ * hex; version must be 1. The payload is a zlib-compressed nvlist, natively encoded by libzfs (XDR
+ * is accepted too); the checksum is the first word of the fletcher-4 checksum of the compressed
+ * bytes (libzfs checks only that word). The nvlist starts with a 4-byte header (encoding 1 = XDR),
+ * then version and flags, then pairs: encoded size, decoded size, name (XDR string), type, element
+ * count, value; two zero ints end the list.
  *
  * @param toGuid guid of the snapshot being sent
  * @param toName full name of the snapshot being sent
@@ -167,23 +167,111 @@ public record ResumeToken(
     }
   }
 
-  /** Decodes a packed nvlist (header + XDR body). */
+  /**
+   * Decodes a packed nvlist: a 4-byte header (encoding: 0 native, as libzfs packs real tokens with
+   * {@code fnvlist_pack}; 1 XDR), then the list.
+   */
   static Map<String, Object> decodeNvlist(byte[] packed) {
     var bb = ByteBuffer.wrap(packed).order(ByteOrder.BIG_ENDIAN);
     if (bb.remaining() < 4) {
       throw new IllegalArgumentException("nvlist too short");
     }
     int encoding = bb.get();
-    bb.get(); // endianness of the native encoding; XDR is always big-endian
+    int endian = bb.get(); // of the native encoding: 1 little-endian; XDR is always big-endian
     bb.getShort();
-    if (encoding != 1) {
-      throw new IllegalArgumentException("nvlist encoding " + encoding + " is not XDR (1)");
-    }
     try {
-      return xdrNvlist(bb, 0);
+      return switch (encoding) {
+        case 0 -> {
+          bb.order(endian == 1 ? ByteOrder.LITTLE_ENDIAN : ByteOrder.BIG_ENDIAN);
+          bb.getInt(); // nvl_version
+          bb.getInt(); // nvl_nvflag
+          yield nativePairs(bb);
+        }
+        case 1 -> xdrNvlist(bb, 0);
+        default ->
+            throw new IllegalArgumentException(
+                "nvlist encoding " + encoding + " is neither native (0) nor XDR (1)");
+      };
     } catch (java.nio.BufferUnderflowException e) {
       throw new IllegalArgumentException("nvlist truncated", e);
     }
+  }
+
+  /**
+   * The pairs of a natively encoded nvlist (OpenZFS nvpair.c, nvs_native_*): each pair is {@code
+   * int32 size, int16 name size (with NUL), int16 reserved, int32 element count, int32 type}, the
+   * name, and the value at the next 8-byte boundary; a zero size ends the list.
+   */
+  private static Map<String, Object> nativePairs(ByteBuffer bb) {
+    var out = new LinkedHashMap<String, Object>();
+    while (true) {
+      int start = bb.position();
+      int size = bb.getInt();
+      if (size == 0) {
+        return out;
+      }
+      if (size < 16 || size > bb.limit() - start || size % 8 != 0) {
+        throw new IllegalArgumentException("nvpair size " + size + " out of range");
+      }
+      int nameSize = bb.getShort();
+      bb.getShort();
+      int nelem = bb.getInt();
+      int type = bb.getInt();
+      if (nameSize < 1 || 16 + nameSize > size || nelem < 0 || nelem > size) {
+        throw new IllegalArgumentException("nvpair at " + start + ": bad name size or count");
+      }
+      var nb = new byte[nameSize - 1];
+      bb.get(nb);
+      if (bb.get() != 0) {
+        throw new IllegalArgumentException("nvpair name not NUL-terminated");
+      }
+      String name = new String(nb, StandardCharsets.UTF_8);
+      int end = start + size;
+      bb.position(start + ((16 + nameSize + 7) & ~7));
+      Object value =
+          switch (type) {
+            case BOOLEAN -> Boolean.TRUE;
+            case BOOLEAN_VALUE -> bb.getInt() != 0;
+            case INT32 -> bb.getInt();
+            case UINT32 -> Integer.toUnsignedLong(bb.getInt());
+            case BYTE, INT8, UINT8 -> (int) bb.get();
+            case INT16, UINT16 -> (int) bb.getShort();
+            case INT64, UINT64 -> bb.getLong();
+            case STRING -> {
+              int from = bb.position();
+              int nul = from;
+              while (nul < end && packedByte(bb, nul) != 0) {
+                nul++;
+              }
+              if (nul >= end) {
+                throw new IllegalArgumentException("nvpair " + name + ": string not terminated");
+              }
+              var sb = new byte[nul - from];
+              bb.get(sb);
+              yield new String(sb, StandardCharsets.UTF_8);
+            }
+            case UINT64_ARRAY -> {
+              var l = new ArrayList<Long>(nelem);
+              for (int i = 0; i < nelem; i++) {
+                l.add(bb.getLong());
+              }
+              yield List.copyOf(l);
+            }
+            case NVLIST ->
+                throw new IllegalArgumentException(
+                    "nvpair " + name + ": nested nvlists in native encoding are not supported");
+            default -> "<nvpair type " + type + ">";
+          };
+      if (bb.position() > end) {
+        throw new IllegalArgumentException("nvpair " + name + ": value overruns its size " + size);
+      }
+      bb.position(end);
+      out.put(name, value);
+    }
+  }
+
+  private static byte packedByte(ByteBuffer bb, int at) {
+    return bb.get(at);
   }
 
   private static Map<String, Object> xdrNvlist(ByteBuffer bb, int depth) {
