@@ -332,6 +332,15 @@ accel_args() {
 
 cmd_start() {
 	need_root
+	mkdir -p "$ZFS_VM_RUN"
+	# one start at a time per guest (concurrent test runs). fd 8 must not leak into the
+	# daemons started here: qemu's subshell closes it, the ssh master gets 8>&-.
+	exec 8>"$ZFS_VM_RUN/.$ZFS_VM_NAME.lock"; flock 8
+	start_locked
+	exec 8>&-
+}
+
+start_locked() {
 	if pid_alive; then
 		ssh_opts
 		if ssh -o ConnectTimeout=10 -o ControlMaster=no -l root "${SSH_OPTS[@]}" 127.0.0.1 'test -e /dev/zfs' </dev/null >/dev/null 2>&1; then
@@ -417,7 +426,7 @@ cmd_start() {
 ensure_master() {
 	ssh_opts
 	ssh -O check -l root "${SSH_OPTS[@]}" 127.0.0.1 >/dev/null 2>&1 && return 0
-	ssh -o ControlMaster=yes -o ControlPersist=yes -l root "${SSH_OPTS[@]}" -fN 127.0.0.1 </dev/null >/dev/null 2>&1 ||
+	ssh -o ControlMaster=yes -o ControlPersist=yes -l root "${SSH_OPTS[@]}" -fN 127.0.0.1 </dev/null >/dev/null 2>&1 8>&- 9>&- ||
 		log "warning: no ssh ControlMaster; every call opens its own ssh connection (slow)"
 }
 
