@@ -176,6 +176,80 @@ class GuestOpenZfsIT {
   }
 
   @Test
+  void listedGuidsTxgsCreationAndUserrefsAgreeWithTheGuestsOwnListing() throws IOException {
+    // 24 random 64-bit guids: about half are above Long.MAX_VALUE (20 digits, unsigned)
+    var fs = src("numbers");
+    zfs.create(fs, Map.of());
+    for (int i = 0; i < 12; i++) {
+      zfs.snapshot(List.of(fs), "n" + i);
+      zfs.bookmark(snap(fs, "n" + i), "n" + i);
+    }
+    zfs.hold("h", List.of(snap(fs, "n3")));
+
+    var listed = versions(fs);
+
+    var expected =
+        guest
+            .zfs(
+                "list",
+                "-H",
+                "-p",
+                "-o",
+                "name,guid,createtxg,creation,userrefs",
+                "-t",
+                "snapshot,bookmark",
+                "-s",
+                "createtxg",
+                "-d",
+                "1",
+                fs.toString())
+            .ok()
+            .lines()
+            .toList();
+    assertThat(listed).hasSize(24);
+    assertThat(
+            listed.stream()
+                .map(
+                    v ->
+                        String.join(
+                            "\t",
+                            v.fullName(),
+                            v.guidString(),
+                            Long.toUnsignedString(v.createTxg()),
+                            Long.toString(v.creation().getEpochSecond()),
+                            v.isBookmark() ? "-" : Long.toString(v.userRefs())))
+                .toList())
+        .containsExactlyInAnyOrderElementsOf(expected);
+    zfs.release("h", List.of(snap(fs, "n3")));
+  }
+
+  @Test
+  void receiveSetsAndExcludesPropertiesWithOAndX() throws IOException {
+    var fs = src("recvprops");
+    zfs.create(fs, Map.of("zrepl4j:keep", "yes", "zrepl4j:drop", "yes", "atime", "off"));
+    zfs.snapshot(List.of(fs), "s1");
+    var target = dst("recvprops");
+
+    transfer(
+        SendRequest.full(snap(fs, "s1")).with(SendFlag.PROPERTIES),
+        target,
+        ReceiveOptions.DEFAULTS
+            .withNoMount(true)
+            .withProperties(
+                Map.of("zrepl4j:set", "by recv", "atime", "on"), List.of("zrepl4j:drop")));
+
+    var props =
+        zfs.getProperties(
+                List.of(target.toString()),
+                List.of("zrepl4j:keep", "zrepl4j:drop", "zrepl4j:set", "atime"))
+            .get(target.toString());
+    assertThat(props.get("zrepl4j:keep")).isEqualTo(new Property("yes", "received"));
+    assertThat(props.get("zrepl4j:drop").isSet()).isFalse();
+    assertThat(props.get("zrepl4j:set")).isEqualTo(new Property("by recv", "local"));
+    assertThat(props.get("atime")).isEqualTo(new Property("on", "local"));
+  }
+
+  @Test
   void abortsAPartialReceive() throws IOException {
     var fs = filesystemWithData(src("abort"), 4);
     zfs.snapshot(List.of(fs), "s1");

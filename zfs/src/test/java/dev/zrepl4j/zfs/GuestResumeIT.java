@@ -28,6 +28,7 @@ import org.junit.jupiter.api.Timeout;
 class GuestResumeIT {
 
   private static final String POOL = "gresume";
+  private static final String KEY_FILE = "/root/" + POOL + ".key";
 
   private static GuestZfs guest;
   private static RealZfs zfs;
@@ -45,6 +46,7 @@ class GuestResumeIT {
   static void tearDown() {
     if (guest != null) {
       guest.destroyPoolIfExists(POOL);
+      guest.exec("rm", "-f", KEY_FILE);
     }
   }
 
@@ -165,6 +167,52 @@ class GuestResumeIT {
     assertThat(versions(target))
         .extracting(FilesystemVersion::relativeName)
         .containsExactly("@s1", "@s2");
+  }
+
+  @Test
+  void resumesATruncatedRawIncrementalOfAnEncryptedDataset() throws IOException {
+    guest.sh("test -e " + KEY_FILE + " || head -c 32 /dev/urandom > " + KEY_FILE);
+    var fs = src("enc");
+    zfs.create(
+        fs,
+        Map.of(
+            "encryption", "aes-256-gcm",
+            "keyformat", "raw",
+            "keylocation", "file://" + KEY_FILE));
+    guest.writeRandom(mountpoint(fs) + "/f0", 1);
+    zfs.snapshot(List.of(fs), "e1");
+    var target = dst("enc");
+    var options = ReceiveOptions.DEFAULTS.withResumable(true).withNoMount(true);
+    transfer(SendRequest.full(snap(fs, "e1")).with(SendFlag.RAW), target, options);
+    guest.writeRandom(mountpoint(fs) + "/f1", 5);
+    zfs.snapshot(List.of(fs), "e2");
+    var raw = SendRequest.incremental(snap(fs, "e1"), snap(fs, "e2")).with(SendFlag.RAW);
+
+    var head = firstBytes(raw, 2 << 20);
+    assertThatThrownBy(() -> zfs.receive(target, new ByteArrayInputStream(head), options))
+        .isInstanceOf(ZfsException.class);
+
+    var token = zfs.receiveResumeToken(target).orElseThrow();
+    var decoded = ResumeToken.decode(token);
+    var nvt = zfsSendNvt(token);
+    assertThat(decoded.rawOk()).isTrue();
+    assertThat(nvt).containsKey("rawok");
+    assertThat(decoded.toName()).isEqualTo(fs + "@e2").isEqualTo(nvt.get("toname"));
+    assertThat(Long.toUnsignedString(decoded.fromGuid())).isEqualTo(nvt.get("fromguid"));
+    assertThat(Long.toUnsignedString(decoded.bytes())).isEqualTo(nvt.get("bytes"));
+
+    transfer(SendRequest.resume(token), target, options);
+
+    assertThat(zfs.receiveResumeToken(target)).isEmpty();
+    assertThat(
+            zfs.getProperties(List.of(target.toString()), List.of("keystatus"))
+                .get(target.toString())
+                .get("keystatus")
+                .value())
+        .isEqualTo("unavailable");
+    guest.zfs("load-key", "-L", "file://" + KEY_FILE, target.toString()).ok();
+    guest.zfs("mount", target.toString()).ok();
+    assertThat(guest.checksums(mountpoint(target))).isEqualTo(guest.checksums(mountpoint(fs)));
   }
 
   // ---------------------------------------------------------------------------------- helpers
