@@ -56,6 +56,8 @@
 #   ZFS_VM_MIRROR=URI               Debian archive for the guest; default: the one this
 #   ZFS_VM_SECURITY_MIRROR=URI      host's apt sources use (and its -security twin)
 #   ZFS_VM_MEM=3072 ZFS_VM_CPUS=2   guest size (MiB, vCPUs)
+#                                   (TCG, 2-core host: 2 vCPUs boot in 18-23 s, 1 in 26 s;
+#                                   the guest ITs run ~10% faster with 2)
 #   ZFS_VM_DISKS=4 ZFS_VM_DISK_SIZE=4G  extra empty (sparse) disks for test pools, seen in
 #                                   the guest as /dev/vdb, /dev/vdc, ... and as
 #                                   /dev/disk/by-id/virtio-zfsdisk1, ...
@@ -67,6 +69,11 @@
 #   ZFS_VM_USER=root                user for exec/ssh-config (image also has user "test")
 #   ZFS_VM_ACCEL=auto               kvm | tcg | auto (kvm only with kvm_intel/kvm_amd, not PVM)
 #   ZFS_GUEST_CMD_TIMEOUT=900       guest-side limit (s) of every wrapper/exec command
+#
+# Cost here (TCG, 2 cores): image build 3.5 min once (mmdebstrap + DKMS; cached in
+# ZFS_VM_CACHE, rebuilt only when guest_setup/suite/mirror/packages change), boot ~20 s,
+# a wrapper call ~0.12 s, streams ~12 MB/s. One test run per guest at a time (the tests use
+# fixed pool names); run another guest with ZFS_VM_NAME=... for a second concurrent run.
 #
 # Networking: QEMU user-mode networking with restrict=on - the guest can reach nothing;
 # the only path in is the ssh port forwarded on 127.0.0.1.
