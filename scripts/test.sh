@@ -14,6 +14,8 @@ scripts/zfs-fuse.sh up
 
 # --- real ZFS, generation 2: OpenZFS 2.x in a qemu guest (every run; image cached) -------------
 scripts/zfs-guest.sh start
+# in CI, power the guest off at the end; developers keep it running for the next run
+if [ "${CI:-}" = true ]; then trap 'scripts/zfs-guest.sh stop || true' EXIT; fi
 guest_env=$(scripts/zfs-guest.sh env)   # (an assignment, so that set -e sees a failure)
 eval "$guest_env"
 
