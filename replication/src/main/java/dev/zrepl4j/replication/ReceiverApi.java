@@ -1,0 +1,28 @@
+package dev.zrepl4j.replication;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.List;
+
+/**
+ * The receiving side, as the active side calls it: over RPC (a push job calling a sink) or
+ * in-process (a pull job's own receiver). Every name the caller sends is in the sender's namespace;
+ * the receiver confines it below its root for that caller ({@code root_fs/<client identity>/…} for
+ * a sink, {@code root_fs/…} for a pull job) and refuses names that would escape it. Nothing already
+ * received is destroyed or rolled back, except a placeholder replaced by a full receive. Registered
+ * under the prefix {@code receiver}.
+ */
+public interface ReceiverApi {
+  /** The filesystems below the caller's root, mapped back into the sender's namespace. */
+  List<FsInfo> listFilesystems() throws IOException;
+
+  /** Several filesystems' versions in one call; absent filesystems get an empty list. */
+  List<FsVersionList> listVersionsOf(FsListRequest request) throws IOException;
+
+  /**
+   * Receives one step's stream into the mapped filesystem: creates missing parents as placeholders,
+   * receives resumably where ZFS can, holds the newest received snapshot, and reads the stream to
+   * its end.
+   */
+  ReceiveResult receive(ReceiveSpec spec, InputStream stream) throws IOException;
+}

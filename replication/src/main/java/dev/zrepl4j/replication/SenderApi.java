@@ -1,0 +1,38 @@
+package dev.zrepl4j.replication;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.List;
+
+/**
+ * The passive or active sending side, as the active side calls it: over RPC (a pull job calling a
+ * source) or in-process (a push job calling its own sender). Every method checks the caller's
+ * access: a sender shows and sends only filesystems its filter allows, whatever names it is sent.
+ * Registered on an {@code RpcServer} under the prefix {@code sender}.
+ */
+public interface SenderApi {
+  /** The filesystems the caller may replicate (the sender's filter), with placeholder=false. */
+  List<FsInfo> listFilesystems() throws IOException;
+
+  /**
+   * The snapshots and bookmarks of one filesystem, ordered by createtxg.
+   *
+   * @throws dev.zrepl4j.rpc.RemoteException INVALID_ARGUMENT if the filter does not allow it
+   */
+  List<FsVersion> listVersions(FsRequest request) throws IOException;
+
+  /**
+   * Several filesystems' versions in one call (one {@code zfs} invocation on the sender).
+   * Filesystems the filter does not allow are refused, not skipped.
+   */
+  List<FsVersionList> listVersionsOf(FsListRequest request) throws IOException;
+
+  /** The stream of one step; the caller reads it to its end or closes it. */
+  InputStream send(SendSpec spec) throws IOException;
+
+  /** Estimated size of a step's stream. */
+  SizeEstimate sendDry(SendSpec spec) throws IOException;
+
+  /** The step arrived: move the cursor, release the step holds. */
+  void sendCompleted(SendCompleted done) throws IOException;
+}
