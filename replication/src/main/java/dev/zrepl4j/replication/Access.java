@@ -1,0 +1,98 @@
+package dev.zrepl4j.replication;
+
+import dev.zrepl4j.rpc.ErrorCode;
+import dev.zrepl4j.rpc.RemoteException;
+import dev.zrepl4j.zfs.DatasetPath;
+import dev.zrepl4j.zfs.ZfsException;
+import java.util.function.Predicate;
+
+/**
+ * Name validation and access checks shared by the endpoints: every name a client sends is parsed
+ * here, and every refusal is a {@link RemoteException} the client sees. Stateless.
+ */
+final class Access {
+  private Access() {}
+
+  /**
+   * Whether {@code c} is a valid dataset name component: non-empty, not {@code .} or {@code ..},
+   * only the characters ZFS allows ({@code A-Z a-z 0-9 _ - . :} and space).
+   */
+  static boolean validComponent(String c) {
+    if (c.isEmpty() || c.equals(".") || c.equals("..") || c.length() > 255) {
+      return false;
+    }
+    for (int i = 0; i < c.length(); i++) {
+      char ch = c.charAt(i);
+      boolean ok =
+          (ch >= 'a' && ch <= 'z')
+              || (ch >= 'A' && ch <= 'Z')
+              || (ch >= '0' && ch <= '9')
+              || ch == '_'
+              || ch == '-'
+              || ch == '.'
+              || ch == ':'
+              || ch == ' ';
+      if (!ok) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Parses a filesystem name a client sent: a non-empty path of valid components.
+   *
+   * @throws RemoteException INVALID_ARGUMENT naming it otherwise
+   */
+  static DatasetPath filesystem(String name) throws RemoteException {
+    DatasetPath p;
+    try {
+      p = DatasetPath.parse(name);
+    } catch (IllegalArgumentException e) {
+      throw new RemoteException(ErrorCode.INVALID_ARGUMENT, String.valueOf(e.getMessage()));
+    }
+    return checked(p, name);
+  }
+
+  /** Checks a path built from JSON components (the seed's form). */
+  static DatasetPath checked(DatasetPath p, String asSent) throws RemoteException {
+    if (p.isEmpty()) {
+      throw new RemoteException(ErrorCode.INVALID_ARGUMENT, "empty filesystem name");
+    }
+    for (var c : p.components()) {
+      if (!validComponent(c)) {
+        throw new RemoteException(
+            ErrorCode.INVALID_ARGUMENT,
+            "invalid filesystem name '" + asSent + "': bad component '" + c + "'");
+      }
+    }
+    return p;
+  }
+
+  /**
+   * Checks that {@code filter} allows {@code fs}.
+   *
+   * @throws RemoteException INVALID_ARGUMENT "filesystem X is not allowed by the filter"
+   */
+  static DatasetPath allowed(Predicate<DatasetPath> filter, DatasetPath fs) throws RemoteException {
+    if (!filter.test(fs)) {
+      throw new RemoteException(
+          ErrorCode.INVALID_ARGUMENT, "filesystem " + fs + " is not allowed by the filter");
+    }
+    return fs;
+  }
+
+  /** Whether a failed command says the dataset does not exist. */
+  static boolean doesNotExist(ZfsException e) {
+    var s = e.stderr();
+    return s.contains("does not exist") || s.contains("dataset does not exist");
+  }
+
+  /** A lookup failure of {@code what}: NOT_FOUND when zfs said so, else the exception itself. */
+  static ZfsException orNotFound(ZfsException e, String what) throws RemoteException {
+    if (doesNotExist(e)) {
+      throw new RemoteException(ErrorCode.NOT_FOUND, what + " does not exist", e);
+    }
+    return e;
+  }
+}

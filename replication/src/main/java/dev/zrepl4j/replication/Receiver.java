@@ -1,0 +1,409 @@
+package dev.zrepl4j.replication;
+
+import dev.zrepl4j.rpc.ErrorCode;
+import dev.zrepl4j.rpc.RemoteException;
+import dev.zrepl4j.zfs.DatasetPath;
+import dev.zrepl4j.zfs.FilesystemVersion;
+import dev.zrepl4j.zfs.FilesystemVersion.FullName;
+import dev.zrepl4j.zfs.Property;
+import dev.zrepl4j.zfs.ReceiveOptions;
+import dev.zrepl4j.zfs.Zfs;
+import dev.zrepl4j.zfs.ZfsException;
+import dev.zrepl4j.zfs.ZfsFeature;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The receiving side for one client root: every filesystem name it is given (in the sender's
+ * namespace) is confined below that root, and nothing already received is destroyed or rolled back
+ * ({@code -F} is used only to replace a placeholder without snapshots). In-process, a pull job uses
+ * {@link #localRoot}; a sink serves its clients through {@link ReceiverEndpoint}, which builds one
+ * of these per caller ({@link #sink}). Thread-safe.
+ *
+ * <p>Implementation notes: a receive (1) maps the name below the root, refusing any name that is
+ * not a path of valid components; (2) lists the datasets on the way from {@code root_fs} to the
+ * target once, with their placeholder marker (and encryption on OpenZFS) in one {@code zfs get};
+ * (3) creates missing parents as placeholders top-down, refusing below an encrypted parent unless
+ * {@code placeholder.encryption} says what to do (zrepl#504); (4) decides {@code -F}: only for a
+ * full stream into a placeholder without snapshots; a full stream into a real filesystem is
+ * refused; (5) runs {@code zfs recv -u [-s] [-F] [-o/-x]}, reading the stream to its end; (6)
+ * checks that the snapshot arrived with the sender's guid, clears the placeholder marker of a
+ * replaced placeholder, and moves the last-received hold.
+ */
+public final class Receiver implements ReceiverApi {
+  private static final Logger log = LoggerFactory.getLogger(Receiver.class);
+  private static final String RESUME_TOKEN = "receive_resume_token";
+
+  /** Where a receiver puts what a client sends. */
+  public enum Mode {
+    /** {@code root_fs/<client identity>/<sender path>} (a sink serving push clients). */
+    SINK,
+    /** {@code root_fs/<sender path>} (a pull job's own receiver). */
+    LOCAL_ROOT
+  }
+
+  private final Zfs zfs;
+  private final DatasetPath rootFs;
+  private final DatasetPath root;
+  private final String job;
+  private final ReceiverOptions options;
+
+  private Receiver(
+      Zfs zfs, DatasetPath rootFs, DatasetPath root, String job, ReceiverOptions options) {
+    if (rootFs.isEmpty()) {
+      throw new IllegalArgumentException("root_fs must be a dataset");
+    }
+    for (var c : rootFs.components()) {
+      if (!Access.validComponent(c)) {
+        throw new IllegalArgumentException("invalid root_fs " + rootFs);
+      }
+    }
+    this.zfs = zfs;
+    this.rootFs = rootFs;
+    this.root = root;
+    this.job = ZreplNames.checkJob(job);
+    this.options = options;
+    if (!zfs.capabilities().has(ZfsFeature.RECEIVE_PROPERTY_OVERRIDE)
+        && (!options.overrideProperties().isEmpty() || !options.inheritProperties().isEmpty())) {
+      throw new IllegalArgumentException(
+          "recv.properties need "
+              + ZfsFeature.RECEIVE_PROPERTY_OVERRIDE.description()
+              + ", which "
+              + zfs.capabilities().version()
+              + " lacks");
+    }
+  }
+
+  /**
+   * A receiver that puts a client's filesystems below {@code root_fs/<identity>}.
+   *
+   * @throws RemoteException INVALID_ARGUMENT if {@code identity} is not a single valid dataset name
+   *     component
+   */
+  public static Receiver sink(
+      Zfs zfs, DatasetPath rootFs, String identity, String job, ReceiverOptions options)
+      throws RemoteException {
+    return new Receiver(zfs, rootFs, clientRoot(rootFs, Mode.SINK, identity), job, options);
+  }
+
+  /** A receiver that puts filesystems below {@code root_fs} (a pull job). */
+  public static Receiver localRoot(
+      Zfs zfs, DatasetPath rootFs, String job, ReceiverOptions options) {
+    return new Receiver(zfs, rootFs, rootFs, job, options);
+  }
+
+  /** The root a client's names are confined to. */
+  static DatasetPath clientRoot(DatasetPath rootFs, Mode mode, String identity)
+      throws RemoteException {
+    return switch (mode) {
+      case LOCAL_ROOT -> rootFs;
+      case SINK -> {
+        if (!Access.validComponent(identity) || identity.indexOf(' ') >= 0) {
+          throw new RemoteException(
+              ErrorCode.INVALID_ARGUMENT,
+              "client identity '" + identity + "' is not a valid dataset name component");
+        }
+        yield rootFs.child(identity);
+      }
+    };
+  }
+
+  /**
+   * Maps a name in the sender's namespace below {@code root}.
+   *
+   * @throws RemoteException INVALID_ARGUMENT for anything but a non-empty path of valid components
+   */
+  static DatasetPath confine(DatasetPath root, String senderName) throws RemoteException {
+    var p = Access.filesystem(senderName);
+    var target = root.extend(p);
+    if (!target.hasPrefix(root) || target.length() <= root.length()) {
+      throw new RemoteException(ErrorCode.INVALID_ARGUMENT, senderName + " escapes the root");
+    }
+    if (target.toString().length() > 255) {
+      throw new RemoteException(
+          ErrorCode.INVALID_ARGUMENT, "name too long below " + root + ": " + senderName);
+    }
+    return target;
+  }
+
+  /** The dataset below which this receiver confines its client. */
+  DatasetPath root() {
+    return root;
+  }
+
+  // ---- listing -------------------------------------------------------------------------------
+
+  @Override
+  public List<FsInfo> listFilesystems() throws IOException {
+    var below = below();
+    if (below.isEmpty()) {
+      return List.of();
+    }
+    var props = new ArrayList<>(List.of(Zfs.PLACEHOLDER_PROPERTY));
+    boolean resumable = zfs.capabilities().has(ZfsFeature.RESUMABLE_SEND_RECEIVE);
+    if (resumable) {
+      props.add(RESUME_TOKEN);
+    }
+    var names = below.stream().map(DatasetPath::toString).toList();
+    var got = zfs.getProperties(names, props);
+    var out = new ArrayList<FsInfo>(below.size());
+    for (var p : below) {
+      var m = got.getOrDefault(p.toString(), Map.of());
+      var ph = m.get(Zfs.PLACEHOLDER_PROPERTY);
+      var token = resumable ? m.get(RESUME_TOKEN) : null;
+      out.add(
+          new FsInfo(
+              p.trimPrefix(root).toString(),
+              ph != null && Zfs.isPlaceholder(p, ph.value()),
+              token != null && token.isSet() ? token.value() : ""));
+    }
+    return out;
+  }
+
+  /** The filesystems strictly below the root; none if the root does not exist. */
+  private List<DatasetPath> below() throws IOException {
+    try {
+      return zfs.listFilesystems(
+          List.of(root), p -> p.hasPrefix(root) && p.length() > root.length());
+    } catch (ZfsException e) {
+      if (Access.doesNotExist(e)) {
+        return List.of();
+      }
+      throw e;
+    }
+  }
+
+  @Override
+  public List<FsVersionList> listVersionsOf(FsListRequest request) throws IOException {
+    var targets = new LinkedHashMap<String, DatasetPath>();
+    for (var name : request.filesystems()) {
+      targets.put(name, confine(root, name));
+    }
+    Set<DatasetPath> existing = new HashSet<>(below());
+    var present = targets.values().stream().filter(existing::contains).toList();
+    var versions = zfs.listVersions(present);
+    var out = new ArrayList<FsVersionList>();
+    for (var e : targets.entrySet()) {
+      var vs = versions.getOrDefault(e.getValue(), List.of());
+      out.add(new FsVersionList(e.getKey(), vs.stream().map(FsVersion::of).toList()));
+    }
+    return out;
+  }
+
+  // ---- receiving -----------------------------------------------------------------------------
+
+  @Override
+  public ReceiveResult receive(ReceiveSpec spec, InputStream stream) throws IOException {
+    var target = confine(root, spec.filesystem());
+    if (!spec.to().isSnapshot()) {
+      throw new RemoteException(ErrorCode.INVALID_ARGUMENT, "can only receive a snapshot");
+    }
+    boolean encryption = zfs.capabilities().has(ZfsFeature.SEND_RAW);
+    // the datasets from root_fs down to the target that exist, with their markers
+    var chain = zfs.listFilesystems(List.of(rootFs), target::hasPrefix);
+    if (!chain.contains(rootFs)) {
+      throw new RemoteException(
+          ErrorCode.FAILED_PRECONDITION, "root_fs " + rootFs + " does not exist");
+    }
+    var props = new ArrayList<>(List.of(Zfs.PLACEHOLDER_PROPERTY));
+    if (encryption) {
+      props.add("encryption");
+    }
+    var got = zfs.getProperties(chain.stream().map(DatasetPath::toString).toList(), props);
+    boolean targetExists = chain.contains(target);
+    boolean targetIsPlaceholder =
+        targetExists && Zfs.isPlaceholder(target, value(got, target, Zfs.PLACEHOLDER_PROPERTY));
+    var from = spec.from();
+    boolean force = false;
+    if (targetExists) {
+      if (targetIsPlaceholder && from == null && !spec.resuming()) {
+        var snaps = zfs.listVersions(List.of(target)).getOrDefault(target, List.of());
+        if (!snaps.isEmpty()) {
+          throw new RemoteException(
+              ErrorCode.FAILED_PRECONDITION,
+              "placeholder " + target + " has snapshots: not replacing it");
+        }
+        force = true; // replace the placeholder; never anything else
+      } else if (targetIsPlaceholder && !spec.resuming()) {
+        throw new RemoteException(
+            ErrorCode.FAILED_PRECONDITION,
+            target + " is a placeholder: it needs a full stream, not an incremental one");
+      } else if (from == null && !spec.resuming()) {
+        throw new RemoteException(
+            ErrorCode.FAILED_PRECONDITION,
+            target
+                + " already exists and is not a placeholder: a full receive would have to"
+                + " overwrite it (zfs recv -F), which is never done; resolve the conflict by hand");
+      }
+    } else if (from != null && !spec.resuming()) {
+      throw new RemoteException(
+          ErrorCode.FAILED_PRECONDITION,
+          "incremental stream for " + target + ", which does not exist on the receiver");
+    }
+    createPlaceholders(target, chain, got, encryption);
+
+    var recv =
+        new ReceiveOptions(
+            zfs.capabilities().has(ZfsFeature.RESUMABLE_SEND_RECEIVE),
+            true,
+            force,
+            options.overrideProperties(),
+            options.inheritProperties());
+    var counted = new Counting(stream);
+    try {
+      zfs.receive(target, counted, recv);
+    } catch (ZfsException e) {
+      throw new RemoteException(
+          ErrorCode.UNKNOWN,
+          "receive into " + target + " failed: " + e.getMessage() + stderrTail(e),
+          e);
+    }
+    var after = zfs.listVersions(List.of(target)).getOrDefault(target, List.of());
+    FilesystemVersion received = null;
+    for (var v : after) {
+      if (v.isSnapshot() && v.name().equals(spec.to().name())) {
+        received = v;
+      }
+    }
+    if (received == null || received.guid() != spec.to().guid()) {
+      throw new RemoteException(
+          ErrorCode.INTERNAL,
+          "after receiving into "
+              + target
+              + ": "
+              + spec.to().fullName(target)
+              + (received == null ? " is missing" : " has guid " + received.guidString()));
+    }
+    if (force) {
+      zfs.inheritProperty(target.toString(), Zfs.PLACEHOLDER_PROPERTY);
+      log.info("{}: replaced placeholder {} by a full receive", job, target);
+    }
+    moveLastReceivedHold(after, received);
+    log.debug("{}: received {} into {} ({} bytes)", job, spec.to(), target, counted.count);
+    return new ReceiveResult(target.toString(), counted.count, force);
+  }
+
+  private void createPlaceholders(
+      DatasetPath target,
+      List<DatasetPath> chain,
+      Map<String, Map<String, Property>> got,
+      boolean encryption)
+      throws IOException {
+    boolean parentEncrypted = false;
+    for (int len = rootFs.length(); len < target.length(); len++) {
+      var p = new DatasetPath(target.components().subList(0, len));
+      if (chain.contains(p)) {
+        parentEncrypted = encryption && isEncrypted(value(got, p, "encryption"));
+        continue;
+      }
+      var props = new LinkedHashMap<String, String>();
+      props.put(Zfs.PLACEHOLDER_PROPERTY, Zfs.placeholderHash(p));
+      props.put("mountpoint", "none");
+      if (parentEncrypted) {
+        switch (options.placeholderEncryption()) {
+          case UNSPECIFIED ->
+              throw new RemoteException(
+                  ErrorCode.FAILED_PRECONDITION,
+                  "placeholder "
+                      + p
+                      + " would be created below an encrypted parent: set recv.placeholder"
+                      + ".encryption to 'off' (unencrypted placeholder, for raw sends) or"
+                      + " 'inherit' (encrypted like its parent); see zrepl#504");
+          case OFF -> props.put("encryption", "off");
+          case INHERIT -> {}
+        }
+      }
+      try {
+        zfs.create(p, props);
+        log.info("{}: created placeholder {}", job, p);
+      } catch (ZfsException e) {
+        if (!e.stderr().contains("already exists")) {
+          throw e;
+        }
+      }
+      parentEncrypted =
+          parentEncrypted
+              && options.placeholderEncryption() != ReceiverOptions.PlaceholderEncryption.OFF;
+    }
+  }
+
+  private void moveLastReceivedHold(List<FilesystemVersion> versions, FilesystemVersion received)
+      throws IOException {
+    var tag = ZreplNames.lastReceivedHold(job);
+    try {
+      zfs.hold(tag, List.of(full(received)));
+    } catch (ZfsException e) {
+      if (!Sender.tagExists(e)) {
+        throw e;
+      }
+    }
+    for (var v : versions) {
+      if (v.isSnapshot() && v.guid() != received.guid() && v.userRefs() != 0) {
+        try {
+          zfs.release(tag, List.of(full(v)));
+        } catch (ZfsException e) {
+          if (!Sender.noSuchTag(e)) {
+            throw e;
+          }
+        }
+      }
+    }
+  }
+
+  private static boolean isEncrypted(String encryptionValue) {
+    return !encryptionValue.equals("off") && !encryptionValue.equals("-");
+  }
+
+  private static String value(Map<String, Map<String, Property>> got, DatasetPath p, String prop) {
+    var v = got.getOrDefault(p.toString(), Map.of()).get(prop);
+    return v == null ? "-" : v.value();
+  }
+
+  private static String stderrTail(ZfsException e) {
+    var s = e.stderr().strip();
+    if (s.isEmpty() || String.valueOf(e.getMessage()).endsWith(s)) {
+      return "";
+    }
+    return " (stderr: " + (s.length() > 2000 ? s.substring(s.length() - 2000) : s) + ")";
+  }
+
+  private static FullName full(FilesystemVersion v) {
+    return new FullName(v.filesystem(), v.type(), v.name());
+  }
+
+  /** Counts the bytes read. Not thread-safe. */
+  private static final class Counting extends FilterInputStream {
+    long count;
+
+    Counting(InputStream in) {
+      super(in);
+    }
+
+    @Override
+    public int read() throws IOException {
+      int b = super.read();
+      if (b >= 0) {
+        count++;
+      }
+      return b;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      int n = super.read(b, off, len);
+      if (n > 0) {
+        count += n;
+      }
+      return n;
+    }
+  }
+}

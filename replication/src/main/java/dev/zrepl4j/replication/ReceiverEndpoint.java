@@ -1,0 +1,59 @@
+package dev.zrepl4j.replication;
+
+import dev.zrepl4j.rpc.Caller;
+import dev.zrepl4j.zfs.DatasetPath;
+import dev.zrepl4j.zfs.Zfs;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.List;
+
+/**
+ * The {@link ReceiverApi} served over RPC: register it under the prefix {@code receiver}; each call
+ * is confined to the calling client's root ({@code root_fs/<identity>} for {@link
+ * Receiver.Mode#SINK}), whatever names the client sends. Clients call it through {@code
+ * client.proxy("receiver", ReceiverApi.class)}. Thread-safe.
+ */
+public final class ReceiverEndpoint {
+  private final Zfs zfs;
+  private final DatasetPath rootFs;
+  private final Receiver.Mode mode;
+  private final String job;
+  private final ReceiverOptions options;
+
+  /**
+   * @throws IllegalArgumentException for an invalid job name or root_fs
+   */
+  public ReceiverEndpoint(
+      Zfs zfs, DatasetPath rootFs, Receiver.Mode mode, String job, ReceiverOptions options) {
+    this.zfs = zfs;
+    this.rootFs = rootFs;
+    this.mode = mode;
+    this.job = ZreplNames.checkJob(job);
+    this.options = options;
+    Receiver.localRoot(zfs, rootFs, job, options); // validates root_fs and options now
+  }
+
+  private Receiver receiver(Caller caller) throws IOException {
+    return switch (mode) {
+      case SINK -> Receiver.sink(zfs, rootFs, caller.identity(), job, options);
+      case LOCAL_ROOT -> Receiver.localRoot(zfs, rootFs, job, options);
+    };
+  }
+
+  /** {@link ReceiverApi#listFilesystems()} for the caller. */
+  public List<FsInfo> listFilesystems(Caller caller) throws IOException {
+    return receiver(caller).listFilesystems();
+  }
+
+  /** {@link ReceiverApi#listVersionsOf} for the caller. */
+  public List<FsVersionList> listVersionsOf(FsListRequest request, Caller caller)
+      throws IOException {
+    return receiver(caller).listVersionsOf(request);
+  }
+
+  /** {@link ReceiverApi#receive} for the caller. */
+  public ReceiveResult receive(ReceiveSpec spec, InputStream stream, Caller caller)
+      throws IOException {
+    return receiver(caller).receive(spec, stream);
+  }
+}

@@ -1,0 +1,499 @@
+package dev.zrepl4j.replication;
+
+import dev.zrepl4j.rpc.ErrorCode;
+import dev.zrepl4j.rpc.RemoteException;
+import dev.zrepl4j.zfs.DatasetPath;
+import dev.zrepl4j.zfs.FilesystemVersion;
+import dev.zrepl4j.zfs.FilesystemVersion.FullName;
+import dev.zrepl4j.zfs.FilesystemVersion.VersionType;
+import dev.zrepl4j.zfs.MissingFeatureException;
+import dev.zrepl4j.zfs.ResumeToken;
+import dev.zrepl4j.zfs.SendRequest;
+import dev.zrepl4j.zfs.SendRequest.SendFlag;
+import dev.zrepl4j.zfs.Zfs;
+import dev.zrepl4j.zfs.ZfsException;
+import dev.zrepl4j.zfs.ZfsFeature;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Predicate;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The sending side of a job: lists and sends only what its filter allows, whatever names it is
+ * sent, and keeps zrepl's abstractions (step holds, the replication cursor). Register it on an
+ * {@code RpcServer} under the prefix {@code sender} (every public method is an endpoint), or call
+ * it in-process. Thread-safe.
+ *
+ * <p>Implementation notes: every request is checked in this order: the name parses as a dataset
+ * path of valid components, the filter allows it, the named versions exist on the filesystem with
+ * the guids the client gave (so a stale plan cannot send something else under the same name). The
+ * cursor is a bookmark {@code #zrepl_CURSOR_G_<guid>_J_<job>} where ZFS has bookmarks; on zfs-fuse
+ * it is a hold {@code zrepl_CURSOR_J_<job>}, and since zfs-fuse cannot list hold tags, the previous
+ * cursor hold is released by trying each held snapshot ("no such tag" is expected).
+ */
+public final class Sender implements SenderApi {
+  private static final Logger log = LoggerFactory.getLogger(Sender.class);
+
+  private final Zfs zfs;
+  private final Predicate<DatasetPath> filter;
+  private final String job;
+  private final SenderOptions options;
+  private final EnumSet<SendFlag> flags = EnumSet.noneOf(SendFlag.class);
+  private final AtomicBoolean cursorDegradationLogged = new AtomicBoolean();
+
+  /**
+   * @param filter which filesystems this sender shows and sends
+   * @param job the job name, part of the hold and bookmark names
+   * @throws IllegalArgumentException for an invalid job name
+   */
+  public Sender(Zfs zfs, Predicate<DatasetPath> filter, String job, SenderOptions options) {
+    this.zfs = zfs;
+    this.filter = filter;
+    this.job = ZreplNames.checkJob(job);
+    this.options = options;
+    var caps = zfs.capabilities();
+    if (options.raw() || options.encrypted()) {
+      flags.add(SendFlag.RAW);
+    }
+    if (options.properties()) {
+      flags.add(SendFlag.PROPERTIES);
+    }
+    addIfSupported(options.compressed(), SendFlag.COMPRESSED, ZfsFeature.SEND_COMPRESSED);
+    addIfSupported(options.largeBlocks(), SendFlag.LARGE_BLOCKS, ZfsFeature.SEND_LARGE_BLOCKS);
+    addIfSupported(options.embeddedData(), SendFlag.EMBEDDED, ZfsFeature.SEND_EMBEDDED);
+    if (!caps.has(ZfsFeature.BOOKMARKS)) {
+      log.debug("{}: no bookmarks: the replication cursor will be a hold", job);
+    }
+  }
+
+  private void addIfSupported(boolean wanted, SendFlag flag, ZfsFeature feature) {
+    if (!wanted) {
+      return;
+    }
+    if (zfs.capabilities().has(feature)) {
+      flags.add(flag);
+    } else {
+      log.warn(
+          "{}: send {} not used: {} lacks {}",
+          job,
+          flag.option(),
+          zfs.capabilities().version(),
+          feature.description());
+    }
+  }
+
+  // ---- listing -------------------------------------------------------------------------------
+
+  @Override
+  public List<FsInfo> listFilesystems() throws IOException {
+    var out = new ArrayList<FsInfo>();
+    for (var p : zfs.listFilesystems(List.of(), filter)) {
+      out.add(new FsInfo(p.toString(), false, ""));
+    }
+    return out;
+  }
+
+  @Override
+  public List<FsVersion> listVersions(FsRequest request) throws IOException {
+    var fs = allowed(request.filesystem());
+    return wire(versions(fs));
+  }
+
+  @Override
+  public List<FsVersionList> listVersionsOf(FsListRequest request) throws IOException {
+    var wanted = new ArrayList<DatasetPath>();
+    for (var name : request.filesystems()) {
+      wanted.add(allowed(name));
+    }
+    Map<DatasetPath, List<FilesystemVersion>> all;
+    try {
+      all = zfs.listVersions(wanted);
+    } catch (ZfsException e) {
+      throw Access.orNotFound(e, "one of the filesystems " + request.filesystems());
+    }
+    var out = new ArrayList<FsVersionList>();
+    for (var fs : wanted) {
+      out.add(new FsVersionList(fs.toString(), wire(all.getOrDefault(fs, List.of()))));
+    }
+    return out;
+  }
+
+  /**
+   * The replication cursor of this job on one filesystem: the cursor bookmark (OpenZFS), or the
+   * snapshot holding the cursor hold (zfs-fuse, found by trying the held snapshots); empty if there
+   * is none. The cursor bookmark also appears in {@link #listVersions} (with its snapshot's guid).
+   */
+  public List<FsVersion> replicationCursor(FsRequest request) throws IOException {
+    var fs = allowed(request.filesystem());
+    var versions = versions(fs);
+    if (zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
+      var out = new ArrayList<FsVersion>();
+      for (var v : versions) {
+        if (v.isBookmark() && isOwnCursor(v.name())) {
+          out.add(FsVersion.of(v));
+        }
+      }
+      return out;
+    }
+    var tag = ZreplNames.cursorHold(job);
+    for (var v : versions.reversed()) {
+      if (v.isSnapshot() && v.userRefs() > 0 && hasHoldByTrial(tag, full(v))) {
+        return List.of(FsVersion.of(v));
+      }
+    }
+    return List.of();
+  }
+
+  /** zfs-fuse cannot list hold tags: placing the tag fails if it is there already. */
+  private boolean hasHoldByTrial(String tag, FullName snap) throws IOException {
+    try {
+      zfs.hold(tag, List.of(snap));
+    } catch (ZfsException e) {
+      if (tagExists(e)) {
+        return true;
+      }
+      throw e;
+    }
+    zfs.release(tag, List.of(snap));
+    return false;
+  }
+
+  // ---- sending -------------------------------------------------------------------------------
+
+  @Override
+  public InputStream send(SendSpec spec) throws IOException {
+    var step = resolve(spec);
+    var request = request(spec, step);
+    if (spec.protection() != Protection.GUARANTEE_NOTHING) {
+      protect(spec.protection(), step);
+    }
+    log.debug("{}: send {}", job, request);
+    return zfs.send(request);
+  }
+
+  @Override
+  public SizeEstimate sendDry(SendSpec spec) throws IOException {
+    var step = resolve(spec);
+    try {
+      return new SizeEstimate(zfs.estimateSendSize(request(spec, step)));
+    } catch (MissingFeatureException e) {
+      return new SizeEstimate(-1);
+    }
+  }
+
+  @Override
+  public void sendCompleted(SendCompleted done) throws IOException {
+    var fs = allowed(done.filesystem());
+    var versions = versions(fs);
+    var to = find(fs, versions, done.to());
+    if (!to.isSnapshot()) {
+      throw new RemoteException(ErrorCode.INVALID_ARGUMENT, "can only complete at a snapshot");
+    }
+    var fromRef = done.from();
+    var from = fromRef == null ? null : find(fs, versions, fromRef);
+    moveCursor(fs, versions, to);
+    var stepTag = ZreplNames.stepHold(job);
+    releaseQuietly(stepTag, to);
+    if (from != null && from.isSnapshot()) {
+      releaseQuietly(stepTag, from);
+    }
+    if (zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
+      destroyTentativeCursors(versions);
+    }
+    log.debug("{}: {} completed at {}", job, fs, to);
+  }
+
+  /** The checked versions of one step. */
+  private record Checked(
+      DatasetPath fs, @Nullable FilesystemVersion from, FilesystemVersion to, String token) {}
+
+  private Checked resolve(SendSpec spec) throws IOException {
+    var fs = allowed(spec.filesystem());
+    var versions = versions(fs);
+    var to = find(fs, versions, spec.to());
+    if (!to.isSnapshot()) {
+      throw new RemoteException(ErrorCode.INVALID_ARGUMENT, "can only send a snapshot: " + to);
+    }
+    var fromRef = spec.from();
+    FilesystemVersion from = null;
+    if (fromRef != null) {
+      from = find(fs, versions, fromRef);
+      if (Long.compareUnsigned(from.createTxg(), to.createTxg()) >= 0) {
+        throw new RemoteException(
+            ErrorCode.INVALID_ARGUMENT, "incremental source " + from + " is not older than " + to);
+      }
+      if (spec.intermediates() && from.isBookmark()) {
+        throw new RemoteException(
+            ErrorCode.INVALID_ARGUMENT, "-I cannot start at a bookmark: " + from);
+      }
+    } else if (spec.intermediates()) {
+      throw new RemoteException(ErrorCode.INVALID_ARGUMENT, "-I needs a from snapshot");
+    }
+    if (options.encrypted()) {
+      checkEncrypted(fs);
+    }
+    var token = spec.resumeToken();
+    if (!token.isEmpty()) {
+      checkToken(fs, from, to, token);
+    }
+    return new Checked(fs, from, to, token);
+  }
+
+  private void checkEncrypted(DatasetPath fs) throws IOException {
+    if (!zfs.capabilities().has(ZfsFeature.SEND_RAW)) {
+      throw new RemoteException(
+          ErrorCode.FAILED_PRECONDITION,
+          "send.encrypted is set but "
+              + zfs.capabilities().version()
+              + " has no encryption: refusing to send "
+              + fs);
+    }
+    var p = zfs.getProperties(List.of(fs.toString()), List.of("encryption"));
+    var enc = p.getOrDefault(fs.toString(), Map.of()).get("encryption");
+    if (enc == null || !enc.isSet() || enc.value().equals("off")) {
+      throw new RemoteException(
+          ErrorCode.FAILED_PRECONDITION,
+          "send.encrypted is set and " + fs + " is not encrypted: refusing to send it");
+    }
+  }
+
+  private void checkToken(
+      DatasetPath fs, @Nullable FilesystemVersion from, FilesystemVersion to, String token)
+      throws RemoteException {
+    ResumeToken t;
+    try {
+      t = ResumeToken.decode(token);
+    } catch (IllegalArgumentException e) {
+      throw new RemoteException(ErrorCode.INVALID_ARGUMENT, "bad resume token: " + e.getMessage());
+    }
+    FullName name;
+    try {
+      name = FilesystemVersion.parseFullName(t.toName());
+    } catch (IllegalArgumentException e) {
+      throw new RemoteException(
+          ErrorCode.INVALID_ARGUMENT, "resume token names no snapshot: " + t.toName());
+    }
+    if (!name.filesystem().equals(fs) || !filter.test(name.filesystem())) {
+      throw new RemoteException(
+          ErrorCode.INVALID_ARGUMENT,
+          "resume token is for " + t.toName() + ", not for filesystem " + fs);
+    }
+    if (t.toGuid() != to.guid() || !name.name().equals(to.name())) {
+      throw new RemoteException(
+          ErrorCode.INVALID_ARGUMENT,
+          "resume token is for "
+              + t.toName()
+              + " (guid "
+              + Long.toUnsignedString(t.toGuid())
+              + "), not for "
+              + to);
+    }
+    long fromGuid = from == null ? 0 : from.guid();
+    if (t.fromGuid() != fromGuid) {
+      throw new RemoteException(
+          ErrorCode.INVALID_ARGUMENT,
+          "resume token's incremental source (guid "
+              + Long.toUnsignedString(t.fromGuid())
+              + ") is not "
+              + (from == null ? "a full send" : from.toString()));
+    }
+  }
+
+  private SendRequest request(SendSpec spec, Checked step) {
+    if (!step.token().isEmpty()) {
+      return SendRequest.resume(step.token());
+    }
+    var from = step.from();
+    var to = full(step.to());
+    SendRequest r;
+    if (from == null) {
+      r = SendRequest.full(to);
+    } else if (spec.intermediates()) {
+      r = SendRequest.withIntermediates(full(from), to);
+    } else {
+      r = SendRequest.incremental(full(from), to);
+    }
+    return flags.isEmpty() ? r : r.with(flags.toArray(SendFlag[]::new));
+  }
+
+  // ---- abstractions --------------------------------------------------------------------------
+
+  private void protect(Protection protection, Checked step) throws IOException {
+    var from = step.from();
+    switch (protection) {
+      case GUARANTEE_RESUMABILITY -> {
+        var tag = ZreplNames.stepHold(job);
+        holdTolerant(tag, step.to());
+        if (from != null && from.isSnapshot()) {
+          holdTolerant(tag, from);
+        }
+      }
+      case GUARANTEE_INCREMENTAL -> {
+        if (from == null) {
+          return;
+        }
+        if (zfs.capabilities().has(ZfsFeature.BOOKMARKS) && from.isSnapshot()) {
+          var name = ZreplNames.tentativeCursorBookmark(from.guid(), job);
+          bookmarkTolerant(full(from), name);
+        } else if (from.isSnapshot()) {
+          holdTolerant(ZreplNames.stepHold(job), from);
+        }
+      }
+      case GUARANTEE_NOTHING -> {}
+    }
+  }
+
+  private void moveCursor(DatasetPath fs, List<FilesystemVersion> versions, FilesystemVersion to)
+      throws IOException {
+    if (zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
+      var name = ZreplNames.cursorBookmark(to.guid(), job);
+      bookmarkTolerant(full(to), name);
+      var stale = new ArrayList<FullName>();
+      for (var v : versions) {
+        if (!v.isBookmark()) {
+          continue;
+        }
+        var c = ZreplNames.parseCursorBookmark(v.name());
+        if (c.isPresent()
+            && !c.get().tentative()
+            && c.get().job().equals(job)
+            && c.get().guid() != to.guid()) {
+          stale.add(full(v));
+        }
+      }
+      if (!stale.isEmpty()) {
+        zfs.destroyVersions(stale);
+      }
+      return;
+    }
+    if (cursorDegradationLogged.compareAndSet(false, true)) {
+      log.warn(
+          "{}: {} has no bookmarks: the replication cursor is the hold {} on the last sent"
+              + " snapshot (it keeps that snapshot from being destroyed)",
+          job,
+          zfs.capabilities().version(),
+          ZreplNames.cursorHold(job));
+    }
+    var tag = ZreplNames.cursorHold(job);
+    holdTolerant(tag, to);
+    for (var v : versions) {
+      if (v.isSnapshot() && v.guid() != to.guid() && v.userRefs() != 0) {
+        releaseQuietly(tag, v);
+      }
+    }
+    log.debug("{}: cursor hold on {}", job, fs);
+  }
+
+  private void destroyTentativeCursors(List<FilesystemVersion> versions) throws IOException {
+    var stale = new ArrayList<FullName>();
+    for (var v : versions) {
+      if (v.isBookmark()) {
+        var c = ZreplNames.parseCursorBookmark(v.name());
+        if (c.isPresent() && c.get().tentative() && c.get().job().equals(job)) {
+          stale.add(full(v));
+        }
+      }
+    }
+    if (!stale.isEmpty()) {
+      zfs.destroyVersions(stale);
+    }
+  }
+
+  private void holdTolerant(String tag, FilesystemVersion snap) throws IOException {
+    try {
+      zfs.hold(tag, List.of(full(snap)));
+    } catch (ZfsException e) {
+      if (!tagExists(e)) {
+        throw e;
+      }
+    }
+  }
+
+  private void releaseQuietly(String tag, FilesystemVersion snap) throws IOException {
+    try {
+      zfs.release(tag, List.of(full(snap)));
+    } catch (ZfsException e) {
+      if (!noSuchTag(e)) {
+        throw e;
+      }
+    }
+  }
+
+  private void bookmarkTolerant(FullName snap, String name) throws IOException {
+    try {
+      zfs.bookmark(snap, name);
+    } catch (ZfsException e) {
+      if (!e.stderr().contains("exists")) {
+        throw e;
+      }
+    }
+  }
+
+  static boolean tagExists(ZfsException e) {
+    return e.stderr().contains("tag already exists");
+  }
+
+  static boolean noSuchTag(ZfsException e) {
+    return e.stderr().contains("no such tag");
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  private DatasetPath allowed(String name) throws RemoteException {
+    return Access.allowed(filter, Access.filesystem(name));
+  }
+
+  private List<FilesystemVersion> versions(DatasetPath fs) throws IOException {
+    try {
+      return zfs.listVersions(List.of(fs)).getOrDefault(fs, List.of());
+    } catch (ZfsException e) {
+      throw Access.orNotFound(e, "filesystem " + fs);
+    }
+  }
+
+  /** The listed version the client means: same type, name and guid. */
+  private static FilesystemVersion find(
+      DatasetPath fs, List<FilesystemVersion> versions, FsVersion wanted) throws RemoteException {
+    var type = wanted.isSnapshot() ? VersionType.SNAPSHOT : VersionType.BOOKMARK;
+    for (var v : versions) {
+      if (v.type() == type && v.name().equals(wanted.name())) {
+        if (v.guid() != wanted.guid()) {
+          throw new RemoteException(
+              ErrorCode.FAILED_PRECONDITION,
+              v.fullName()
+                  + " has guid "
+                  + v.guidString()
+                  + ", not "
+                  + Long.toUnsignedString(wanted.guid())
+                  + " (re-created since it was listed?)");
+        }
+        return v;
+      }
+    }
+    throw new RemoteException(ErrorCode.NOT_FOUND, wanted.fullName(fs) + " does not exist");
+  }
+
+  private static FullName full(FilesystemVersion v) {
+    return new FullName(v.filesystem(), v.type(), v.name());
+  }
+
+  private static List<FsVersion> wire(List<FilesystemVersion> versions) {
+    var out = new ArrayList<FsVersion>(versions.size());
+    for (var v : versions) {
+      out.add(FsVersion.of(v));
+    }
+    return out;
+  }
+
+  private boolean isOwnCursor(String bookmarkName) {
+    var c = ZreplNames.parseCursorBookmark(bookmarkName);
+    return c.isPresent() && !c.get().tentative() && c.get().job().equals(job);
+  }
+}

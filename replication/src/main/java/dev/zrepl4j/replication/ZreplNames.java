@@ -1,0 +1,79 @@
+package dev.zrepl4j.replication;
+
+import java.util.HexFormat;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/**
+ * zrepl's on-disk names of its abstractions (ZREPL-MODERN.md §1.7), so that a zrepl setup can be
+ * taken over and zrepl's tools recognize ours: the replication cursor bookmark {@code
+ * #zrepl_CURSOR_G_<guid 16 hex>_J_<job>}, the tentative cursor {@code
+ * #zrepl_CURSORTENTATIVE_G_<guid>_J_<job>}, step holds {@code zrepl_STEP_J_<job>}, the
+ * last-received hold {@code zrepl_last_received_J_<job>}; and, where ZFS has no bookmarks
+ * (zfs-fuse), the cursor as a hold {@code zrepl_CURSOR_J_<job>}. Stateless.
+ */
+final class ZreplNames {
+  private static final Pattern JOB = Pattern.compile("[A-Za-z0-9_.:\\-]{1,128}");
+  private static final Pattern CURSOR =
+      Pattern.compile("zrepl_CURSOR(TENTATIVE)?_G_([0-9a-f]{16})_J_(.+)");
+
+  private ZreplNames() {}
+
+  /**
+   * Checks a job name: it becomes part of hold tags and bookmark names.
+   *
+   * @throws IllegalArgumentException naming it if it has other characters than {@code
+   *     A-Za-z0-9_.:-} or is empty or too long
+   */
+  static String checkJob(String job) {
+    if (!JOB.matcher(job).matches()) {
+      throw new IllegalArgumentException(
+          "invalid job name '" + job + "': use 1-128 of A-Z a-z 0-9 _ . : -");
+    }
+    return job;
+  }
+
+  /** {@code zrepl_CURSOR_G_<guid 16 hex>_J_<job>}. */
+  static String cursorBookmark(long guid, String job) {
+    return "zrepl_CURSOR_G_" + HexFormat.of().toHexDigits(guid) + "_J_" + checkJob(job);
+  }
+
+  /** {@code zrepl_CURSORTENTATIVE_G_<guid 16 hex>_J_<job>}. */
+  static String tentativeCursorBookmark(long guid, String job) {
+    return "zrepl_CURSORTENTATIVE_G_" + HexFormat.of().toHexDigits(guid) + "_J_" + checkJob(job);
+  }
+
+  /** The cursor as a hold tag, where ZFS has no bookmarks: {@code zrepl_CURSOR_J_<job>}. */
+  static String cursorHold(String job) {
+    return "zrepl_CURSOR_J_" + checkJob(job);
+  }
+
+  /** {@code zrepl_STEP_J_<job>}. */
+  static String stepHold(String job) {
+    return "zrepl_STEP_J_" + checkJob(job);
+  }
+
+  /** {@code zrepl_last_received_J_<job>}. */
+  static String lastReceivedHold(String job) {
+    return "zrepl_last_received_J_" + checkJob(job);
+  }
+
+  /**
+   * A parsed cursor bookmark name.
+   *
+   * @param tentative a tentative cursor ({@code zrepl_CURSORTENTATIVE_…})
+   * @param guid the guid encoded in the name
+   * @param job the job it belongs to
+   */
+  record CursorName(boolean tentative, long guid, String job) {}
+
+  /** Parses a bookmark name (after {@code #}) if it is a (tentative) cursor of any job. */
+  static Optional<CursorName> parseCursorBookmark(String bookmarkName) {
+    var m = CURSOR.matcher(bookmarkName);
+    if (!m.matches()) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        new CursorName(m.group(1) != null, HexFormat.fromHexDigitsToLong(m.group(2)), m.group(3)));
+  }
+}

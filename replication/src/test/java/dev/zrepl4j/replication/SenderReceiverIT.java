@@ -1,0 +1,122 @@
+package dev.zrepl4j.replication;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.tuple;
+
+import dev.zrepl4j.zfs.DatasetPath;
+import dev.zrepl4j.zfs.RealZfs;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.util.List;
+import java.util.Map;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Sender and Receiver driven directly, in-process, on real zfs-fuse pools. */
+class SenderReceiverIT {
+  static FuseFixture src;
+  static FuseFixture dst;
+  static RealZfs zfs;
+
+  @BeforeAll
+  static void pools() throws IOException {
+    src = FuseFixture.create("snd", 256);
+    dst = FuseFixture.create("rcv", 256);
+    zfs = src.zfs;
+  }
+
+  @AfterAll
+  static void destroy() throws IOException {
+    try (var a = src;
+        var b = dst) {
+      // closes both
+    }
+  }
+
+  static FsVersion version(Sender sender, DatasetPath fs, String name) throws IOException {
+    for (var v : sender.listVersions(new FsRequest(fs.toString()))) {
+      if (v.name().equals(name)) {
+        return v;
+      }
+    }
+    throw new AssertionError(fs + "@" + name + " not listed");
+  }
+
+  /** One step: send, receive, completed. */
+  static ReceiveResult step(
+      Sender sender, ReceiverApi receiver, DatasetPath fs, @Nullable FsVersion from, FsVersion to)
+      throws IOException {
+    var spec = new SendSpec(fs.toString(), from, to, "", false, Protection.GUARANTEE_RESUMABILITY);
+    ReceiveResult r;
+    try (var stream = sender.send(spec)) {
+      r = receiver.receive(new ReceiveSpec(fs.toString(), from, to, false), stream);
+    }
+    sender.sendCompleted(new SendCompleted(fs.toString(), from, to));
+    return r;
+  }
+
+  @Test
+  void fullThenIncrementalArriveByteForByteWithPlaceholdersHoldsAndCursor() throws IOException {
+    var data = src.path("data");
+    var a = src.path("data/a");
+    zfs.create(data, Map.of());
+    zfs.create(a, Map.of());
+    Trees.write(src.mounted("data/a/one.bin"), 1, 1 << 20);
+    Trees.write(src.mounted("data/a/dir/two.bin"), 2, 300_000);
+    zfs.snapshot(List.of(a), "s1");
+    var recvRoot = dst.path("pull");
+    zfs.create(recvRoot, Map.of("mountpoint", "none"));
+
+    var sender = new Sender(zfs, p -> p.hasPrefix(a), "job1", SenderOptions.PLAIN);
+    var receiver = Receiver.localRoot(zfs, recvRoot, "job1", ReceiverOptions.DEFAULTS);
+    var s1 = version(sender, a, "s1");
+    var r1 = step(sender, receiver, a, null, s1);
+
+    var target = recvRoot.extend(a);
+    assertThat(r1.target()).isEqualTo(target.toString());
+    assertThat(r1.bytes()).isGreaterThan(1 << 20);
+    assertThat(r1.replacedPlaceholder()).isFalse();
+    // the gap (pool and data) became placeholders, mapped back into the sender's namespace
+    assertThat(receiver.listFilesystems())
+        .containsExactly(
+            new FsInfo(src.name, true, ""),
+            new FsInfo(data.toString(), true, ""),
+            new FsInfo(a.toString(), false, ""));
+    assertThat(FuseFixture.prop(recvRoot.extend(data).toString(), "mountpoint")).isEqualTo("none");
+    var mnt = dst.mountReadOnly(target);
+    Trees.assertSameFiles(src.mounted("data/a"), mnt);
+    FuseFixture.unmount(target);
+    // receiver: last-received hold; sender: cursor hold, step holds released
+    assertThat(dst.userRefs(target, "s1")).isEqualTo(1);
+    assertThat(src.userRefs(a, "s1")).isEqualTo(1);
+    assertThat(sender.replicationCursor(new FsRequest(a.toString()))).containsExactly(s1);
+
+    Trees.write(src.mounted("data/a/one.bin"), 3, 1 << 20);
+    Files.delete(src.mounted("data/a/dir/two.bin"));
+    Trees.write(src.mounted("data/a/three.bin"), 4, 70_000);
+    zfs.snapshot(List.of(a), "s2");
+    var s2 = version(sender, a, "s2");
+    var r2 = step(sender, receiver, a, s1, s2);
+    assertThat(r2.bytes()).isGreaterThan(1 << 20);
+    FuseFixture.run("zfs", "mount", target.toString());
+    Trees.assertSameFiles(src.mounted("data/a"), mnt);
+    FuseFixture.unmount(target);
+
+    assertThat(dst.userRefs(target, "s1")).isZero();
+    assertThat(dst.userRefs(target, "s2")).isEqualTo(1);
+    assertThat(src.userRefs(a, "s1")).isZero();
+    assertThat(src.userRefs(a, "s2")).isEqualTo(1);
+    assertThat(sender.replicationCursor(new FsRequest(a.toString()))).containsExactly(s2);
+    var listed = receiver.listVersionsOf(new FsListRequest(List.of(a.toString(), "nope/x")));
+    assertThat(listed)
+        .extracting(FsVersionList::filesystem)
+        .containsExactly(a.toString(), "nope/x");
+    // received snapshots have the sender's guids (their creation time is the receive's)
+    assertThat(listed.get(0).versions())
+        .extracting(FsVersion::name, FsVersion::guid)
+        .containsExactly(tuple("s1", s1.guid()), tuple("s2", s2.guid()));
+    assertThat(listed.get(1).versions()).isEmpty();
+  }
+}
