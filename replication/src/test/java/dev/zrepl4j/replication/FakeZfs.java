@@ -1,0 +1,138 @@
+package dev.zrepl4j.replication;
+
+import dev.zrepl4j.zfs.DatasetPath;
+import dev.zrepl4j.zfs.FilesystemVersion;
+import dev.zrepl4j.zfs.FilesystemVersion.FullName;
+import dev.zrepl4j.zfs.Hold;
+import dev.zrepl4j.zfs.Property;
+import dev.zrepl4j.zfs.ReceiveOptions;
+import dev.zrepl4j.zfs.SendRequest;
+import dev.zrepl4j.zfs.SendStream;
+import dev.zrepl4j.zfs.Zfs;
+import dev.zrepl4j.zfs.ZfsCapabilities;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Predicate;
+
+/**
+ * A listing-only stand-in for {@link Zfs} (JSON shape tests): fixed filesystems and versions; every
+ * other operation fails. Behaviour that touches ZFS is tested on real pools (the ITs).
+ */
+final class FakeZfs implements Zfs {
+  final Map<DatasetPath, List<FilesystemVersion>> versions = new LinkedHashMap<>();
+  final List<String> calls = new ArrayList<>();
+
+  @Override
+  public ZfsCapabilities capabilities() {
+    return ZfsCapabilities.legacy("fake");
+  }
+
+  @Override
+  public List<DatasetPath> listFilesystems(
+      Collection<DatasetPath> roots, Predicate<DatasetPath> filter) {
+    calls.add("listFilesystems");
+    return versions.keySet().stream().filter(filter).toList();
+  }
+
+  @Override
+  public Map<DatasetPath, List<FilesystemVersion>> listVersions(
+      Collection<DatasetPath> filesystems) {
+    calls.add("listVersions " + filesystems);
+    var out = new LinkedHashMap<DatasetPath, List<FilesystemVersion>>();
+    for (var fs : filesystems) {
+      out.put(fs, versions.getOrDefault(fs, List.of()));
+    }
+    return out;
+  }
+
+  private static UnsupportedOperationException no() {
+    return new UnsupportedOperationException("not in the fake");
+  }
+
+  @Override
+  public Map<String, Map<String, Property>> getProperties(
+      Collection<String> datasets, Collection<String> properties) {
+    throw no();
+  }
+
+  @Override
+  public void setProperty(String dataset, String property, String value) {
+    throw no();
+  }
+
+  @Override
+  public void inheritProperty(String dataset, String property) {
+    throw no();
+  }
+
+  @Override
+  public void create(DatasetPath filesystem, Map<String, String> properties) {
+    throw no();
+  }
+
+  @Override
+  public void snapshot(Collection<DatasetPath> filesystems, String name) {
+    throw no();
+  }
+
+  @Override
+  public void destroyFilesystem(DatasetPath filesystem, boolean recursive) {
+    throw no();
+  }
+
+  @Override
+  public void destroyVersions(Collection<FullName> v) {
+    throw no();
+  }
+
+  @Override
+  public void hold(String tag, Collection<FullName> snapshots) {
+    throw no();
+  }
+
+  @Override
+  public void release(String tag, Collection<FullName> snapshots) {
+    throw no();
+  }
+
+  @Override
+  public List<Hold> listHolds(Collection<FullName> snapshots) {
+    throw no();
+  }
+
+  @Override
+  public void bookmark(FullName snapshot, String bookmarkName) {
+    throw no();
+  }
+
+  @Override
+  public SendStream send(SendRequest request) {
+    calls.add("send " + request);
+    throw no();
+  }
+
+  @Override
+  public long estimateSendSize(SendRequest request) {
+    throw no();
+  }
+
+  @Override
+  public void receive(DatasetPath target, InputStream stream, ReceiveOptions options) {
+    throw no();
+  }
+
+  @Override
+  public void abortReceive(DatasetPath target) {
+    throw no();
+  }
+
+  @Override
+  public Optional<String> receiveResumeToken(DatasetPath filesystem) {
+    throw no();
+  }
+}

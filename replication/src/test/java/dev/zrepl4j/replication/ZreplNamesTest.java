@@ -1,0 +1,45 @@
+package dev.zrepl4j.replication;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
+
+class ZreplNamesTest {
+  @Test
+  void cursorBookmarkHasZreplsNameWith16HexDigitsOfTheGuid() {
+    assertThat(ZreplNames.cursorBookmark(0x1234L, "prod_push"))
+        .isEqualTo("zrepl_CURSOR_G_0000000000001234_J_prod_push");
+    assertThat(ZreplNames.cursorBookmark(-1L, "j"))
+        .isEqualTo("zrepl_CURSOR_G_ffffffffffffffff_J_j");
+    assertThat(ZreplNames.tentativeCursorBookmark(0xabcL, "j"))
+        .isEqualTo("zrepl_CURSORTENTATIVE_G_0000000000000abc_J_j");
+  }
+
+  @Test
+  void holdTagsHaveZreplsNames() {
+    assertThat(ZreplNames.stepHold("j1")).isEqualTo("zrepl_STEP_J_j1");
+    assertThat(ZreplNames.lastReceivedHold("j1")).isEqualTo("zrepl_last_received_J_j1");
+    assertThat(ZreplNames.cursorHold("j1")).isEqualTo("zrepl_CURSOR_J_j1");
+  }
+
+  @Test
+  void parsesCursorBookmarksBackIncludingJobsWithUnderscores() {
+    var c = ZreplNames.parseCursorBookmark(ZreplNames.cursorBookmark(-2L, "a_J_b")).orElseThrow();
+    assertThat(c).isEqualTo(new ZreplNames.CursorName(false, -2L, "a_J_b"));
+    var t = ZreplNames.parseCursorBookmark("zrepl_CURSORTENTATIVE_G_00000000000000ff_J_x");
+    assertThat(t).contains(new ZreplNames.CursorName(true, 255, "x"));
+    assertThat(ZreplNames.parseCursorBookmark("zrepl_CURSOR_G_123_J_x")).isEmpty();
+    assertThat(ZreplNames.parseCursorBookmark("zrepl_CUSOR_G_00000000000000ff_J_x")).isEmpty();
+    assertThat(ZreplNames.parseCursorBookmark("daily")).isEmpty();
+  }
+
+  @Test
+  void rejectsJobNamesThatWouldBreakTagsOrBookmarks() {
+    for (var bad : new String[] {"", "a b", "a/b", "a@b", "a#b", "a,b", "-x\n", "ü"}) {
+      assertThatThrownBy(() -> ZreplNames.stepHold(bad))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("invalid job name");
+    }
+  }
+}
