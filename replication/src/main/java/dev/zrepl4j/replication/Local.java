@@ -1,0 +1,49 @@
+package dev.zrepl4j.replication;
+
+import dev.zrepl4j.rpc.Caller;
+import dev.zrepl4j.rpc.RpcOptions;
+import dev.zrepl4j.rpc.RpcServer;
+import java.io.IOException;
+
+/**
+ * The local driver: sender and receiver in this process, called in-process (no sockets, no
+ * serialization). Thread-safe.
+ */
+public final class Local implements Replication.Connector, AutoCloseable {
+  private final RpcServer local = new RpcServer(RpcOptions.defaults());
+  private final Caller caller;
+
+  /**
+   * @param sender the sender endpoint
+   * @param receiver the receiver endpoint
+   * @param identity the identity both endpoints see
+   */
+  public Local(Object sender, Object receiver, String identity) {
+    local.register("sender", sender).register("receiver", receiver);
+    this.caller = new Caller(identity, "local");
+  }
+
+  @Override
+  public Replication.Connection connect() {
+    var here = local.local(caller);
+    return new Replication.Connection(
+        here.proxy("sender", SenderApi.class),
+        here.proxy("receiver", ReceiverApi.class),
+        here::close);
+  }
+
+  /**
+   * One replication run.
+   *
+   * @throws IOException if a side could not be listed
+   */
+  public Replication.Report run(Replication.Config config, Replication.Progress progress)
+      throws IOException, InterruptedException {
+    return new Replication(config, this, progress).run();
+  }
+
+  @Override
+  public void close() {
+    local.close();
+  }
+}

@@ -1,0 +1,730 @@
+package dev.zrepl4j.replication;
+
+import dev.zrepl4j.rpc.ErrorCode;
+import dev.zrepl4j.rpc.RemoteException;
+import dev.zrepl4j.zfs.DatasetPath;
+import java.io.Closeable;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One replication run: lists both sides (one batched version listing per side), plans every
+ * filesystem with the {@link Planner}, runs the steps and reports per filesystem. Drivers ({@link
+ * Push}, {@link Pull}, {@link Local}) supply the two sides through a {@link Connector}.
+ *
+ * <p>Implementation notes: the steps of one filesystem run one after the other; among the
+ * filesystems whose next step may start, the step whose {@code to} snapshot is the oldest (creation
+ * time, then name) goes first, and a filesystem's initial (full) step waits until the initial steps
+ * of its ancestors in this run succeeded. Up to {@link Config#stepConcurrency()} steps run at once,
+ * each worker on its own connection. A {@link RemoteException} is permanent (except {@link
+ * ErrorCode#UNAVAILABLE}): it stops that filesystem, and the initial replication of its
+ * descendants, while the others go on. Any other {@link IOException} is temporary: the worker drops
+ * its connection, waits, reconnects, lists that filesystem again on both sides and plans it anew,
+ * so that a receive that did complete is not repeated and a partial one is resumed where the
+ * receiver offers a resume token. Each filesystem has {@link Config#maxAttempts()} attempts per
+ * step.
+ *
+ * <p>A run is not reentrant: call {@link #run()} once per instance.
+ */
+public final class Replication {
+  private static final Logger log = LoggerFactory.getLogger(Replication.class);
+
+  /**
+   * The settings of a replication run.
+   *
+   * @param job the job name (logs, holds and cursors)
+   * @param initialPolicy what to do for filesystems the receiver lacks
+   * @param initialProtection protection of initial (full) steps
+   * @param incrementalProtection protection of incremental steps
+   * @param batchIntermediates send consecutive incremental snapshots as one {@code -I} step
+   * @param stepConcurrency steps running at once (at least 1)
+   * @param maxAttempts attempts per step for temporary errors (at least 1)
+   * @param retryBackoff wait before the first retry; doubles with each further one (capped at 1
+   *     min)
+   * @param clock the clock for the report's timings
+   */
+  public record Config(
+      String job,
+      InitialPolicy initialPolicy,
+      Protection initialProtection,
+      Protection incrementalProtection,
+      boolean batchIntermediates,
+      int stepConcurrency,
+      int maxAttempts,
+      Duration retryBackoff,
+      Clock clock) {
+    public Config {
+      if (job.isEmpty()) {
+        throw new IllegalArgumentException("empty job name");
+      }
+      if (stepConcurrency < 1) {
+        throw new IllegalArgumentException("stepConcurrency " + stepConcurrency + " < 1");
+      }
+      if (maxAttempts < 1) {
+        throw new IllegalArgumentException("maxAttempts " + maxAttempts + " < 1");
+      }
+      if (retryBackoff.isNegative()) {
+        throw new IllegalArgumentException("negative retryBackoff " + retryBackoff);
+      }
+    }
+
+    /** zrepl's defaults: most_recent, guarantee_resumability, no batching, 1 step, 3 attempts. */
+    public static Config defaults(String job) {
+      return new Config(
+          job,
+          InitialPolicy.MOST_RECENT,
+          Protection.GUARANTEE_RESUMABILITY,
+          Protection.GUARANTEE_RESUMABILITY,
+          false,
+          1,
+          3,
+          Duration.ofSeconds(5),
+          Clock.systemUTC());
+    }
+
+    public Config withBatchIntermediates(boolean batch) {
+      return new Config(
+          job,
+          initialPolicy,
+          initialProtection,
+          incrementalProtection,
+          batch,
+          stepConcurrency,
+          maxAttempts,
+          retryBackoff,
+          clock);
+    }
+
+    public Config withInitialPolicy(InitialPolicy policy) {
+      return new Config(
+          job,
+          policy,
+          initialProtection,
+          incrementalProtection,
+          batchIntermediates,
+          stepConcurrency,
+          maxAttempts,
+          retryBackoff,
+          clock);
+    }
+
+    public Config withRetries(int attempts, Duration backoff) {
+      return new Config(
+          job,
+          initialPolicy,
+          initialProtection,
+          incrementalProtection,
+          batchIntermediates,
+          stepConcurrency,
+          attempts,
+          backoff,
+          clock);
+    }
+
+    public Config withStepConcurrency(int steps) {
+      return new Config(
+          job,
+          initialPolicy,
+          initialProtection,
+          incrementalProtection,
+          batchIntermediates,
+          steps,
+          maxAttempts,
+          retryBackoff,
+          clock);
+    }
+  }
+
+  /**
+   * The two sides of a run, open until closed.
+   *
+   * @param sender the sending side
+   * @param receiver the receiving side
+   * @param resources closed (once) by {@link #close()}: the connections behind the two sides
+   */
+  public record Connection(SenderApi sender, ReceiverApi receiver, Closeable resources)
+      implements Closeable {
+    @Override
+    public void close() throws IOException {
+      resources.close();
+    }
+  }
+
+  /** Opens the two sides; called again after a temporary error to reconnect. Thread-safe. */
+  @FunctionalInterface
+  public interface Connector {
+    /**
+     * @throws IOException if a side cannot be reached
+     */
+    Connection connect() throws IOException;
+  }
+
+  /** Receives the progress of running steps; called from the worker threads. */
+  @FunctionalInterface
+  public interface Progress {
+    /**
+     * @param bytes bytes of the step's stream so far
+     */
+    void transferred(String filesystem, Step step, long bytes);
+
+    /** Ignores progress. */
+    static Progress none() {
+      return (fs, step, bytes) -> {};
+    }
+  }
+
+  /**
+   * The outcome of one filesystem.
+   *
+   * @param filesystem in the sender's namespace
+   * @param state how it ended
+   * @param stepsDone steps completed in this run
+   * @param stepsTotal steps planned (done plus those not run)
+   * @param bytes stream bytes transferred
+   * @param message the reason for anything but {@link State#REPLICATED} (conflict report, error)
+   */
+  public record FsReport(
+      String filesystem, State state, int stepsDone, int stepsTotal, long bytes, String message) {
+    /** How a filesystem ended. */
+    public enum State {
+      /** Nothing to send. */
+      UP_TO_DATE,
+      /** Every planned step succeeded. */
+      REPLICATED,
+      /** A conflict needs the operator; nothing was destroyed. */
+      CONFLICT,
+      /** A step failed permanently, or temporarily on every attempt. */
+      FAILED,
+      /** Not tried: its parent's initial replication failed. */
+      SKIPPED
+    }
+
+    /** Whether nothing is wrong with it. */
+    public boolean ok() {
+      return state == State.UP_TO_DATE || state == State.REPLICATED;
+    }
+  }
+
+  /**
+   * The outcome of a run.
+   *
+   * @param job the job name
+   * @param started when the run started
+   * @param took how long it took
+   * @param filesystems one report per sender filesystem, in the sender's order
+   */
+  public record Report(String job, Instant started, Duration took, List<FsReport> filesystems) {
+    public Report {
+      filesystems = List.copyOf(filesystems);
+    }
+
+    /** Whether every filesystem is up to date or replicated. */
+    public boolean ok() {
+      return filesystems.stream().allMatch(FsReport::ok);
+    }
+
+    /** The report of {@code filesystem}. */
+    public FsReport of(String filesystem) {
+      return filesystems.stream()
+          .filter(f -> f.filesystem().equals(filesystem))
+          .findFirst()
+          .orElseThrow(() -> new IllegalArgumentException("no report for " + filesystem));
+    }
+  }
+
+  private final Config config;
+  private final Connector connector;
+  private final Progress progress;
+  private final Planner planner;
+
+  public Replication(Config config, Connector connector, Progress progress) {
+    this.config = config;
+    this.connector = connector;
+    this.progress = progress;
+    this.planner = new Planner(config.initialPolicy(), config.batchIntermediates());
+  }
+
+  /**
+   * Runs once: lists, plans and replicates.
+   *
+   * @return one report per filesystem the sender offers
+   * @throws IOException if listing either side failed (on every attempt, or permanently)
+   * @throws InterruptedException if interrupted; running steps are abandoned
+   */
+  public Report run() throws IOException, InterruptedException {
+    var started = config.clock().instant();
+    var first = connectWithRetries();
+    Map<String, FsRun> runs;
+    try {
+      runs = listAndPlan(first);
+    } catch (IOException | RuntimeException e) {
+      closeQuietly(first);
+      throw e;
+    }
+    var scheduler = new Scheduler(runs);
+    var workers = new ArrayList<Future<?>>();
+    try (var ex =
+        Executors.newThreadPerTaskExecutor(
+            Thread.ofVirtual().name("replication-" + config.job() + "-", 0).factory())) {
+      for (int w = 0; w < config.stepConcurrency(); w++) {
+        var conn = w == 0 ? first : null;
+        workers.add(
+            ex.submit(
+                () -> {
+                  work(scheduler, conn);
+                  return null;
+                }));
+      }
+      for (var f : workers) {
+        try {
+          f.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+          throw new IllegalStateException("replication worker failed", e.getCause());
+        }
+      }
+    } finally {
+      for (var f : workers) {
+        f.cancel(true);
+      }
+    }
+    var reports = new ArrayList<FsReport>();
+    for (var r : runs.values()) {
+      var rep = r.report();
+      reports.add(rep);
+      if (rep.ok()) {
+        log.info(
+            "{}: {}: {} ({}/{} steps, {} bytes){}",
+            config.job(),
+            rep.filesystem(),
+            rep.state(),
+            rep.stepsDone(),
+            rep.stepsTotal(),
+            rep.bytes(),
+            rep.message().isEmpty() ? "" : ": " + rep.message());
+      } else {
+        log.warn(
+            "{}: {}: {} ({}/{} steps, {} bytes): {}",
+            config.job(),
+            rep.filesystem(),
+            rep.state(),
+            rep.stepsDone(),
+            rep.stepsTotal(),
+            rep.bytes(),
+            rep.message());
+      }
+    }
+    return new Report(
+        config.job(), started, Duration.between(started, config.clock().instant()), reports);
+  }
+
+  // ----------------------------------------------------------------------------- listing, plans
+
+  private Map<String, FsRun> listAndPlan(Connection c) throws IOException {
+    var senderFs = c.sender().listFilesystems().stream().map(FsInfo::path).toList();
+    var senderVersions = byName(c.sender().listVersionsOf(new FsListRequest(senderFs)));
+    var receiverFs = new HashMap<String, FsInfo>();
+    for (var f : c.receiver().listFilesystems()) {
+      receiverFs.put(f.path(), f);
+    }
+    var present =
+        senderFs.stream()
+            .filter(fs -> receiverFs.containsKey(fs) && !receiverFs.get(fs).placeholder())
+            .toList();
+    var receiverVersions =
+        present.isEmpty()
+            ? Map.<String, List<FsVersion>>of()
+            : byName(c.receiver().listVersionsOf(new FsListRequest(present)));
+    var runs = new LinkedHashMap<String, FsRun>();
+    for (var fs : senderFs) {
+      var run = new FsRun(fs);
+      run.apply(
+          plan(
+              fs,
+              senderVersions.getOrDefault(fs, List.of()),
+              receiverFs.get(fs),
+              receiverVersions.getOrDefault(fs, List.of())));
+      runs.put(fs, run);
+    }
+    return runs;
+  }
+
+  private FsPlan plan(
+      String fs, List<FsVersion> sender, @Nullable FsInfo receiver, List<FsVersion> received) {
+    try {
+      return planner.plan(fs, sender, receiver, received);
+    } catch (IllegalArgumentException e) {
+      return new FsPlan.Conflict(
+          FsPlan.Conflict.Kind.NO_COMMON_ANCESTOR, "cannot plan " + fs + ": " + e.getMessage());
+    }
+  }
+
+  /** Lists one filesystem on both sides again and plans it (after a temporary error). */
+  private FsPlan replan(Connection c, String fs) throws IOException {
+    var sender = byName(c.sender().listVersionsOf(new FsListRequest(List.of(fs))));
+    FsInfo info = null;
+    for (var f : c.receiver().listFilesystems()) {
+      if (f.path().equals(fs)) {
+        info = f;
+      }
+    }
+    List<FsVersion> received = List.of();
+    if (info != null && !info.placeholder()) {
+      received =
+          byName(c.receiver().listVersionsOf(new FsListRequest(List.of(fs))))
+              .getOrDefault(fs, List.of());
+    }
+    return plan(fs, sender.getOrDefault(fs, List.of()), info, received);
+  }
+
+  private static Map<String, List<FsVersion>> byName(List<FsVersionList> lists) {
+    var m = new HashMap<String, List<FsVersion>>();
+    for (var l : lists) {
+      m.put(l.filesystem(), l.versions());
+    }
+    return m;
+  }
+
+  // ----------------------------------------------------------------------------------- execution
+
+  private void work(Scheduler scheduler, @Nullable Connection initial) throws InterruptedException {
+    Connection conn = initial;
+    try {
+      FsRun run;
+      while ((run = scheduler.next()) != null) {
+        conn = runNextStep(scheduler, run, conn);
+        scheduler.finished(run);
+      }
+    } finally {
+      closeQuietly(conn);
+    }
+  }
+
+  /**
+   * Runs {@code run}'s next step, retrying temporary errors; updates {@code run}. Returns the
+   * connection to go on with (null if it was dropped).
+   */
+  private @Nullable Connection runNextStep(
+      Scheduler scheduler, FsRun run, @Nullable Connection conn) throws InterruptedException {
+    var backoff = config.retryBackoff();
+    for (int attempt = 1; ; attempt++) {
+      try {
+        if (conn == null) {
+          conn = connector.connect();
+        }
+        if (attempt > 1) {
+          var plan = replan(conn, run.fs);
+          synchronized (scheduler) {
+            run.apply(plan);
+          }
+          if (run.finished()) {
+            return conn;
+          }
+        }
+        var step = run.queue.peekFirst();
+        long bytes = transfer(conn, run.fs, java.util.Objects.requireNonNull(step));
+        synchronized (scheduler) {
+          run.queue.removeFirst();
+          run.done++;
+          run.bytes += bytes;
+        }
+        return conn;
+      } catch (RemoteException e) {
+        closeQuietly(conn);
+        conn = null;
+        if (e.code() != ErrorCode.UNAVAILABLE || attempt >= config.maxAttempts()) {
+          synchronized (scheduler) {
+            run.fail(FsReport.State.FAILED, e.getMessage());
+          }
+          return null;
+        }
+        log.warn(
+            "{}: {}: {} (attempt {}), retrying", config.job(), run.fs, e.getMessage(), attempt);
+      } catch (InterruptedIOException e) {
+        closeQuietly(conn);
+        Thread.currentThread().interrupt();
+        throw new InterruptedException(e.getMessage());
+      } catch (IOException e) {
+        closeQuietly(conn);
+        conn = null;
+        if (attempt >= config.maxAttempts()) {
+          synchronized (scheduler) {
+            run.fail(FsReport.State.FAILED, "after " + attempt + " attempts: " + describe(e));
+          }
+          return null;
+        }
+        log.warn(
+            "{}: {}: {} (attempt {} of {}), retrying in {}",
+            config.job(),
+            run.fs,
+            describe(e),
+            attempt,
+            config.maxAttempts(),
+            backoff);
+      } catch (RuntimeException e) {
+        // The worker's top-level catch: a bug must not stop the other filesystems.
+        closeQuietly(conn);
+        log.warn("{}: {}: unexpected failure", config.job(), run.fs, e);
+        synchronized (scheduler) {
+          run.fail(FsReport.State.FAILED, "unexpected: " + e);
+        }
+        return null;
+      }
+      Thread.sleep(backoff);
+      backoff =
+          backoff.multipliedBy(2).compareTo(Duration.ofMinutes(1)) > 0
+              ? Duration.ofMinutes(1)
+              : backoff.multipliedBy(2);
+    }
+  }
+
+  /** One step: the sender's stream into the receiver, then tell the sender. */
+  private long transfer(Connection c, String fs, Step step) throws IOException {
+    var spec = step.sendSpec(fs, config.initialProtection(), config.incrementalProtection());
+    log.debug("{}: {}: {}", config.job(), fs, step);
+    long n;
+    ReceiveResult result;
+    try (var counting = new Counting(c.sender().send(spec), fs, step, progress)) {
+      result = c.receiver().receive(step.receiveSpec(fs), counting);
+      n = counting.count;
+    }
+    c.sender().sendCompleted(new SendCompleted(fs, step.from(), step.to()));
+    log.debug("{}: {}: {} done into {} ({} bytes)", config.job(), fs, step, result.target(), n);
+    return n;
+  }
+
+  private static String describe(IOException e) {
+    return e.getMessage() == null
+        ? e.toString()
+        : e.getClass().getSimpleName() + ": " + e.getMessage();
+  }
+
+  private Connection connectWithRetries() throws IOException, InterruptedException {
+    var backoff = config.retryBackoff();
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return connector.connect();
+      } catch (RemoteException e) {
+        throw e;
+      } catch (IOException e) {
+        if (attempt >= config.maxAttempts()) {
+          throw e;
+        }
+        log.warn("{}: connect: {} (attempt {}), retrying", config.job(), describe(e), attempt);
+      }
+      Thread.sleep(backoff);
+      backoff = backoff.multipliedBy(2);
+    }
+  }
+
+  private static void closeQuietly(@Nullable Closeable c) {
+    if (c == null) {
+      return;
+    }
+    try {
+      c.close();
+    } catch (IOException e) {
+      log.debug("closing a connection: {}", e.toString());
+    }
+  }
+
+  // ----------------------------------------------------------------------------------- state
+
+  /** The state of one filesystem in a run; guarded by the scheduler's lock once running. */
+  private static final class FsRun {
+    final String fs;
+    final DatasetPath path;
+    final ArrayDeque<Step> queue = new ArrayDeque<>();
+    FsReport.State state = FsReport.State.UP_TO_DATE;
+    String message = "";
+    int done;
+    long bytes;
+    boolean active;
+
+    FsRun(String fs) {
+      this.fs = fs;
+      this.path = DatasetPath.parse(fs);
+    }
+
+    void apply(FsPlan plan) {
+      queue.clear();
+      switch (plan) {
+        case FsPlan.UpToDate u -> {
+          if (done == 0) {
+            state = FsReport.State.UP_TO_DATE;
+            message = u.reason();
+          }
+        }
+        case FsPlan.Steps s -> {
+          state = FsReport.State.REPLICATED;
+          message = "";
+          queue.addAll(s.steps());
+        }
+        case FsPlan.Conflict c -> fail(FsReport.State.CONFLICT, c.report());
+      }
+      if (state == FsReport.State.UP_TO_DATE && done > 0) {
+        state = FsReport.State.REPLICATED;
+      }
+    }
+
+    void fail(FsReport.State s, String why) {
+      state = s;
+      message = why;
+    }
+
+    boolean finished() {
+      return queue.isEmpty() || !open();
+    }
+
+    boolean open() {
+      return state == FsReport.State.REPLICATED || state == FsReport.State.UP_TO_DATE;
+    }
+
+    boolean pendingInitial() {
+      return !queue.isEmpty() && queue.peekFirst().initial() && open();
+    }
+
+    FsReport report() {
+      return new FsReport(fs, state, done, done + queue.size(), bytes, message);
+    }
+  }
+
+  /** Hands out the next step; thread-safe. */
+  private static final class Scheduler {
+    private static final Comparator<FsRun> OLDEST_STEP_FIRST =
+        Comparator.<FsRun, Instant>comparing(r -> r.queue.getFirst().to().creation())
+            .thenComparing(r -> r.queue.getFirst().to().name())
+            .thenComparing(r -> r.fs);
+
+    private final List<FsRun> runs;
+
+    Scheduler(Map<String, FsRun> runs) {
+      this.runs = List.copyOf(runs.values());
+    }
+
+    /** The run whose next step should go now, marked active; null when nothing is left. */
+    synchronized @Nullable FsRun next() throws InterruptedException {
+      while (true) {
+        FsRun best = null;
+        boolean anyLeft = false;
+        for (var r : runs) {
+          if (r.active) {
+            anyLeft = true;
+            continue;
+          }
+          if (r.finished()) {
+            continue;
+          }
+          var blocker = initialBlocker(r);
+          if (blocker != null) {
+            if (blocker.open()) {
+              anyLeft = true;
+              continue;
+            }
+            r.fail(
+                FsReport.State.SKIPPED,
+                "the initial replication of its parent " + blocker.fs + " failed");
+            continue;
+          }
+          anyLeft = true;
+          if (best == null || OLDEST_STEP_FIRST.compare(r, best) < 0) {
+            best = r;
+          }
+        }
+        if (best != null) {
+          best.active = true;
+          return best;
+        }
+        if (!anyLeft) {
+          return null;
+        }
+        wait();
+      }
+    }
+
+    /**
+     * For a run whose next step is initial: an ancestor in this run whose own initial step has not
+     * succeeded yet (pending, running, or failed), else null.
+     */
+    private @Nullable FsRun initialBlocker(FsRun r) {
+      if (!r.pendingInitial()) {
+        return null;
+      }
+      for (var a : runs) {
+        if (a != r
+            && r.path.hasPrefix(a.path)
+            && !a.queue.isEmpty()
+            && a.queue.getFirst().initial()) {
+          return a;
+        }
+      }
+      return null;
+    }
+
+    synchronized void finished(FsRun r) {
+      r.active = false;
+      notifyAll();
+    }
+  }
+
+  /** Counts the bytes of a step's stream and reports them. */
+  private static final class Counting extends FilterInputStream {
+    private final String fs;
+    private final Step step;
+    private final Progress progress;
+    long count;
+
+    Counting(InputStream in, String fs, Step step, Progress progress) {
+      super(in);
+      this.fs = fs;
+      this.step = step;
+      this.progress = progress;
+    }
+
+    @Override
+    public int read() throws IOException {
+      int b = super.read();
+      if (b >= 0) {
+        add(1);
+      }
+      return b;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      int n = super.read(b, off, len);
+      if (n > 0) {
+        add(n);
+      }
+      return n;
+    }
+
+    @Override
+    public long skip(long n) throws IOException {
+      long s = super.skip(n);
+      add(s);
+      return s;
+    }
+
+    private void add(long n) {
+      count += n;
+      progress.transferred(fs, step, count);
+    }
+  }
+}

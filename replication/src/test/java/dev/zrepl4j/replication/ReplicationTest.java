@@ -1,0 +1,263 @@
+package dev.zrepl4j.replication;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.zrepl4j.replication.MemoryPools.Fault;
+import dev.zrepl4j.replication.Replication.FsReport.State;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/** The engine against in-memory stand-ins of both sides. */
+class ReplicationTest {
+
+  private final MemoryPools pools = new MemoryPools();
+
+  private Replication.Config config() {
+    return Replication.Config.defaults("job").withRetries(3, Duration.ZERO);
+  }
+
+  private Replication.Report run(Replication.Config config) throws Exception {
+    return new Replication(config, pools.connector(), Replication.Progress.none()).run();
+  }
+
+  @Test
+  void initialThenIncrementalForANestedTreeWithAGap() throws Exception {
+    pools.snapshot("p/a", "1", 10);
+    pools.snapshot("p/a/b/c", "1", 11);
+    pools.snapshot("p/x", "1", 12);
+    var r = run(config());
+    assertThat(r.ok()).isTrue();
+    assertThat(r.filesystems())
+        .extracting(Replication.FsReport::state)
+        .containsOnly(State.REPLICATED);
+    assertThat(pools.receiver.get("p/a/b").placeholder).isTrue();
+    assertThat(pools.receiverSnapshots("p/a/b/c")).containsExactly("1");
+
+    pools.snapshot("p/a", "2", 20);
+    pools.snapshot("p/a", "3", 21);
+    pools.snapshot("p/a/b/c", "2", 22);
+    r = run(config());
+    assertThat(r.of("p/a"))
+        .isEqualTo(
+            new Replication.FsReport("p/a", State.REPLICATED, 2, 2, r.of("p/a").bytes(), ""));
+    assertThat(r.of("p/x").state()).isEqualTo(State.UP_TO_DATE);
+    assertThat(pools.receiverSnapshots("p/a")).containsExactly("1", "2", "3");
+    assertThat(pools.receiverSnapshots("p/a/b/c")).containsExactly("1", "2");
+    assertThat(pools.completed).hasSize(6);
+    assertThat(run(config()).filesystems())
+        .extracting(Replication.FsReport::state)
+        .containsOnly(State.UP_TO_DATE);
+  }
+
+  @Test
+  void listsEachSideWithOneBatchedCall() throws Exception {
+    for (int i = 0; i < 20; i++) {
+      pools.snapshot("p/fs" + i, "1", 10);
+    }
+    run(config());
+    assertThat(pools.senderListVersionsCalls).hasValue(1);
+    assertThat(pools.receiverListVersionsCalls).hasValue(0); // nothing on the receiver yet
+    for (int i = 0; i < 20; i++) {
+      pools.snapshot("p/fs" + i, "2", 20);
+    }
+    run(config());
+    assertThat(pools.senderListVersionsCalls).hasValue(2);
+    assertThat(pools.receiverListVersionsCalls).hasValue(1);
+  }
+
+  @Test
+  void runsTheGloballyOldestStepFirstAndParentsInitialBeforeChildren() throws Exception {
+    pools.snapshot("p/child/leaf", "old", 5); // oldest, but its parents are new too
+    pools.snapshot("p/child", "c1", 30);
+    pools.snapshot("p", "p1", 40);
+    pools.snapshot("q", "q1", 10);
+    pools.snapshot("q", "q2", 20);
+    var r = run(config().withInitialPolicy(InitialPolicy.ALL));
+    assertThat(r.ok()).isTrue();
+    assertThat(pools.sendLog)
+        .containsExactly(
+            "q full q1", "q -i q1 q2", "p full p1", "p/child full c1", "p/child/leaf full old");
+
+    pools.sendLog.clear();
+    pools.snapshot("p/child/leaf", "n1", 50);
+    pools.snapshot("q", "n2", 52);
+    pools.snapshot("p", "n3", 51);
+    run(config());
+    // incremental steps wait for nobody: globally oldest first
+    assertThat(pools.sendLog).containsExactly("p/child/leaf -i old n1", "p -i p1 n3", "q -i q2 n2");
+  }
+
+  @Test
+  void aPermanentErrorStopsOnlyThatFilesystemAndItsChildrensInitialReplication() throws Exception {
+    pools.snapshot("p/bad", "1", 10);
+    pools.snapshot("p/bad/child", "1", 11);
+    pools.snapshot("p/good", "1", 12);
+    pools.fault("p/bad", Fault.SEND_REFUSED);
+    var r = run(config());
+    assertThat(r.ok()).isFalse();
+    assertThat(r.of("p/bad").state()).isEqualTo(State.FAILED);
+    assertThat(r.of("p/bad").message()).contains("zfs send failed (injected)");
+    assertThat(r.of("p/bad").stepsDone()).isZero();
+    assertThat(r.of("p/bad").stepsTotal()).isEqualTo(1);
+    assertThat(r.of("p/bad/child").state()).isEqualTo(State.SKIPPED);
+    assertThat(r.of("p/bad/child").message()).contains("parent p/bad failed");
+    assertThat(r.of("p/good").state()).isEqualTo(State.REPLICATED);
+    // a permanent error is not retried
+    assertThat(pools.sendLog).filteredOn(s -> s.startsWith("p/bad ")).hasSize(1);
+
+    // the next run catches up
+    assertThat(run(config()).ok()).isTrue();
+    assertThat(pools.receiverSnapshots("p/bad/child")).containsExactly("1");
+  }
+
+  @Test
+  void temporaryErrorsAreRetriedOnANewConnection() throws Exception {
+    pools.snapshot("p/fs", "1", 10);
+    pools.snapshot("p/fs", "2", 11);
+    pools.fault("p/fs", Fault.CONNECTION_LOST, Fault.CONNECTION_LOST);
+    var r = run(config());
+    assertThat(r.of("p/fs").state()).isEqualTo(State.REPLICATED);
+    assertThat(pools.connects).hasValue(3);
+    assertThat(pools.receiverSnapshots("p/fs")).containsExactly("2");
+  }
+
+  @Test
+  void temporaryErrorsFailTheFilesystemAfterTheLastAttempt() throws Exception {
+    pools.snapshot("p/fs", "1", 10);
+    pools.snapshot("p/other", "1", 11);
+    pools.fault("p/fs", Fault.CONNECTION_LOST, Fault.CONNECTION_LOST, Fault.CONNECTION_LOST);
+    var r = run(config());
+    assertThat(r.of("p/fs").state()).isEqualTo(State.FAILED);
+    assertThat(r.of("p/fs").message())
+        .startsWith("after 3 attempts: IOException: connection reset");
+    assertThat(r.of("p/other").state()).isEqualTo(State.REPLICATED);
+  }
+
+  @Test
+  void aCutStreamIsResumedFromTheReceiversToken() throws Exception {
+    pools.resumable = true;
+    pools.snapshot("p/fs", "1", 10);
+    pools.snapshot("p/fs", "2", 11);
+    assertThat(run(config()).ok()).isTrue();
+    pools.snapshot("p/fs", "3", 12);
+    pools.snapshot("p/fs", "4", 13);
+    pools.fault("p/fs", Fault.STREAM_CUT);
+    var r = run(config());
+    assertThat(r.of("p/fs").state()).isEqualTo(State.REPLICATED);
+    assertThat(pools.sendLog).containsSubsequence("p/fs -i 2 3", "p/fs resume 3", "p/fs -i 3 4");
+    assertThat(pools.receiverSnapshots("p/fs")).containsExactly("2", "3", "4");
+  }
+
+  @Test
+  void aCutStreamIsRestartedWhereTheReceiverCannotResume() throws Exception {
+    pools.snapshot("p/fs", "1", 10);
+    pools.fault("p/fs", Fault.STREAM_CUT);
+    var r = run(config());
+    assertThat(r.of("p/fs").state()).isEqualTo(State.REPLICATED);
+    assertThat(pools.sendLog).containsExactly("p/fs full 1", "p/fs full 1");
+  }
+
+  @Test
+  void aPartialReceiveLeftByAnEarlierRunIsResumedFirst() throws Exception {
+    pools.resumable = true;
+    pools.snapshot("p/fs", "1", 10);
+    pools.fault("p/fs", Fault.STREAM_CUT);
+    var r = run(config().withRetries(1, Duration.ZERO));
+    assertThat(r.of("p/fs").state()).isEqualTo(State.FAILED);
+    assertThat(pools.receiver.get("p/fs").token).isNotEmpty();
+    pools.snapshot("p/fs", "2", 11);
+    r = run(config());
+    assertThat(r.of("p/fs").state()).isEqualTo(State.REPLICATED);
+    assertThat(pools.sendLog).containsExactly("p/fs full 1", "p/fs resume 1", "p/fs -i 1 2");
+  }
+
+  @Test
+  void aDivergedReceiverIsAConflictAndNothingIsTouched() throws Exception {
+    pools.snapshot("p/fs", "1", 10);
+    pools.snapshot("p/ok", "1", 10);
+    run(config());
+    pools.receiverSnapshot("p/fs", "mine");
+    pools.snapshot("p/fs", "2", 11);
+    pools.snapshot("p/ok", "2", 11);
+    var before = pools.receiverSnapshots("p/fs");
+    var r = run(config());
+    assertThat(r.of("p/fs").state()).isEqualTo(State.CONFLICT);
+    assertThat(r.of("p/fs").message())
+        .contains("diverged after the common snapshot @1")
+        .contains("@mine")
+        .contains("@2");
+    assertThat(r.of("p/ok").state()).isEqualTo(State.REPLICATED);
+    assertThat(pools.receiverSnapshots("p/fs")).isEqualTo(before);
+  }
+
+  @Test
+  void batchingSendsOneStep() throws Exception {
+    pools.snapshot("p/fs", "1", 10);
+    run(config());
+    for (int i = 2; i <= 6; i++) {
+      pools.snapshot("p/fs", "" + i, 10 + i);
+    }
+    pools.sendLog.clear();
+    var r = run(config().withBatchIntermediates(true));
+    assertThat(r.of("p/fs").stepsTotal()).isEqualTo(1);
+    assertThat(pools.sendLog).containsExactly("p/fs -I 1 6");
+    assertThat(pools.receiverSnapshots("p/fs")).containsExactly("1", "2", "3", "4", "5", "6");
+  }
+
+  @Test
+  void concurrentStepsGiveTheSameResult() throws Exception {
+    for (int i = 0; i < 12; i++) {
+      pools.snapshot("p/fs" + i, "1", i);
+      pools.snapshot("p/fs" + i + "/c", "1", i);
+      pools.snapshot("p/fs" + i, "2", 100 + i);
+    }
+    var r = run(config().withStepConcurrency(4).withInitialPolicy(InitialPolicy.ALL));
+    assertThat(r.ok()).isTrue();
+    assertThat(pools.connects.get()).isBetween(1, 4);
+    for (int i = 0; i < 12; i++) {
+      assertThat(pools.receiverSnapshots("p/fs" + i)).containsExactly("1", "2");
+      assertThat(pools.receiverSnapshots("p/fs" + i + "/c")).containsExactly("1");
+    }
+    // each child's full receive came after its parent's
+    var log = new ArrayList<>(pools.sendLog);
+    for (int i = 0; i < 12; i++) {
+      assertThat(log.indexOf("p/fs" + i + "/c full 1"))
+          .isGreaterThan(log.indexOf("p/fs" + i + " full 1"));
+    }
+  }
+
+  @Test
+  void reportsProgress() throws Exception {
+    pools.snapshot("p/fs", "1", 10);
+    var last = new AtomicLong();
+    var r =
+        new Replication(config(), pools.connector(), (fs, step, bytes) -> last.set(bytes)).run();
+    assertThat(last.get()).isPositive().isEqualTo(r.of("p/fs").bytes());
+  }
+
+  @Test
+  void failingToListASideFailsTheRun() {
+    Replication.Connector broken =
+        () -> {
+          throw new IOException("connection refused");
+        };
+    assertThatThrownBy(() -> new Replication(config(), broken, Replication.Progress.none()).run())
+        .isInstanceOf(IOException.class)
+        .hasMessage("connection refused");
+  }
+
+  @Test
+  void configIsValidated() {
+    assertThatThrownBy(() -> config().withStepConcurrency(0))
+        .hasMessageContaining("stepConcurrency");
+    assertThatThrownBy(() -> config().withRetries(0, Duration.ZERO))
+        .hasMessageContaining("maxAttempts");
+    assertThat(List.of(Replication.Config.defaults("j").initialPolicy()))
+        .containsExactly(InitialPolicy.MOST_RECENT);
+  }
+}
