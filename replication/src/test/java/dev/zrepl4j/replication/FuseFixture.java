@@ -138,10 +138,30 @@ final class FuseFixture implements AutoCloseable {
     run("zfs", "umount", fs.toString());
   }
 
+  private static void sleep() throws IOException {
+    try {
+      Thread.sleep(250);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException();
+    }
+  }
+
   @Override
   public void close() throws IOException {
     try {
-      run("zpool", "destroy", "-f", name);
+      // zfs-fuse may still be busy (asynchronous clean-up of a failed receive): retry briefly
+      for (int i = 0; ; i++) {
+        try {
+          run("zpool", "destroy", "-f", name);
+          break;
+        } catch (IOException e) {
+          if (i >= 20 || !String.valueOf(e.getMessage()).contains("busy")) {
+            throw e;
+          }
+          sleep();
+        }
+      }
     } finally {
       Files.deleteIfExists(file);
     }

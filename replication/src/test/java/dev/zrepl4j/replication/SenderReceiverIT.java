@@ -1,6 +1,7 @@
 package dev.zrepl4j.replication;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.tuple;
 
 import dev.zrepl4j.zfs.DatasetPath;
@@ -118,5 +119,46 @@ class SenderReceiverIT {
         .extracting(FsVersion::name, FsVersion::guid)
         .containsExactly(tuple("s1", s1.guid()), tuple("s2", s2.guid()));
     assertThat(listed.get(1).versions()).isEmpty();
+  }
+
+  @Test
+  void aTruncatedStreamFailsWithZfsStderrAndLeavesNoTarget() throws Exception {
+    var fs = src.path("trunc");
+    zfs.create(fs, Map.of());
+    Trees.write(src.mounted("trunc/big.bin"), 5, 2 << 20);
+    zfs.snapshot(List.of(fs), "t1");
+    var root = dst.path("trunc-root");
+    zfs.create(root, Map.of("mountpoint", "none"));
+    var sender = new Sender(zfs, p -> p.equals(fs), "job2", SenderOptions.PLAIN);
+    var receiver = Receiver.localRoot(zfs, root, "job2", ReceiverOptions.DEFAULTS);
+    var t1 = version(sender, fs, "t1");
+    byte[] head;
+    try (var in =
+        sender.send(
+            new SendSpec(fs.toString(), null, t1, "", false, Protection.GUARANTEE_NOTHING))) {
+      head = in.readNBytes(300_000);
+    }
+    var target = root.extend(fs);
+    assertThatThrownBy(
+            () ->
+                receiver.receive(
+                    new ReceiveSpec(fs.toString(), null, t1, false),
+                    new java.io.ByteArrayInputStream(head)))
+        .isInstanceOf(dev.zrepl4j.rpc.RemoteException.class)
+        .hasMessageContaining("receive into " + target + " failed")
+        .hasCauseInstanceOf(dev.zrepl4j.zfs.ZfsException.class);
+    // zfs-fuse removes the partial dataset asynchronously
+    for (int i = 0; i < 100 && dst.exists(target); i++) {
+      Thread.sleep(100);
+    }
+    assertThat(dst.exists(target)).isFalse();
+    assertThat(receiver.listFilesystems()).noneMatch(f -> f.path().equals(fs.toString()));
+    // the full step then succeeds
+    try (var in =
+        sender.send(
+            new SendSpec(fs.toString(), null, t1, "", false, Protection.GUARANTEE_NOTHING))) {
+      receiver.receive(new ReceiveSpec(fs.toString(), null, t1, false), in);
+    }
+    assertThat(dst.versions(target)).extracting(v -> v.guid()).containsExactly(t1.guid());
   }
 }
