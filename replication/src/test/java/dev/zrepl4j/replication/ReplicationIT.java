@@ -301,6 +301,47 @@ class ReplicationIT {
     }
   }
 
+  @Test
+  void aTransferKilledMidwayFailsThatFilesystemAndTheNextRunCompletesIt() throws Exception {
+    var filter = tree();
+    var server = new RpcServer(RpcOptions.defaults());
+    server.register(
+        "receiver",
+        new ReceiverEndpoint(zfs, sinkRoot, Receiver.Mode.SINK, "push", ReceiverOptions.DEFAULTS));
+    var l = listen(server);
+    var proxy = new CutProxy(l.port());
+    closeLater.add(proxy);
+    var once = config("push").withRetries(1, Duration.ZERO);
+    try (var push =
+        new Push(
+            new Sender(zfs, filter, "push", SenderOptions.PLAIN), "push", dial(proxy.port()))) {
+      assertThat(push.run(once, Replication.Progress.none()).ok()).isTrue();
+      Trees.write(src.mounted("tree/a/b/c/huge.bin"), 12, 12 << 20);
+      change();
+      var cut = new AtomicBoolean();
+      Replication.Progress cutter =
+          (fs, step, bytes) -> {
+            if (fs.endsWith("tree/a/b/c") && bytes > (4 << 20) && cut.compareAndSet(false, true)) {
+              proxy.cutAll();
+            }
+          };
+      var r = push.run(once, cutter);
+      assertThat(cut).isTrue();
+      var c = src.path("tree/a/b/c").toString();
+      assertThat(r.of(c).state()).isEqualTo(State.FAILED);
+      assertThat(r.of(c).message()).startsWith("after 1 attempts:");
+      assertThat(r.filesystems()).filteredOn(f -> !f.filesystem().equals(c)).allMatch(f -> f.ok());
+      // no half-received snapshot is visible
+      var target = sinkRoot.child(CLIENT).extend(src.path("tree/a/b/c"));
+      assertThat(dst.versions(target)).extracting(v -> v.name()).containsExactly("s1");
+
+      r = push.run(once, Replication.Progress.none());
+      assertThat(r.ok()).as(r.toString()).isTrue();
+      assertThat(r.of(c).stepsDone()).isEqualTo(1);
+      assertReplicated(sinkRoot.child(CLIENT), "s1", "s2");
+    }
+  }
+
   /**
    * Compares the regular files directly in both directories (the source's directory also holds its
    * children's mountpoints, the received one is mounted alone).
