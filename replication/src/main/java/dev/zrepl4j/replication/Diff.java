@@ -62,21 +62,25 @@ public record Diff(
       return new Diff(Conflict.ALL_RIGHT, List.of(), List.of(), right);
     }
     checkSorted("left", left);
+    // The seed searches right from newest to oldest for each left entry, newest first; a map from
+    // guid to the newest right index gives the same hit without the quadratic search.
+    var newestRight = new java.util.HashMap<Long, Integer>();
+    for (int r = 0; r < right.size(); r++) {
+      newestRight.put(right.get(r).guid(), r);
+    }
     int mrcaLeft = -1;
     int mrcaRight = -1;
-    search:
     for (int l = left.size() - 1; l >= 0; l--) {
-      for (int r = right.size() - 1; r >= 0; r--) {
-        if (left.get(l).guid() == right.get(r).guid()) {
-          mrcaLeft = l;
-          mrcaRight = r;
-          if (r > 0
-              && right.get(r - 1).guid() == right.get(r).guid()
-              && right.get(r - 1).isSnapshot()) {
-            mrcaRight = r - 1;
-          }
-          break search;
+      var r = newestRight.get(left.get(l).guid());
+      if (r != null) {
+        mrcaLeft = l;
+        mrcaRight = r;
+        if (r > 0
+            && right.get(r - 1).guid() == right.get(r).guid()
+            && right.get(r - 1).isSnapshot()) {
+          mrcaRight = r - 1;
         }
+        break;
       }
     }
     if (mrcaLeft < 0) {

@@ -105,4 +105,17 @@ class DiffTest {
     var d = Diff.of(List.of(a), List.of(a, b));
     assertThat(d.incrementalPath()).containsExactly(a, b);
   }
+
+  @Test
+  @org.junit.jupiter.api.Timeout(5)
+  void largeListsWithoutACommonSnapshotAreDiffedInLinearTime() {
+    var left = new java.util.ArrayList<FsVersion>();
+    var right = new java.util.ArrayList<FsVersion>();
+    for (int i = 0; i < 65_000; i++) {
+      left.add(new FsVersion(FsVersion.SNAPSHOT, "l" + i, i, i, java.time.Instant.EPOCH));
+      right.add(
+          new FsVersion(FsVersion.SNAPSHOT, "r" + i, 100_000 + i, i, java.time.Instant.EPOCH));
+    }
+    assertThat(Diff.of(left, right).conflict()).isEqualTo(Conflict.NO_COMMON_ANCESTOR);
+  }
 }
