@@ -1,0 +1,304 @@
+package dev.zrepl4j.bench;
+
+import dev.zrepl4j.replication.DatasetFilter;
+import dev.zrepl4j.replication.Dialer;
+import dev.zrepl4j.replication.InitialPolicy;
+import dev.zrepl4j.replication.Push;
+import dev.zrepl4j.replication.Receiver;
+import dev.zrepl4j.replication.ReceiverEndpoint;
+import dev.zrepl4j.replication.ReceiverOptions;
+import dev.zrepl4j.replication.Replication;
+import dev.zrepl4j.replication.Sender;
+import dev.zrepl4j.replication.SenderOptions;
+import dev.zrepl4j.rpc.RpcOptions;
+import dev.zrepl4j.rpc.RpcServer;
+import dev.zrepl4j.zfs.DatasetPath;
+import dev.zrepl4j.zfs.RealZfs;
+import java.io.File;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.io.RandomAccessFile;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.SplittableRandom;
+import java.util.UUID;
+
+/**
+ * Throughput of a full replication through zrepl4j over TCP on 127.0.0.1 against a direct {@code
+ * zfs send | zfs recv} of the same snapshot in the same run, and the wall time of a replication
+ * cycle with nothing to send, on zfs-fuse pools that the benchmark creates (and destroys).
+ *
+ * <p>Run: {@code bench/run replication} (needs zfs-fuse running: {@code scripts/zfs-fuse.sh up}).
+ * With {@code -Dzrepl4j.bench.smoke=true} ({@code bench/run --smoke replication}) it moves 64 MiB
+ * once and times a no-op cycle of 10 filesystems x 2 snapshots (figures not meaningful). Prints one
+ * figure per line as {@code name value unit}:
+ *
+ * <ul>
+ *   <li>{@code raw.sendrecv.full} MiB/s: {@code zfs send src/data@s | zfs recv -u dst/rawN} (a
+ *       pipeline of the two processes started by the benchmark) of a dataset holding one file of 1
+ *       GiB of random (incompressible) data, compression off; timed from the start of the pipeline
+ *       until both processes exited. MiB are of the snapshot's {@code referenced}.
+ *   <li>{@code replication.full.tcp} MiB/s: the same snapshot replicated by a {@link Push} (the
+ *       local {@link Sender}, called in-process) to an {@link RpcServer} serving a sink {@link
+ *       ReceiverEndpoint} over TCP on 127.0.0.1, into a fresh root_fs; defaults ({@link
+ *       Replication.Config#defaults}). Timed over the whole {@code Push.run}: connecting, listing
+ *       both sides, planning, the step and its holds.
+ *   <li>{@code replication.full.ratio}: zrepl4j / raw.
+ *   <li>{@code replication.noop.100fs} seconds: a {@code Push.run} with nothing new to send, for
+ *       100 filesystems x 10 snapshots that an earlier run (initial policy {@code all}, {@code -I}
+ *       batches) has replicated.
+ * </ul>
+ *
+ * <p>Each received snapshot is checked to have the source's guid and {@code referenced}, so that a
+ * broken replication cannot look fast. Raw and zrepl4j runs alternate, best of 3 each (2 shared
+ * cores: noise only ever slows a run down), each after a {@code sync} (zfs-fuse writes its pool
+ * files through the page cache: a run must not pay for the previous run's dirty pages); the
+ * received copies are kept until the end (destroying them would make zfs-fuse free space during the
+ * next run). The no-op cycle is the best of 3. Every run's figure is also written to stderr.
+ */
+public final class ReplicationBench {
+  private static final long MIB = 1L << 20;
+  private static final String CLIENT = "bench";
+
+  private ReplicationBench() {}
+
+  public static void main(String[] args) throws Exception {
+    if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
+      System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+    }
+    boolean smoke = Boolean.getBoolean("zrepl4j.bench.smoke");
+    long dataMib = smoke ? 64 : 1024;
+    int filesystems = smoke ? 10 : 100;
+    int snapshots = smoke ? 2 : 10;
+    int rounds = smoke ? 1 : 3;
+    var dir = Path.of("/var/tmp/zrepl4j-bench");
+    var id = UUID.randomUUID().toString().substring(0, 8);
+    var src = new Pool("zb-src-" + id, dir, dataMib + 1024);
+    Pool dst = null;
+    try {
+      dst = new Pool("zb-dst-" + id, dir, (2 * rounds + 1) * dataMib + 1024);
+      var zfs = RealZfs.start(List.of("zfs"), List.of("zpool"));
+      var data = DatasetPath.parse(src.name).child("data");
+      run("zfs", "create", "-o", "compression=off", data.toString());
+      writeRandom(src.mountpoint.resolve("data").resolve("random.bin"), dataMib * MIB);
+      run("zfs", "snapshot", data + "@s");
+      var expected = props(data + "@s");
+      double mib = Long.parseLong(expected.get(1)) / (double) MIB;
+
+      double raw = 0;
+      double repl = 0;
+      for (int r = 0; r < rounds; r++) {
+        var target = dst.name + "/raw" + r;
+        run("sync");
+        long t0 = System.nanoTime();
+        sendRecv(data + "@s", target);
+        double s = (System.nanoTime() - t0) / 1e9;
+        check(expected, target + "@s");
+        raw = Math.max(raw, mib / s);
+        System.err.printf(Locale.ROOT, "raw run %d: %.1f MiB/s (%.2f s)%n", r, mib / s, s);
+
+        var sinkRoot = DatasetPath.parse(dst.name).child("sink" + r);
+        run("zfs", "create", "-o", "mountpoint=none", sinkRoot.toString());
+        run("sync");
+        s = push(zfs, DatasetFilter.of(Map.of(data.toString(), true)), sinkRoot, 1);
+        check(expected, sinkRoot.child(CLIENT).extend(data) + "@s");
+        repl = Math.max(repl, mib / s);
+        System.err.printf(Locale.ROOT, "zrepl4j run %d: %.1f MiB/s (%.2f s)%n", r, mib / s, s);
+      }
+      System.out.printf(Locale.ROOT, "raw.sendrecv.full %.1f MiB/s%n", raw);
+      System.out.printf(Locale.ROOT, "replication.full.tcp %.1f MiB/s%n", repl);
+      System.out.printf(Locale.ROOT, "replication.full.ratio %.3f ratio%n", repl / raw);
+
+      var many = DatasetPath.parse(src.name).child("many");
+      run("zfs", "create", "-o", "mountpoint=none", many.toString());
+      var sh = new ArrayList<>(List.of("sh", "-c", "for d; do zfs create \"$d\" || exit 1; done"));
+      sh.add("sh");
+      for (int i = 0; i < filesystems; i++) {
+        sh.add(many.child("fs" + i).toString());
+      }
+      run(sh.toArray(String[]::new));
+      for (int i = 0; i < snapshots; i++) {
+        run("zfs", "snapshot", "-r", many + "@s" + i);
+      }
+      var filter = DatasetFilter.of(Map.of(many + "<", true, many.toString(), false));
+      var noopRoot = DatasetPath.parse(dst.name).child("noop");
+      run("zfs", "create", "-o", "mountpoint=none", noopRoot.toString());
+      push(zfs, filter, noopRoot, filesystems);
+      double noop = Double.MAX_VALUE;
+      for (int r = 0; r < rounds; r++) {
+        double s = push(zfs, filter, noopRoot, 0);
+        noop = Math.min(noop, s);
+        System.err.printf(Locale.ROOT, "noop run %d: %.3f s%n", r, s);
+      }
+      System.out.printf(Locale.ROOT, "replication.noop.100fs %.3f seconds%n", noop);
+    } finally {
+      try {
+        if (dst != null) {
+          dst.close();
+        }
+      } finally {
+        src.close();
+      }
+    }
+  }
+
+  /**
+   * One {@code Push.run} over TCP on 127.0.0.1 into {@code sinkRoot} (initial policy all, -I
+   * batches), checked to have replicated exactly {@code replicated} filesystems and left the others
+   * up to date.
+   *
+   * @return the seconds {@code Push.run} took
+   */
+  private static double push(
+      RealZfs zfs, DatasetFilter filter, DatasetPath sinkRoot, int replicated) throws Exception {
+    var config =
+        Replication.Config.defaults(CLIENT)
+            .withInitialPolicy(InitialPolicy.ALL)
+            .withBatchIntermediates(true);
+    try (var server = new RpcServer(RpcOptions.defaults())) {
+      server.register(
+          "receiver",
+          new ReceiverEndpoint(
+              zfs, sinkRoot, Receiver.Mode.SINK, CLIENT, ReceiverOptions.DEFAULTS));
+      try (var l =
+              server.listenTcp(new InetSocketAddress("127.0.0.1", 0), peer -> Optional.of(CLIENT));
+          var push =
+              new Push(
+                  new Sender(zfs, filter, CLIENT, SenderOptions.PLAIN),
+                  CLIENT,
+                  Dialer.tcp(
+                      "127.0.0.1", l.port(), Duration.ofSeconds(5), RpcOptions.defaults()))) {
+        long t0 = System.nanoTime();
+        var report = push.run(config, Replication.Progress.none());
+        double s = (System.nanoTime() - t0) / 1e9;
+        long done =
+            report.filesystems().stream()
+                .filter(f -> f.state() == Replication.FsReport.State.REPLICATED)
+                .count();
+        if (!report.ok() || done != replicated) {
+          throw new IllegalStateException("replication did not do what was expected: " + report);
+        }
+        return s;
+      }
+    }
+  }
+
+  /** {@code zfs send snapshot | zfs recv -u target}, waiting for both. */
+  private static void sendRecv(String snapshot, String target) throws IOException {
+    var send =
+        new ProcessBuilder("zfs", "send", snapshot).redirectError(ProcessBuilder.Redirect.INHERIT);
+    var recv =
+        new ProcessBuilder("zfs", "recv", "-u", target)
+            .redirectOutput(ProcessBuilder.Redirect.INHERIT)
+            .redirectError(ProcessBuilder.Redirect.INHERIT);
+    var procs = ProcessBuilder.startPipeline(List.of(send, recv));
+    try {
+      for (var p : procs) {
+        if (p.waitFor() != 0) {
+          throw new IOException("zfs send " + snapshot + " | zfs recv -u " + target + " failed");
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      procs.forEach(Process::destroyForcibly);
+      throw new InterruptedIOException("interrupted");
+    }
+  }
+
+  /** Fails unless {@code snapshot} has the expected guid and referenced. */
+  private static void check(List<String> expected, String snapshot) throws IOException {
+    var got = props(snapshot);
+    if (!got.equals(expected)) {
+      throw new IllegalStateException(
+          snapshot + " has guid, referenced " + got + ", the source " + expected);
+    }
+  }
+
+  /** guid and referenced of a snapshot. */
+  private static List<String> props(String snapshot) throws IOException {
+    return run("zfs", "get", "-Hp", "-o", "value", "guid,referenced", snapshot)
+        .strip()
+        .lines()
+        .toList();
+  }
+
+  private static void writeRandom(Path file, long bytes) throws IOException {
+    var rnd = new SplittableRandom(42);
+    var buf = new byte[(int) MIB];
+    try (var out = new FileOutputStream(file.toFile())) {
+      for (long done = 0; done < bytes; done += buf.length) {
+        rnd.nextBytes(buf);
+        out.write(buf);
+      }
+      out.getFD().sync();
+    }
+  }
+
+  private static String run(String... argv) throws IOException {
+    var p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+    var out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    try {
+      if (p.waitFor() != 0) {
+        throw new IOException(String.join(" ", argv) + " failed: " + out);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      p.destroyForcibly();
+      throw new InterruptedIOException("interrupted running " + argv[0]);
+    }
+    return out;
+  }
+
+  /** A zfs-fuse pool on a sparse file, mounted below the benchmark's directory. */
+  private static final class Pool implements AutoCloseable {
+    final String name;
+    final Path file;
+    final Path mountpoint;
+
+    Pool(String name, Path dir, long mib) throws IOException {
+      this.name = name;
+      this.file = dir.resolve(name + ".img");
+      this.mountpoint = dir.resolve("mnt").resolve(name);
+      Files.createDirectories(dir);
+      try (var raf = new RandomAccessFile(file.toFile(), "rw")) {
+        raf.setLength(mib * MIB);
+      }
+      try {
+        run("zpool", "create", "-m", mountpoint.toString(), name, file.toString());
+      } catch (IOException e) {
+        Files.deleteIfExists(file);
+        throw e;
+      }
+    }
+
+    /** Destroys the pool (retrying while zfs-fuse reports it busy) and deletes its file. */
+    @Override
+    public void close() throws IOException, InterruptedException {
+      try {
+        for (int i = 0; ; i++) {
+          try {
+            run("zpool", "destroy", "-f", name);
+            break;
+          } catch (IOException e) {
+            if (i >= 20 || !String.valueOf(e.getMessage()).contains("busy")) {
+              throw e;
+            }
+            Thread.sleep(500);
+          }
+        }
+      } finally {
+        Files.deleteIfExists(file);
+        new File(mountpoint.toString()).delete();
+      }
+    }
+  }
+}
