@@ -3,7 +3,6 @@ package dev.zrepl4j.replication;
 import dev.zrepl4j.rpc.Caller;
 import dev.zrepl4j.rpc.RpcOptions;
 import dev.zrepl4j.rpc.RpcServer;
-import java.io.IOException;
 
 /**
  * The local driver: sender and receiver in this process, called in-process (no sockets, no
@@ -30,16 +29,6 @@ public final class Local implements Replication.Connector, AutoCloseable {
         here.proxy("sender", SenderApi.class),
         here.proxy("receiver", ReceiverApi.class),
         here::close);
-  }
-
-  /**
-   * One replication run.
-   *
-   * @throws IOException if a side could not be listed
-   */
-  public Replication.Report run(Replication.Config config, Replication.Progress progress)
-      throws IOException, InterruptedException {
-    return new Replication(config, this, progress).run();
   }
 
   @Override

@@ -41,16 +41,6 @@ public final class Pull implements Replication.Connector, AutoCloseable {
         });
   }
 
-  /**
-   * One replication run.
-   *
-   * @throws IOException if a side could not be listed
-   */
-  public Replication.Report run(Replication.Config config, Replication.Progress progress)
-      throws IOException, InterruptedException {
-    return new Replication(config, this, progress).run();
-  }
-
   @Override
   public void close() {
     local.close();

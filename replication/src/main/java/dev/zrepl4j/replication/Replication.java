@@ -174,6 +174,15 @@ public final class Replication {
      * @throws IOException if a side cannot be reached
      */
     Connection connect() throws IOException;
+
+    /**
+     * One replication run over this connector.
+     *
+     * @throws IOException if a side could not be listed
+     */
+    default Report run(Config config, Progress progress) throws IOException, InterruptedException {
+      return new Replication(config, this, progress).run();
+    }
   }
 
   /** Receives the progress of running steps; called from the worker threads. */
