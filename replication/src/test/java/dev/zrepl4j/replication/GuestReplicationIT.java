@@ -1,0 +1,417 @@
+package dev.zrepl4j.replication;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.zrepl4j.replication.Replication.FsReport.State;
+import dev.zrepl4j.rpc.RpcOptions;
+import dev.zrepl4j.rpc.RpcServer;
+import dev.zrepl4j.zfs.DatasetPath;
+import dev.zrepl4j.zfs.RealZfs;
+import dev.zrepl4j.zfs.ResumeToken;
+import dev.zrepl4j.zfs.Zfs;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Predicate;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The replication scenarios that need OpenZFS 2.x (bookmarks, resumable receive, encryption), end
+ * to end against the OpenZFS 2.3 guest of {@code scripts/zfs-guest.sh}: the engine runs here, push
+ * over a real {@link RpcServer} on 127.0.0.1 TCP, and both sides' {@code zfs} run in the guest
+ * (pools {@code rsrc} and {@code rdst}, created and destroyed by this class). Each test works in
+ * its own datasets and job. Data is a few MiB: streams cross an emulated machine at ~12 MB/s. Files
+ * are compared by sha256 of read-only mounts of the snapshots on both sides.
+ */
+@Timeout(value = 180, unit = TimeUnit.SECONDS)
+class GuestReplicationIT {
+  private static final String SRC = "rsrc";
+  private static final String DST = "rdst";
+  private static final String CLIENT = "client1";
+  private static final String KEY_FILE = "/root/rrepl.key";
+  private static final DatasetPath SINK = DatasetPath.parse(DST + "/sink");
+
+  private static GuestFixture guest;
+  private static RealZfs zfs;
+
+  private final List<AutoCloseable> closeLater = new ArrayList<>();
+
+  @BeforeAll
+  @Timeout(value = 120, unit = TimeUnit.SECONDS)
+  static void pools() throws IOException {
+    guest = GuestFixture.fromEnvironment();
+    guest.createPool(SRC);
+    guest.createPool(DST);
+    zfs = guest.realZfs();
+    zfs.create(SINK, Map.of());
+    guest.sh("head -c 32 /dev/urandom > " + KEY_FILE);
+  }
+
+  @AfterAll
+  @Timeout(value = 120, unit = TimeUnit.SECONDS)
+  static void destroyPools() {
+    if (guest != null) {
+      guest.destroyPoolIfExists(SRC);
+      guest.destroyPoolIfExists(DST);
+      guest.exec("rm", "-f", KEY_FILE);
+    }
+  }
+
+  @AfterEach
+  void close() throws Exception {
+    for (var c : closeLater.reversed()) {
+      c.close();
+    }
+  }
+
+  // ----------------------------------------------------------------------------------- helpers
+
+  private static String src(String name) {
+    return SRC + "/" + name;
+  }
+
+  /** Where the sink puts the sender's {@code fs}: {@code rdst/sink/client1/fs}. */
+  private static String target(String fs) {
+    return SINK + "/" + CLIENT + "/" + fs;
+  }
+
+  private static Replication.Config once(String job) {
+    return Replication.Config.defaults(job).withRetries(1, Duration.ZERO);
+  }
+
+  /**
+   * A push of {@code job}: the sender here, the sink's receiver behind an RpcServer on 127.0.0.1
+   * TCP (through {@code proxy}'s port if one is given: it is created for the listener).
+   */
+  private Push push(
+      String job,
+      Predicate<DatasetPath> filter,
+      SenderOptions senderOptions,
+      DatasetPath root,
+      ReceiverOptions receiverOptions,
+      CutProxy @Nullable [] proxy)
+      throws IOException {
+    var server = new RpcServer(RpcOptions.defaults());
+    server.register(
+        "receiver", new ReceiverEndpoint(zfs, root, Receiver.Mode.SINK, job, receiverOptions));
+    var l = server.listenTcp(new InetSocketAddress("127.0.0.1", 0), peer -> Optional.of(CLIENT));
+    closeLater.add(server);
+    closeLater.add(l);
+    int port = l.port();
+    if (proxy != null) {
+      proxy[0] = new CutProxy(port);
+      closeLater.add(proxy[0]);
+      port = proxy[0].port();
+    }
+    var push =
+        new Push(
+            new Sender(zfs, filter, job, senderOptions),
+            job,
+            Dialer.tcp("127.0.0.1", port, Duration.ofSeconds(5), RpcOptions.defaults()));
+    closeLater.add(push);
+    return push;
+  }
+
+  private Push push(String job, Predicate<DatasetPath> filter) throws IOException {
+    return push(job, filter, SenderOptions.PLAIN, SINK, ReceiverOptions.DEFAULTS, null);
+  }
+
+  /** Records the steps the engine transferred, per filesystem, in order. */
+  private static final class Steps implements Replication.Progress {
+    final List<Map.Entry<String, Step>> seen = new CopyOnWriteArrayList<>();
+
+    @Override
+    public void transferred(String filesystem, Step step, long bytes) {
+      var e = Map.entry(filesystem, step);
+      if (seen.isEmpty() || !seen.getLast().equals(e)) {
+        seen.add(e);
+      }
+    }
+
+    List<Step> of(String fs) {
+      return seen.stream().filter(e -> e.getKey().equals(fs)).map(Map.Entry::getValue).toList();
+    }
+  }
+
+  /** The cursor bookmark name of {@code job} at snapshot {@code snap}, from its guid. */
+  private static String cursor(String snap, String job) {
+    long guid = Long.parseUnsignedLong(guest.prop(snap, "guid"));
+    return "#zrepl_CURSOR_G_" + HexFormat.of().toHexDigits(guid) + "_J_" + job;
+  }
+
+  private static void assertSameFiles(String sourceSnapshot, String targetSnapshot) {
+    var expected = guest.snapshotChecksums(sourceSnapshot);
+    assertThat(expected).as("files in %s", sourceSnapshot).isNotBlank();
+    assertThat(guest.snapshotChecksums(targetSnapshot)).isEqualTo(expected);
+  }
+
+  private static void snapshot(String name, String... filesystems) throws IOException {
+    var fss = new ArrayList<DatasetPath>();
+    for (var fs : filesystems) {
+      fss.add(DatasetPath.parse(fs));
+    }
+    zfs.snapshot(fss, name);
+  }
+
+  // ------------------------------------------------------------------------------------- tests
+
+  @Test
+  void pushesANestedTreeInitiallyThenIncrementallyKeepingTheCursorBookmarkAndLastReceivedHold()
+      throws Exception {
+    var job = "gtree";
+    var replicated = List.of(src("tree"), src("tree/a"), src("tree/a/b/c"));
+    for (var fs : List.of("tree", "tree/a", "tree/a/b", "tree/a/b/c")) {
+      zfs.create(DatasetPath.parse(src(fs)), Map.of());
+      guest.writeRandom("/" + src(fs) + "/file.bin", 1);
+    }
+    snapshot("s1", src("tree"), src("tree/a"), src("tree/a/b"), src("tree/a/b/c"));
+    var filter = DatasetFilter.of(Map.of(src("tree") + "<", true, src("tree/a/b"), false));
+    var push = push(job, filter);
+
+    var r = push.run(once(job), Replication.Progress.none());
+    assertThat(r.filesystems())
+        .extracting(Replication.FsReport::filesystem, Replication.FsReport::state)
+        .containsExactlyInAnyOrder(
+            replicated.stream()
+                .map(fs -> org.assertj.core.groups.Tuple.tuple(fs, State.REPLICATED))
+                .toArray(org.assertj.core.groups.Tuple[]::new));
+    for (var fs : replicated) {
+      assertThat(guest.versions(fs))
+          .as("sender %s: the snapshot and this job's cursor bookmark", fs)
+          .containsExactlyInAnyOrder("@s1", cursor(fs + "@s1", job));
+      assertThat(guest.holds(fs + "@s1")).as("step holds released on %s", fs).isEmpty();
+      assertThat(guest.versions(target(fs))).containsExactly("@s1");
+      assertThat(guest.holds(target(fs) + "@s1")).containsExactly("zrepl_last_received_J_" + job);
+      assertSameFiles(fs + "@s1", target(fs) + "@s1");
+    }
+    var gap = target(src("tree/a/b"));
+    assertThat(guest.prop(gap, Zfs.PLACEHOLDER_PROPERTY))
+        .isEqualTo(Zfs.placeholderHash(DatasetPath.parse(gap)));
+
+    guest.writeRandom("/" + src("tree/a") + "/file.bin", 1);
+    guest.writeRandom("/" + src("tree/a/b/c") + "/new.bin", 1);
+    snapshot("s2", src("tree"), src("tree/a"), src("tree/a/b"), src("tree/a/b/c"));
+    r = push.run(once(job), Replication.Progress.none());
+    assertThat(r.ok()).as(r.toString()).isTrue();
+    for (var fs : replicated) {
+      assertThat(r.of(fs).stepsDone()).isEqualTo(1);
+      assertThat(guest.versions(fs))
+          .as("sender %s: the cursor moved to @s2, the old one is gone", fs)
+          .containsExactlyInAnyOrder("@s1", "@s2", cursor(fs + "@s2", job));
+      assertThat(guest.holds(fs + "@s2")).isEmpty();
+      assertThat(guest.versions(target(fs))).containsExactly("@s1", "@s2");
+      assertThat(guest.holds(target(fs) + "@s1")).isEmpty();
+      assertThat(guest.holds(target(fs) + "@s2")).containsExactly("zrepl_last_received_J_" + job);
+      assertSameFiles(fs + "@s2", target(fs) + "@s2");
+    }
+
+    r = push.run(once(job), Replication.Progress.none());
+    assertThat(r.filesystems())
+        .extracting(Replication.FsReport::state)
+        .containsOnly(State.UP_TO_DATE);
+  }
+
+  @Test
+  void theCommonSnapshotDestroyedOnTheSenderTheIncrementalStartsFromTheCursorBookmark()
+      throws Exception {
+    var job = "gcursor";
+    var fs = src("gone");
+    zfs.create(DatasetPath.parse(fs), Map.of());
+    guest.writeRandom("/" + fs + "/file.bin", 2);
+    snapshot("s1", fs);
+    var push = push(job, p -> p.toString().equals(fs));
+    assertThat(push.run(once(job), Replication.Progress.none()).ok()).isTrue();
+    var cursorAtS1 = cursor(fs + "@s1", job);
+
+    guest.zfs("destroy", fs + "@s1").ok();
+    guest.writeRandom("/" + fs + "/more.bin", 1);
+    snapshot("s2", fs);
+    assertThat(guest.versions(fs)).containsExactlyInAnyOrder(cursorAtS1, "@s2");
+
+    var steps = new Steps();
+    var r = push.run(once(job), steps);
+    assertThat(r.ok()).as(r.toString()).isTrue();
+    assertThat(r.of(fs).stepsDone()).isEqualTo(1);
+    assertThat(steps.of(fs))
+        .singleElement()
+        .satisfies(
+            s -> {
+              assertThat(s).isInstanceOf(Step.Incremental.class);
+              assertThat(s.from()).isNotNull();
+              assertThat(s.from().isSnapshot()).isFalse();
+              assertThat("#" + s.from().name()).isEqualTo(cursorAtS1);
+              assertThat(s.to().name()).isEqualTo("s2");
+            });
+    assertThat(guest.versions(target(fs))).containsExactly("@s1", "@s2");
+    assertSameFiles(fs + "@s2", target(fs) + "@s2");
+    assertThat(guest.versions(fs)).containsExactlyInAnyOrder("@s2", cursor(fs + "@s2", job));
+  }
+
+  @Test
+  void aTransferKilledMidwayLeavesAResumeTokenAndTheNextRunResumesFromIt() throws Exception {
+    var job = "gresume";
+    var fs = src("resume");
+    zfs.create(DatasetPath.parse(fs), Map.of());
+    guest.writeRandom("/" + fs + "/file.bin", 1);
+    snapshot("s1", fs);
+    var proxy = new CutProxy[1];
+    var push =
+        push(
+            job,
+            p -> p.toString().equals(fs),
+            SenderOptions.PLAIN,
+            SINK,
+            ReceiverOptions.DEFAULTS,
+            proxy);
+    assertThat(push.run(once(job), Replication.Progress.none()).ok()).isTrue();
+
+    guest.writeRandom("/" + fs + "/big.bin", 12);
+    snapshot("s2", fs);
+    var cut = new AtomicBoolean();
+    Replication.Progress cutter =
+        (f, step, bytes) -> {
+          if (bytes > (6 << 20) && cut.compareAndSet(false, true)) {
+            // Up to a few MiB are in flight (socket buffers, the ssh channel to the guest): let
+            // the sink's zfs recv take them in, so that the partial receive kept some data.
+            try {
+              Thread.sleep(2000);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+            proxy[0].cutAll();
+          }
+        };
+    var r = push.run(once(job), cutter);
+    assertThat(cut).isTrue();
+    assertThat(r.of(fs).state()).as(r.toString()).isEqualTo(State.FAILED);
+
+    // the sink's zfs recv -s ends when its stream does: it leaves a resume token
+    var target = target(fs);
+    var token = "-";
+    for (long end = System.nanoTime() + 30_000_000_000L;
+        token.equals("-") && System.nanoTime() < end; ) {
+      Thread.sleep(200);
+      token = guest.prop(target, "receive_resume_token");
+    }
+    assertThat(token).as("receive_resume_token of %s", target).isNotEqualTo("-");
+    var decoded = ResumeToken.decode(token);
+    assertThat(decoded.toName()).isEqualTo(fs + "@s2");
+    assertThat(decoded.bytes()).as("bytes the partial receive kept").isGreaterThan(1 << 20);
+    assertThat(guest.versions(target)).as("no half-received snapshot").containsExactly("@s1");
+
+    var steps = new Steps();
+    r = push.run(once(job), steps);
+    assertThat(r.ok()).as(r.toString()).isTrue();
+    assertThat(r.of(fs).stepsDone()).isEqualTo(1);
+    assertThat(steps.of(fs)).singleElement().isInstanceOf(Step.Resume.class);
+    long full =
+        zfs.estimateSendSize(
+            dev.zrepl4j.zfs.SendRequest.incremental(
+                dev.zrepl4j.zfs.FilesystemVersion.parseFullName(fs + "@s1"),
+                dev.zrepl4j.zfs.FilesystemVersion.parseFullName(fs + "@s2")));
+    assertThat(r.of(fs).bytes())
+        .as(
+            "the resumed stream sends only the rest (%d of ~%d bytes were received)",
+            decoded.bytes(), full)
+        .isLessThan(full - decoded.bytes() / 2);
+    assertThat(guest.prop(target, "receive_resume_token")).isEqualTo("-");
+    assertThat(guest.versions(target)).containsExactly("@s1", "@s2");
+    assertThat(guest.holds(target + "@s2")).containsExactly("zrepl_last_received_J_" + job);
+    assertThat(guest.versions(fs)).containsExactlyInAnyOrder("@s1", "@s2", cursor(fs + "@s2", job));
+    assertSameFiles(fs + "@s2", target + "@s2");
+  }
+
+  @Test
+  void aRawSendOfAnEncryptedDatasetArrivesEncryptedAndAnUnencryptedOneIsRefused() throws Exception {
+    var job = "genc";
+    var enc = src("enc");
+    var plain = src("plain");
+    zfs.create(
+        DatasetPath.parse(enc),
+        Map.of(
+            "encryption", "aes-256-gcm",
+            "keyformat", "raw",
+            "keylocation", "file://" + KEY_FILE));
+    zfs.create(DatasetPath.parse(plain), Map.of());
+    guest.writeRandom("/" + enc + "/secret.bin", 2);
+    guest.writeRandom("/" + plain + "/file.bin", 1);
+    snapshot("e1", enc, plain);
+    var push =
+        push(
+            job,
+            p -> p.toString().equals(enc) || p.toString().equals(plain),
+            new SenderOptions(true, false, false, false, false, false),
+            SINK,
+            ReceiverOptions.DEFAULTS,
+            null);
+
+    var r = push.run(once(job), Replication.Progress.none());
+    assertThat(r.of(enc).state()).as(r.toString()).isEqualTo(State.REPLICATED);
+    assertThat(r.of(plain).state()).isEqualTo(State.FAILED);
+    assertThat(r.of(plain).message()).contains(plain).contains("is not encrypted");
+    assertThat(guest.exists(target(plain))).isFalse();
+
+    guest.writeRandom("/" + enc + "/secret2.bin", 1);
+    snapshot("e2", enc);
+    r = push.run(once(job), Replication.Progress.none());
+    assertThat(r.of(enc).state()).as(r.toString()).isEqualTo(State.REPLICATED);
+    assertThat(r.of(enc).stepsDone()).isEqualTo(1);
+
+    var t = target(enc);
+    assertThat(guest.prop(t, "encryption")).isEqualTo("aes-256-gcm");
+    assertThat(guest.prop(t, "keystatus")).isEqualTo("unavailable");
+    assertThat(guest.prop(t, "encryptionroot")).isEqualTo(t);
+    assertThat(guest.versions(t)).containsExactly("@e1", "@e2");
+    assertThat(guest.exec("mount", "-t", "zfs", "-o", "ro", t + "@e2", "/mnt").status())
+        .as("a snapshot of a locked dataset cannot be mounted")
+        .isNotZero();
+
+    guest.zfs("load-key", "-L", "file://" + KEY_FILE, t).ok();
+    assertThat(guest.prop(t, "keystatus")).isEqualTo("available");
+    assertSameFiles(enc + "@e2", t + "@e2");
+  }
+
+  @Test
+  void aPlaceholderBelowAnEncryptedReceiverRootIsRefusedNamingZrepl504() throws Exception {
+    var job = "gph";
+    var fs = src("ph");
+    var encRoot = DatasetPath.parse(DST + "/encsink");
+    zfs.create(
+        encRoot,
+        Map.of(
+            "encryption", "aes-256-gcm",
+            "keyformat", "raw",
+            "keylocation", "file://" + KEY_FILE));
+    zfs.create(DatasetPath.parse(fs), Map.of());
+    guest.writeRandom("/" + fs + "/file.bin", 1);
+    snapshot("p1", fs);
+    var push =
+        push(
+            job,
+            p -> p.toString().equals(fs),
+            SenderOptions.PLAIN,
+            encRoot,
+            ReceiverOptions.DEFAULTS,
+            null);
+
+    var r = push.run(once(job), Replication.Progress.none());
+    assertThat(r.of(fs).state()).as(r.toString()).isEqualTo(State.FAILED);
+    assertThat(r.of(fs).message()).contains("zrepl#504").contains("placeholder.encryption");
+    assertThat(guest.zfs("list", "-H", "-o", "name", "-r", encRoot.toString()).ok().strip())
+        .as("nothing created below the encrypted root")
+        .isEqualTo(encRoot.toString());
+  }
+}
