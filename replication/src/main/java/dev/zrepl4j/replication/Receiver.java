@@ -34,10 +34,10 @@ import org.slf4j.LoggerFactory;
  * target once, with their placeholder marker (and encryption on OpenZFS) in one {@code zfs get};
  * (3) creates missing parents as placeholders top-down, refusing below an encrypted parent unless
  * {@code placeholder.encryption} says what to do (zrepl#504); (4) decides {@code -F}: only for a
- * full stream into a placeholder without snapshots; a full stream into a real filesystem is
- * refused; (5) runs {@code zfs recv -u [-s] [-F] [-o/-x]}, reading the stream to its end; (6)
- * checks that the snapshot arrived with the sender's guid, clears the placeholder marker of a
- * replaced placeholder, and moves the last-received hold.
+ * full stream (new or resumed) into a placeholder without snapshots; a full stream into a real
+ * filesystem is refused; (5) runs {@code zfs recv -u [-s] [-F] [-o/-x]}, reading the stream to its
+ * end; (6) checks that the snapshot arrived with the sender's guid, clears the placeholder marker
+ * of a replaced placeholder, and moves the last-received hold.
  */
 public final class Receiver implements ReceiverApi {
   private static final Logger log = LoggerFactory.getLogger(Receiver.class);
@@ -225,14 +225,17 @@ public final class Receiver implements ReceiverApi {
     var from = spec.from();
     boolean force = false;
     if (targetExists) {
-      if (targetIsPlaceholder && from == null && !spec.resuming()) {
+      if (targetIsPlaceholder && from == null) {
         var snaps = zfs.listVersions(List.of(target)).getOrDefault(target, List.of());
         if (!snaps.isEmpty()) {
           throw new RemoteException(
               ErrorCode.FAILED_PRECONDITION,
               "placeholder " + target + " has snapshots: not replacing it");
         }
-        force = true; // replace the placeholder; never anything else
+        // replace the placeholder; never anything else. Resuming an interrupted full receive into
+        // it (kept in target/%recv) needs -F again: OpenZFS refuses "Resuming recv on existing
+        // destination ... must specify -F to overwrite it".
+        force = true;
       } else if (targetIsPlaceholder && !spec.resuming()) {
         throw new RemoteException(
             ErrorCode.FAILED_PRECONDITION,

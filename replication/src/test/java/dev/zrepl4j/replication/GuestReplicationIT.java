@@ -152,6 +152,42 @@ class GuestReplicationIT {
     return "#zrepl_CURSOR_G_" + HexFormat.of().toHexDigits(guid) + "_J_" + job;
   }
 
+  /**
+   * Runs {@code push} once, cutting every connection through {@code proxy} after 6 MiB of the
+   * stream; asserts that {@code fs} failed and returns the resume token its receive left.
+   */
+  private static ResumeToken cutMidway(Push push, CutProxy proxy, String job, String fs)
+      throws Exception {
+    var cut = new AtomicBoolean();
+    Replication.Progress cutter =
+        (f, step, bytes) -> {
+          if (bytes > (6 << 20) && cut.compareAndSet(false, true)) {
+            // Up to a few MiB are in flight (socket buffers, the ssh channel to the guest): let
+            // the sink's zfs recv take them in, so that the partial receive kept some data.
+            try {
+              Thread.sleep(2000);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+            proxy.cutAll();
+          }
+        };
+    var r = push.run(once(job), cutter);
+    assertThat(cut).isTrue();
+    assertThat(r.of(fs).state()).as(r.toString()).isEqualTo(State.FAILED);
+
+    // the sink's zfs recv -s ends when its stream does: it leaves a resume token
+    var target = target(fs);
+    var token = "-";
+    for (long end = System.nanoTime() + 30_000_000_000L;
+        token.equals("-") && System.nanoTime() < end; ) {
+      Thread.sleep(200);
+      token = guest.prop(target, "receive_resume_token");
+    }
+    assertThat(token).as("receive_resume_token of %s", target).isNotEqualTo("-");
+    return ResumeToken.decode(token);
+  }
+
   private static void assertSameFiles(String sourceSnapshot, String targetSnapshot) {
     var expected = guest.snapshotChecksums(sourceSnapshot);
     assertThat(expected).as("files in %s", sourceSnapshot).isNotBlank();
@@ -280,40 +316,14 @@ class GuestReplicationIT {
 
     guest.writeRandom("/" + fs + "/big.bin", 12);
     snapshot("s2", fs);
-    var cut = new AtomicBoolean();
-    Replication.Progress cutter =
-        (f, step, bytes) -> {
-          if (bytes > (6 << 20) && cut.compareAndSet(false, true)) {
-            // Up to a few MiB are in flight (socket buffers, the ssh channel to the guest): let
-            // the sink's zfs recv take them in, so that the partial receive kept some data.
-            try {
-              Thread.sleep(2000);
-            } catch (InterruptedException e) {
-              Thread.currentThread().interrupt();
-            }
-            proxy[0].cutAll();
-          }
-        };
-    var r = push.run(once(job), cutter);
-    assertThat(cut).isTrue();
-    assertThat(r.of(fs).state()).as(r.toString()).isEqualTo(State.FAILED);
-
-    // the sink's zfs recv -s ends when its stream does: it leaves a resume token
     var target = target(fs);
-    var token = "-";
-    for (long end = System.nanoTime() + 30_000_000_000L;
-        token.equals("-") && System.nanoTime() < end; ) {
-      Thread.sleep(200);
-      token = guest.prop(target, "receive_resume_token");
-    }
-    assertThat(token).as("receive_resume_token of %s", target).isNotEqualTo("-");
-    var decoded = ResumeToken.decode(token);
+    var decoded = cutMidway(push, proxy[0], job, fs);
     assertThat(decoded.toName()).isEqualTo(fs + "@s2");
     assertThat(decoded.bytes()).as("bytes the partial receive kept").isGreaterThan(1 << 20);
     assertThat(guest.versions(target)).as("no half-received snapshot").containsExactly("@s1");
 
     var steps = new Steps();
-    r = push.run(once(job), steps);
+    var r = push.run(once(job), steps);
     assertThat(r.ok()).as(r.toString()).isTrue();
     assertThat(r.of(fs).stepsDone()).isEqualTo(1);
     assertThat(steps.of(fs)).singleElement().isInstanceOf(Step.Resume.class);
@@ -332,6 +342,59 @@ class GuestReplicationIT {
     assertThat(guest.holds(target + "@s2")).containsExactly("zrepl_last_received_J_" + job);
     assertThat(guest.versions(fs)).containsExactlyInAnyOrder("@s1", "@s2", cursor(fs + "@s2", job));
     assertSameFiles(fs + "@s2", target + "@s2");
+  }
+
+  @Test
+  void anInitialTransferKilledMidwayIntoAPlaceholderResumesAndReplacesIt() throws Exception {
+    var job = "gresumefull";
+    var fs = src("resumefull");
+    zfs.create(DatasetPath.parse(fs), Map.of());
+    guest.writeRandom("/" + fs + "/big.bin", 12);
+    snapshot("s1", fs);
+    // the receiver has a placeholder there (e.g. a gap of an earlier filter)
+    var target = DatasetPath.parse(target(fs));
+    for (int len = SINK.length() + 1; len <= target.length(); len++) {
+      var p = new DatasetPath(target.components().subList(0, len));
+      if (!guest.exists(p.toString())) {
+        zfs.createPlaceholder(p);
+      }
+    }
+    var proxy = new CutProxy[1];
+    var push =
+        push(
+            job,
+            p -> p.toString().equals(fs),
+            SenderOptions.PLAIN,
+            SINK,
+            ReceiverOptions.DEFAULTS,
+            proxy);
+
+    var decoded = cutMidway(push, proxy[0], job, fs);
+    assertThat(guest.prop(target.toString(), Zfs.PLACEHOLDER_PROPERTY))
+        .isEqualTo(Zfs.placeholderHash(target));
+    assertThat(decoded.toName()).isEqualTo(fs + "@s1");
+    assertThat(decoded.fromGuid()).isZero();
+    assertThat(decoded.bytes()).as("bytes the partial receive kept").isGreaterThan(1 << 20);
+
+    var steps = new Steps();
+    var r = push.run(once(job), steps);
+    assertThat(r.ok()).as(r.toString()).isTrue();
+    assertThat(steps.of(fs)).singleElement().isInstanceOf(Step.Resume.class);
+    var t = target.toString();
+    assertThat(guest.prop(t, "receive_resume_token")).isEqualTo("-");
+    assertThat(guest.versions(t)).containsExactly("@s1");
+    assertThat(guest.prop(t, Zfs.PLACEHOLDER_PROPERTY))
+        .as("a replaced placeholder is no placeholder any more")
+        .isNotEqualTo(Zfs.placeholderHash(target));
+    assertThat(guest.holds(t + "@s1")).containsExactly("zrepl_last_received_J_" + job);
+    assertSameFiles(fs + "@s1", t + "@s1");
+
+    guest.writeRandom("/" + fs + "/more.bin", 1);
+    snapshot("s2", fs);
+    r = push.run(once(job), Replication.Progress.none());
+    assertThat(r.ok()).as(r.toString()).isTrue();
+    assertThat(guest.versions(t)).containsExactly("@s1", "@s2");
+    assertSameFiles(fs + "@s2", t + "@s2");
   }
 
   @Test
