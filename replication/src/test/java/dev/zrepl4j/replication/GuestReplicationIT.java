@@ -345,6 +345,39 @@ class GuestReplicationIT {
   }
 
   @Test
+  void anInitialTransferKilledMidwayIntoANewFilesystemResumes() throws Exception {
+    var job = "gresumenew";
+    var fs = src("resumenew");
+    zfs.create(DatasetPath.parse(fs), Map.of());
+    guest.writeRandom("/" + fs + "/big.bin", 12);
+    snapshot("s1", fs);
+    var proxy = new CutProxy[1];
+    var push =
+        push(
+            job,
+            p -> p.toString().equals(fs),
+            SenderOptions.PLAIN,
+            SINK,
+            ReceiverOptions.DEFAULTS,
+            proxy);
+
+    var decoded = cutMidway(push, proxy[0], job, fs);
+    assertThat(decoded.toName()).isEqualTo(fs + "@s1");
+    assertThat(decoded.fromGuid()).isZero();
+    assertThat(decoded.bytes()).as("bytes the partial receive kept").isGreaterThan(1 << 20);
+
+    var steps = new Steps();
+    var r = push.run(once(job), steps);
+    assertThat(r.ok()).as(r.toString()).isTrue();
+    assertThat(steps.of(fs)).singleElement().isInstanceOf(Step.Resume.class);
+    var t = target(fs);
+    assertThat(guest.prop(t, "receive_resume_token")).isEqualTo("-");
+    assertThat(guest.versions(t)).containsExactly("@s1");
+    assertThat(guest.holds(t + "@s1")).containsExactly("zrepl_last_received_J_" + job);
+    assertSameFiles(fs + "@s1", t + "@s1");
+  }
+
+  @Test
   void anInitialTransferKilledMidwayIntoAPlaceholderResumesAndReplacesIt() throws Exception {
     var job = "gresumefull";
     var fs = src("resumefull");
