@@ -55,6 +55,22 @@ public final class SendStream extends InputStream {
     return n;
   }
 
+  /**
+   * Copies the stream with reads as large as the pipe allows (the inherited copy reads 16 KiB at a
+   * time: four times the system calls for the same bytes).
+   */
+  @Override
+  public long transferTo(java.io.OutputStream out) throws IOException {
+    var buf = new byte[256 * 1024];
+    long total = 0;
+    int n;
+    while ((n = read(buf, 0, buf.length)) != -1) {
+      out.write(buf, 0, n);
+      total += n;
+    }
+    return total;
+  }
+
   @Override
   public int available() throws IOException {
     return eof || failure != null ? 0 : stdout.available();
