@@ -321,6 +321,9 @@ class GuestReplicationIT {
     assertThat(decoded.toName()).isEqualTo(fs + "@s2");
     assertThat(decoded.bytes()).as("bytes the partial receive kept").isGreaterThan(1 << 20);
     assertThat(guest.versions(target)).as("no half-received snapshot").containsExactly("@s1");
+    // guarantee_resumability: the step's snapshots stay held on the sender until it completes
+    assertThat(guest.holds(fs + "@s1")).containsExactly("zrepl_STEP_J_" + job);
+    assertThat(guest.holds(fs + "@s2")).containsExactly("zrepl_STEP_J_" + job);
 
     var steps = new Steps();
     var r = push.run(once(job), steps);
@@ -341,6 +344,8 @@ class GuestReplicationIT {
     assertThat(guest.versions(target)).containsExactly("@s1", "@s2");
     assertThat(guest.holds(target + "@s2")).containsExactly("zrepl_last_received_J_" + job);
     assertThat(guest.versions(fs)).containsExactlyInAnyOrder("@s1", "@s2", cursor(fs + "@s2", job));
+    assertThat(guest.holds(fs + "@s1")).isEmpty();
+    assertThat(guest.holds(fs + "@s2")).isEmpty();
     assertSameFiles(fs + "@s2", target + "@s2");
   }
 
@@ -509,5 +514,41 @@ class GuestReplicationIT {
     assertThat(guest.zfs("list", "-H", "-o", "name", "-r", encRoot.toString()).ok().strip())
         .as("nothing created below the encrypted root")
         .isEqualTo(encRoot.toString());
+  }
+
+  @Test
+  void withPlaceholderEncryptionOffARawSendArrivesBelowAnEncryptedReceiverRoot() throws Exception {
+    var job = "gphoff";
+    var fs = src("phenc");
+    var encRoot = DatasetPath.parse(DST + "/encsink-off");
+    var encrypted =
+        Map.of(
+            "encryption", "aes-256-gcm",
+            "keyformat", "raw",
+            "keylocation", "file://" + KEY_FILE);
+    zfs.create(encRoot, encrypted);
+    zfs.create(DatasetPath.parse(fs), encrypted);
+    guest.writeRandom("/" + fs + "/secret.bin", 1);
+    snapshot("p1", fs);
+    var push =
+        push(
+            job,
+            p -> p.toString().equals(fs),
+            new SenderOptions(true, false, false, false, false, false),
+            encRoot,
+            new ReceiverOptions(Map.of(), List.of(), ReceiverOptions.PlaceholderEncryption.OFF),
+            null);
+
+    var r = push.run(once(job), Replication.Progress.none());
+    assertThat(r.of(fs).state()).as(r.toString()).isEqualTo(State.REPLICATED);
+    var placeholder = encRoot + "/" + CLIENT;
+    assertThat(guest.prop(placeholder, "encryption")).isEqualTo("off");
+    assertThat(guest.prop(placeholder, Zfs.PLACEHOLDER_PROPERTY))
+        .isEqualTo(Zfs.placeholderHash(DatasetPath.parse(placeholder)));
+    var t = encRoot + "/" + CLIENT + "/" + fs;
+    assertThat(guest.prop(t, "encryptionroot")).isEqualTo(t);
+    assertThat(guest.prop(t, "keystatus")).isEqualTo("unavailable");
+    guest.zfs("load-key", "-L", "file://" + KEY_FILE, t).ok();
+    assertSameFiles(fs + "@p1", t + "@p1");
   }
 }
