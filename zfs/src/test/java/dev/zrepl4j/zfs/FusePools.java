@@ -85,7 +85,23 @@ final class FusePools implements AutoCloseable {
   @Override
   public void close() throws IOException {
     try {
-      zfs.zpool(List.of("destroy", "-f", name));
+      // zfs-fuse may still be busy (asynchronous clean-up of a killed receive): retry briefly
+      for (int i = 0; ; i++) {
+        try {
+          zfs.zpool(List.of("destroy", "-f", name));
+          break;
+        } catch (ZfsException e) {
+          if (i >= 20 || !e.getMessage().contains("busy")) {
+            throw e;
+          }
+          try {
+            Thread.sleep(250);
+          } catch (InterruptedException ie) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while destroying " + name);
+          }
+        }
+      }
     } finally {
       Files.deleteIfExists(file);
     }
