@@ -1,0 +1,134 @@
+package dev.zrepl4j.replication;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Test support: a TCP forwarder on 127.0.0.1 that can be stalled (forwarding paused in both
+ * directions, connections kept open) and released again.
+ */
+final class StallProxy implements AutoCloseable {
+  private final ServerSocket server;
+  private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition released = lock.newCondition();
+  private final AtomicLong heldChunks = new AtomicLong();
+  private boolean stalled;
+
+  StallProxy(int targetPort) throws IOException {
+    server = new ServerSocket(0, 16, InetAddress.getLoopbackAddress());
+    Thread.ofVirtual()
+        .name("stall-proxy-accept")
+        .start(
+            () -> {
+              while (!server.isClosed()) {
+                try {
+                  var in = server.accept();
+                  var out = new Socket();
+                  out.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), targetPort));
+                  sockets.add(in);
+                  sockets.add(out);
+                  pump(in, out);
+                  pump(out, in);
+                } catch (IOException e) {
+                  return;
+                }
+              }
+            });
+  }
+
+  int port() {
+    return server.getLocalPort();
+  }
+
+  /** Stops forwarding: every byte read from now on waits until {@link #release}. */
+  void stall() {
+    lock.lock();
+    try {
+      stalled = true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Forwards again. */
+  void release() {
+    lock.lock();
+    try {
+      stalled = false;
+      released.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** How many chunks were read while stalled and had to wait (a stall that really held data). */
+  long heldChunks() {
+    return heldChunks.get();
+  }
+
+  private void awaitRelease() throws InterruptedException {
+    lock.lock();
+    try {
+      if (stalled) {
+        heldChunks.incrementAndGet();
+      }
+      while (stalled) {
+        released.await();
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void pump(Socket from, Socket to) {
+    Thread.ofVirtual()
+        .name("stall-proxy-pump")
+        .start(
+            () -> {
+              var buf = new byte[64 * 1024];
+              try (InputStream in = from.getInputStream();
+                  OutputStream out = to.getOutputStream()) {
+                int n;
+                while ((n = in.read(buf)) >= 0) {
+                  awaitRelease();
+                  out.write(buf, 0, n);
+                  out.flush();
+                }
+              } catch (IOException | InterruptedException e) {
+                // closed
+              } finally {
+                closeQuietly(from);
+                closeQuietly(to);
+              }
+            });
+  }
+
+  private static void closeQuietly(Socket s) {
+    try {
+      s.close();
+    } catch (IOException e) {
+      // already closed
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    release();
+    server.close();
+    for (var s : sockets) {
+      closeQuietly(s);
+    }
+    sockets.clear();
+  }
+}
