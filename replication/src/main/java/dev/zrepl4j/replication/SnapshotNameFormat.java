@@ -17,7 +17,8 @@ import java.util.Objects;
  *
  * @param prefix e.g. {@code zrepl_}
  * @param format one of the named formats or a Go layout
- * @param location {@code UTC} (default), {@code Local} or an IANA zone
+ * @param location {@code UTC} (default), {@code Local} or an IANA zone; anything but {@code UTC}
+ *     only with a format that carries a zone ({@link #carriesZone})
  */
 public record SnapshotNameFormat(String prefix, String format, String location) {
 
@@ -28,6 +29,24 @@ public record SnapshotNameFormat(String prefix, String format, String location) 
           "snapshot prefix '" + prefix + "' must be non-empty and use only A-Za-z0-9_.:-");
     }
     formatter(format, zone(location)); // validates both
+    if (!location.equals("UTC") && !location.isEmpty() && !carriesZone(format)) {
+      throw new IllegalArgumentException(
+          "timestamp_location '"
+              + location
+              + "' is only allowed with a timestamp_format that carries a zone (iso-8601 or a Go"
+              + " layout with Z07:00, -0700 or MST), not with '"
+              + format
+              + "'");
+    }
+  }
+
+  /** Whether names in {@code format} show their zone (zrepl: timestamp_location needs that). */
+  static boolean carriesZone(String format) {
+    return switch (format) {
+      case "iso-8601" -> true;
+      case "dense", "human", "unix-seconds" -> false;
+      default -> format.contains("Z07:00") || format.contains("-0700") || format.contains("MST");
+    };
   }
 
   /** zrepl's default: dense, UTC. */

@@ -39,6 +39,27 @@ class SnapshottingTest {
   }
 
   @Test
+  void timestampLocationOnlyWithAFormatThatCarriesAZone() {
+    for (var f : List.of("dense", "human", "unix-seconds", "2006-01-02_1504")) {
+      assertThatThrownBy(() -> new SnapshotNameFormat("z_", f, "Europe/Berlin"))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("timestamp_location 'Europe/Berlin'")
+          .hasMessageContaining("'" + f + "'")
+          .hasMessageContaining("carries a zone");
+      assertThatThrownBy(() -> new SnapshotNameFormat("z_", f, "Local"))
+          .hasMessageContaining("'Local'");
+      // UTC, the default, goes with every format
+      assertThat(new SnapshotNameFormat("z_", f, "UTC").name(T)).startsWith("z_");
+    }
+    assertThat(new SnapshotNameFormat("z_", "2006-01-02_1504-0700", "Europe/Berlin").name(T))
+        .isEqualTo("z_2017-08-19_1434_0200");
+    assertThat(new SnapshotNameFormat("z_", "2006-01-02_1504Z07:00", "Local").name(T))
+        .startsWith("z_2017-08-19_");
+    assertThat(new SnapshotNameFormat("z_", "2006-01-02_1504_MST", "America/New_York").name(T))
+        .startsWith("z_2017-08-19_0834_");
+  }
+
+  @Test
   void periodicFollowsTheNewestSnapshotOfAnyFilesystem() {
     var p = new PeriodicSchedule(Duration.ofMinutes(10));
     assertThat(p.next(T, List.of())).isEqualTo(T);
