@@ -58,7 +58,8 @@ public final class Snapshotter {
    * @param name the snapshot name
    * @param snapshotted filesystems that got {@code fs@name}
    * @param skipped filesystems skipped by a fatal pre-hook failure
-   * @param hookFailures non-fatal or post hook failures, as messages
+   * @param hookFailures every hook failure (pre, post, fatal or not), as messages; a hook that
+   *     exited non-zero has the start of its stderr appended
    */
   public record Result(
       String name,
@@ -192,8 +193,9 @@ public final class Snapshotter {
     } catch (IOException e) {
       return type + " hook " + h.path() + " for " + fs + " could not start: " + e.getMessage();
     }
-    var out = Thread.ofVirtual().start(() -> drain(p.getInputStream(), h, fs, false));
-    var err = Thread.ofVirtual().start(() -> drain(p.getErrorStream(), h, fs, true));
+    var stderr = new StringBuilder();
+    var out = Thread.ofVirtual().start(() -> drain(p.getInputStream(), h, fs, null));
+    var err = Thread.ofVirtual().start(() -> drain(p.getErrorStream(), h, fs, stderr));
     try {
       if (!p.waitFor(h.timeout().toMillis(), TimeUnit.MILLISECONDS)) {
         p.descendants().forEach(ProcessHandle::destroyForcibly);
@@ -207,10 +209,21 @@ public final class Snapshotter {
       p.destroyForcibly();
     }
     int rc = p.exitValue();
-    return rc == 0 ? null : type + " hook " + h.path() + " for " + fs + " exited " + rc;
+    if (rc == 0) {
+      return null;
+    }
+    var msg = type + " hook " + h.path() + " for " + fs + " exited " + rc;
+    synchronized (stderr) {
+      return stderr.isEmpty() ? msg : msg + ": " + stderr.toString().strip();
+    }
   }
 
-  private static void drain(InputStream in, Hook h, DatasetPath fs, boolean stderr) {
+  /** Logs the stream (stdout at INFO, stderr at WARN), keeping stderr's start in {@code keep}. */
+  private static void drain(
+      InputStream in,
+      Hook h,
+      DatasetPath fs,
+      @org.jspecify.annotations.Nullable StringBuilder keep) {
     int logged = 0;
     try (var r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
       String line;
@@ -219,7 +232,10 @@ public final class Snapshotter {
           continue; // keep draining so the hook never blocks on a full pipe
         }
         logged += line.length() + 1;
-        if (stderr) {
+        if (keep != null) {
+          synchronized (keep) {
+            keep.append(line).append('\n');
+          }
           log.warn("hook {} {}: {}", h.path(), fs, line);
         } else {
           log.info("hook {} {}: {}", h.path(), fs, line);
