@@ -102,7 +102,7 @@ class GuestReplicationIT {
       SenderOptions senderOptions,
       DatasetPath root,
       ReceiverOptions receiverOptions,
-      CutProxy @Nullable [] proxy)
+      TcpProxy @Nullable [] proxy)
       throws IOException {
     var server = new RpcServer(RpcOptions.defaults());
     server.register(
@@ -112,7 +112,7 @@ class GuestReplicationIT {
     closeLater.add(l);
     int port = l.port();
     if (proxy != null) {
-      proxy[0] = new CutProxy(port);
+      proxy[0] = new TcpProxy(port);
       closeLater.add(proxy[0]);
       port = proxy[0].port();
     }
@@ -156,7 +156,7 @@ class GuestReplicationIT {
    * Runs {@code push} once, cutting every connection through {@code proxy} after 6 MiB of the
    * stream; asserts that {@code fs} failed and returns the resume token its receive left.
    */
-  private static ResumeToken cutMidway(Push push, CutProxy proxy, String job, String fs)
+  private static ResumeToken cutMidway(Push push, TcpProxy proxy, String job, String fs)
       throws Exception {
     var cut = new AtomicBoolean();
     Replication.Progress cutter =
@@ -303,7 +303,7 @@ class GuestReplicationIT {
     zfs.create(DatasetPath.parse(fs), Map.of());
     guest.writeRandom("/" + fs + "/file.bin", 1);
     snapshot("s1", fs);
-    var proxy = new CutProxy[1];
+    var proxy = new TcpProxy[1];
     var push =
         push(
             job,
@@ -356,7 +356,7 @@ class GuestReplicationIT {
     zfs.create(DatasetPath.parse(fs), Map.of());
     guest.writeRandom("/" + fs + "/big.bin", 12);
     snapshot("s1", fs);
-    var proxy = new CutProxy[1];
+    var proxy = new TcpProxy[1];
     var push =
         push(
             job,
@@ -397,7 +397,7 @@ class GuestReplicationIT {
         zfs.createPlaceholder(p);
       }
     }
-    var proxy = new CutProxy[1];
+    var proxy = new TcpProxy[1];
     var push =
         push(
             job,

@@ -95,7 +95,7 @@ class PruneDuringReplicationIT {
     var l = server.listenTcp(new InetSocketAddress("127.0.0.1", 0), peer -> Optional.of(CLIENT));
     closeLater.add(server);
     closeLater.add(l);
-    var proxy = new StallProxy(l.port());
+    var proxy = new TcpProxy(l.port());
     closeLater.add(proxy);
     var filter = DatasetFilter.of(Map.of(src.name + "/data", true));
     var sender = new Sender(zfs, filter, JOB, SenderOptions.PLAIN);

@@ -276,7 +276,7 @@ class ReplicationIT {
         "receiver",
         new ReceiverEndpoint(zfs, sinkRoot, Receiver.Mode.SINK, "push", ReceiverOptions.DEFAULTS));
     var l = listen(server);
-    var proxy = new CutProxy(l.port());
+    var proxy = new TcpProxy(l.port());
     closeLater.add(proxy);
     try (var push =
         new Push(
@@ -309,7 +309,7 @@ class ReplicationIT {
         "receiver",
         new ReceiverEndpoint(zfs, sinkRoot, Receiver.Mode.SINK, "push", ReceiverOptions.DEFAULTS));
     var l = listen(server);
-    var proxy = new CutProxy(l.port());
+    var proxy = new TcpProxy(l.port());
     closeLater.add(proxy);
     var once = config("push").withRetries(1, Duration.ZERO);
     try (var push =

@@ -9,16 +9,27 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 
-/** Test support: a TCP forwarder on 127.0.0.1 whose connections can be cut mid-stream. */
-final class CutProxy implements AutoCloseable {
+/**
+ * Test support: a TCP forwarder on 127.0.0.1 whose connections can be cut mid-stream ({@link
+ * #cutAll}) or stalled (forwarding paused in both directions, connections kept open) and released
+ * again.
+ */
+final class TcpProxy implements AutoCloseable {
   private final ServerSocket server;
   private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition released = lock.newCondition();
+  private final AtomicLong heldChunks = new AtomicLong();
+  private boolean stalled;
 
-  CutProxy(int targetPort) throws IOException {
+  TcpProxy(int targetPort) throws IOException {
     server = new ServerSocket(0, 16, InetAddress.getLoopbackAddress());
     Thread.ofVirtual()
-        .name("cut-proxy-accept")
+        .name("tcp-proxy-accept")
         .start(
             () -> {
               while (!server.isClosed()) {
@@ -41,16 +52,62 @@ final class CutProxy implements AutoCloseable {
     return server.getLocalPort();
   }
 
+  /** Stops forwarding: every byte read from now on waits until {@link #release}. */
+  void stall() {
+    lock.lock();
+    try {
+      stalled = true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Forwards again. */
+  void release() {
+    lock.lock();
+    try {
+      stalled = false;
+      released.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** How many chunks were read while stalled and had to wait (a stall that really held data). */
+  long heldChunks() {
+    return heldChunks.get();
+  }
+
+  private void awaitRelease() throws InterruptedException {
+    lock.lock();
+    try {
+      if (stalled) {
+        heldChunks.incrementAndGet();
+      }
+      while (stalled) {
+        released.await();
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
   private void pump(Socket from, Socket to) {
     Thread.ofVirtual()
-        .name("cut-proxy-pump")
+        .name("tcp-proxy-pump")
         .start(
             () -> {
+              var buf = new byte[64 * 1024];
               try (InputStream in = from.getInputStream();
                   OutputStream out = to.getOutputStream()) {
-                in.transferTo(out);
-              } catch (IOException e) {
-                // cut or closed
+                int n;
+                while ((n = in.read(buf)) >= 0) {
+                  awaitRelease();
+                  out.write(buf, 0, n);
+                  out.flush();
+                }
+              } catch (IOException | InterruptedException e) {
+                // closed
               } finally {
                 closeQuietly(from);
                 closeQuietly(to);
@@ -76,6 +133,7 @@ final class CutProxy implements AutoCloseable {
 
   @Override
   public void close() throws IOException {
+    release();
     server.close();
     cutAll();
   }
