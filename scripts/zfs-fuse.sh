@@ -27,8 +27,15 @@ ensure_daemon() {
   [ -e /dev/fuse ] || { echo "zfs-fuse.sh: /dev/fuse missing" >&2; exit 1; }
   if ! daemon_running; then
     echo "zfs-fuse.sh: starting zfs-fuse daemon" >&2
+    # A machine restored from an image (or a daemon killed hard) leaves the pidfile, the control
+    # socket and the lock behind; zfs-fuse then exits 1 without a word. No daemon runs (checked
+    # above), so they are stale: remove them.
+    rm -f /var/run/zfs-fuse.pid /var/run/zfs/zfs_socket /var/lock/zfs/zfs_lock
     mkdir -p /var/run/zfs /var/lock/zfs
-    zfs-fuse --pidfile /var/run/zfs-fuse.pid
+    if ! zfs-fuse --pidfile /var/run/zfs-fuse.pid; then
+      echo "zfs-fuse.sh: zfs-fuse failed to start (exit $?); /var/log/syslog or 'zfs-fuse -n' shows why" >&2
+      exit 1
+    fi
   fi
   for _ in $(seq 1 100); do zpool list >/dev/null 2>&1 && break; sleep 0.2; done
   zpool list >/dev/null 2>&1 || { echo "zfs-fuse.sh: zfs-fuse daemon does not answer" >&2; exit 1; }

@@ -298,7 +298,12 @@ cmd_build() {
 }
 
 # --------------------------------------------------------------------------- run
-pid_alive() { [ -f "$RUN_DIR/qemu.pid" ] && kill -0 "$(cat "$RUN_DIR/qemu.pid")" 2>/dev/null; }
+# (a pidfile left by an earlier boot of the host may name another live process: check it is qemu)
+pid_alive() {
+	[ -f "$RUN_DIR/qemu.pid" ] || return 1
+	local pid; pid=$(cat "$RUN_DIR/qemu.pid")
+	kill -0 "$pid" 2>/dev/null && grep -q qemu "/proc/$pid/comm" 2>/dev/null
+}
 
 # ssh options; NB: ssh uses the *first* value given for an option, so per-call options
 # (ControlMaster, user) must come before "${SSH_OPTS[@]}".
