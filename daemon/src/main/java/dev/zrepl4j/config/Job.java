@@ -1,0 +1,157 @@
+package dev.zrepl4j.config;
+
+import dev.zrepl4j.replication.DatasetFilter;
+import dev.zrepl4j.replication.DatasetMapping;
+import dev.zrepl4j.replication.InitialPolicy;
+import dev.zrepl4j.replication.Protection;
+import dev.zrepl4j.replication.PruneRule;
+import dev.zrepl4j.replication.ReceiverOptions;
+import dev.zrepl4j.replication.SenderOptions;
+import dev.zrepl4j.zfs.DatasetPath;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/** One entry of {@code jobs:}. The name is unique in the config and never changes (zrepl#327). */
+public sealed interface Job {
+  String name();
+
+  /** zrepl's {@code type:} of this job. */
+  String type();
+
+  /** An active job that replicates (push, pull). */
+  sealed interface Active extends Job {
+    Connect connect();
+
+    Pruning pruning();
+
+    ReplicationOptions replication();
+
+    InitialPolicy initialReplication();
+  }
+
+  /** {@code type: push}: takes snapshots, sends to a sink. */
+  record Push(
+      String name,
+      Connect connect,
+      DatasetFilter filesystems,
+      Send send,
+      Snapshotting snapshotting,
+      Pruning pruning,
+      ReplicationOptions replication,
+      InitialPolicy initialReplication)
+      implements Active {
+    @Override
+    public String type() {
+      return "push";
+    }
+  }
+
+  /**
+   * {@code type: sink}: receives into {@code root_fs/<client identity>/<sender path>}.
+   *
+   * @param mapping the seed's {@code pattern<: target} rules (extra key {@code mapping:}), applied
+   *     below {@code root_fs/<client identity>} instead of the sender's path when present
+   */
+  record Sink(
+      String name, DatasetPath rootFs, Serve serve, Recv recv, Optional<DatasetMapping> mapping)
+      implements Job {
+    @Override
+    public String type() {
+      return "sink";
+    }
+  }
+
+  /**
+   * {@code type: pull}: receives from a source into {@code root_fs/<source path>}.
+   *
+   * @param interval empty for {@code interval: manual} (runs only on {@code signal wakeup})
+   * @param mapping the seed's {@code pattern<: target} rules (extra key {@code mapping:})
+   */
+  record Pull(
+      String name,
+      Connect connect,
+      DatasetPath rootFs,
+      Optional<Duration> interval,
+      Recv recv,
+      Pruning pruning,
+      ReplicationOptions replication,
+      InitialPolicy initialReplication,
+      Optional<DatasetMapping> mapping)
+      implements Active {
+    @Override
+    public String type() {
+      return "pull";
+    }
+  }
+
+  /** {@code type: source}: takes snapshots, serves them to pull jobs. */
+  record Source(
+      String name, Serve serve, DatasetFilter filesystems, Send send, Snapshotting snapshotting)
+      implements Job {
+    @Override
+    public String type() {
+      return "source";
+    }
+  }
+
+  /** {@code type: snap}: local snapshots and pruning only. */
+  record Snap(
+      String name, DatasetFilter filesystems, Snapshotting snapshotting, List<PruneRule> keep)
+      implements Job {
+    public Snap {
+      keep = List.copyOf(keep);
+    }
+
+    @Override
+    public String type() {
+      return "snap";
+    }
+  }
+
+  /**
+   * {@code send:}.
+   *
+   * @param options the flags (encrypted, raw, compressed, large_blocks, embedded_data,
+   *     send_properties)
+   * @param backupProperties {@code backup_properties} (-b)
+   * @param saved {@code saved} (-S)
+   */
+  record Send(
+      SenderOptions options, boolean backupProperties, boolean saved, BandwidthLimit bandwidth) {}
+
+  /** {@code recv:}. */
+  record Recv(ReceiverOptions options, BandwidthLimit bandwidth) {
+    public static final Recv DEFAULTS = new Recv(ReceiverOptions.DEFAULTS, BandwidthLimit.NONE);
+  }
+
+  /**
+   * {@code bandwidth_limit:}.
+   *
+   * @param maxBytesPerSecond -1 = unlimited
+   * @param bucketCapacity bytes (default 128 KiB)
+   */
+  record BandwidthLimit(long maxBytesPerSecond, long bucketCapacity) {
+    public static final BandwidthLimit NONE = new BandwidthLimit(-1, 128 * 1024);
+
+    public boolean unlimited() {
+      return maxBytesPerSecond < 0;
+    }
+  }
+
+  /** {@code pruning:} of an active job. */
+  record Pruning(List<PruneRule> keepSender, List<PruneRule> keepReceiver) {
+    public Pruning {
+      keepSender = List.copyOf(keepSender);
+      keepReceiver = List.copyOf(keepReceiver);
+    }
+  }
+
+  /** {@code replication:} ({@code protection}, {@code concurrency}). */
+  record ReplicationOptions(
+      Protection initial, Protection incremental, int steps, int sizeEstimates) {
+    public static final ReplicationOptions DEFAULTS =
+        new ReplicationOptions(
+            Protection.GUARANTEE_RESUMABILITY, Protection.GUARANTEE_RESUMABILITY, 1, 4);
+  }
+}
