@@ -17,8 +17,8 @@ public sealed interface Connect {
       implements Connect {}
 
   /**
-   * {@code type: ssh+stdinserver}: runs ssh, whose forced command is {@code zrepl4j stdinserver
-   * ID} on the other side.
+   * {@code type: ssh+stdinserver}: runs ssh, whose forced command is {@code zrepl4j stdinserver ID}
+   * on the other side.
    *
    * @param options each becomes {@code ssh -o OPTION}
    */
