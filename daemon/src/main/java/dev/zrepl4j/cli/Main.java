@@ -10,7 +10,16 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "ZFS snapshot and replication daemon.",
-    subcommands = {Main.VersionCommand.class, DemoCommand.class})
+    subcommands = {
+      DaemonCommand.class,
+      StatusCommand.class,
+      SignalCommand.class,
+      PruneCommand.class,
+      StdinserverCommand.class,
+      TestCommand.class,
+      Main.VersionCommand.class,
+      DemoCommand.class
+    })
 public final class Main implements Callable<Integer> {
 
   @Override

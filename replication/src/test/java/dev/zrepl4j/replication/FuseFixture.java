@@ -20,13 +20,13 @@ import java.util.UUID;
  * does not answer, the test fails: integration tests never pass by not running ({@code
  * scripts/zfs-fuse.sh up} starts it).
  */
-final class FuseFixture implements AutoCloseable {
-  static final Path DIR = Path.of("/var/tmp/zrepl4j-it");
+public final class FuseFixture implements AutoCloseable {
+  public static final Path DIR = Path.of("/var/tmp/zrepl4j-it");
 
-  final String name;
-  final Path file;
-  final Path mountpoint;
-  final RealZfs zfs;
+  public final String name;
+  public final Path file;
+  public final Path mountpoint;
+  public final RealZfs zfs;
 
   private FuseFixture(String name, Path file, Path mountpoint, RealZfs zfs) {
     this.name = name;
@@ -36,7 +36,7 @@ final class FuseFixture implements AutoCloseable {
   }
 
   /** The zfs-fuse {@link RealZfs}; fails the test if zfs-fuse is not running. */
-  static RealZfs zfs() {
+  public static RealZfs zfs() {
     try {
       var z = RealZfs.start(List.of("zfs"), List.of("zpool"));
       run("zpool", "list", "-H", "-o", "name");
@@ -51,7 +51,7 @@ final class FuseFixture implements AutoCloseable {
   }
 
   /** Creates pool {@code zrepl4j-it-<tag>-<random>} of {@code mib} MiB. */
-  static FuseFixture create(String tag, int mib) throws IOException {
+  public static FuseFixture create(String tag, int mib) throws IOException {
     var z = zfs();
     Files.createDirectories(DIR);
     var name = "zrepl4j-it-" + tag + "-" + UUID.randomUUID().toString().substring(0, 8);
@@ -64,21 +64,21 @@ final class FuseFixture implements AutoCloseable {
     return new FuseFixture(name, file, mnt, z);
   }
 
-  DatasetPath root() {
+  public DatasetPath root() {
     return DatasetPath.parse(name);
   }
 
-  DatasetPath path(String relative) {
+  public DatasetPath path(String relative) {
     return DatasetPath.parse(name + "/" + relative);
   }
 
   /** Where {@code relative} is mounted by default. */
-  Path mounted(String relative) {
+  public Path mounted(String relative) {
     return mountpoint.resolve(relative);
   }
 
   /** Runs a command, returns stdout; fails with its output on a non-zero exit. */
-  static String run(String... argv) throws IOException {
+  public static String run(String... argv) throws IOException {
     var p = new ProcessBuilder(argv).redirectErrorStream(true).start();
     var out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     try {
@@ -93,17 +93,17 @@ final class FuseFixture implements AutoCloseable {
   }
 
   /** {@code zfs get -H -o value prop ds}. */
-  static String prop(String dataset, String prop) throws IOException {
+  public static String prop(String dataset, String prop) throws IOException {
     return run("zfs", "get", "-H", "-o", "value", prop, dataset).strip();
   }
 
   /** The versions of one filesystem, with userrefs. */
-  List<FilesystemVersion> versions(DatasetPath fs) throws IOException {
+  public List<FilesystemVersion> versions(DatasetPath fs) throws IOException {
     return new ArrayList<>(zfs.listVersions(List.of(fs)).get(fs));
   }
 
   /** The userrefs of {@code fs@snap}. */
-  long userRefs(DatasetPath fs, String snap) throws IOException {
+  public long userRefs(DatasetPath fs, String snap) throws IOException {
     for (var v : versions(fs)) {
       if (v.isSnapshot() && v.name().equals(snap)) {
         return v.userRefs();
@@ -113,7 +113,7 @@ final class FuseFixture implements AutoCloseable {
   }
 
   /** Whether the dataset exists. */
-  boolean exists(DatasetPath fs) throws IOException {
+  public boolean exists(DatasetPath fs) throws IOException {
     return zfs.listFilesystems(List.of(root()), p -> p.equals(fs)).contains(fs);
   }
 
@@ -122,7 +122,7 @@ final class FuseFixture implements AutoCloseable {
    * updates from modifying it, so later incremental receives still apply) and returns the
    * directory.
    */
-  Path mountReadOnly(DatasetPath fs) throws IOException {
+  public Path mountReadOnly(DatasetPath fs) throws IOException {
     var dir = DIR.resolve("ro").resolve(UUID.randomUUID().toString().substring(0, 8));
     Files.createDirectories(dir);
     run("zfs", "set", "readonly=on", fs.toString());
@@ -134,7 +134,7 @@ final class FuseFixture implements AutoCloseable {
   }
 
   /** Unmounts a filesystem mounted by {@link #mountReadOnly}. */
-  static void unmount(DatasetPath fs) throws IOException {
+  public static void unmount(DatasetPath fs) throws IOException {
     run("zfs", "umount", fs.toString());
   }
 

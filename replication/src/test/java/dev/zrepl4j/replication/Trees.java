@@ -11,11 +11,11 @@ import java.util.TreeMap;
 import java.util.stream.Stream;
 
 /** Test support: writes random files and compares two directory trees byte for byte. */
-final class Trees {
+public final class Trees {
   private Trees() {}
 
   /** Writes {@code bytes} pseudo-random bytes (seeded) to {@code file}. */
-  static void write(Path file, long seed, int bytes) throws IOException {
+  public static void write(Path file, long seed, int bytes) throws IOException {
     Files.createDirectories(file.getParent());
     var r = new Random(seed);
     var buf = new byte[64 * 1024];
@@ -28,7 +28,7 @@ final class Trees {
   }
 
   /** Asserts that both trees hold the same files with the same bytes (and at least one file). */
-  static void assertSameFiles(Path expected, Path actual) throws IOException {
+  public static void assertSameFiles(Path expected, Path actual) throws IOException {
     var a = files(expected);
     var b = files(actual);
     assertThat(a).isNotEmpty();

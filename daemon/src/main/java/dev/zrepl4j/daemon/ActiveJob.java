@@ -1,0 +1,193 @@
+package dev.zrepl4j.daemon;
+
+import dev.zrepl4j.config.Job;
+import dev.zrepl4j.replication.Dialer;
+import dev.zrepl4j.replication.Pull;
+import dev.zrepl4j.replication.Push;
+import dev.zrepl4j.replication.Receiver;
+import dev.zrepl4j.replication.Replication;
+import dev.zrepl4j.replication.Sender;
+import dev.zrepl4j.replication.Step;
+import dev.zrepl4j.zfs.Zfs;
+import java.io.Closeable;
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A push or pull job: (push) takes the job's snapshots when due, then replicates, then prunes both
+ * sides, each run over fresh connections from its {@link Dialer}. A push job with {@code manual}
+ * snapshotting and a pull job with {@code interval: manual} run only on {@code signal wakeup}.
+ * {@code signal reset} closes the run's connections, which aborts its transfers.
+ */
+final class ActiveJob extends JobRunner {
+  private static final Logger log = LoggerFactory.getLogger(ActiveJob.class);
+
+  private final Job.Active config;
+  private final Replication.Connector connector;
+  private final Optional<Snapshots> snapshots;
+  private final Set<Closeable> open = ConcurrentHashMap.newKeySet();
+  private final Map<String, JobStatus.Fs> progress = new ConcurrentHashMap<>();
+  private final Closeable resources;
+
+  ActiveJob(Job.Active config, Zfs zfs, Dialer dialer, Clock clock) {
+    super(config.name(), config.type(), clock);
+    this.config = config;
+    Replication.Connector base;
+    switch (config) {
+      case Job.Push p -> {
+        var sender = new Sender(zfs, p.filesystems(), p.name(), p.send().options());
+        var push = new Push(sender, "local", dialer);
+        base = push;
+        resources = push::close;
+        snapshots = Optional.of(new Snapshots(p.snapshotting(), zfs, p.filesystems(), clock));
+      }
+      case Job.Pull p -> {
+        var receiver = Receiver.localRoot(zfs, p.rootFs(), p.name(), p.recv().options());
+        var pull = new Pull(dialer, receiver, p.name());
+        base = pull;
+        resources = pull::close;
+        snapshots = Optional.empty();
+      }
+    }
+    this.connector =
+        () -> {
+          var c = base.connect();
+          open.add(c);
+          return new Replication.Connection(
+              c.sender(),
+              c.receiver(),
+              () -> {
+                open.remove(c);
+                c.close();
+              });
+        };
+  }
+
+  @Override
+  protected Optional<Instant> nextRun(@Nullable Instant lastEnd) throws IOException {
+    return switch (config) {
+      // at start a push job replicates what is there (a restart resumes at once) unless its
+      // snapshotting is manual; later it runs when the next snapshot is due
+      case Job.Push p ->
+          lastEnd == null && !snapshots.orElseThrow().manual()
+              ? Optional.of(clock.instant())
+              : snapshots.orElseThrow().next();
+      case Job.Pull p ->
+          p.interval().map(i -> lastEnd == null ? clock.instant() : lastEnd.plus(i));
+    };
+  }
+
+  @Override
+  protected JobStatus.Run run(boolean woken) throws IOException, InterruptedException {
+    var started = clock.instant();
+    var problems = new ArrayList<String>();
+    String snapshot = null;
+    if (!woken && snapshots.isPresent() && snapshotDue(snapshots.get())) {
+      setState("snapshotting");
+      var r = snapshots.get().take();
+      if (r.isPresent()) {
+        snapshot = r.get().name();
+        problems.addAll(r.get().hookFailures());
+        log.info("job {}: snapshot {} of {} filesystems", name, snapshot, r.get().snapshotted().size());
+      }
+    }
+    setState("replicating");
+    progress.clear();
+    Replication.Report report;
+    try {
+      report = new Replication(replicationConfig(), connector, this::progress).run();
+    } finally {
+      progress.clear();
+    }
+    var fss = new ArrayList<JobStatus.Fs>();
+    for (var f : report.filesystems()) {
+      fss.add(
+          new JobStatus.Fs(
+              f.filesystem(), f.state().name(), f.stepsDone(), f.stepsTotal(), f.bytes(), f.message()));
+      if (!f.ok()) {
+        problems.add(f.filesystem() + ": " + f.state() + ": " + f.message());
+      }
+    }
+    setState("pruning");
+    int pruned = prune(problems);
+    return new JobStatus.Run(
+        started.toString(), secondsSince(started), snapshot, fss, pruned, problems);
+  }
+
+  private boolean snapshotDue(Snapshots s) throws IOException {
+    var next = s.next();
+    return next.isPresent() && !next.get().isAfter(clock.instant());
+  }
+
+  /** What pruning both sides would do now ({@code zrepl4j prune --dry-run}): one line each. */
+  List<String> pruneDryRun() throws IOException {
+    var lines = new ArrayList<String>();
+    var problems = new ArrayList<String>();
+    Pruning.both(name, connector, config.pruning(), true, problems, lines);
+    problems.forEach(p -> lines.add("problem: " + p));
+    return lines;
+  }
+
+  /** Prunes both sides with the job's rules; returns how many snapshots went. */
+  private int prune(List<String> problems) throws IOException {
+    return Pruning.both(name, connector, config.pruning(), false, problems, new ArrayList<>());
+  }
+
+  private Replication.Config replicationConfig() {
+    var r = config.replication();
+    return new Replication.Config(
+        name,
+        config.initialReplication(),
+        r.initial(),
+        r.incremental(),
+        false,
+        r.steps(),
+        Replication.Config.defaults(name).maxAttempts(),
+        Duration.ofSeconds(5),
+        clock);
+  }
+
+  private void progress(String fs, Step step, long bytes) {
+    progress.put(fs, new JobStatus.Fs(fs, "STEPPING", 0, 0, bytes, step.toString()));
+  }
+
+  @Override
+  protected List<JobStatus.Fs> current() {
+    var l = new ArrayList<>(progress.values());
+    l.sort(Comparator.comparing(JobStatus.Fs::filesystem));
+    return l;
+  }
+
+  @Override
+  protected void abortRun() {
+    for (var c : List.copyOf(open)) {
+      try {
+        c.close();
+      } catch (IOException | RuntimeException e) {
+        log.debug("job {}: closing a connection on abort: {}", name, e.toString());
+      }
+    }
+  }
+
+  @Override
+  void stop(Duration grace) {
+    super.stop(grace);
+    try {
+      resources.close();
+    } catch (IOException e) {
+      log.debug("job {}: close: {}", name, e.toString());
+    }
+  }
+}

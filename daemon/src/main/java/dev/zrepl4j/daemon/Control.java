@@ -1,0 +1,38 @@
+package dev.zrepl4j.daemon;
+
+import java.util.List;
+
+/**
+ * The control socket's messages ({@code zrepl4j status}, {@code signal}, {@code prune --dry-run},
+ * {@code version}), served over our RPC on a Unix socket under the prefix {@code control}. Records
+ * only: the endpoints are {@link Daemon.Endpoints}.
+ */
+public final class Control {
+  private Control() {}
+
+  /** The endpoint prefix on the control socket. */
+  public static final String PREFIX = "control";
+
+  /** {@code control.status}. */
+  public record StatusRequest(String job) {}
+
+  /** The daemon's state: version, start time, every job. */
+  public record StatusResponse(String version, String started, List<JobStatus> jobs) {
+    public StatusResponse {
+      jobs = List.copyOf(jobs);
+    }
+  }
+
+  /** {@code control.signal}: {@code wakeup} or {@code reset} of one job. */
+  public record SignalRequest(String job, String signal) {}
+
+  /** {@code control.prune}: what pruning would do now, per side. */
+  public record PruneRequest(String job, boolean dryRun) {}
+
+  /** A list of lines. */
+  public record Lines(List<String> lines) {
+    public Lines {
+      lines = List.copyOf(lines);
+    }
+  }
+}

@@ -1,0 +1,218 @@
+package dev.zrepl4j.daemon;
+
+import dev.zrepl4j.config.DaemonConfig;
+import dev.zrepl4j.config.Job;
+import dev.zrepl4j.rpc.Caller;
+import dev.zrepl4j.rpc.ErrorCode;
+import dev.zrepl4j.rpc.RemoteException;
+import dev.zrepl4j.rpc.RpcOptions;
+import dev.zrepl4j.rpc.RpcServer;
+import dev.zrepl4j.zfs.Zfs;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The running daemon: every job of a config, their transports, the control socket. Passive jobs
+ * start first, so an active job's {@code local} connect finds its sink in the same daemon. {@link
+ * #close()} is the graceful shutdown (SIGTERM/SIGINT): stops accepting, aborts runs in flight (their
+ * {@code zfs} children are killed; a resumable receive stays resumable, a non-resumable one is
+ * discarded by ZFS), and the next start resumes. Thread-safe.
+ */
+public final class Daemon implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Daemon.class);
+
+  private final DaemonConfig config;
+  private final String version;
+  private final Instant started;
+  private final Map<String, JobRunner> jobs = new LinkedHashMap<>();
+  private final RpcServer control = new RpcServer(RpcOptions.defaults());
+  private boolean closed;
+
+  private Daemon(DaemonConfig config, String version, Clock clock) {
+    this.config = config;
+    this.version = version;
+    this.started = clock.instant();
+  }
+
+  /**
+   * Starts every job and the control socket.
+   *
+   * @throws IOException if a listener or the control socket cannot be set up (nothing is left
+   *     running then)
+   */
+  public static Daemon start(DaemonConfig config, Zfs zfs, Clock clock, String version)
+      throws Exception {
+    var d = new Daemon(config, version, clock);
+    try {
+      d.startAll(zfs, clock);
+    } catch (Exception e) {
+      d.close();
+      throw e;
+    }
+    return d;
+  }
+
+  private void startAll(Zfs zfs, Clock clock) throws Exception {
+    var transports =
+        new Transports(config.global().stdinserverSockdir(), RpcOptions.defaults());
+    var ordered = new ArrayList<Job>();
+    config.jobs().stream().filter(j -> j instanceof Job.Sink || j instanceof Job.Source).forEach(ordered::add);
+    config.jobs().stream().filter(j -> !(j instanceof Job.Sink || j instanceof Job.Source)).forEach(ordered::add);
+    for (var job : ordered) {
+      JobRunner r =
+          switch (job) {
+            case Job.Sink s -> new PassiveJob(s, zfs, transports, clock);
+            case Job.Source s -> new PassiveJob(s, zfs, transports, clock);
+            case Job.Active a -> new ActiveJob(a, zfs, transports.dialer(a.connect()), clock);
+            case Job.Snap s -> new SnapJob(s, zfs, clock);
+          };
+      synchronized (this) {
+        jobs.put(job.name(), r);
+      }
+      r.start();
+      log.info("job {} ({}) started", job.name(), job.type());
+    }
+    control.register(Control.PREFIX, new Endpoints());
+    var sock = config.global().controlSockpath();
+    secureRuntimeDir(sock.toAbsolutePath().getParent());
+    control.listenUnix(sock, "control");
+    Files.setPosixFilePermissions(sock, PosixFilePermissions.fromString("rw-------"));
+    log.info("control socket {}", sock);
+  }
+
+  /**
+   * Creates {@code dir} (mode 0700) or checks that an existing one is not accessible to others:
+   * the socket's only protection is the file system's permissions.
+   */
+  static void secureRuntimeDir(Path dir) throws IOException {
+    if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+      Files.createDirectories(
+          dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+      return;
+    }
+    var perms = Files.getPosixFilePermissions(dir);
+    if (perms.contains(PosixFilePermission.OTHERS_READ)
+        || perms.contains(PosixFilePermission.OTHERS_WRITE)
+        || perms.contains(PosixFilePermission.OTHERS_EXECUTE)) {
+      throw new IOException(
+          "runtime directory "
+              + dir
+              + " is accessible to others ("
+              + PosixFilePermissions.toString(perms)
+              + "): refusing to put the control socket there; chmod o-rwx it");
+    }
+  }
+
+  /** The status of every job (or of one). */
+  public synchronized Control.StatusResponse status(String job) {
+    var l = new ArrayList<JobStatus>();
+    for (var r : jobs.values()) {
+      if (job.isEmpty() || r.name().equals(job)) {
+        l.add(r.status());
+      }
+    }
+    return new Control.StatusResponse(version, started.toString(), l);
+  }
+
+  private synchronized JobRunner job(String name) throws RemoteException {
+    var r = jobs.get(name);
+    if (r == null) {
+      throw new RemoteException(
+          ErrorCode.NOT_FOUND, "no job '" + name + "' (jobs: " + String.join(", ", jobs.keySet()) + ")");
+    }
+    return r;
+  }
+
+  /** Waits until {@link #close()} was called. */
+  public synchronized void awaitClosed() throws InterruptedException {
+    while (!closed) {
+      wait();
+    }
+  }
+
+  /** Graceful shutdown: active jobs first (their runs aborted), then passive jobs, then control. */
+  @Override
+  public void close() {
+    List<JobRunner> rs;
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      notifyAll();
+      rs = new ArrayList<>(jobs.values());
+    }
+    log.info("shutting down");
+    var grace = Duration.ofSeconds(20);
+    rs.stream().filter(r -> !(r instanceof PassiveJob)).forEach(r -> r.stop(grace));
+    // children still running (a zfs send/recv whose thread did not notice): stop them, so nothing
+    // keeps writing after we are gone
+    ProcessHandle.current()
+        .descendants()
+        .forEach(
+            p -> {
+              log.info("stopping child {} {}", p.pid(), p.info().commandLine().orElse(""));
+              p.destroy();
+            });
+    rs.stream().filter(r -> r instanceof PassiveJob).forEach(r -> r.stop(grace));
+    control.close();
+    try {
+      Files.deleteIfExists(config.global().controlSockpath());
+    } catch (IOException e) {
+      log.debug("removing control socket: {}", e.toString());
+    }
+    log.info("stopped");
+  }
+
+  /** The control socket's endpoints ({@code control.*}). */
+  public final class Endpoints {
+    public Control.StatusResponse status(Control.StatusRequest r, Caller caller) {
+      return Daemon.this.status(r.job());
+    }
+
+    public Control.Lines signal(Control.SignalRequest r, Caller caller) throws RemoteException {
+      var job = job(r.job());
+      switch (r.signal()) {
+        case "wakeup" -> job.wakeup();
+        case "reset" -> job.reset();
+        default ->
+            throw new RemoteException(
+                ErrorCode.INVALID_ARGUMENT, "unknown signal '" + r.signal() + "' (wakeup, reset)");
+      }
+      return new Control.Lines(List.of("sent " + r.signal() + " to job " + r.job()));
+    }
+
+    public Control.Lines prune(Control.PruneRequest r, Caller caller) throws IOException {
+      var job = job(r.job());
+      if (!r.dryRun()) {
+        throw new RemoteException(
+            ErrorCode.INVALID_ARGUMENT, "only --dry-run: real pruning runs with the job (signal wakeup)");
+      }
+      return switch (job) {
+        case ActiveJob a -> new Control.Lines(a.pruneDryRun());
+        case SnapJob s -> new Control.Lines(s.prune(true).lines());
+        default ->
+            throw new RemoteException(
+                ErrorCode.INVALID_ARGUMENT,
+                "job " + r.job() + " is a " + job.type + " job: only push, pull and snap jobs prune");
+      };
+    }
+
+    public Control.Lines version(Control.StatusRequest r, Caller caller) {
+      return new Control.Lines(List.of(version));
+    }
+  }
+}

@@ -1,0 +1,236 @@
+package dev.zrepl4j.daemon;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One job's thread: waits for its next run (its own schedule or {@code signal wakeup}), runs it,
+ * records the outcome for {@code status}. Subclasses say when the next run is and what a run does.
+ * {@code signal reset} aborts the run in progress. Thread-safe.
+ */
+abstract class JobRunner implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(JobRunner.class);
+
+  protected final String name;
+  protected final String type;
+  protected final Clock clock;
+  private final Object lock = new Object();
+  private boolean wakeup;
+  private boolean closed;
+  private @Nullable Thread thread;
+  private volatile String state = "idle";
+  private volatile @Nullable Instant nextRun;
+  private volatile long runs;
+  private volatile JobStatus.@Nullable Run lastRun;
+  private volatile @Nullable String lastError;
+  private volatile boolean aborting;
+
+  JobRunner(String name, String type, Clock clock) {
+    this.name = name;
+    this.type = type;
+    this.clock = clock;
+  }
+
+  /** Starts the job's thread (passive jobs may start serving here too). */
+  void start() throws Exception {
+    var t = Thread.ofPlatform().name("job-" + name).unstarted(this::loop);
+    synchronized (lock) {
+      thread = t;
+    }
+    t.start();
+  }
+
+  /**
+   * When this job next runs by itself, given that the last run (if any) ended at {@code lastEnd};
+   * empty = only on wakeup.
+   */
+  protected abstract Optional<Instant> nextRun(@Nullable Instant lastEnd) throws Exception;
+
+  /**
+   * One run.
+   *
+   * @param woken true if started by {@code signal wakeup} rather than by the schedule
+   */
+  protected abstract JobStatus.Run run(boolean woken) throws Exception;
+
+  /** Aborts the run in progress: closes its connections, kills its children. */
+  protected void abortRun() {}
+
+  /** Per-filesystem progress of the run in progress. */
+  protected List<JobStatus.Fs> current() {
+    return List.of();
+  }
+
+  final void setState(String s) {
+    state = s;
+  }
+
+  private void loop() {
+    Instant lastEnd = null;
+    while (true) {
+      boolean woken;
+      try {
+        var next = nextRun(lastEnd);
+        nextRun = next.orElse(null);
+        state = "waiting";
+        woken = await(next.orElse(null));
+      } catch (InterruptedException e) {
+        break;
+      } catch (Exception e) {
+        log.error("job {}: cannot plan the next run: {}", name, e.toString());
+        lastError = e.toString();
+        woken = awaitQuietly(clock.instant().plus(Duration.ofMinutes(1)));
+      }
+      if (isClosed()) {
+        break;
+      }
+      nextRun = null;
+      aborting = false;
+      var started = clock.instant();
+      try {
+        var r = run(woken);
+        lastRun = r;
+        lastError = r.ok() ? null : String.join("; ", r.problems());
+        runs++;
+        if (!r.ok()) {
+          log.warn("job {}: run finished with problems: {}", name, r.problems());
+        } else {
+          log.info("job {}: run finished in {} s", name, r.seconds());
+        }
+      } catch (InterruptedException e) {
+        if (isClosed()) {
+          break;
+        }
+        lastError = "run aborted";
+        Thread.interrupted();
+      } catch (Exception e) {
+        if (isClosed()) {
+          break;
+        }
+        var msg = aborting ? "run aborted by signal reset: " + e : e.toString();
+        log.error("job {}: run failed: {}", name, msg);
+        lastError = msg;
+        lastRun =
+            new JobStatus.Run(
+                started.toString(),
+                secondsSince(started),
+                null,
+                List.of(),
+                0,
+                List.of(msg));
+        runs++;
+      }
+      lastEnd = clock.instant();
+      state = "idle";
+    }
+    state = "stopped";
+  }
+
+  final double secondsSince(Instant started) {
+    return Duration.between(started, clock.instant()).toMillis() / 1000.0;
+  }
+
+  /** Waits until {@code until} (null: forever) or a wakeup; true if woken. */
+  private boolean await(@Nullable Instant until) throws InterruptedException {
+    synchronized (lock) {
+      while (!wakeup && !closed) {
+        if (until == null) {
+          lock.wait();
+        } else {
+          long ms = Duration.between(clock.instant(), until).toMillis();
+          if (ms <= 0) {
+            return false;
+          }
+          lock.wait(Math.min(ms, 1000));
+        }
+      }
+      boolean w = wakeup;
+      wakeup = false;
+      return w;
+    }
+  }
+
+  private boolean awaitQuietly(Instant until) {
+    try {
+      return await(until);
+    } catch (InterruptedException e) {
+      return false;
+    }
+  }
+
+  private boolean isClosed() {
+    synchronized (lock) {
+      return closed;
+    }
+  }
+
+  /** {@code signal wakeup}: run now (a run in progress is not restarted). */
+  void wakeup() {
+    synchronized (lock) {
+      wakeup = true;
+      lock.notifyAll();
+    }
+  }
+
+  /** {@code signal reset}: aborts the run in progress, if any. */
+  void reset() {
+    log.info("job {}: reset: aborting the current run", name);
+    aborting = true;
+    abortRun();
+  }
+
+  JobStatus status() {
+    var n = nextRun;
+    return new JobStatus(
+        name,
+        type,
+        state,
+        n == null ? null : n.toString(),
+        runs,
+        lastRun,
+        current(),
+        lastError);
+  }
+
+  String name() {
+    return name;
+  }
+
+  /** Stops the thread, aborting a run in progress; waits for it up to {@code grace}. */
+  void stop(Duration grace) {
+    Thread t;
+    synchronized (lock) {
+      closed = true;
+      lock.notifyAll();
+      t = thread;
+    }
+    abortRun();
+    if (t != null) {
+      t.interrupt();
+      try {
+        t.join(grace.toMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      if (t.isAlive()) {
+        log.warn("job {}: still running after {}", name, grace);
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    stop(Duration.ofSeconds(10));
+  }
+
+  static List<String> problems() {
+    return new ArrayList<>();
+  }
+}

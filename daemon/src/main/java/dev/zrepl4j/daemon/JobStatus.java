@@ -1,0 +1,68 @@
+package dev.zrepl4j.daemon;
+
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * What {@code zrepl4j status} shows of one job (JSON over the control socket; times are ISO-8601
+ * strings so the JSON reads well).
+ *
+ * @param name the job's name
+ * @param type push, sink, pull, source, snap
+ * @param state idle, waiting, snapshotting, replicating, pruning, serving, stopped
+ * @param nextRun when the job runs next by itself (null: only on {@code signal wakeup}, or
+ *     passive)
+ * @param runs completed runs since the daemon started
+ * @param lastRun the last completed run, if any
+ * @param current per-filesystem progress of the replication now running (empty when none)
+ * @param lastError the last run's error, if it failed
+ */
+public record JobStatus(
+    String name,
+    String type,
+    String state,
+    @Nullable String nextRun,
+    long runs,
+    @Nullable Run lastRun,
+    List<Fs> current,
+    @Nullable String lastError) {
+  public JobStatus {
+    current = List.copyOf(current);
+  }
+
+  /**
+   * One completed run.
+   *
+   * @param started ISO-8601
+   * @param seconds how long it took
+   * @param snapshot the snapshot name taken in this run, if any
+   * @param filesystems per-filesystem outcome of the replication (empty for snap jobs)
+   * @param pruned snapshots destroyed by pruning (both sides)
+   * @param problems failures of snapshotting hooks, pruning or filesystems, as messages
+   */
+  public record Run(
+      String started,
+      double seconds,
+      @Nullable String snapshot,
+      List<Fs> filesystems,
+      int pruned,
+      List<String> problems) {
+    public Run {
+      filesystems = List.copyOf(filesystems);
+      problems = List.copyOf(problems);
+    }
+
+    public boolean ok() {
+      return problems.isEmpty();
+    }
+  }
+
+  /**
+   * One filesystem of a replication.
+   *
+   * @param state PLANNING, STEPPING, UP_TO_DATE, REPLICATED, CONFLICT, FAILED, SKIPPED
+   * @param bytes bytes transferred so far
+   */
+  public record Fs(
+      String filesystem, String state, int stepsDone, int stepsTotal, long bytes, String message) {}
+}

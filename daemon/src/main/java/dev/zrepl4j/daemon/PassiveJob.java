@@ -1,0 +1,109 @@
+package dev.zrepl4j.daemon;
+
+import dev.zrepl4j.config.Job;
+import dev.zrepl4j.replication.Receiver;
+import dev.zrepl4j.replication.ReceiverEndpoint;
+import dev.zrepl4j.replication.SeedSource;
+import dev.zrepl4j.replication.Sender;
+import dev.zrepl4j.rpc.RpcOptions;
+import dev.zrepl4j.rpc.RpcServer;
+import dev.zrepl4j.zfs.Zfs;
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A sink or source job: serves its endpoint over its {@code serve:} transport; a source also takes
+ * its snapshots when due. A sink serves {@code receiver} (each client confined to {@code
+ * root_fs/<client identity>}); a source serves {@code sender} (only what its filter allows) and the
+ * seed's four pull endpoints, so a seed-era client can pull from it.
+ */
+final class PassiveJob extends JobRunner {
+  private static final Logger log = LoggerFactory.getLogger(PassiveJob.class);
+
+  private final Job config;
+  private final RpcServer server = new RpcServer(RpcOptions.defaults());
+  private final Transports transports;
+  private final Optional<Snapshots> snapshots;
+  private @Nullable AutoCloseable listener;
+
+  PassiveJob(Job config, Zfs zfs, Transports transports, Clock clock) {
+    super(config.name(), config.type(), clock);
+    this.config = config;
+    this.transports = transports;
+    switch (config) {
+      case Job.Sink s -> {
+        server.register(
+            "receiver",
+            new ReceiverEndpoint(zfs, s.rootFs(), Receiver.Mode.SINK, s.name(), s.recv().options()));
+        snapshots = Optional.empty();
+      }
+      case Job.Source s -> {
+        server.register("sender", new Sender(zfs, s.filesystems(), s.name(), s.send().options()));
+        server.register(new SeedSource(zfs, s.filesystems()));
+        snapshots = Optional.of(new Snapshots(s.snapshotting(), zfs, s.filesystems(), clock));
+      }
+      default -> throw new IllegalArgumentException("not a passive job: " + config.type());
+    }
+  }
+
+  @Override
+  void start() throws Exception {
+    var serve =
+        switch (config) {
+          case Job.Sink s -> s.serve();
+          case Job.Source s -> s.serve();
+          default -> throw new IllegalStateException();
+        };
+    listener = transports.serve(name, serve, server);
+    log.info("job {}: serving {}", name, serve);
+    super.start();
+  }
+
+  @Override
+  protected Optional<Instant> nextRun(@Nullable Instant lastEnd) throws IOException {
+    return snapshots.isEmpty() ? Optional.empty() : snapshots.get().next();
+  }
+
+  @Override
+  protected JobStatus.Run run(boolean woken) throws IOException, InterruptedException {
+    var started = clock.instant();
+    var problems = new ArrayList<String>();
+    String snapshot = null;
+    if (snapshots.isPresent() && !woken) {
+      setState("snapshotting");
+      var r = snapshots.get().take();
+      if (r.isPresent()) {
+        snapshot = r.get().name();
+        problems.addAll(r.get().hookFailures());
+      }
+    }
+    return new JobStatus.Run(
+        started.toString(), secondsSince(started), snapshot, List.of(), 0, problems);
+  }
+
+  /** Open connections of clients. */
+  int clients() {
+    return server.activeConnections();
+  }
+
+  @Override
+  void stop(Duration grace) {
+    try {
+      if (listener != null) {
+        listener.close();
+      }
+    } catch (Exception e) {
+      log.debug("job {}: closing listener: {}", name, e.toString());
+    }
+    server.close();
+    super.stop(grace);
+  }
+}

@@ -1,0 +1,294 @@
+package dev.zrepl4j.daemon;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.zrepl4j.replication.FuseFixture;
+import dev.zrepl4j.replication.Trees;
+import dev.zrepl4j.zfs.DatasetPath;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Real {@code zrepl4j daemon} processes with zrepl-format configs replicating a dataset tree
+ * between zfs-fuse pools over 127.0.0.1: push/sink over TCP in two daemons, push/sink over {@code
+ * local} in one daemon, pull/source; SIGTERM during a transfer, restart, completion.
+ */
+@Timeout(300)
+class DaemonIT {
+  @TempDir Path dir;
+  FuseFixture src;
+  FuseFixture dst;
+
+  @BeforeEach
+  void pools() throws IOException {
+    src = FuseFixture.create("dsrc", 768);
+    dst = FuseFixture.create("ddst", 768);
+    FuseFixture.run("zfs", "create", src.path("data").toString());
+    FuseFixture.run("zfs", "create", src.path("data/a").toString());
+    FuseFixture.run("zfs", "create", src.path("data/a/b").toString());
+    FuseFixture.run("zfs", "create", src.path("other").toString());
+    FuseFixture.run("zfs", "create", dst.path("sink").toString());
+    Trees.write(src.mounted("data").resolve("top.bin"), 1, 300_000);
+    Trees.write(src.mounted("data/a").resolve("a.bin"), 2, 200_000);
+    Trees.write(src.mounted("data/a/b").resolve("b.bin"), 3, 100_000);
+  }
+
+  @AfterEach
+  void destroy() throws IOException {
+    try (var s = src;
+        var d = dst) {
+      // closed in reverse order
+    }
+  }
+
+  static int freePort() throws IOException {
+    try (var s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  String global(String name) {
+    return """
+        global:
+          logging:
+            - {type: stdout, level: info, format: human}
+          control:
+            sockpath: %s
+          serve:
+            stdinserver:
+              sockdir: %s
+        """
+        .formatted(sock(name), dir.resolve(name + "-stdin"));
+  }
+
+  Path sock(String name) {
+    return dir.resolve(name + "-run").resolve("control");
+  }
+
+  String pushJob(String connect) {
+    return """
+          - name: push
+            type: push
+            connect: %s
+            filesystems: {"%s<": true}
+            snapshotting: {type: periodic, prefix: zrepl_, interval: 1h}
+            pruning:
+              keep_sender:
+                - {type: not_replicated}
+                - {type: last_n, count: 2}
+              keep_receiver:
+                - {type: last_n, count: 3}
+        """
+        .formatted(connect, src.path("data"));
+  }
+
+  String sinkJob(String serve) {
+    return """
+          - name: sink
+            type: sink
+            root_fs: %s
+            serve: %s
+        """
+        .formatted(dst.path("sink"), serve);
+  }
+
+  /** Where the sink puts {@code relative} (below the source's data) for client {@code id}. */
+  DatasetPath received(String id, String relative) {
+    return DatasetPath.parse(
+        dst.path("sink") + "/" + id + "/" + src.path("data") + (relative.isEmpty() ? "" : "/" + relative));
+  }
+
+  void assertReplicated(String id) throws IOException {
+    for (var rel : List.of("", "a", "a/b")) {
+      var fs = received(id, rel);
+      var mnt = dst.mountReadOnly(fs);
+      try {
+        Trees.assertSameFiles(src.mounted(rel.isEmpty() ? "data" : "data/" + rel), mnt);
+      } finally {
+        FuseFixture.unmount(fs);
+      }
+    }
+    assertThat(dst.exists(DatasetPath.parse(dst.path("sink") + "/" + id + "/" + src.path("other"))))
+        .as("'other' is not in the push filter")
+        .isFalse();
+  }
+
+  @Test
+  void pushToSinkOverTcpInTwoDaemons() throws IOException {
+    int port = freePort();
+    try (var sink =
+            DaemonProcess.start(
+                dir,
+                "sink",
+                global("sink")
+                    + "jobs:\n"
+                    + sinkJob(
+                        "{type: tcp, listen: \"127.0.0.1:%d\", clients: {\"127.0.0.1\": client1}}"
+                            .formatted(port)),
+                sock("sink"));
+        var push =
+            DaemonProcess.start(
+                dir,
+                "push",
+                global("push")
+                    + "jobs:\n"
+                    + pushJob("{type: tcp, address: \"127.0.0.1:%d\"}".formatted(port)),
+                sock("push"))) {
+      var s = push.awaitRuns("push", 1);
+      assertThat(s.lastRun()).isNotNull();
+      assertThat(s.lastRun().problems()).as(push.logText()).isEmpty();
+      assertThat(s.lastRun().snapshot()).startsWith("zrepl_");
+      assertThat(s.lastRun().filesystems()).extracting(JobStatus.Fs::state).containsOnly("REPLICATED");
+      assertReplicated("client1");
+
+      // an incremental: new data, a snapshot with the job's prefix, signal wakeup
+      Trees.write(src.mounted("data/a").resolve("a2.bin"), 4, 150_000);
+      FuseFixture.run("zfs", "snapshot", "-r", src.path("data") + "@zrepl_manual2");
+      assertThat(push.cli("signal", "wakeup", "push")).contains("wakeup");
+      s = push.awaitRuns("push", 2);
+      assertThat(s.lastRun().problems()).as(push.logText()).isEmpty();
+      assertReplicated("client1");
+
+      var text = push.cli("status");
+      assertThat(text).contains("push (push)").contains("REPLICATED");
+      var json = push.cli("status", "--json");
+      assertThat(json).contains("\"name\" : \"push\"").contains("\"runs\" : 2");
+      assertThat(sink.job("sink").state()).isIn("waiting", "idle");
+    }
+  }
+
+  @Test
+  void pushToSinkOverLocalInOneDaemon() throws IOException {
+    try (var d =
+        DaemonProcess.start(
+            dir,
+            "both",
+            global("both")
+                + "jobs:\n"
+                + sinkJob("{type: local, listener_name: backup}")
+                + pushJob("{type: local, listener_name: backup, client_identity: here}"),
+            sock("both"))) {
+      var s = d.awaitRuns("push", 1);
+      assertThat(s.lastRun().problems()).as(d.logText()).isEmpty();
+      assertReplicated("here");
+    }
+  }
+
+  @Test
+  void pullFromSourceOverTcp() throws IOException {
+    int port = freePort();
+    var sourceYaml =
+        global("source")
+            + """
+            jobs:
+              - name: source
+                type: source
+                serve: {type: tcp, listen: "127.0.0.1:%d", clients: {"127.0.0.1": puller}}
+                filesystems: {"%s<": true}
+                snapshotting: {type: periodic, prefix: zrepl_, interval: 1h}
+            """
+                .formatted(port, src.path("data"));
+    var pullYaml =
+        global("pull")
+            + """
+            jobs:
+              - name: pull
+                type: pull
+                connect: {type: tcp, address: "127.0.0.1:%d"}
+                root_fs: %s
+                interval: manual
+                pruning:
+                  keep_sender: [{type: last_n, count: 5}]
+                  keep_receiver: [{type: last_n, count: 5}]
+            """
+                .formatted(port, dst.path("sink"));
+    try (var source = DaemonProcess.start(dir, "source", sourceYaml, sock("source"));
+        var pull = DaemonProcess.start(dir, "pull", pullYaml, sock("pull"))) {
+      // the source snapshots at start (no snapshot yet); the manual pull runs on wakeup
+      source.awaitRuns("source", 1);
+      assertThat(pull.job("pull").runs()).isZero();
+      pull.cli("signal", "wakeup", "pull");
+      var s = pull.awaitRuns("pull", 1);
+      assertThat(s.lastRun().problems()).as(pull.logText()).isEmpty();
+      for (var rel : List.of("", "a", "a/b")) {
+        var fs = DatasetPath.parse(dst.path("sink") + "/" + src.path("data") + (rel.isEmpty() ? "" : "/" + rel));
+        var mnt = dst.mountReadOnly(fs);
+        try {
+          Trees.assertSameFiles(src.mounted(rel.isEmpty() ? "data" : "data/" + rel), mnt);
+        } finally {
+          FuseFixture.unmount(fs);
+        }
+      }
+    }
+  }
+
+  @Test
+  void sigtermDuringTransferThenRestartCompletes() throws IOException {
+    // enough data that the transfer is still running when SIGTERM comes
+    Trees.write(src.mounted("data/a/b").resolve("big.bin"), 9, 200 << 20);
+    int port = freePort();
+    try (var sink =
+            DaemonProcess.start(
+                dir,
+                "sink",
+                global("sink")
+                    + "jobs:\n"
+                    + sinkJob(
+                        "{type: tcp, listen: \"127.0.0.1:%d\", clients: {\"127.0.0.1\": client1}}"
+                            .formatted(port)),
+                sock("sink"));
+        var push =
+            DaemonProcess.start(
+                dir,
+                "push",
+                global("push")
+                    + "jobs:\n"
+                    + pushJob("{type: tcp, address: \"127.0.0.1:%d\"}".formatted(port)),
+                sock("push"))) {
+      push.await("push", Duration.ofSeconds(60), s -> s.current().stream().anyMatch(f -> f.bytes() > 0));
+      assertThat(push.terminate()).as("exit status after SIGTERM").isIn(0, 143);
+      assertThat(push.logText()).contains("shutting down");
+      assertThat(zfsSends()).as("zfs send processes left after SIGTERM").isEmpty();
+      push.restart();
+      var s = push.await("push", Duration.ofSeconds(120), j -> j.runs() >= 1 && j.lastRun().ok());
+      assertThat(s.lastRun().filesystems()).extracting(JobStatus.Fs::state).doesNotContain("FAILED");
+      assertReplicated("client1");
+      assertNoStrayHolds();
+    }
+  }
+
+  static List<String> zfsSends() {
+    return ProcessHandle.allProcesses()
+        .map(p -> p.info().commandLine().orElse(""))
+        .filter(c -> c.contains("zfs send") && c.contains("zrepl4j-it-dsrc"))
+        .toList();
+  }
+
+  /** Only the cursor hold on the sender's newest snapshot, the last-received hold on the sink's. */
+  void assertNoStrayHolds() throws IOException {
+    for (var rel : List.of("", "a", "a/b")) {
+      var sfs = rel.isEmpty() ? src.path("data") : src.path("data/" + rel);
+      var vs = src.versions(sfs).stream().filter(v -> v.isSnapshot()).toList();
+      for (int i = 0; i < vs.size(); i++) {
+        assertThat(vs.get(i).userRefs())
+            .as("holds on %s@%s", sfs, vs.get(i).name())
+            .isEqualTo(i == vs.size() - 1 ? 1 : 0);
+      }
+      var rfs = received("client1", rel);
+      var rv = dst.versions(rfs).stream().filter(v -> v.isSnapshot()).toList();
+      for (int i = 0; i < rv.size(); i++) {
+        assertThat(rv.get(i).userRefs())
+            .as("holds on %s@%s", rfs, rv.get(i).name())
+            .isEqualTo(i == rv.size() - 1 ? 1 : 0);
+      }
+    }
+  }
+}

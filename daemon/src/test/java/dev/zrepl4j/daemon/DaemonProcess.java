@@ -1,0 +1,207 @@
+package dev.zrepl4j.daemon;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+
+import dev.zrepl4j.rpc.RpcClient;
+import dev.zrepl4j.rpc.RpcOptions;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+
+/**
+ * A real {@code zrepl4j daemon} process (the shaded jar built in {@code package}, run by the same
+ * JDK as the test), its log in a file, its control socket read directly by the test.
+ */
+final class DaemonProcess implements AutoCloseable {
+  static final Path JAR = Path.of("target/zrepl4j.jar").toAbsolutePath();
+
+  final Path config;
+  final Path log;
+  final Path controlSocket;
+  private Process process;
+
+  private DaemonProcess(Path config, Path log, Path controlSocket, Process process) {
+    this.config = config;
+    this.log = log;
+    this.controlSocket = controlSocket;
+    this.process = process;
+  }
+
+  static String java() {
+    return ProcessHandle.current().info().command().orElse("java");
+  }
+
+  /** The command line of {@code zrepl4j ARGS}. */
+  static List<String> command(String... args) {
+    if (!Files.exists(JAR)) {
+      fail(JAR + " is missing: integration tests run after `package` (mvn verify)");
+    }
+    var l = new ArrayList<>(List.of(java(), "-jar", JAR.toString()));
+    l.addAll(List.of(args));
+    return l;
+  }
+
+  /** Writes {@code yaml} to {@code dir/name.yml} and starts a daemon on it. */
+  static DaemonProcess start(Path dir, String name, String yaml, Path controlSocket)
+      throws IOException {
+    var config = dir.resolve(name + ".yml");
+    Files.writeString(config, yaml);
+    var log = dir.resolve(name + ".log");
+    var p =
+        new ProcessBuilder(command("daemon", "--config", config.toString()))
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+            .start();
+    var d = new DaemonProcess(config, log, controlSocket, p);
+    d.awaitControlSocket();
+    return d;
+  }
+
+  /** Starts the same daemon again (after {@link #terminate()}). */
+  void restart() throws IOException {
+    process =
+        new ProcessBuilder(command("daemon", "--config", config.toString()))
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+            .start();
+    awaitControlSocket();
+  }
+
+  private void awaitControlSocket() throws IOException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (System.nanoTime() < deadline) {
+      if (!process.isAlive()) {
+        fail("daemon exited with " + process.exitValue() + ":\n" + logText());
+      }
+      if (Files.exists(controlSocket)) {
+        return;
+      }
+      sleep(100);
+    }
+    fail("daemon did not open its control socket " + controlSocket + ":\n" + logText());
+  }
+
+  String logText() {
+    try {
+      return Files.readString(log, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      return "(no log: " + e + ")";
+    }
+  }
+
+  /** The status over the control socket. */
+  Control.StatusResponse status() throws IOException {
+    try (var c = RpcClient.unix(controlSocket, RpcOptions.defaults())) {
+      return c.call(
+          "control.status", new Control.StatusRequest(""), Control.StatusResponse.class);
+    }
+  }
+
+  JobStatus job(String name) throws IOException {
+    return status().jobs().stream()
+        .filter(j -> j.name().equals(name))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("no job " + name));
+  }
+
+  /** Waits until the job's status satisfies {@code condition}; fails with the log otherwise. */
+  JobStatus await(String job, Duration timeout, Predicate<JobStatus> condition)
+      throws IOException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    JobStatus s = job(job);
+    while (!condition.test(s)) {
+      if (System.nanoTime() > deadline) {
+        fail("job " + job + " did not get there; last status " + s + "\nlog:\n" + logText());
+      }
+      sleep(100);
+      s = job(job);
+    }
+    return s;
+  }
+
+  /** Waits for {@code n} completed runs of {@code job}; returns the status. */
+  JobStatus awaitRuns(String job, long n) throws IOException {
+    return await(job, Duration.ofSeconds(90), s -> s.runs() >= n);
+  }
+
+  /** Runs {@code zrepl4j ARGS --config <this config>} and returns its stdout; asserts exit 0. */
+  String cli(String... args) throws IOException {
+    var l = new ArrayList<>(List.of(args));
+    l.add("--config");
+    l.add(config.toString());
+    var r = run(l.toArray(String[]::new));
+    assertThat(r.exit()).as("zrepl4j %s: %s", l, r.err()).isZero();
+    return r.out();
+  }
+
+  record Result(int exit, String out, String err) {}
+
+  /** Runs {@code zrepl4j ARGS}. */
+  static Result run(String... args) throws IOException {
+    var p = new ProcessBuilder(command(args)).start();
+    var err = new StringBuilder();
+    var t =
+        Thread.ofVirtual()
+            .start(
+                () -> {
+                  try {
+                    err.append(new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
+                  } catch (IOException e) {
+                    err.append(e);
+                  }
+                });
+    var out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    try {
+      if (!p.waitFor(60, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        fail("zrepl4j " + List.of(args) + " did not finish");
+      }
+      t.join();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException();
+    }
+    return new Result(p.exitValue(), out, err.toString());
+  }
+
+  /** SIGTERM, then waits for the exit; returns the exit status. */
+  int terminate() {
+    process.destroy();
+    try {
+      if (!process.waitFor(40, TimeUnit.SECONDS)) {
+        process.destroyForcibly();
+        fail("daemon did not exit within 40 s of SIGTERM:\n" + logText());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return process.exitValue();
+  }
+
+  boolean alive() {
+    return process.isAlive();
+  }
+
+  private static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError("interrupted", e);
+    }
+  }
+
+  @Override
+  public void close() {
+    if (process.isAlive()) {
+      terminate();
+    }
+  }
+}
