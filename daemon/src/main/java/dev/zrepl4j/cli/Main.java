@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "ZFS snapshot and replication daemon.",
-    subcommands = {Main.VersionCommand.class, DemoCommand.class})
+    subcommands = {Main.VersionCommand.class, DemoCommand.class, ConfigcheckCommand.class})
 public final class Main implements Callable<Integer> {
 
   @Override

@@ -66,6 +66,8 @@ public final class ConfigParser {
   static final Duration DEFAULT_HOOK_TIMEOUT = Duration.ofSeconds(30);
 
   private static final String NOT_SUPPORTED = "not supported yet";
+  private static final Set<String> KNOWN_JOB_TYPES =
+      Set.of("push", "sink", "pull", "source", "snap");
   private static final Pattern PEM =
       Pattern.compile("-----BEGIN ([A-Z0-9 ]+)-----\\s*([A-Za-z0-9+/=\\s]*?)\\s*-----END \\1-----");
 
@@ -416,8 +418,8 @@ public final class ConfigParser {
             yield Optional.empty();
           }
         };
-    if (job.isEmpty()) {
-      return job;
+    if (!KNOWN_JOB_TYPES.contains(type.get())) {
+      return Optional.empty(); // its keys mean nothing: don't report them as unknown
     }
     m.finish();
     return problems.count() > before ? Optional.empty() : job;
