@@ -18,7 +18,16 @@ final class ConfigOption {
   @Nullable Path file;
 
   Path path() {
-    return file != null ? file : ConfigParser.defaultPath();
+    if (file != null) {
+      return file;
+    }
+    return ConfigParser.defaultPath()
+        .orElseThrow(
+            () ->
+                new IllegalArgumentException(
+                    "no config file: none of "
+                        + ConfigParser.DEFAULT_PATHS
+                        + " exists; give one with --config FILE"));
   }
 
   /** Parses the config; every problem in the exception. */

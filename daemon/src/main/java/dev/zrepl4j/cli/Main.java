@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
     description = "ZFS snapshot and replication daemon.",
     subcommands = {
       DaemonCommand.class,
+      ConfigcheckCommand.class,
       StatusCommand.class,
       SignalCommand.class,
       PruneCommand.class,

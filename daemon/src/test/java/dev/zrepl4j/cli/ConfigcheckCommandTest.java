@@ -1,0 +1,123 @@
+package dev.zrepl4j.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+class ConfigcheckCommandTest {
+
+  @TempDir Path dir;
+
+  private final StringWriter out = new StringWriter();
+  private final StringWriter err = new StringWriter();
+
+  private int run(String... args) {
+    var cl = new CommandLine(new Main());
+    cl.setOut(new PrintWriter(out, true));
+    cl.setErr(new PrintWriter(err, true));
+    return cl.execute(args);
+  }
+
+  private Path write(String name, String yaml) throws IOException {
+    var f = dir.resolve(name);
+    Files.writeString(f, yaml);
+    return f;
+  }
+
+  private static String pem(String type) {
+    return "-----BEGIN " + type + "-----\nQUJDRA==\n-----END " + type + "-----\n";
+  }
+
+  private Path tlsConfig() throws IOException {
+    Files.writeString(dir.resolve("ca.crt"), pem("CERTIFICATE"));
+    Files.writeString(dir.resolve("c.crt"), pem("CERTIFICATE"));
+    Files.writeString(dir.resolve("c.key"), pem("EC PRIVATE KEY"));
+    return write(
+        "zrepl.yml",
+        """
+        jobs:
+        - name: sink1
+          type: sink
+          root_fs: pool/sink
+          serve:
+            type: tls
+            listen: ":8888"
+            ca: DIR/ca.crt
+            cert: DIR/c.crt
+            key: DIR/c.key
+            client_cns: [prod]
+        - name: snap1
+          type: snap
+          filesystems: {"tank<": true}
+          snapshotting: {type: manual}
+          pruning: {keep: [{type: last_n, count: 1}]}
+        """
+            .replace("DIR", dir.toString()));
+  }
+
+  @Test
+  void goodConfigExitsZeroWithJobSummary() throws IOException {
+    var f = tlsConfig();
+    assertThat(run("configcheck", "--config", f.toString())).isEqualTo(0);
+    assertThat(out.toString()).isEqualTo(f + ": ok, 2 jobs: sink1 (sink), snap1 (snap)\n");
+    assertThat(err.toString()).isEmpty();
+  }
+
+  @Test
+  void brokenConfigExitsOneListingEveryProblem() throws IOException {
+    var f =
+        write(
+            "broken.yml",
+            """
+            jobs:
+            - name: sink1
+              type: sink
+              serve: {type: tcp, listen: ":8888", clients: {"10.0.0.0/8": "noStar"}}
+            - name: s2
+              type: snap
+              filesystems: {"tank<": true}
+              snapshotting: {type: periodic, prefix: z_, interval: soon}
+              pruning: {keep: []}
+              client_cn: x
+            """);
+    assertThat(run("configcheck", "--config", f.toString())).isEqualTo(1);
+    assertThat(out.toString()).isEmpty();
+    assertThat(err.toString().lines())
+        .containsExactly(
+            f + ":2:3: jobs[0].root_fs: required key is missing",
+            f
+                + ":4:63: jobs[0].serve.clients.10.0.0.0/8: the identity of a CIDR client must"
+                + " contain '*' (replaced by the client's address), got 'noStar'",
+            f
+                + ":8:56: jobs[1].snapshotting.interval: invalid duration 'soon': expected an"
+                + " integer and one of s, m, h, d, w (e.g. 10m)",
+            f + ":10:3: jobs[1].client_cn: unknown key");
+  }
+
+  @Test
+  void certCheckCanBeSkipped() throws IOException {
+    var f = tlsConfig();
+    Files.delete(dir.resolve("c.key"));
+    Files.writeString(dir.resolve("ca.crt"), "no pem here");
+    assertThat(run("configcheck", "--config", f.toString())).isEqualTo(1);
+    assertThat(err.toString())
+        .contains("jobs[0].serve.key: file " + dir.resolve("c.key") + " does not exist")
+        .contains("jobs[0].serve.ca: " + dir.resolve("ca.crt") + " holds no PEM CERTIFICATE");
+    out.getBuffer().setLength(0);
+    assertThat(run("configcheck", "--config", f.toString(), "--skip-cert-check")).isEqualTo(0);
+    assertThat(out.toString()).contains("ok, 2 jobs");
+  }
+
+  @Test
+  void missingFileIsReported() {
+    assertThat(run("configcheck", "--config", dir.resolve("nope.yml").toString())).isEqualTo(1);
+    assertThat(err.toString()).contains("nope.yml: cannot read the config file");
+  }
+}

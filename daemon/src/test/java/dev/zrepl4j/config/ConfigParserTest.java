@@ -1,0 +1,505 @@
+package dev.zrepl4j.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import dev.zrepl4j.config.ConfigException.Problem;
+import dev.zrepl4j.replication.InitialPolicy;
+import dev.zrepl4j.replication.Protection;
+import dev.zrepl4j.replication.PruneRule;
+import dev.zrepl4j.replication.ReceiverOptions.PlaceholderEncryption;
+import dev.zrepl4j.replication.SnapshotNameFormat;
+import dev.zrepl4j.zfs.DatasetPath;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConfigParserTest {
+
+  @TempDir Path dir;
+
+  // -------------------------------------------------------------------------------------------
+  // the full example
+
+  @Test
+  void fullExampleOfZreplModernParses() throws IOException {
+    var c = ConfigParser.parse(ConfigFiles.full(dir), true);
+
+    assertThat(c.jobs())
+        .extracting(Job::name)
+        .containsExactly(
+            "prod_to_backup",
+            "backup_sink",
+            "snapjob",
+            "pull_from_prod",
+            "local_source",
+            "push_local");
+
+    var g = c.global();
+    assertThat(g.logging()).hasSize(2);
+    assertThat(g.logging().get(0)).isEqualTo(DaemonConfig.LogOutlet.defaultStdout());
+    assertThat(g.logging().get(1).type()).isEqualTo("syslog");
+    assertThat(g.logging().get(1).level()).isEqualTo("info");
+    assertThat(g.logging().get(1).format()).isEqualTo("logfmt");
+    assertThat(g.monitoring()).contains(new DaemonConfig.Monitoring(":9811", false));
+    assertThat(g.controlSockpath()).isEqualTo(Path.of("/var/run/zrepl/control"));
+    assertThat(g.stdinserverSockdir()).isEqualTo(Path.of("/var/run/zrepl/stdinserver"));
+
+    var push = (Job.Push) c.job("prod_to_backup").orElseThrow();
+    var tls = (Connect.Tls) push.connect();
+    assertThat(tls.host()).isEqualTo("backup.example.com");
+    assertThat(tls.port()).isEqualTo(8888);
+    assertThat(tls.ca()).isEqualTo(dir.resolve("ca.crt"));
+    assertThat(tls.key()).isEqualTo(dir.resolve("prod.key"));
+    assertThat(tls.serverCn()).isEqualTo("backup.example.com");
+    assertThat(tls.dialTimeout()).isEqualTo(Duration.ofSeconds(10));
+    assertThat(push.filesystems().test(DatasetPath.parse("zroot/usr"))).isTrue();
+    assertThat(push.filesystems().test(DatasetPath.parse("zroot/tmp/x"))).isFalse();
+    assertThat(push.filesystems().test(DatasetPath.parse("tank"))).isFalse();
+    assertThat(push.send().options().raw()).isFalse();
+    assertThat(push.send().bandwidth().unlimited()).isTrue();
+    assertThat(push.send().bandwidth().bucketCapacity()).isEqualTo(128 * 1024);
+    var periodic = (Snapshotting.Periodic) push.snapshotting();
+    assertThat(periodic.interval()).isEqualTo(Duration.ofMinutes(10));
+    assertThat(periodic.names()).isEqualTo(SnapshotNameFormat.dense("zrepl_"));
+    assertThat(periodic.hooks()).hasSize(1);
+    assertThat(periodic.hooks().getFirst().path()).isEqualTo(Path.of("/etc/zrepl/hooks/x.sh"));
+    assertThat(periodic.hooks().getFirst().timeout()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(periodic.hooks().getFirst().errIsFatal()).isFalse();
+    assertThat(push.pruning().keepSender())
+        .hasSize(3)
+        .first()
+        .isEqualTo(new PruneRule.NotReplicated(true));
+    var lastN = (PruneRule.LastN) push.pruning().keepSender().get(1);
+    assertThat(lastN.count()).isEqualTo(10);
+    assertThat(lastN.regex().pattern()).isEqualTo("^zrepl_");
+    var grid = (PruneRule.Grid) push.pruning().keepReceiver().get(0);
+    assertThat(grid.grid().intervals()).hasSize(1 + 24 + 35 + 6);
+    var regex = (PruneRule.Regex) push.pruning().keepReceiver().get(1);
+    assertThat(regex.negate()).isFalse();
+    assertThat(push.replication()).isEqualTo(Job.ReplicationOptions.DEFAULTS);
+    assertThat(push.initialReplication()).isEqualTo(InitialPolicy.MOST_RECENT);
+
+    var sink = (Job.Sink) c.job("backup_sink").orElseThrow();
+    assertThat(sink.rootFs()).isEqualTo(DatasetPath.parse("pool2/zrepl/sink"));
+    var serve = (Serve.Tls) sink.serve();
+    assertThat(serve.host()).isEmpty();
+    assertThat(serve.port()).isEqualTo(8888);
+    assertThat(serve.clientCns()).containsExactly("prod");
+    assertThat(serve.handshakeTimeout()).isEqualTo(Duration.ofSeconds(10));
+    assertThat(sink.recv().options().inheritProperties()).containsExactly("mountpoint");
+    assertThat(sink.recv().options().overrideProperties())
+        .containsExactly(Map.entry("canmount", "off"));
+    assertThat(sink.recv().options().placeholderEncryption())
+        .isEqualTo(PlaceholderEncryption.UNSPECIFIED);
+    assertThat(sink.mapping()).isEmpty();
+
+    var snap = (Job.Snap) c.job("snapjob").orElseThrow();
+    var cron = (Snapshotting.Cron) snap.snapshotting();
+    assertThat(cron.names().prefix()).isEqualTo("zrepl_snap_");
+    var t = Instant.parse("2025-01-01T10:02:00Z");
+    assertThat(cron.cron().next(t)).isEqualTo(Instant.parse("2025-01-01T10:05:00Z"));
+    assertThat(snap.keep()).hasSize(2);
+    assertThat(((PruneRule.Regex) snap.keep().get(1)).negate()).isTrue();
+
+    var pull = (Job.Pull) c.job("pull_from_prod").orElseThrow();
+    var ssh = (Connect.Ssh) pull.connect();
+    assertThat(ssh.host()).isEqualTo("prod.example.com");
+    assertThat(ssh.user()).isEqualTo("root");
+    assertThat(ssh.port()).isEqualTo(22);
+    assertThat(ssh.identityFile()).isEqualTo(Path.of("/etc/zrepl/ssh/identity"));
+    assertThat(ssh.options()).containsExactly("Compression=yes");
+    assertThat(ssh.dialTimeout()).isEqualTo(Duration.ofSeconds(10));
+    assertThat(pull.interval()).isEmpty();
+    assertThat(pull.initialReplication()).isEqualTo(InitialPolicy.ALL);
+    assertThat(pull.mapping().orElseThrow().map(DatasetPath.parse("zroot/data/a")))
+        .contains(DatasetPath.parse("pool2/pulled/data/a"));
+    assertThat(pull.recv()).isEqualTo(Job.Recv.DEFAULTS);
+
+    var source = (Job.Source) c.job("local_source").orElseThrow();
+    var tcp = (Serve.Tcp) source.serve();
+    assertThat(tcp.host()).isEqualTo("::1");
+    assertThat(tcp.port()).isEqualTo(8889);
+    assertThat(tcp.clients())
+        .containsEntry("10.23.42.0/24", "cluster-*")
+        .containsEntry("192.168.1.7", "laptop");
+    assertThat(source.snapshotting()).isInstanceOf(Snapshotting.Manual.class);
+
+    var local = (Job.Push) c.job("push_local").orElseThrow();
+    assertThat(local.connect()).isEqualTo(new Connect.Local("here", "me", Duration.ofSeconds(2)));
+    assertThat(local.replication())
+        .isEqualTo(
+            new Job.ReplicationOptions(
+                Protection.GUARANTEE_NOTHING, Protection.GUARANTEE_RESUMABILITY, 1, 8));
+    var names = ((Snapshotting.Cron) local.snapshotting()).names();
+    assertThat(names.location()).isEqualTo("Europe/Berlin");
+    assertThat(local.pruning().keepSender()).isEmpty();
+  }
+
+  @Test
+  void defaultsAreZrepls() {
+    var c =
+        ConfigParser.parse(
+            """
+            jobs:
+            - name: p
+              type: push
+              connect: {type: tcp, address: "backup:8888"}
+              filesystems: {"<": true}
+              snapshotting: {type: periodic, prefix: zrepl_, interval: 600}
+              pruning: {keep_sender: [], keep_receiver: []}
+            - name: pl
+              type: pull
+              connect: {type: local, listener_name: l, client_identity: c}
+              root_fs: pool/x
+              interval: 1h
+              pruning: {keep_sender: [], keep_receiver: []}
+            """,
+            dir.resolve("zrepl.yml"));
+    assertThat(c.global()).isEqualTo(DaemonConfig.Global.defaults());
+    var p = (Job.Push) c.jobs().get(0);
+    assertThat(p.connect().dialTimeout()).isEqualTo(Duration.ofSeconds(10));
+    assertThat(((Snapshotting.Periodic) p.snapshotting()).interval())
+        .isEqualTo(Duration.ofMinutes(10));
+    assertThat(((Snapshotting.Periodic) p.snapshotting()).names().format()).isEqualTo("dense");
+    assertThat(p.replication()).isEqualTo(Job.ReplicationOptions.DEFAULTS);
+    assertThat(p.initialReplication()).isEqualTo(InitialPolicy.MOST_RECENT);
+    assertThat(p.send().options().raw()).isFalse();
+    assertThat(p.send().bandwidth()).isEqualTo(Job.BandwidthLimit.NONE);
+    var pl = (Job.Pull) c.jobs().get(1);
+    assertThat(pl.connect().dialTimeout()).isEqualTo(Duration.ofSeconds(2));
+    assertThat(pl.interval()).contains(Duration.ofHours(1));
+    assertThat(pl.recv()).isEqualTo(Job.Recv.DEFAULTS);
+  }
+
+  @Test
+  void emptyFileHasNoJobsAndDefaults() {
+    var c = ConfigParser.parse("", dir.resolve("zrepl.yml"));
+    assertThat(c.jobs()).isEmpty();
+    assertThat(c.global()).isEqualTo(DaemonConfig.Global.defaults());
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // broken configs: each names the YAML path, and file:line:col
+
+  @Test
+  void unknownKeyIsNamedWithSuggestion() {
+    assertProblem(
+        "unknown-key.yml",
+        11,
+        5,
+        "jobs[0].serve.client_cn",
+        "unknown key (did you mean client_cns?)");
+  }
+
+  @Test
+  void wrongTypeIsNamed() {
+    assertProblem("wrong-type.yml", 4, 16, "jobs[0].filesystems", "expected a map, got a list");
+  }
+
+  @Test
+  void badDurationIsNamed() {
+    assertProblem(
+        "bad-duration.yml",
+        8,
+        15,
+        "jobs[0].snapshotting.interval",
+        "invalid duration '10 minutes'");
+  }
+
+  @Test
+  void badSizeIsNamed() {
+    assertProblem(
+        "bad-size.yml", 7, 28, "jobs[0].recv.bandwidth_limit.max", "invalid data size '10 MiBps'");
+  }
+
+  @Test
+  void duplicateJobNameAcrossIncludeIsNamedInBothFiles() {
+    ConfigFiles.copy(dir, "broken/dup-included.yml");
+    var problems = problems("dup-main.yml");
+    assertThat(problems)
+        .anySatisfy(
+            p -> {
+              assertThat(p.file().getFileName()).hasToString("dup-main.yml");
+              assertThat(p.line()).isEqualTo(7);
+              assertThat(p.path()).isEqualTo("jobs[1].name");
+              assertThat(p.message()).contains("duplicate job name 'a'", "dup-main.yml:3:9");
+            })
+        .anySatisfy(
+            p -> {
+              assertThat(p.file().getFileName()).hasToString("dup-included.yml");
+              assertThat(p.line()).isEqualTo(2);
+              assertThat(p.path()).isEqualTo("jobs[0].name");
+              assertThat(p.message()).contains("duplicate job name 'a'");
+            });
+  }
+
+  @Test
+  void missingRootFsIsNamed() {
+    assertProblem("missing-root-fs.yml", 2, 3, "jobs[0].root_fs", "required key is missing");
+  }
+
+  @Test
+  void sinkWithoutServeIsNamed() {
+    assertProblem("sink-without-serve.yml", 2, 3, "jobs[0].serve", "required key is missing");
+  }
+
+  @Test
+  void badCidrAndCidrIdentityWithoutStarAreNamed() {
+    var problems = problems("bad-cidr.yml");
+    assertHas(problems, 10, "jobs[0].serve.clients.10.0.0.0/33", "prefix length '33'");
+    assertHas(problems, 11, "jobs[0].serve.clients.10.1.0.0/16", "must contain '*'");
+    assertHas(problems, 12, "jobs[0].serve.clients.bogus.example.com", "not an IP address");
+    assertHas(problems, 13, "jobs[0].serve.clients.192.168.0.1", "invalid client identity");
+    assertThat(problems).hasSize(4);
+  }
+
+  @Test
+  void badGridIsNamed() {
+    assertProblem(
+        "bad-grid.yml", 8, 26, "jobs[0].pruning.keep[0].grid", "invalid retention grid term '24x'");
+  }
+
+  @Test
+  void unknownJobTypeIsNamed() {
+    assertProblem(
+        "unknown-job-type.yml",
+        3,
+        9,
+        "jobs[0].type",
+        "unknown job type 'replicate' (expected push, sink, pull, source or snap)");
+  }
+
+  @Test
+  void badDatasetNameInFilesystemsIsNamed() {
+    var problems = problems("bad-dataset-filesystems.yml");
+    assertHas(problems, 6, "jobs[0].filesystems.tank/foo@snap", "forbidden characters");
+    assertThat(problems).hasSize(1);
+  }
+
+  @Test
+  void includeInIncludedFileIsRefused() {
+    ConfigFiles.copy(dir, "broken/include-nested.yml");
+    ConfigFiles.copy(dir, "broken/dup-included.yml");
+    var problems = problems("include-main.yml");
+    assertThat(problems).hasSize(1);
+    var p = problems.getFirst();
+    assertThat(p.file().getFileName()).hasToString("include-nested.yml");
+    assertThat(p.line()).isEqualTo(1);
+    assertThat(p.path()).isEqualTo("include");
+    assertThat(p.message()).contains("not allowed in an included file");
+  }
+
+  @Test
+  void badCronIsNamed() {
+    assertProblem(
+        "bad-cron.yml", 8, 11, "jobs[0].snapshotting.cron", "invalid cron expression '61 * * * *'");
+  }
+
+  @Test
+  void invalidAndReservedJobNamesAreNamed() {
+    var problems = problems("invalid-job-name.yml");
+    assertHas(problems, 2, "jobs[0].name", "invalid job name 'bad/name'");
+    assertHas(problems, 6, "jobs[1].name", "names starting with '_' are reserved");
+    assertThat(problems).hasSize(2);
+  }
+
+  @Test
+  void unsupportedHookTypeIsNotSupportedYet() {
+    assertProblem(
+        "unsupported-hook.yml",
+        10,
+        14,
+        "jobs[0].snapshotting.hooks[0].type",
+        "not supported yet (hook type mysql-lock-tables)");
+  }
+
+  @Test
+  void nonDefaultValuesOfUnimplementedKeysAreNotSupportedYet() {
+    var problems = problems("not-supported.yml");
+    assertHas(problems, 6, "jobs[0].send.saved", "not supported yet");
+    assertHas(problems, 6, "jobs[0].send.backup_properties", "not supported yet");
+    assertHas(problems, 6, "jobs[0].send.bandwidth_limit.max", "not supported yet");
+    assertHas(problems, 12, "jobs[1].serve.listen_freebind", "not supported yet");
+    assertThat(problems).hasSize(4);
+  }
+
+  @Test
+  void everyProblemOfAFileIsReported() {
+    var problems = problems("many-problems.yml");
+    assertHas(problems, 3, "global.logging[0].level", "invalid value 'loud'");
+    assertHas(problems, 5, "global.monitoring[0].listen", "missing port");
+    assertHas(problems, 9, "jobs[0].connect.dial_timeout", "invalid duration '1x'");
+    assertHas(problems, 10, "jobs[0].filesystems.tank<", "expected a bool");
+    assertHas(problems, 11, "jobs[0].snapshotting.prefix", "snapshot prefix 'bad prefix'");
+    assertHas(problems, 13, "jobs[0].pruning.keep_sender[0].count", "must be >= 0");
+    assertHas(problems, 14, "jobs[0].pruning.keep_receiver[0].regex", "invalid regex");
+    assertHas(problems, 15, "jobs[0].replication.concurrency.steps", "must be at least 1");
+    assertHas(problems, 16, "jobs[0].conflict_resolution.initial_replication", "'newest'");
+    assertHas(problems, 19, "jobs[1].connect.address", "missing port");
+    assertHas(problems, 21, "jobs[1].interval", "invalid duration 'sometimes'");
+    assertHas(problems, 23, "jobs[1].send", "unknown key");
+    assertThat(problems).hasSize(12);
+  }
+
+  @Test
+  void exceptionMessageListsProblemsLikeACompiler() {
+    var e =
+        catchThrowableOfType(
+            ConfigException.class,
+            () -> ConfigParser.parse("jobs: [{name: x, type: snap, bogus: 1}]", Path.of("a.yml")));
+    assertThat(e.getMessage())
+        .startsWith("4 problems in the configuration:")
+        .contains("a.yml:1:8: jobs[0].filesystems: required key is missing");
+  }
+
+  @Test
+  void invalidYamlIsReportedWithItsPosition() {
+    var e =
+        catchThrowableOfType(
+            ConfigException.class,
+            () -> ConfigParser.parse("jobs:\n  - name: [x\n", Path.of("a.yml")));
+    assertThat(e.problems())
+        .singleElement()
+        .satisfies(
+            p -> {
+              assertThat(p.message()).startsWith("invalid YAML");
+              assertThat(p.line()).isGreaterThan(0);
+            });
+  }
+
+  @Test
+  void duplicateKeysAreErrors() {
+    var e =
+        catchThrowableOfType(
+            ConfigException.class,
+            () -> ConfigParser.parse("jobs: []\njobs: []\n", Path.of("a.yml")));
+    assertThat(e.problems()).singleElement().hasToString("a.yml:2:1: jobs: duplicate key");
+  }
+
+  @Test
+  void tlsFilesAreCheckedOnlyWhenAsked() throws IOException {
+    var main = ConfigFiles.full(dir);
+    Files.delete(dir.resolve("prod.key"));
+    Files.writeString(dir.resolve("backup.crt"), "garbage");
+    assertThat(ConfigParser.parse(main).jobs()).hasSize(6);
+    var e = catchThrowableOfType(ConfigException.class, () -> ConfigParser.parse(main, true));
+    assertThat(e.problems()).hasSize(2);
+    assertHas(e.problems(), 30, "jobs[0].connect.key", "does not exist");
+    assertHas(e.problems(), 75, "jobs[1].serve.cert", "holds no PEM CERTIFICATE block");
+  }
+
+  @Test
+  void missingIncludeIsNamed() {
+    assertThatThrownBy(
+            () ->
+                ConfigParser.parse(
+                    "include: [nope.yml, ./nodir/]\njobs: []\n", dir.resolve("zrepl.yml")))
+        .isInstanceOfSatisfying(
+            ConfigException.class,
+            e -> {
+              assertHas(e.problems(), 1, "include[0]", "does not exist");
+              assertHas(e.problems(), 1, "include[1]", "does not exist");
+            });
+  }
+
+  @Test
+  void unreadableMainFileIsOneProblem() {
+    var e =
+        catchThrowableOfType(
+            ConfigException.class, () -> ConfigParser.parse(dir.resolve("missing.yml")));
+    assertThat(e.problems()).singleElement().satisfies(p -> assertThat(p.line()).isZero());
+  }
+
+  @Test
+  void defaultPathIsTheFirstThatExists() throws IOException {
+    var a = dir.resolve("a.yml");
+    var b = dir.resolve("b.yml");
+    var c = dir.resolve("c.yml");
+    assertThat(ConfigParser.defaultPath(List.of(a, b, c))).isEmpty();
+    Files.writeString(c, "");
+    assertThat(ConfigParser.defaultPath(List.of(a, b, c))).contains(c);
+    Files.writeString(b, "");
+    assertThat(ConfigParser.defaultPath(List.of(a, b, c))).contains(b);
+    assertThat(ConfigParser.DEFAULT_PATHS)
+        .extracting(Path::toString)
+        .containsExactly(
+            "/etc/zrepl4j/zrepl.yml", "/etc/zrepl/zrepl.yml", "/usr/local/etc/zrepl/zrepl.yml");
+  }
+
+  @Test
+  void hostPortFollowsGoSplitHostPort() {
+    assertThat(ConfigParser.splitHostPort(":8888")).isEqualTo(new ConfigParser.HostPort("", 8888));
+    assertThat(ConfigParser.splitHostPort("[::1]:8888"))
+        .isEqualTo(new ConfigParser.HostPort("::1", 8888));
+    assertThat(ConfigParser.splitHostPort("host.example:1"))
+        .isEqualTo(new ConfigParser.HostPort("host.example", 1));
+    assertThat(ConfigParser.splitHostPort("::1:8888")).isInstanceOf(String.class);
+    assertThat(ConfigParser.splitHostPort("host")).isInstanceOf(String.class);
+    assertThat(ConfigParser.splitHostPort("host:99999")).isInstanceOf(String.class);
+    assertThat(ConfigParser.splitHostPort("[::1]")).isInstanceOf(String.class);
+  }
+
+  @Test
+  void cidrsAndAddressesAreChecked() {
+    assertThat(ConfigParser.cidrProblem("10.0.0.1")).isEmpty();
+    assertThat(ConfigParser.cidrProblem("10.0.0.0/8")).isEmpty();
+    assertThat(ConfigParser.cidrProblem("fd00::/8")).isEmpty();
+    assertThat(ConfigParser.cidrProblem("::1")).isEmpty();
+    assertThat(ConfigParser.cidrProblem("10.0.0.256")).isPresent();
+    assertThat(ConfigParser.cidrProblem("10.0.0.0/33")).isPresent();
+    assertThat(ConfigParser.cidrProblem("fd00::/129")).isPresent();
+    assertThat(ConfigParser.cidrProblem("localhost")).isPresent();
+  }
+
+  @Test
+  void componentNamesFollowZfs() {
+    assertThat(ConfigParser.componentProblem("prod_to-backup.1:a b")).isEmpty();
+    assertThat(ConfigParser.componentProblem("")).isPresent();
+    assertThat(ConfigParser.componentProblem("a/b")).isPresent();
+    assertThat(ConfigParser.componentProblem("a@b")).isPresent();
+    assertThat(ConfigParser.componentProblem("..")).isPresent();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private List<Problem> problems(String name) {
+    var file = ConfigFiles.copy(dir, "broken/" + name);
+    var e = catchThrowableOfType(ConfigException.class, () -> ConfigParser.parse(file));
+    assertThat(e).as("parsing %s must fail", name).isNotNull();
+    return e.problems();
+  }
+
+  private void assertProblem(String name, int line, int column, String path, String message) {
+    var problems = problems(name);
+    assertThat(problems)
+        .as("problems of %s", name)
+        .anySatisfy(
+            p -> {
+              assertThat(p.file().getFileName()).hasToString(name);
+              assertThat(p.line()).isEqualTo(line);
+              assertThat(p.column()).isEqualTo(column);
+              assertThat(p.path()).isEqualTo(path);
+              assertThat(p.message()).contains(message);
+              assertThat(p.toString())
+                  .contains(name + ":" + line + ":" + column + ": " + path + ": ");
+            });
+  }
+
+  private static void assertHas(List<Problem> problems, int line, String path, String message) {
+    assertThat(problems)
+        .anySatisfy(
+            p -> {
+              assertThat(p.line()).isEqualTo(line);
+              assertThat(p.path()).isEqualTo(path);
+              assertThat(p.message()).contains(message);
+            });
+  }
+}
