@@ -40,7 +40,30 @@ final class Pem {
 
   private Pem() {}
 
-  private record Block(String type, String headers, byte[] der) {}
+  /** One PEM block: its type, its RFC 1421 headers (if any) and its decoded bytes. */
+  private static final class Block {
+    private final String type;
+    private final String headers;
+    private final byte[] der;
+
+    Block(String type, String headers, byte[] der) {
+      this.type = type;
+      this.headers = headers;
+      this.der = der;
+    }
+
+    String type() {
+      return type;
+    }
+
+    String headers() {
+      return headers;
+    }
+
+    byte[] der() {
+      return der;
+    }
+  }
 
   private static List<Block> blocks(Path file) throws IOException {
     String text = Files.readString(file, StandardCharsets.US_ASCII);
