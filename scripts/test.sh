@@ -11,6 +11,8 @@ echo "test.sh: JDK $JAVA_HOME"
 # --- real ZFS, generation 1: zfs-fuse pools on sparse files (every run) -----------------------
 # (scripts/zfs-fuse.sh exports nothing; integration tests create and destroy their own pools)
 scripts/zfs-fuse.sh up
+# --- sshd for the ssh+stdinserver integration test (it starts its own on 127.0.0.1) ------------
+[ -x /usr/sbin/sshd ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server) >/dev/null
 
 # --- real ZFS, generation 2: OpenZFS 2.x in a qemu guest (every run; image cached) -------------
 scripts/zfs-guest.sh start

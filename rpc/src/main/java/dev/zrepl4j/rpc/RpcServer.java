@@ -4,6 +4,7 @@ import dev.zrepl4j.rpc.frame.FrameReader;
 import dev.zrepl4j.rpc.frame.MessageInputStream;
 import dev.zrepl4j.rpc.frame.MessageOutputStream;
 import dev.zrepl4j.rpc.frame.ResetException;
+import java.io.Closeable;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -371,60 +372,41 @@ public final class RpcServer implements AutoCloseable {
   /**
    * Accepts TCP connections on {@code address}.
    *
-   * @param identities the client identity for a peer address; empty refuses the connection
+   * @param identities the client identity for a peer address; empty refuses the connection (closed,
+   *     logged at WARN)
    */
   public RpcListener listenTcp(
       InetSocketAddress address, Function<InetSocketAddress, Optional<String>> identities)
       throws IOException {
     var ss = new ServerSocket();
-    ss.setReuseAddress(true);
-    ss.bind(address, 128);
-    var l = new RpcListener(ss.getLocalSocketAddress(), ss);
-    listeners.add(l);
-    Thread.ofVirtual()
-        .name("rpc-accept-" + ss.getLocalPort())
-        .start(
-            () -> {
-              while (!ss.isClosed()) {
-                Socket s;
-                try {
-                  connectionSlots.acquire();
-                  s = ss.accept();
-                } catch (InterruptedException e) {
-                  Thread.currentThread().interrupt();
-                  return;
-                } catch (IOException e) {
-                  connectionSlots.release();
-                  if (!ss.isClosed()) {
-                    log.warn("accept on {}: {}", address, e.toString());
-                  }
-                  return;
-                }
-                var peer = (InetSocketAddress) s.getRemoteSocketAddress();
-                Optional<String> id = identities.apply(peer);
-                if (id.isEmpty()) {
-                  log.warn(
-                      "refusing connection from {}: no client identity configured for it", peer);
-                  closeQuietly(s);
-                  connectionSlots.release();
-                  continue;
-                }
-                Thread.ofVirtual()
-                    .name("rpc-conn-" + peer)
-                    .start(
-                        () -> {
-                          try {
-                            serve(Transport.of(s), new Caller(id.get(), String.valueOf(peer)));
-                          } catch (IOException | RuntimeException e) {
-                            log.warn("connection from {}: {}", peer, e.toString());
-                            closeQuietly(s);
-                          } finally {
-                            connectionSlots.release();
-                          }
-                        });
-              }
-            });
-    return l;
+    try {
+      ss.setReuseAddress(true);
+      ss.bind(address, 128);
+    } catch (IOException | RuntimeException e) {
+      ss.close();
+      throw e;
+    }
+    return listen(
+        ss.getLocalSocketAddress(),
+        ss,
+        new Acceptor<Socket>() {
+          @Override
+          public Socket accept() throws IOException {
+            return ss.accept();
+          }
+
+          @Override
+          public Optional<Accepted> open(Socket s) throws IOException {
+            var peer = (InetSocketAddress) s.getRemoteSocketAddress();
+            Optional<String> id = identities.apply(peer);
+            if (id.isEmpty()) {
+              log.warn("refusing connection from {}: no client identity configured for it", peer);
+              return Optional.empty();
+            }
+            return Optional.of(
+                new Accepted(Transport.of(s), new Caller(id.get(), String.valueOf(peer))));
+          }
+        });
   }
 
   /**
@@ -434,51 +416,107 @@ public final class RpcServer implements AutoCloseable {
   public RpcListener listenUnix(Path path, String identity) throws IOException {
     Files.deleteIfExists(path);
     var ssc = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-    ssc.bind(UnixDomainSocketAddress.of(path));
-    var l =
-        new RpcListener(
-            ssc.getLocalAddress(),
-            () -> {
-              ssc.close();
-              Files.deleteIfExists(path);
-            });
+    try {
+      ssc.bind(UnixDomainSocketAddress.of(path));
+    } catch (IOException | RuntimeException e) {
+      ssc.close();
+      throw e;
+    }
+    return listen(
+        ssc.getLocalAddress(),
+        () -> {
+          ssc.close();
+          Files.deleteIfExists(path);
+        },
+        new Acceptor<SocketChannel>() {
+          @Override
+          public SocketChannel accept() throws IOException {
+            return ssc.accept();
+          }
+
+          @Override
+          public Optional<Accepted> open(SocketChannel ch) throws IOException {
+            return Optional.of(
+                new Accepted(Transport.of(ch), new Caller(identity, "unix:" + path)));
+          }
+        });
+  }
+
+  /**
+   * Serves the connections of any listening socket the way {@link #listenTcp} does: one virtual
+   * thread accepts, each connection gets its own virtual thread, {@link RpcOptions#maxConnections}
+   * bounds them (a connection still being opened counts), and closing this server closes the
+   * listener. {@link Acceptor#open} runs on the connection's thread, so slow per-connection work (a
+   * TLS handshake) never holds up the accept loop.
+   *
+   * @param address the bound address, for logs and {@link RpcListener#address()}
+   * @param socket the listening socket; closing it must make {@link Acceptor#accept} throw. The
+   *     returned listener owns it.
+   */
+  public <S extends Closeable> RpcListener listen(
+      SocketAddress address, Closeable socket, Acceptor<S> acceptor) {
+    var l = new RpcListener(address, socket);
     listeners.add(l);
+    String name = address instanceof InetSocketAddress a ? "" + a.getPort() : "" + address;
     Thread.ofVirtual()
-        .name("rpc-accept-" + path.getFileName())
+        .name("rpc-accept-" + name)
         .start(
             () -> {
-              while (ssc.isOpen()) {
-                SocketChannel ch;
+              while (!l.isClosed()) {
+                S s;
                 try {
                   connectionSlots.acquire();
-                  ch = ssc.accept();
+                  s = acceptor.accept();
                 } catch (InterruptedException e) {
                   Thread.currentThread().interrupt();
                   return;
-                } catch (IOException e) {
+                } catch (IOException | RuntimeException e) {
                   connectionSlots.release();
-                  if (ssc.isOpen()) {
-                    log.warn("accept on {}: {}", path, e.toString());
+                  if (!l.isClosed()) {
+                    log.warn("accept on {}: {}", address, e.toString());
                   }
                   return;
                 }
-                Thread.ofVirtual()
-                    .name("rpc-unix-conn")
-                    .start(
-                        () -> {
-                          try {
-                            serve(Transport.of(ch), new Caller(identity, "unix:" + path));
-                          } catch (IOException | RuntimeException e) {
-                            log.warn("connection on {}: {}", path, e.toString());
-                            closeQuietly(ch);
-                          } finally {
-                            connectionSlots.release();
-                          }
-                        });
+                Thread.ofVirtual().name("rpc-conn-" + name).start(() -> open(acceptor, s, address));
               }
             });
     return l;
   }
+
+  private <S extends Closeable> void open(Acceptor<S> acceptor, S s, SocketAddress address) {
+    try {
+      Optional<Accepted> a = acceptor.open(s);
+      if (a.isEmpty()) {
+        closeQuietly(s);
+        return;
+      }
+      serve(a.get().transport(), a.get().caller());
+    } catch (IOException | RuntimeException e) {
+      log.warn("connection on {}: {}", address, e.toString());
+      closeQuietly(s);
+    } finally {
+      connectionSlots.release();
+    }
+  }
+
+  /**
+   * How {@link #listen} accepts and opens connections. Implementations need not be thread-safe
+   * beyond this: {@link #accept} runs on the accept thread only, {@link #open} on each connection's
+   * own thread.
+   */
+  public interface Acceptor<S extends Closeable> {
+    /** Blocks until the next connection arrives; throws once the listening socket is closed. */
+    S accept() throws IOException;
+
+    /**
+     * Authenticates a connection and returns what to serve, or empty to refuse it (after logging
+     * why, at WARN). The server closes a refused connection, or one for which this throws.
+     */
+    Optional<Accepted> open(S connection) throws IOException;
+  }
+
+  /** An opened connection: the transport to serve and who is calling over it. */
+  public record Accepted(Transport transport, Caller caller) {}
 
   /** Stops accepting and hangs up every connection. Idempotent. */
   @Override
@@ -511,9 +549,15 @@ public final class RpcServer implements AutoCloseable {
     private final SocketAddress address;
     private final AutoCloseable socket;
 
+    private volatile boolean closed;
+
     RpcListener(SocketAddress address, AutoCloseable socket) {
       this.address = address;
       this.socket = socket;
+    }
+
+    boolean isClosed() {
+      return closed;
     }
 
     public SocketAddress address() {
@@ -527,6 +571,7 @@ public final class RpcServer implements AutoCloseable {
 
     @Override
     public void close() throws Exception {
+      closed = true;
       socket.close();
     }
   }
