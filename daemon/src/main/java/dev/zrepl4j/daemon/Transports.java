@@ -8,8 +8,11 @@ import dev.zrepl4j.rpc.RpcServer;
 import dev.zrepl4j.rpc.transport.ClientMap;
 import dev.zrepl4j.rpc.transport.LocalListeners;
 import dev.zrepl4j.rpc.transport.Ssh;
+import dev.zrepl4j.rpc.transport.SshSettings;
 import dev.zrepl4j.rpc.transport.Stdinserver;
 import dev.zrepl4j.rpc.transport.Tls;
+import dev.zrepl4j.rpc.transport.TlsClientSettings;
+import dev.zrepl4j.rpc.transport.TlsServerSettings;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -33,12 +36,12 @@ final class Transports {
     return switch (connect) {
       case Connect.Tcp t -> Dialer.tcp(t.host(), t.port(), t.dialTimeout(), options);
       case Connect.Tls t -> {
-        var settings = new Tls.TlsClientSettings(t.ca(), t.cert(), t.key(), t.serverCn());
+        var settings = new TlsClientSettings(t.ca(), t.cert(), t.key(), t.serverCn());
         yield () -> Tls.dial(t.host(), t.port(), settings, t.dialTimeout(), options);
       }
       case Connect.Ssh s -> {
         var settings =
-            new Ssh.SshSettings(s.host(), s.user(), s.port(), s.identityFile(), s.options());
+            new SshSettings(s.host(), s.user(), s.port(), s.identityFile(), s.options());
         yield () -> Ssh.dial(settings, s.dialTimeout(), options);
       }
       case Connect.Local l -> () -> local.dial(l.listenerName(), l.clientIdentity());
@@ -53,7 +56,7 @@ final class Transports {
           Tls.listen(
               server,
               address(t.host(), t.port()),
-              new Tls.TlsServerSettings(t.ca(), t.cert(), t.key(), t.clientCns(), t.handshakeTimeout()));
+              new TlsServerSettings(t.ca(), t.cert(), t.key(), t.clientCns(), t.handshakeTimeout()));
       case Serve.Stdinserver s -> Stdinserver.listen(server, stdinserverSockdir, s.clientIdentities());
       case Serve.Local l -> local.register(l.listenerName(), server);
     };
