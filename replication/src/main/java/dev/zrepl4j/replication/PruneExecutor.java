@@ -1,5 +1,7 @@
 package dev.zrepl4j.replication;
 
+import dev.zrepl4j.rpc.ErrorCode;
+import dev.zrepl4j.rpc.RemoteException;
 import dev.zrepl4j.zfs.DatasetPath;
 import dev.zrepl4j.zfs.FilesystemVersion;
 import dev.zrepl4j.zfs.FilesystemVersion.FullName;
@@ -128,6 +130,37 @@ public final class PruneExecutor {
       throw new IllegalArgumentException(
           "ZREPL_DESTROY_MAX_BATCH_SIZE must be a non-negative integer, got '" + v + "'", e);
     }
+  }
+
+  /**
+   * An endpoint's {@code prune} ({@link SenderApi#prune}, {@link ReceiverApi#prune}): validates the
+   * request's rules, then prunes {@code filesystems} with a batch size from {@link
+   * #maxBatchFromEnvironment()}.
+   *
+   * @throws RemoteException INVALID_ARGUMENT naming the bad rule; FAILED_PRECONDITION if {@code
+   *     ZREPL_DESTROY_MAX_BATCH_SIZE} is invalid
+   * @throws IOException as {@link #prune}
+   */
+  static PruneResult serve(
+      Zfs zfs, Collection<DatasetPath> filesystems, PruneRequest request, Contexts contexts)
+      throws IOException {
+    List<PruneRule> rules;
+    try {
+      rules = request.toRules();
+    } catch (IllegalArgumentException e) {
+      throw new RemoteException(ErrorCode.INVALID_ARGUMENT, String.valueOf(e.getMessage()));
+    }
+    int batch;
+    try {
+      batch = maxBatchFromEnvironment();
+    } catch (IllegalArgumentException e) {
+      throw new RemoteException(ErrorCode.FAILED_PRECONDITION, String.valueOf(e.getMessage()));
+    }
+    if (filesystems.isEmpty()) {
+      return new PruneResult(List.of(), 0, List.of());
+    }
+    return PruneResult.of(
+        new PruneExecutor(zfs, batch).prune(filesystems, rules, contexts, request.dryRun()));
   }
 
   /**
