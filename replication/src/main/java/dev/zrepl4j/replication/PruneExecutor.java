@@ -133,34 +133,30 @@ public final class PruneExecutor {
   }
 
   /**
-   * An endpoint's {@code prune} ({@link SenderApi#prune}, {@link ReceiverApi#prune}): validates the
-   * request's rules, then prunes {@code filesystems} with a batch size from {@link
-   * #maxBatchFromEnvironment()}.
+   * The rules of an endpoint's {@code prune} request ({@link SenderApi#prune}, {@link
+   * ReceiverApi#prune}), validated before anything is listed.
    *
-   * @throws RemoteException INVALID_ARGUMENT naming the bad rule; FAILED_PRECONDITION if {@code
-   *     ZREPL_DESTROY_MAX_BATCH_SIZE} is invalid
-   * @throws IOException as {@link #prune}
+   * @throws RemoteException INVALID_ARGUMENT naming the bad rule
    */
-  static PruneResult serve(
-      Zfs zfs, Collection<DatasetPath> filesystems, PruneRequest request, Contexts contexts)
-      throws IOException {
-    List<PruneRule> rules;
+  static List<PruneRule> rules(PruneRequest request) throws RemoteException {
     try {
-      rules = request.toRules();
+      return request.toRules();
     } catch (IllegalArgumentException e) {
       throw new RemoteException(ErrorCode.INVALID_ARGUMENT, String.valueOf(e.getMessage()));
     }
-    int batch;
+  }
+
+  /**
+   * An endpoint's executor, batching as {@link #maxBatchFromEnvironment()} says.
+   *
+   * @throws RemoteException FAILED_PRECONDITION if {@code ZREPL_DESTROY_MAX_BATCH_SIZE} is invalid
+   */
+  static PruneExecutor fromEnvironment(Zfs zfs) throws RemoteException {
     try {
-      batch = maxBatchFromEnvironment();
+      return new PruneExecutor(zfs, maxBatchFromEnvironment());
     } catch (IllegalArgumentException e) {
       throw new RemoteException(ErrorCode.FAILED_PRECONDITION, String.valueOf(e.getMessage()));
     }
-    if (filesystems.isEmpty()) {
-      return new PruneResult(List.of(), 0, List.of());
-    }
-    return PruneResult.of(
-        new PruneExecutor(zfs, batch).prune(filesystems, rules, contexts, request.dryRun()));
   }
 
   /**
@@ -173,6 +169,9 @@ public final class PruneExecutor {
   public Report prune(
       Collection<DatasetPath> filesystems, List<PruneRule> rules, Contexts contexts, boolean dryRun)
       throws IOException {
+    if (filesystems.isEmpty()) {
+      return new Report(List.of(), List.of(), Map.of(), Map.of());
+    }
     var versions = zfs.listVersions(filesystems);
     var plans = new ArrayList<PrunePlan>();
     var wanted = new LinkedHashMap<DatasetPath, List<FilesystemVersion>>();

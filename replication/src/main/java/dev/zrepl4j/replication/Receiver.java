@@ -203,13 +203,17 @@ public final class Receiver implements ReceiverApi {
 
   @Override
   public PruneResult prune(PruneRequest request) throws IOException {
+    var rules = PruneExecutor.rules(request);
+    var executor = PruneExecutor.fromEnvironment(zfs);
     var filesystems = new ArrayList<DatasetPath>();
     for (var info : listFilesystems()) {
       if (!info.placeholder()) {
         filesystems.add(confine(root, info.path()));
       }
     }
-    var result = PruneExecutor.serve(zfs, filesystems, request, Receiver::pruneContext);
+    var result =
+        PruneResult.of(
+            executor.prune(filesystems, rules, Receiver::pruneContext, request.dryRun()));
     log.info(
         "{}: pruned receiver {}{}: {} filesystems, destroyed {}, failed {}",
         job,

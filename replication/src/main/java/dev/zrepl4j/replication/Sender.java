@@ -327,9 +327,13 @@ public final class Sender implements SenderApi {
 
   @Override
   public PruneResult prune(PruneRequest request) throws IOException {
+    var rules = PruneExecutor.rules(request);
+    var executor = PruneExecutor.fromEnvironment(zfs);
     var filesystems = zfs.listFilesystems(List.of(), filter);
     var result =
-        PruneExecutor.serve(zfs, filesystems, request, PruneExecutor.Contexts.sender(this));
+        PruneResult.of(
+            executor.prune(
+                filesystems, rules, PruneExecutor.Contexts.sender(this), request.dryRun()));
     log.info(
         "{}: pruned sender{}: {} filesystems, destroyed {}, failed {}",
         job,
