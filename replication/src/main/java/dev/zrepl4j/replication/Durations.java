@@ -54,4 +54,33 @@ public final class Durations {
     }
     return d;
   }
+
+  /**
+   * Writes a whole-second duration in the largest unit of {@code w d h m s} that divides it, e.g.
+   * {@code 90m} → {@code 90m}, {@code 7d} → {@code 1w}; {@code parse(format(d))} equals {@code d}.
+   *
+   * @throws IllegalArgumentException if {@code d} is not a whole number of seconds
+   */
+  public static String format(Duration d) {
+    if (d.getNano() != 0) {
+      throw new IllegalArgumentException("duration " + d + " is not a whole number of seconds");
+    }
+    long s = d.getSeconds();
+    if (s == 0) {
+      return "0s";
+    }
+    if (s % (7 * 86_400) == 0) {
+      return s / (7 * 86_400) + "w";
+    }
+    if (s % 86_400 == 0) {
+      return s / 86_400 + "d";
+    }
+    if (s % 3600 == 0) {
+      return s / 3600 + "h";
+    }
+    if (s % 60 == 0) {
+      return s / 60 + "m";
+    }
+    return s + "s";
+  }
 }

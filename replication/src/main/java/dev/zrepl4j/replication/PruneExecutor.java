@@ -1,5 +1,7 @@
 package dev.zrepl4j.replication;
 
+import dev.zrepl4j.rpc.ErrorCode;
+import dev.zrepl4j.rpc.RemoteException;
 import dev.zrepl4j.zfs.DatasetPath;
 import dev.zrepl4j.zfs.FilesystemVersion;
 import dev.zrepl4j.zfs.FilesystemVersion.FullName;
@@ -131,6 +133,33 @@ public final class PruneExecutor {
   }
 
   /**
+   * The rules of an endpoint's {@code prune} request ({@link SenderApi#prune}, {@link
+   * ReceiverApi#prune}), validated before anything is listed.
+   *
+   * @throws RemoteException INVALID_ARGUMENT naming the bad rule
+   */
+  static List<PruneRule> rules(PruneRequest request) throws RemoteException {
+    try {
+      return request.toRules();
+    } catch (IllegalArgumentException e) {
+      throw new RemoteException(ErrorCode.INVALID_ARGUMENT, String.valueOf(e.getMessage()));
+    }
+  }
+
+  /**
+   * An endpoint's executor, batching as {@link #maxBatchFromEnvironment()} says.
+   *
+   * @throws RemoteException FAILED_PRECONDITION if {@code ZREPL_DESTROY_MAX_BATCH_SIZE} is invalid
+   */
+  static PruneExecutor fromEnvironment(Zfs zfs) throws RemoteException {
+    try {
+      return new PruneExecutor(zfs, maxBatchFromEnvironment());
+    } catch (IllegalArgumentException e) {
+      throw new RemoteException(ErrorCode.FAILED_PRECONDITION, String.valueOf(e.getMessage()));
+    }
+  }
+
+  /**
    * Prunes {@code filesystems} with {@code rules}.
    *
    * @param dryRun only plan; nothing is destroyed
@@ -140,6 +169,9 @@ public final class PruneExecutor {
   public Report prune(
       Collection<DatasetPath> filesystems, List<PruneRule> rules, Contexts contexts, boolean dryRun)
       throws IOException {
+    if (filesystems.isEmpty()) {
+      return new Report(List.of(), List.of(), Map.of(), Map.of());
+    }
     var versions = zfs.listVersions(filesystems);
     var plans = new ArrayList<PrunePlan>();
     var wanted = new LinkedHashMap<DatasetPath, List<FilesystemVersion>>();

@@ -21,6 +21,21 @@ public sealed interface PruneRule {
   String describe();
 
   /**
+   * This rule as data, for a {@link PruneRequest}: {@code spec().toRule()} is a rule that keeps
+   * exactly what this one keeps, and {@code spec().toRule().spec()} equals {@code spec()}. Regexes
+   * travel as their pattern string (flags given to {@link Pattern#compile(String, int)} are not
+   * kept); a grid travels as {@link RetentionGrid#format()}.
+   */
+  default PruneRuleSpec spec() {
+    return switch (this) {
+      case NotReplicated r -> PruneRuleSpec.notReplicated(r.keepSnapshotAtCursor());
+      case LastN r -> PruneRuleSpec.lastN(r.count(), r.regex().pattern());
+      case Grid r -> PruneRuleSpec.grid(r.grid().format(), r.regex().pattern());
+      case Regex r -> PruneRuleSpec.regex(r.regex().pattern(), r.negate());
+    };
+  }
+
+  /**
    * {@code not_replicated}: keeps every snapshot newer (by createtxg) than the replication cursor,
    * and the cursor's own snapshot if {@code keepSnapshotAtCursor}. Without a cursor (nothing
    * replicated yet) it keeps every snapshot; zrepl refuses to prune then, which keeps them too.
@@ -62,7 +77,7 @@ public sealed interface PruneRule {
 
     @Override
     public String describe() {
-      return "grid(" + grid.intervals().size() + " intervals,regex=" + regex + ")";
+      return "grid(" + grid.format() + (regex.pattern().isEmpty() ? "" : ",regex=" + regex) + ")";
     }
   }
 

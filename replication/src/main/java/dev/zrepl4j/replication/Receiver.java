@@ -199,6 +199,51 @@ public final class Receiver implements ReceiverApi {
     return out;
   }
 
+  // ---- pruning -------------------------------------------------------------------------------
+
+  @Override
+  public PruneResult prune(PruneRequest request) throws IOException {
+    var rules = PruneExecutor.rules(request);
+    var executor = PruneExecutor.fromEnvironment(zfs);
+    var filesystems = new ArrayList<DatasetPath>();
+    for (var info : listFilesystems()) {
+      if (!info.placeholder()) {
+        filesystems.add(confine(root, info.path()));
+      }
+    }
+    var result =
+        PruneResult.of(
+            executor.prune(filesystems, rules, Receiver::pruneContext, request.dryRun()));
+    log.info(
+        "{}: pruned receiver {}{}: {} filesystems, destroyed {}, failed {}",
+        job,
+        root,
+        request.dryRun() ? " (dry run)" : "",
+        filesystems.size(),
+        result.destroyed(),
+        result.failures().size());
+    return result;
+  }
+
+  /**
+   * The newest snapshot of a received filesystem is the base of its next incremental receive: it is
+   * protected explicitly, besides the last-received hold (which a failed hold move, or another
+   * job's receive, could leave elsewhere).
+   */
+  static PruneContext pruneContext(DatasetPath fs, List<FilesystemVersion> versions) {
+    FilesystemVersion newest = null;
+    for (var v : versions) {
+      if (v.isSnapshot()
+          && (newest == null || Long.compareUnsigned(v.createTxg(), newest.createTxg()) > 0)) {
+        newest = v;
+      }
+    }
+    if (newest == null) {
+      return PruneContext.NONE;
+    }
+    return new PruneContext(Set.of(), PruneContext.NO_CURSOR, Set.of(newest.guid()));
+  }
+
   // ---- receiving -----------------------------------------------------------------------------
 
   @Override

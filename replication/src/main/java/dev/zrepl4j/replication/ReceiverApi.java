@@ -9,8 +9,9 @@ import java.util.List;
  * in-process (a pull job's own receiver). Every name the caller sends is in the sender's namespace;
  * the receiver confines it below its root for that caller ({@code root_fs/<client identity>/…} for
  * a sink, {@code root_fs/…} for a pull job) and refuses names that would escape it. Nothing already
- * received is destroyed or rolled back, except a placeholder replaced by a full receive. Registered
- * under the prefix {@code receiver}.
+ * received is destroyed or rolled back, except a placeholder replaced by a full receive and
+ * snapshots the caller's {@link #prune} rules do not keep. Registered under the prefix {@code
+ * receiver}.
  */
 public interface ReceiverApi {
   /** The filesystems below the caller's root, mapped back into the sender's namespace. */
@@ -25,4 +26,17 @@ public interface ReceiverApi {
    * its end.
    */
   ReceiveResult receive(ReceiveSpec spec, InputStream stream) throws IOException;
+
+  /**
+   * Prunes the snapshots of the filesystems below the caller's root (those {@link
+   * #listFilesystems()} shows, placeholders skipped) with the request's rules ({@code
+   * keep_receiver}); nothing outside that root is touched. Whatever the rules say, {@link
+   * PruneGuard} keeps held snapshots (the last-received hold) and the newest snapshot of each
+   * filesystem, the base of the next incremental receive.
+   *
+   * @throws dev.zrepl4j.rpc.RemoteException INVALID_ARGUMENT naming an invalid rule (nothing is
+   *     destroyed then)
+   * @throws IOException if listing fails; destroy errors are in {@link PruneResult#failures()}
+   */
+  PruneResult prune(PruneRequest request) throws IOException;
 }

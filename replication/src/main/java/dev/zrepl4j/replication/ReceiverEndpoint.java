@@ -56,4 +56,12 @@ public final class ReceiverEndpoint {
       throws IOException {
     return receiver(caller).receive(spec, stream);
   }
+
+  /**
+   * {@link ReceiverApi#prune} for the caller: only the filesystems below the caller's root ({@code
+   * root_fs/<identity>} for a sink) are pruned, whatever the rules.
+   */
+  public PruneResult prune(PruneRequest request, Caller caller) throws IOException {
+    return receiver(caller).prune(request);
+  }
 }

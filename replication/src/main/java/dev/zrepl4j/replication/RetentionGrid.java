@@ -40,6 +40,10 @@ public record RetentionGrid(List<Interval> intervals) {
       if (length.isZero() || length.isNegative()) {
         throw new IllegalArgumentException("retention grid interval length must be positive");
       }
+      if (length.getNano() != 0) {
+        throw new IllegalArgumentException(
+            "retention grid interval length must be whole seconds, got " + length);
+      }
       if (keep < KEEP_ALL) {
         throw new IllegalArgumentException("retention grid keep count must be >= 0 or all");
       }
@@ -96,6 +100,35 @@ public record RetentionGrid(List<Interval> intervals) {
       }
     }
     return new RetentionGrid(out);
+  }
+
+  /**
+   * The grid in its canonical syntax: runs of equal intervals as one term {@code NxDURATION}, each
+   * length in the largest unit of {@code w d h m s} that divides it, {@code (keep=K)} unless K is
+   * 1, terms joined by {@code " | "}. {@code parse(format())} equals this grid, and {@code
+   * format()} of a parsed canonical string is that string.
+   */
+  public String format() {
+    var out = new StringBuilder();
+    int i = 0;
+    while (i < intervals.size()) {
+      var first = intervals.get(i);
+      int n = 1;
+      while (i + n < intervals.size() && intervals.get(i + n).equals(first)) {
+        n++;
+      }
+      if (!out.isEmpty()) {
+        out.append(" | ");
+      }
+      out.append(n).append('x').append(Durations.format(first.length()));
+      if (first.keep() == KEEP_ALL) {
+        out.append("(keep=all)");
+      } else if (first.keep() != 1) {
+        out.append("(keep=").append(first.keep()).append(')');
+      }
+      i += n;
+    }
+    return out.toString();
   }
 
   /**

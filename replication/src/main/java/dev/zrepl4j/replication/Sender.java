@@ -323,6 +323,27 @@ public final class Sender implements SenderApi {
     return flags.isEmpty() ? r : r.with(flags.toArray(SendFlag[]::new));
   }
 
+  // ---- pruning -------------------------------------------------------------------------------
+
+  @Override
+  public PruneResult prune(PruneRequest request) throws IOException {
+    var rules = PruneExecutor.rules(request);
+    var executor = PruneExecutor.fromEnvironment(zfs);
+    var filesystems = zfs.listFilesystems(List.of(), filter);
+    var result =
+        PruneResult.of(
+            executor.prune(
+                filesystems, rules, PruneExecutor.Contexts.sender(this), request.dryRun()));
+    log.info(
+        "{}: pruned sender{}: {} filesystems, destroyed {}, failed {}",
+        job,
+        request.dryRun() ? " (dry run)" : "",
+        filesystems.size(),
+        result.destroyed(),
+        result.failures().size());
+    return result;
+  }
+
   // ---- abstractions --------------------------------------------------------------------------
 
   private void protect(Protection protection, Checked step) throws IOException {

@@ -35,4 +35,16 @@ public interface SenderApi {
 
   /** The step arrived: move the cursor, release the step holds. */
   void sendCompleted(SendCompleted done) throws IOException;
+
+  /**
+   * Prunes the snapshots of every filesystem the filter allows with the request's rules ({@code
+   * keep_sender}). Whatever the rules say, {@link PruneGuard} keeps bookmarks, held snapshots (step
+   * holds, the cursor hold) and this job's replication cursor, so the next incremental step still
+   * has its base. {@code not_replicated} uses this job's cursor.
+   *
+   * @throws dev.zrepl4j.rpc.RemoteException INVALID_ARGUMENT naming an invalid rule (nothing is
+   *     destroyed then)
+   * @throws IOException if listing fails; destroy errors are in {@link PruneResult#failures()}
+   */
+  PruneResult prune(PruneRequest request) throws IOException;
 }

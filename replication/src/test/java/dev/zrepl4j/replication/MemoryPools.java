@@ -210,6 +210,11 @@ final class MemoryPools {
     public void sendCompleted(SendCompleted done) {
       completed.add(done);
     }
+
+    @Override
+    public PruneResult prune(PruneRequest request) {
+      throw new UnsupportedOperationException("pruning is not modelled in memory");
+    }
   }
 
   private static String describe(SendSpec s) {
@@ -260,6 +265,11 @@ final class MemoryPools {
         }
         return out;
       }
+    }
+
+    @Override
+    public PruneResult prune(PruneRequest request) {
+      throw new UnsupportedOperationException("pruning is not modelled in memory");
     }
 
     @Override
