@@ -19,7 +19,10 @@ final class PruneCommand implements Callable<Integer> {
   @Option(names = "--job", required = true, paramLabel = "JOB")
   String job = "";
 
-  @Option(names = "--dry-run", required = true, description = "Required: only list, destroy nothing.")
+  @Option(
+      names = "--dry-run",
+      required = true,
+      description = "Required: only list, destroy nothing.")
   boolean dryRun;
 
   @Override

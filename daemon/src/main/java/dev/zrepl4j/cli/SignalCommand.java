@@ -9,7 +9,8 @@ import picocli.CommandLine.Parameters;
 /** {@code zrepl4j signal wakeup|reset JOB}. */
 @Command(
     name = "signal",
-    description = "wakeup: run the job now (replication and pruning); reset: abort its current run.")
+    description =
+        "wakeup: run the job now (replication and pruning); reset: abort its current run.")
 final class SignalCommand implements Callable<Integer> {
   @Mixin ConfigOption config = new ConfigOption();
 

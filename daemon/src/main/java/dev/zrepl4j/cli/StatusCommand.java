@@ -52,7 +52,8 @@ final class StatusCommand implements Callable<Integer> {
       if (!j.current().isEmpty()) {
         out.println("  replicating now:");
         for (var f : j.current()) {
-          out.printf(Locale.ROOT, "    * %-40s %s %s%n", f.filesystem(), human(f.bytes()), f.message());
+          out.printf(
+              Locale.ROOT, "    * %-40s %s %s%n", f.filesystem(), human(f.bytes()), f.message());
         }
       }
       var r = j.lastRun();

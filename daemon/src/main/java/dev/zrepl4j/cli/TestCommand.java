@@ -114,7 +114,10 @@ final class TestCommand implements Callable<Integer> {
       System.out.println("IS_PLACEHOLDER\tDATASET\tzrepl:placeholder");
       for (var d : ds) {
         var p = props.get(d.toString());
-        var v = p == null || p.get(Zfs.PLACEHOLDER_PROPERTY) == null ? "-" : p.get(Zfs.PLACEHOLDER_PROPERTY).value();
+        var v =
+            p == null || p.get(Zfs.PLACEHOLDER_PROPERTY) == null
+                ? "-"
+                : p.get(Zfs.PLACEHOLDER_PROPERTY).value();
         System.out.println((Zfs.isPlaceholder(d, v) ? "yes" : "no") + "\t" + d + "\t" + v);
       }
       return 0;

@@ -84,8 +84,7 @@ final class ActiveJob extends JobRunner {
           lastEnd == null && !snapshots.orElseThrow().manual()
               ? Optional.of(clock.instant())
               : snapshots.orElseThrow().next();
-      case Job.Pull p ->
-          p.interval().map(i -> lastEnd == null ? clock.instant() : lastEnd.plus(i));
+      case Job.Pull p -> p.interval().map(i -> lastEnd == null ? clock.instant() : lastEnd.plus(i));
     };
   }
 
@@ -100,7 +99,8 @@ final class ActiveJob extends JobRunner {
       if (r.isPresent()) {
         snapshot = r.get().name();
         problems.addAll(r.get().hookFailures());
-        log.info("job {}: snapshot {} of {} filesystems", name, snapshot, r.get().snapshotted().size());
+        log.info(
+            "job {}: snapshot {} of {} filesystems", name, snapshot, r.get().snapshotted().size());
       }
     }
     setState("replicating");
@@ -115,7 +115,12 @@ final class ActiveJob extends JobRunner {
     for (var f : report.filesystems()) {
       fss.add(
           new JobStatus.Fs(
-              f.filesystem(), f.state().name(), f.stepsDone(), f.stepsTotal(), f.bytes(), f.message()));
+              f.filesystem(),
+              f.state().name(),
+              f.stepsDone(),
+              f.stepsTotal(),
+              f.bytes(),
+              f.message()));
       if (!f.ok()) {
         problems.add(f.filesystem() + ": " + f.state() + ": " + f.message());
       }

@@ -27,9 +27,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The running daemon: every job of a config, their transports, the control socket. Passive jobs
  * start first, so an active job's {@code local} connect finds its sink in the same daemon. {@link
- * #close()} is the graceful shutdown (SIGTERM/SIGINT): stops accepting, aborts runs in flight (their
- * {@code zfs} children are killed; a resumable receive stays resumable, a non-resumable one is
- * discarded by ZFS), and the next start resumes. Thread-safe.
+ * #close()} is the graceful shutdown (SIGTERM/SIGINT): stops accepting, aborts runs in flight
+ * (their {@code zfs} children are killed; a resumable receive stays resumable, a non-resumable one
+ * is discarded by ZFS), and the next start resumes. Thread-safe.
  */
 public final class Daemon implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Daemon.class);
@@ -66,11 +66,14 @@ public final class Daemon implements AutoCloseable {
   }
 
   private void startAll(Zfs zfs, Clock clock) throws Exception {
-    var transports =
-        new Transports(config.global().stdinserverSockdir(), RpcOptions.defaults());
+    var transports = new Transports(config.global().stdinserverSockdir(), RpcOptions.defaults());
     var ordered = new ArrayList<Job>();
-    config.jobs().stream().filter(j -> j instanceof Job.Sink || j instanceof Job.Source).forEach(ordered::add);
-    config.jobs().stream().filter(j -> !(j instanceof Job.Sink || j instanceof Job.Source)).forEach(ordered::add);
+    config.jobs().stream()
+        .filter(j -> j instanceof Job.Sink || j instanceof Job.Source)
+        .forEach(ordered::add);
+    config.jobs().stream()
+        .filter(j -> !(j instanceof Job.Sink || j instanceof Job.Source))
+        .forEach(ordered::add);
     for (var job : ordered) {
       JobRunner r =
           switch (job) {
@@ -87,15 +90,18 @@ public final class Daemon implements AutoCloseable {
     }
     control.register(Control.PREFIX, new Endpoints());
     var sock = config.global().controlSockpath();
-    secureRuntimeDir(sock.toAbsolutePath().getParent());
+    var runDir = sock.toAbsolutePath().getParent();
+    if (runDir != null) {
+      secureRuntimeDir(runDir);
+    }
     control.listenUnix(sock, "control");
     Files.setPosixFilePermissions(sock, PosixFilePermissions.fromString("rw-------"));
     log.info("control socket {}", sock);
   }
 
   /**
-   * Creates {@code dir} (mode 0700) or checks that an existing one is not accessible to others:
-   * the socket's only protection is the file system's permissions.
+   * Creates {@code dir} (mode 0700) or checks that an existing one is not accessible to others: the
+   * socket's only protection is the file system's permissions.
    */
   static void secureRuntimeDir(Path dir) throws IOException {
     if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
@@ -131,7 +137,8 @@ public final class Daemon implements AutoCloseable {
     var r = jobs.get(name);
     if (r == null) {
       throw new RemoteException(
-          ErrorCode.NOT_FOUND, "no job '" + name + "' (jobs: " + String.join(", ", jobs.keySet()) + ")");
+          ErrorCode.NOT_FOUND,
+          "no job '" + name + "' (jobs: " + String.join(", ", jobs.keySet()) + ")");
     }
     return r;
   }
@@ -199,7 +206,8 @@ public final class Daemon implements AutoCloseable {
       var job = job(r.job());
       if (!r.dryRun()) {
         throw new RemoteException(
-            ErrorCode.INVALID_ARGUMENT, "only --dry-run: real pruning runs with the job (signal wakeup)");
+            ErrorCode.INVALID_ARGUMENT,
+            "only --dry-run: real pruning runs with the job (signal wakeup)");
       }
       return switch (job) {
         case ActiveJob a -> new Control.Lines(a.pruneDryRun());
@@ -207,7 +215,11 @@ public final class Daemon implements AutoCloseable {
         default ->
             throw new RemoteException(
                 ErrorCode.INVALID_ARGUMENT,
-                "job " + r.job() + " is a " + job.type + " job: only push, pull and snap jobs prune");
+                "job "
+                    + r.job()
+                    + " is a "
+                    + job.type
+                    + " job: only push, pull and snap jobs prune");
       };
     }
 

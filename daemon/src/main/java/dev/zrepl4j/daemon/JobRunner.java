@@ -119,12 +119,7 @@ abstract class JobRunner implements AutoCloseable {
         lastError = msg;
         lastRun =
             new JobStatus.Run(
-                started.toString(),
-                secondsSince(started),
-                null,
-                List.of(),
-                0,
-                List.of(msg));
+                started.toString(), secondsSince(started), null, List.of(), 0, List.of(msg));
         runs++;
       }
       lastEnd = clock.instant();
@@ -189,14 +184,7 @@ abstract class JobRunner implements AutoCloseable {
   JobStatus status() {
     var n = nextRun;
     return new JobStatus(
-        name,
-        type,
-        state,
-        n == null ? null : n.toString(),
-        runs,
-        lastRun,
-        current(),
-        lastError);
+        name, type, state, n == null ? null : n.toString(), runs, lastRun, current(), lastError);
   }
 
   String name() {

@@ -10,8 +10,7 @@ import org.jspecify.annotations.Nullable;
  * @param name the job's name
  * @param type push, sink, pull, source, snap
  * @param state idle, waiting, snapshotting, replicating, pruning, serving, stopped
- * @param nextRun when the job runs next by itself (null: only on {@code signal wakeup}, or
- *     passive)
+ * @param nextRun when the job runs next by itself (null: only on {@code signal wakeup}, or passive)
  * @param runs completed runs since the daemon started
  * @param lastRun the last completed run, if any
  * @param current per-filesystem progress of the replication now running (empty when none)

@@ -42,7 +42,8 @@ final class PassiveJob extends JobRunner {
       case Job.Sink s -> {
         server.register(
             "receiver",
-            new ReceiverEndpoint(zfs, s.rootFs(), Receiver.Mode.SINK, s.name(), s.recv().options()));
+            new ReceiverEndpoint(
+                zfs, s.rootFs(), Receiver.Mode.SINK, s.name(), s.recv().options()));
         snapshots = Optional.empty();
       }
       case Job.Source s -> {

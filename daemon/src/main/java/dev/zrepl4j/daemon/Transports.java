@@ -40,8 +40,7 @@ final class Transports {
         yield () -> Tls.dial(t.host(), t.port(), settings, t.dialTimeout(), options);
       }
       case Connect.Ssh s -> {
-        var settings =
-            new SshSettings(s.host(), s.user(), s.port(), s.identityFile(), s.options());
+        var settings = new SshSettings(s.host(), s.user(), s.port(), s.identityFile(), s.options());
         yield () -> Ssh.dial(settings, s.dialTimeout(), options);
       }
       case Connect.Local l -> () -> local.dial(l.listenerName(), l.clientIdentity());
@@ -51,13 +50,16 @@ final class Transports {
   /** Starts serving {@code server} as configured; closing the result stops accepting. */
   AutoCloseable serve(String job, Serve serve, RpcServer server) throws IOException {
     return switch (serve) {
-      case Serve.Tcp t -> server.listenTcp(address(t.host(), t.port()), ClientMap.parse(t.clients()));
+      case Serve.Tcp t ->
+          server.listenTcp(address(t.host(), t.port()), ClientMap.parse(t.clients()));
       case Serve.Tls t ->
           Tls.listen(
               server,
               address(t.host(), t.port()),
-              new TlsServerSettings(t.ca(), t.cert(), t.key(), t.clientCns(), t.handshakeTimeout()));
-      case Serve.Stdinserver s -> Stdinserver.listen(server, stdinserverSockdir, s.clientIdentities());
+              new TlsServerSettings(
+                  t.ca(), t.cert(), t.key(), t.clientCns(), t.handshakeTimeout()));
+      case Serve.Stdinserver s ->
+          Stdinserver.listen(server, stdinserverSockdir, s.clientIdentities());
       case Serve.Local l -> local.register(l.listenerName(), server);
     };
   }

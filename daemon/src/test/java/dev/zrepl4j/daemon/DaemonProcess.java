@@ -99,8 +99,7 @@ final class DaemonProcess implements AutoCloseable {
   /** The status over the control socket. */
   Control.StatusResponse status() throws IOException {
     try (var c = RpcClient.unix(controlSocket, RpcOptions.defaults())) {
-      return c.call(
-          "control.status", new Control.StatusRequest(""), Control.StatusResponse.class);
+      return c.call("control.status", new Control.StatusRequest(""), Control.StatusResponse.class);
     }
   }
 
@@ -112,8 +111,7 @@ final class DaemonProcess implements AutoCloseable {
   }
 
   /** Waits until the job's status satisfies {@code condition}; fails with the log otherwise. */
-  JobStatus await(String job, Duration timeout, Predicate<JobStatus> condition)
-      throws IOException {
+  JobStatus await(String job, Duration timeout, Predicate<JobStatus> condition) throws IOException {
     long deadline = System.nanoTime() + timeout.toNanos();
     JobStatus s = job(job);
     while (!condition.test(s)) {
@@ -152,7 +150,8 @@ final class DaemonProcess implements AutoCloseable {
             .start(
                 () -> {
                   try {
-                    err.append(new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
+                    err.append(
+                        new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
                   } catch (IOException e) {
                     err.append(e);
                   }
