@@ -73,7 +73,9 @@ zfs snapshot -r $prod/home@zrepl_demo_$(date -u +%Y%m%d_%H%M%S)
 wait_runs 2
 
 echo; echo "== on the backup pool"
-zfs list -r -o name,used,zrepl:placeholder $backup/sink
+zfs list -r -o name,used $backup/sink
+echo "placeholders (parents created so the tree has its shape; not data):"
+"$here/zrepl4j" test placeholder --all | grep -E "^IS_|$backup"
 zfs list -t snapshot -r -o name,userrefs $backup/sink | head -n 20
 
 echo; echo "== files compared"
