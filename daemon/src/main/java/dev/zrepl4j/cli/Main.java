@@ -30,7 +30,26 @@ public final class Main implements Callable<Integer> {
   }
 
   public static void main(String[] args) {
-    System.exit(new CommandLine(new Main()).execute(args));
+    System.exit(commandLine().execute(args));
+  }
+
+  /**
+   * The command line, with errors of a command printed as one clear message (the config's
+   * problems one per line) and exit status 1, not as a stack trace.
+   */
+  public static CommandLine commandLine() {
+    return new CommandLine(new Main())
+        .setExecutionExceptionHandler(
+            (e, cmd, parsed) -> {
+              var msg =
+                  e instanceof dev.zrepl4j.config.ConfigException
+                          || e instanceof java.io.IOException
+                          || e instanceof IllegalArgumentException
+                      ? e.getMessage()
+                      : e.toString();
+              cmd.getErr().println("zrepl4j " + cmd.getCommandName() + ": " + msg);
+              return 1;
+            });
   }
 
   static String version() {

@@ -19,7 +19,7 @@ class ConfigcheckCommandTest {
   private final StringWriter err = new StringWriter();
 
   private int run(String... args) {
-    var cl = new CommandLine(new Main());
+    var cl = Main.commandLine();
     cl.setOut(new PrintWriter(out, true));
     cl.setErr(new PrintWriter(err, true));
     return cl.execute(args);
