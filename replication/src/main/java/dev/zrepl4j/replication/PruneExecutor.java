@@ -10,6 +10,7 @@ import dev.zrepl4j.zfs.ZfsException;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -80,8 +81,9 @@ public final class PruneExecutor {
     public Report {
       plans = List.copyOf(plans);
       destroyed = List.copyOf(destroyed);
-      keptAtDestroy = Map.copyOf(keptAtDestroy);
-      failed = Map.copyOf(failed);
+      // insertion order (the destroy order), so that lines() is deterministic
+      keptAtDestroy = Collections.unmodifiableMap(new LinkedHashMap<>(keptAtDestroy));
+      failed = Collections.unmodifiableMap(new LinkedHashMap<>(failed));
     }
 
     /** The dry-run listing: one line per snapshot, then the destroy-time outcomes. */
