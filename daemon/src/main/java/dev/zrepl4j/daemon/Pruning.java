@@ -56,7 +56,7 @@ final class Pruning {
   }
 
   static PruneRequest request(List<PruneRule> rules, boolean dryRun) {
-    return new PruneRequest(rules.stream().map(PruneRule::spec).toList(), dryRun);
+    return PruneRequest.of(rules, dryRun);
   }
 
   private static int account(
