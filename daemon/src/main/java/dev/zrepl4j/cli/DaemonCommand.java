@@ -2,7 +2,6 @@ package dev.zrepl4j.cli;
 
 import dev.zrepl4j.config.ConfigException;
 import dev.zrepl4j.daemon.Daemon;
-import dev.zrepl4j.zfs.Zfs;
 import java.time.Clock;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -26,7 +25,7 @@ final class DaemonCommand implements Callable<Integer> {
       return 1;
     }
     Logging.configure(cfg.global().logging());
-    var daemon = Daemon.start(cfg, Zfs.local(), Clock.systemUTC(), Main.version());
+    var daemon = Daemon.start(cfg, HostZfs.open(), Clock.systemUTC(), Main.version());
     var hook = Thread.ofPlatform().name("shutdown").unstarted(daemon::close);
     Runtime.getRuntime().addShutdownHook(hook);
     System.err.println(

@@ -75,7 +75,7 @@ final class TestCommand implements Callable<Integer> {
       if (which.input != null) {
         candidates.add(DatasetPath.parse(which.input));
       } else {
-        candidates.addAll(Zfs.local().listFilesystems(List.of(), d -> true));
+        candidates.addAll(HostZfs.open().listFilesystems(List.of(), d -> true));
       }
       int n = 0;
       for (var d : candidates) {
@@ -104,7 +104,7 @@ final class TestCommand implements Callable<Integer> {
         System.err.println("give exactly one of --dataset DS and --all");
         return 2;
       }
-      var zfs = Zfs.local();
+      var zfs = HostZfs.open();
       List<DatasetPath> ds =
           dataset != null
               ? List.of(DatasetPath.parse(dataset))

@@ -40,6 +40,7 @@ final class ActiveJob extends JobRunner {
   private final Set<Closeable> open = ConcurrentHashMap.newKeySet();
   private final Map<String, JobStatus.Fs> progress = new ConcurrentHashMap<>();
   private final Closeable resources;
+  private volatile boolean aborted;
 
   ActiveJob(Job.Active config, Zfs zfs, Dialer dialer, Clock clock) {
     super(config.name(), config.type(), clock);
@@ -63,6 +64,10 @@ final class ActiveJob extends JobRunner {
     }
     this.connector =
         () -> {
+          if (aborted) {
+            // a run being aborted (reset, shutdown) must not reconnect in a retry
+            throw new java.io.InterruptedIOException("job " + name + ": run aborted");
+          }
           var c = base.connect();
           open.add(c);
           return new Replication.Connection(
@@ -90,6 +95,7 @@ final class ActiveJob extends JobRunner {
 
   @Override
   protected JobStatus.Run run(boolean woken) throws IOException, InterruptedException {
+    aborted = false;
     var started = clock.instant();
     var problems = new ArrayList<String>();
     String snapshot = null;
@@ -165,7 +171,10 @@ final class ActiveJob extends JobRunner {
   }
 
   private void progress(String fs, Step step, long bytes) {
-    progress.put(fs, new JobStatus.Fs(fs, "STEPPING", 0, 0, bytes, step.toString()));
+    var was = progress.put(fs, new JobStatus.Fs(fs, "STEPPING", 0, 0, bytes, step.toString()));
+    if (was == null || !was.message().equals(step.toString())) {
+      log.info("job {}: {}: sending {}", name, fs, step);
+    }
   }
 
   @Override
@@ -177,6 +186,7 @@ final class ActiveJob extends JobRunner {
 
   @Override
   protected void abortRun() {
+    aborted = true;
     for (var c : List.copyOf(open)) {
       try {
         c.close();

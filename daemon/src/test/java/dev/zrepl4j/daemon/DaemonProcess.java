@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
@@ -25,12 +26,15 @@ final class DaemonProcess implements AutoCloseable {
   final Path config;
   final Path log;
   final Path controlSocket;
+  private final Map<String, String> env;
   private Process process;
 
-  private DaemonProcess(Path config, Path log, Path controlSocket, Process process) {
+  private DaemonProcess(
+      Path config, Path log, Path controlSocket, Map<String, String> env, Process process) {
     this.config = config;
     this.log = log;
     this.controlSocket = controlSocket;
+    this.env = env;
     this.process = process;
   }
 
@@ -51,26 +55,33 @@ final class DaemonProcess implements AutoCloseable {
   /** Writes {@code yaml} to {@code dir/name.yml} and starts a daemon on it. */
   static DaemonProcess start(Path dir, String name, String yaml, Path controlSocket)
       throws IOException {
+    return start(dir, name, yaml, controlSocket, Map.of());
+  }
+
+  /** Like {@link #start(Path, String, String, Path)}, with extra environment variables. */
+  static DaemonProcess start(
+      Path dir, String name, String yaml, Path controlSocket, Map<String, String> env)
+      throws IOException {
     var config = dir.resolve(name + ".yml");
     Files.writeString(config, yaml);
     var log = dir.resolve(name + ".log");
-    var p =
-        new ProcessBuilder(command("daemon", "--config", config.toString()))
-            .redirectErrorStream(true)
-            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-            .start();
-    var d = new DaemonProcess(config, log, controlSocket, p);
+    var d = new DaemonProcess(config, log, controlSocket, env, spawn(config, log, env));
     d.awaitControlSocket();
     return d;
   }
 
-  /** Starts the same daemon again (after {@link #terminate()}). */
-  void restart() throws IOException {
-    process =
+  private static Process spawn(Path config, Path log, Map<String, String> env) throws IOException {
+    var pb =
         new ProcessBuilder(command("daemon", "--config", config.toString()))
             .redirectErrorStream(true)
-            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-            .start();
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    pb.environment().putAll(env);
+    return pb.start();
+  }
+
+  /** Starts the same daemon again (after {@link #terminate()}). */
+  void restart() throws IOException {
+    process = spawn(config, log, env);
     awaitControlSocket();
   }
 

@@ -23,7 +23,7 @@ import java.util.concurrent.TimeUnit;
  * ZREPL4J_GUEST_DISKS}). Without it the calling test fails, saying how to start the guest: these
  * tests are not optional (STYLE.md §11).
  */
-final class GuestFixture {
+public final class GuestFixture {
   private static final long TIMEOUT_SECONDS = 120;
 
   private final String zfs;
@@ -39,7 +39,7 @@ final class GuestFixture {
   }
 
   /** The guest named by the environment; fails (never skips) if it is missing or silent. */
-  static GuestFixture fromEnvironment() {
+  public static GuestFixture fromEnvironment() {
     var disks = System.getenv("ZREPL4J_GUEST_DISKS");
     if (disks == null || disks.isBlank()) {
       fail(missing("ZREPL4J_GUEST_DISKS is not set"));
@@ -76,14 +76,14 @@ final class GuestFixture {
   }
 
   /** A {@link RealZfs} whose {@code zfs}/{@code zpool} run in the guest. */
-  RealZfs realZfs() throws IOException {
+  public RealZfs realZfs() throws IOException {
     return RealZfs.start(List.of(zfs), List.of(zpool));
   }
 
   /** Outcome of a finished command. */
-  record Result(List<String> argv, int status, String out, String err) {
+  public record Result(List<String> argv, int status, String out, String err) {
     /** stdout, after asserting a zero exit status. */
-    String ok() {
+    public String ok() {
       if (status != 0) {
         fail("`" + String.join(" ", argv) + "` exited " + status + ": " + err.strip());
       }
@@ -91,20 +91,20 @@ final class GuestFixture {
     }
   }
 
-  Result zfs(String... args) {
+  public Result zfs(String... args) {
     return run(zfs, args);
   }
 
-  Result zpool(String... args) {
+  public Result zpool(String... args) {
     return run(zpool, args);
   }
 
-  Result exec(String... args) {
+  public Result exec(String... args) {
     return run(exec, args);
   }
 
   /** {@code sh -c script} in the guest; fails the test on a non-zero exit; returns stdout. */
-  String sh(String script) {
+  public String sh(String script) {
     return exec("sh", "-c", script).ok();
   }
 
@@ -155,7 +155,7 @@ final class GuestFixture {
    * Creates pool {@code name} (mounted at {@code /name}) on a guest disk no imported pool uses,
    * after destroying a leftover pool of that name from an aborted run.
    */
-  void createPool(String name) {
+  public void createPool(String name) {
     destroyPoolIfExists(name);
     var used = zpool("list", "-vHP").ok();
     var disk =
@@ -169,14 +169,14 @@ final class GuestFixture {
     zpool("create", "-f", "-o", "ashift=12", "-O", "mountpoint=/" + name, name, disk).ok();
   }
 
-  void destroyPoolIfExists(String name) {
+  public void destroyPoolIfExists(String name) {
     if (zpool("list", "-H", "-o", "name", name).status() == 0) {
       zpool("destroy", "-f", name).ok();
     }
   }
 
   /** Writes {@code megabytes} MiB of random data to {@code path} in the guest. */
-  void writeRandom(String path, int megabytes) {
+  public void writeRandom(String path, int megabytes) {
     sh("dd if=/dev/urandom of='" + path + "' bs=1M count=" + megabytes + " status=none && sync");
   }
 
@@ -185,7 +185,7 @@ final class GuestFixture {
    * read-only mount of the snapshot (works whatever the filesystem's mountpoint, e.g. below a
    * placeholder with {@code mountpoint=none}).
    */
-  String snapshotChecksums(String snapshot) {
+  public String snapshotChecksums(String snapshot) {
     var dir = "/mnt/zrepl4j-" + Integer.toHexString(snapshot.hashCode());
     return sh(
         "set -e; mkdir -p "
@@ -204,12 +204,12 @@ final class GuestFixture {
   }
 
   /** One property's value ({@code zfs get -H -p -o value}). */
-  String prop(String dataset, String property) {
+  public String prop(String dataset, String property) {
     return zfs("get", "-H", "-p", "-o", "value", property, dataset).ok().strip();
   }
 
   /** The hold tags on a snapshot ({@code zfs holds -H}). */
-  List<String> holds(String snapshot) {
+  public List<String> holds(String snapshot) {
     return zfs("holds", "-H", snapshot)
         .ok()
         .lines()
@@ -222,7 +222,7 @@ final class GuestFixture {
    * The names of a filesystem's snapshots and bookmarks, in creation order ({@code @x}, {@code
    * #y}).
    */
-  List<String> versions(String fs) {
+  public List<String> versions(String fs) {
     return zfs(
             "list", "-H", "-o", "name", "-t", "snapshot,bookmark", "-s", "createtxg", "-d", "1", fs)
         .ok()
@@ -232,7 +232,7 @@ final class GuestFixture {
         .toList();
   }
 
-  boolean exists(String dataset) {
+  public boolean exists(String dataset) {
     return zfs("list", "-H", "-o", "name", dataset).status() == 0;
   }
 }
