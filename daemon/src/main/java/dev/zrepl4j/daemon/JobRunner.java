@@ -84,6 +84,9 @@ abstract class JobRunner implements AutoCloseable {
       } catch (InterruptedException e) {
         break;
       } catch (Exception e) {
+        if (isClosed()) {
+          break;
+        }
         log.error("job {}: cannot plan the next run: {}", name, e.toString());
         lastError = e.toString();
         woken = awaitQuietly(clock.instant().plus(Duration.ofMinutes(1)));
