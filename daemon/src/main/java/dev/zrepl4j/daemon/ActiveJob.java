@@ -187,12 +187,19 @@ final class ActiveJob extends JobRunner {
   @Override
   protected void abortRun() {
     aborted = true;
+    // closed on their own threads: a close that waits for a call in flight must not hold up the
+    // abort (or a shutdown) of the whole job
     for (var c : List.copyOf(open)) {
-      try {
-        c.close();
-      } catch (IOException | RuntimeException e) {
-        log.debug("job {}: closing a connection on abort: {}", name, e.toString());
-      }
+      Thread.ofVirtual()
+          .name("abort-" + name)
+          .start(
+              () -> {
+                try {
+                  c.close();
+                } catch (IOException | RuntimeException e) {
+                  log.debug("job {}: closing a connection on abort: {}", name, e.toString());
+                }
+              });
     }
   }
 

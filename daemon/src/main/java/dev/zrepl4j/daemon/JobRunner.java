@@ -202,9 +202,11 @@ abstract class JobRunner implements AutoCloseable {
       lock.notifyAll();
       t = thread;
     }
-    abortRun();
     if (t != null) {
       t.interrupt();
+    }
+    abortRun();
+    if (t != null) {
       try {
         t.join(grace.toMillis());
       } catch (InterruptedException e) {
