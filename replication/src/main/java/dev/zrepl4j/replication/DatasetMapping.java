@@ -94,14 +94,16 @@ public final class DatasetMapping {
     if (forward != null) {
       return forward;
     }
+    for (var r : rules.rules()) {
+      if (r.pattern().subtree() && r.pattern().path().isEmpty()) {
+        throw notInvertible(
+            "rule '<' drops the pool name, so its targets cannot be mapped back; use 'POOL<'");
+      }
+    }
     var back = new LinkedHashMap<String, String>();
     var byTarget = new HashMap<String, DatasetPatterns.Rule<DatasetPath>>();
     for (var r : rules.rules()) {
       var p = r.pattern();
-      if (p.subtree() && p.path().isEmpty()) {
-        throw notInvertible(
-            "rule '<' drops the pool name, so its targets cannot be mapped back; use 'POOL<'");
-      }
       var key = r.value() + (p.subtree() ? "<" : "");
       var other = byTarget.put(key, r);
       if (other != null) {
