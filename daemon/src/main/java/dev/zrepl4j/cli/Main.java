@@ -34,8 +34,8 @@ public final class Main implements Callable<Integer> {
   }
 
   /**
-   * The command line, with errors of a command printed as one clear message (the config's
-   * problems one per line) and exit status 1, not as a stack trace.
+   * The command line, with errors of a command printed as one clear message (the config's problems
+   * one per line) and exit status 1, not as a stack trace.
    */
   public static CommandLine commandLine() {
     return new CommandLine(new Main())
