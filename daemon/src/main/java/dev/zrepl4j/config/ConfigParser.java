@@ -37,6 +37,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 import java.util.stream.Stream;
+import org.jspecify.annotations.Nullable;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.snakeyaml.engine.v2.api.lowlevel.Compose;
 import org.snakeyaml.engine.v2.exceptions.MarkedYamlEngineException;
@@ -482,7 +483,7 @@ public final class ConfigParser {
     var rootFs = m.required("root_fs").flatMap(this::rootFs);
     var serve = m.requiredMap("serve").flatMap(this::serve);
     var recv = recv(m);
-    var mapping = mapping(m);
+    var mapping = mapping(m, null);
     if (rootFs.isEmpty() || serve.isEmpty()) {
       return Optional.empty();
     }
@@ -506,7 +507,7 @@ public final class ConfigParser {
     var pruning = m.requiredMap("pruning").flatMap(this::pruning);
     var replication = replication(m);
     var initial = initialReplication(m);
-    var mapping = mapping(m);
+    var mapping = mapping(m, rootFs.orElse(null));
     if (connect.isEmpty() || rootFs.isEmpty() || interval.isEmpty() || pruning.isEmpty()) {
       return Optional.empty();
     }
@@ -608,8 +609,25 @@ public final class ConfigParser {
             });
   }
 
-  private Optional<DatasetMapping> mapping(YMap m) {
-    return m.get("mapping").flatMap(this::mappingValue).flatMap(o -> o);
+  /**
+   * {@code mapping:} of a sink (targets relative to {@code root_fs/<client identity>}) or, with
+   * {@code pullRootFs}, of a pull job (absolute targets, which must lie below its root_fs). A
+   * receiver maps its datasets back into the sender's names, so a mapping that cannot be inverted
+   * is refused here.
+   */
+  private Optional<DatasetMapping> mapping(YMap m, @Nullable DatasetPath pullRootFs) {
+    var v = m.get("mapping");
+    var mapping = v.flatMap(this::mappingValue).flatMap(o -> o);
+    if (v.isEmpty() || mapping.isEmpty()) {
+      return Optional.empty();
+    }
+    var checked = mapping.get();
+    return v.get()
+        .attempt(
+            () -> {
+              (pullRootFs == null ? checked : checked.relativeTo(pullRootFs)).inverse();
+              return checked;
+            });
   }
 
   private Optional<DatasetPath> rootFs(Value v) {

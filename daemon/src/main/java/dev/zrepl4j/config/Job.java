@@ -51,7 +51,9 @@ public sealed interface Job {
    * {@code type: sink}: receives into {@code root_fs/<client identity>/<sender path>}.
    *
    * @param mapping the seed's {@code pattern<: target} rules (extra key {@code mapping:}), applied
-   *     below {@code root_fs/<client identity>} instead of the sender's path when present
+   *     below {@code root_fs/<client identity>} instead of the sender's path when present (targets
+   *     relative to it; invertible, see {@link DatasetMapping#inverse()}); unmapped names are
+   *     refused
    */
   record Sink(
       String name, DatasetPath rootFs, Serve serve, Recv recv, Optional<DatasetMapping> mapping)
@@ -66,7 +68,9 @@ public sealed interface Job {
    * {@code type: pull}: receives from a source into {@code root_fs/<source path>}.
    *
    * @param interval empty for {@code interval: manual} (runs only on {@code signal wakeup})
-   * @param mapping the seed's {@code pattern<: target} rules (extra key {@code mapping:})
+   * @param mapping the seed's {@code pattern<: target} rules (extra key {@code mapping:}): absolute
+   *     targets, each below {@code root_fs}, instead of {@code root_fs/<source path>}; invertible
+   *     (see {@link DatasetMapping#inverse()}); unmapped source filesystems are skipped
    */
   record Pull(
       String name,

@@ -55,8 +55,15 @@ final class ActiveJob extends JobRunner {
         snapshots = Optional.of(new Snapshots(p.snapshotting(), zfs, p.filesystems(), clock));
       }
       case Job.Pull p -> {
-        var receiver = Receiver.localRoot(zfs, p.rootFs(), p.name(), p.recv().options());
-        var pull = new Pull(dialer, receiver, p.name());
+        var receiver =
+            p.mapping().isPresent()
+                ? Receiver.localRoot(
+                    zfs, p.rootFs(), p.name(), p.recv().options(), p.mapping().get())
+                : Receiver.localRoot(zfs, p.rootFs(), p.name(), p.recv().options());
+        var pull =
+            p.mapping().isPresent()
+                ? new Pull(dialer, receiver, p.name(), p.mapping().get())
+                : new Pull(dialer, receiver, p.name());
         base = pull;
         resources = pull::close;
         snapshots = Optional.empty();

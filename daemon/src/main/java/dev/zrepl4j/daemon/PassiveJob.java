@@ -40,10 +40,13 @@ final class PassiveJob extends JobRunner {
     this.transports = transports;
     switch (config) {
       case Job.Sink s -> {
+        var opts = s.recv().options();
         server.register(
             "receiver",
-            new ReceiverEndpoint(
-                zfs, s.rootFs(), Receiver.Mode.SINK, s.name(), s.recv().options()));
+            s.mapping().isPresent()
+                ? new ReceiverEndpoint(
+                    zfs, s.rootFs(), Receiver.Mode.SINK, s.name(), opts, s.mapping().get())
+                : new ReceiverEndpoint(zfs, s.rootFs(), Receiver.Mode.SINK, s.name(), opts));
         snapshots = Optional.empty();
       }
       case Job.Source s -> {

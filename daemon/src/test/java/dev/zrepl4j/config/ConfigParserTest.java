@@ -252,6 +252,45 @@ class ConfigParserTest {
   }
 
   @Test
+  void mappingOnSinkAndPullIsParsed() {
+    var c =
+        ConfigParser.parse(
+            """
+            jobs:
+            - name: sink1
+              type: sink
+              root_fs: pool/sink
+              serve: {type: tcp, listen: ":8888", clients: {"127.0.0.1": "c"}}
+              mapping: {"src/data<": "backup/d", "src/other": "misc/o"}
+            - name: pull1
+              type: pull
+              connect: {type: tcp, address: "127.0.0.1:8888"}
+              root_fs: pool/pulled
+              interval: manual
+              mapping: {"zroot/data<": "pool/pulled/data"}
+              pruning: {keep_sender: [{type: not_replicated}], keep_receiver: [{type: last_n, count: 3}]}
+            """,
+            Path.of("a.yml"));
+    var sink = (Job.Sink) c.job("sink1").orElseThrow();
+    var m = sink.mapping().orElseThrow();
+    assertThat(m.map(DatasetPath.parse("src/data/x"))).contains(DatasetPath.parse("backup/d/x"));
+    assertThat(m.map(DatasetPath.parse("src/other"))).contains(DatasetPath.parse("misc/o"));
+    assertThat(m.map(DatasetPath.parse("src/unmapped"))).isEmpty();
+    var pull = (Job.Pull) c.job("pull1").orElseThrow();
+    assertThat(pull.mapping().orElseThrow().map(DatasetPath.parse("zroot/data")))
+        .contains(DatasetPath.parse("pool/pulled/data"));
+  }
+
+  @Test
+  void mappingsAReceiverCannotUseAreNamed() {
+    var problems = problems("bad-mapping.yml");
+    assertHas(problems, 6, "jobs[0].mapping", "'a<' and 'b<' both map onto the subtree x");
+    assertHas(problems, 12, "jobs[1].mapping", "pool/elsewhere/data is not below pool/pulled");
+    assertHas(problems, 19, "jobs[2].mapping", "rule '<' drops the pool name");
+    assertThat(problems).hasSize(3);
+  }
+
+  @Test
   void badCidrAndCidrIdentityWithoutStarAreNamed() {
     var problems = problems("bad-cidr.yml");
     assertHas(problems, 10, "jobs[0].serve.clients.10.0.0.0/33", "prefix length '33'");

@@ -208,6 +208,100 @@ class DaemonIT {
   }
 
   @Test
+  void sinkWithAMappingOverLocalInOneDaemon() throws IOException {
+    var sink =
+        """
+          - name: sink
+            type: sink
+            root_fs: %s
+            serve: {type: local, listener_name: backup}
+            mapping: {"%s<": "backup/d"}
+        """
+            .formatted(dst.path("sink"), src.path("data"));
+    try (var d =
+        DaemonProcess.start(
+            dir,
+            "mapped",
+            global("mapped")
+                + "jobs:\n"
+                + sink
+                + pushJob("{type: local, listener_name: backup, client_identity: here}"),
+            sock("mapped"))) {
+      var s = d.awaitRuns("push", 1);
+      assertThat(s.lastRun().problems()).as(d.logText()).isEmpty();
+      assertMapped(dst.path("sink") + "/here/backup/d");
+      assertThat(dst.exists(DatasetPath.parse(dst.path("sink") + "/here/" + src.root())))
+          .as("nothing below the sender's own names")
+          .isFalse();
+      // an incremental: the sink maps its datasets back into the sender's names
+      Trees.write(src.mounted("data/a").resolve("a2.bin"), 4, 150_000);
+      FuseFixture.run("zfs", "snapshot", "-r", src.path("data") + "@zrepl_manual2");
+      d.cli("signal", "wakeup", "push");
+      s = d.awaitRuns("push", 2);
+      assertThat(s.lastRun().problems()).as(d.logText()).isEmpty();
+      assertThat(s.lastRun().filesystems())
+          .extracting(JobStatus.Fs::state)
+          .containsOnly("REPLICATED");
+      assertMapped(dst.path("sink") + "/here/backup/d");
+    }
+  }
+
+  /** The source's data, a and a/b arrived below {@code target}. */
+  void assertMapped(String target) throws IOException {
+    for (var rel : List.of("", "a", "a/b")) {
+      var fs = DatasetPath.parse(target + (rel.isEmpty() ? "" : "/" + rel));
+      var mnt = dst.mountReadOnly(fs);
+      try {
+        assertSameTopFiles(src.mounted(rel.isEmpty() ? "data" : "data/" + rel), mnt);
+      } finally {
+        FuseFixture.unmount(fs);
+      }
+    }
+  }
+
+  @Test
+  void pullWithAMappingSkipsWhatItDoesNotMap() throws IOException {
+    int port = freePort();
+    var sourceYaml =
+        global("source")
+            + """
+            jobs:
+              - name: source
+                type: source
+                serve: {type: tcp, listen: "127.0.0.1:%d", clients: {"127.0.0.1": puller}}
+                filesystems: {"%s<": true}
+                snapshotting: {type: periodic, prefix: zrepl_, interval: 1h}
+            """
+                .formatted(port, src.root());
+    var pullYaml =
+        global("pull")
+            + """
+            jobs:
+              - name: pull
+                type: pull
+                connect: {type: tcp, address: "127.0.0.1:%d"}
+                root_fs: %s
+                interval: manual
+                mapping: {"%s<": "%s/mapped"}
+                pruning:
+                  keep_sender: [{type: last_n, count: 5}]
+                  keep_receiver: [{type: last_n, count: 5}]
+            """
+                .formatted(port, dst.path("sink"), src.path("data"), dst.path("sink"));
+    try (var source = DaemonProcess.start(dir, "source", sourceYaml, sock("source"));
+        var pull = DaemonProcess.start(dir, "pull", pullYaml, sock("pull"))) {
+      source.awaitRuns("source", 1);
+      pull.cli("signal", "wakeup", "pull");
+      var s = pull.awaitRuns("pull", 1);
+      assertThat(s.lastRun().problems()).as(pull.logText()).isEmpty();
+      assertMapped(dst.path("sink") + "/mapped");
+      assertThat(dst.zfs.listFilesystems(List.of(dst.root()), p -> true))
+          .as("the pool and 'other' are not mapped: skipped")
+          .noneMatch(p -> p.toString().contains("other") || p.toString().contains(src.name));
+    }
+  }
+
+  @Test
   void pullFromSourceOverTcp() throws IOException {
     int port = freePort();
     var sourceYaml =

@@ -3,7 +3,12 @@ package dev.zrepl4j.replication;
 import dev.zrepl4j.rpc.Caller;
 import dev.zrepl4j.rpc.RpcOptions;
 import dev.zrepl4j.rpc.RpcServer;
+import dev.zrepl4j.zfs.DatasetPath;
 import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The pull driver: a remote sender (a source) called over RPC sends to this host's receiver, called
@@ -13,6 +18,7 @@ public final class Pull implements Replication.Connector, AutoCloseable {
   private final RpcServer local = new RpcServer(RpcOptions.defaults());
   private final Caller caller;
   private final Dialer sender;
+  private final @Nullable DatasetMapping mapping;
 
   /**
    * @param sender dials the source, which serves a sender under {@code sender}
@@ -23,14 +29,35 @@ public final class Pull implements Replication.Connector, AutoCloseable {
     local.register("receiver", receiver);
     this.caller = new Caller(identity, "local");
     this.sender = sender;
+    this.mapping = null;
+  }
+
+  /**
+   * A pull that replicates only the source's filesystems that {@code mapping} maps; the others are
+   * skipped before planning, as the seed's pull skipped a NoMatch (the receiver, built with the
+   * same mapping, would refuse them, and the initial replication of their descendants with them).
+   *
+   * @param sender dials the source, which serves a sender under {@code sender}
+   * @param receiver the receiver endpoint (registered in-process under {@code receiver}), built
+   *     with {@code mapping} ({@link Receiver#localRoot(dev.zrepl4j.zfs.Zfs,
+   *     dev.zrepl4j.zfs.DatasetPath, String, ReceiverOptions, DatasetMapping)})
+   * @param identity the identity the local receiver sees
+   */
+  public Pull(Dialer sender, Object receiver, String identity, DatasetMapping mapping) {
+    local.register("receiver", receiver);
+    this.caller = new Caller(identity, "local");
+    this.sender = sender;
+    this.mapping = mapping;
   }
 
   @Override
   public Replication.Connection connect() throws IOException {
     var remote = sender.dial();
     var here = local.local(caller);
+    var senderApi = remote.proxy("sender", SenderApi.class);
+    var m = mapping;
     return new Replication.Connection(
-        remote.proxy("sender", SenderApi.class),
+        m == null ? senderApi : new Mapped(senderApi, m),
         here.proxy("receiver", ReceiverApi.class),
         () -> {
           try {
@@ -44,5 +71,57 @@ public final class Pull implements Replication.Connector, AutoCloseable {
   @Override
   public void close() {
     local.close();
+  }
+
+  /** The source's sender showing only the filesystems a mapping maps. Thread-safe. */
+  private record Mapped(SenderApi sender, DatasetMapping mapping) implements SenderApi {
+    @Override
+    public List<FsInfo> listFilesystems() throws IOException {
+      var out = new ArrayList<FsInfo>();
+      for (var fs : sender.listFilesystems()) {
+        if (mapped(fs.path())) {
+          out.add(fs);
+        }
+      }
+      return out;
+    }
+
+    private boolean mapped(String name) {
+      try {
+        return mapping.map(DatasetPath.parse(name)).isPresent();
+      } catch (IllegalArgumentException e) {
+        return true; // not a dataset name: the receiver refuses it, naming it
+      }
+    }
+
+    @Override
+    public List<FsVersion> listVersions(FsRequest request) throws IOException {
+      return sender.listVersions(request);
+    }
+
+    @Override
+    public List<FsVersionList> listVersionsOf(FsListRequest request) throws IOException {
+      return sender.listVersionsOf(request);
+    }
+
+    @Override
+    public InputStream send(SendSpec spec) throws IOException {
+      return sender.send(spec);
+    }
+
+    @Override
+    public SizeEstimate sendDry(SendSpec spec) throws IOException {
+      return sender.sendDry(spec);
+    }
+
+    @Override
+    public void sendCompleted(SendCompleted done) throws IOException {
+      sender.sendCompleted(done);
+    }
+
+    @Override
+    public PruneResult prune(PruneRequest request) throws IOException {
+      return sender.prune(request);
+    }
   }
 }

@@ -14,11 +14,15 @@ import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,6 +32,13 @@ import org.slf4j.LoggerFactory;
  * ({@code -F} is used only to replace a placeholder without snapshots). In-process, a pull job uses
  * {@link #localRoot}; a sink serves its clients through {@link ReceiverEndpoint}, which builds one
  * of these per caller ({@link #sink}). Thread-safe.
+ *
+ * <p>With a {@link DatasetMapping} (the seed's {@code mapping:}), a sender name goes to {@code
+ * root/<its target>} instead of {@code root/<sender name>}; a name the mapping does not map is
+ * refused, and {@link #listFilesystems()} maps the datasets below the root back through {@link
+ * DatasetMapping#inverse()} (datasets that are no target, such as the placeholders of gaps, are not
+ * listed). Targets are relative to the client's root for a sink, absolute (and strictly below
+ * {@code root_fs}) for a pull job, as in the seed's pull mapping.
  *
  * <p>Implementation notes: a receive (1) maps the name below the root, refusing any name that is
  * not a path of valid components; (2) lists the datasets on the way from {@code root_fs} to the
@@ -56,9 +67,17 @@ public final class Receiver implements ReceiverApi {
   private final DatasetPath root;
   private final String job;
   private final ReceiverOptions options;
+  // sender name -> dataset relative to root, and back; both null without a mapping
+  private final @Nullable DatasetMapping mapping;
+  private final @Nullable DatasetMapping unmapping;
 
   private Receiver(
-      Zfs zfs, DatasetPath rootFs, DatasetPath root, String job, ReceiverOptions options) {
+      Zfs zfs,
+      DatasetPath rootFs,
+      DatasetPath root,
+      String job,
+      ReceiverOptions options,
+      @Nullable DatasetMapping mapping) {
     if (rootFs.isEmpty()) {
       throw new IllegalArgumentException("root_fs must be a dataset");
     }
@@ -72,6 +91,8 @@ public final class Receiver implements ReceiverApi {
     this.root = root;
     this.job = ZreplNames.checkJob(job);
     this.options = options;
+    this.mapping = mapping;
+    this.unmapping = mapping == null ? null : mapping.inverse();
     if (!zfs.capabilities().has(ZfsFeature.RECEIVE_PROPERTY_OVERRIDE)
         && (!options.overrideProperties().isEmpty() || !options.inheritProperties().isEmpty())) {
       throw new IllegalArgumentException(
@@ -92,13 +113,46 @@ public final class Receiver implements ReceiverApi {
   public static Receiver sink(
       Zfs zfs, DatasetPath rootFs, String identity, String job, ReceiverOptions options)
       throws RemoteException {
-    return new Receiver(zfs, rootFs, clientRoot(rootFs, Mode.SINK, identity), job, options);
+    return new Receiver(zfs, rootFs, clientRoot(rootFs, Mode.SINK, identity), job, options, null);
+  }
+
+  /**
+   * A receiver that puts a client's filesystems below {@code root_fs/<identity>}, where {@code
+   * mapping} says: a sender name {@code n} goes to {@code root_fs/<identity>/<mapping(n)>}.
+   *
+   * @throws RemoteException INVALID_ARGUMENT if {@code identity} is not a single valid dataset name
+   *     component
+   * @throws IllegalArgumentException if {@code mapping} is not invertible ({@link
+   *     DatasetMapping#inverse()})
+   */
+  public static Receiver sink(
+      Zfs zfs,
+      DatasetPath rootFs,
+      String identity,
+      String job,
+      ReceiverOptions options,
+      DatasetMapping mapping)
+      throws RemoteException {
+    return new Receiver(
+        zfs, rootFs, clientRoot(rootFs, Mode.SINK, identity), job, options, mapping);
   }
 
   /** A receiver that puts filesystems below {@code root_fs} (a pull job). */
   public static Receiver localRoot(
       Zfs zfs, DatasetPath rootFs, String job, ReceiverOptions options) {
-    return new Receiver(zfs, rootFs, rootFs, job, options);
+    return new Receiver(zfs, rootFs, rootFs, job, options, null);
+  }
+
+  /**
+   * A receiver that puts each filesystem where {@code mapping} says (a pull job with the seed's
+   * {@code mapping:}); its targets are absolute dataset names, each strictly below {@code root_fs}.
+   *
+   * @throws IllegalArgumentException naming the rule whose target is not below {@code root_fs}, or
+   *     if {@code mapping} is not invertible ({@link DatasetMapping#inverse()})
+   */
+  public static Receiver localRoot(
+      Zfs zfs, DatasetPath rootFs, String job, ReceiverOptions options, DatasetMapping mapping) {
+    return new Receiver(zfs, rootFs, rootFs, job, options, mapping.relativeTo(rootFs));
   }
 
   /** The root a client's names are confined to. */
@@ -135,6 +189,45 @@ public final class Receiver implements ReceiverApi {
     return target;
   }
 
+  /**
+   * Where the sender's {@code senderName} goes: below the root, through the mapping if there is
+   * one.
+   *
+   * @throws RemoteException INVALID_ARGUMENT for an invalid name or one the mapping does not map
+   */
+  private DatasetPath target(String senderName) throws RemoteException {
+    var t = mappedTarget(senderName);
+    if (t.isEmpty()) {
+      throw new RemoteException(
+          ErrorCode.INVALID_ARGUMENT,
+          senderName + " is not mapped by " + job + "'s mapping " + mapping + ": not received");
+    }
+    return t.get();
+  }
+
+  /**
+   * Where the sender's {@code senderName} goes, or empty if the mapping does not map it.
+   *
+   * @throws RemoteException INVALID_ARGUMENT for an invalid name
+   */
+  private Optional<DatasetPath> mappedTarget(String senderName) throws RemoteException {
+    var m = mapping;
+    if (m == null) {
+      return Optional.of(confine(root, senderName));
+    }
+    var mapped = m.map(Access.filesystem(senderName));
+    return mapped.isEmpty()
+        ? Optional.empty()
+        : Optional.of(confine(root, mapped.get().toString()));
+  }
+
+  /** The sender's name of {@code local} (below the root), if it has one. */
+  private Optional<String> senderName(DatasetPath local) {
+    var rel = local.trimPrefix(root);
+    var back = unmapping;
+    return back == null ? Optional.of(rel.toString()) : back.map(rel).map(DatasetPath::toString);
+  }
+
   /** The dataset below which this receiver confines its client. */
   DatasetPath root() {
     return root;
@@ -157,12 +250,16 @@ public final class Receiver implements ReceiverApi {
     var got = zfs.getProperties(names, props);
     var out = new ArrayList<FsInfo>(below.size());
     for (var p : below) {
+      var name = senderName(p);
+      if (name.isEmpty()) {
+        continue;
+      }
       var m = got.getOrDefault(p.toString(), Map.of());
       var ph = m.get(Zfs.PLACEHOLDER_PROPERTY);
       var token = resumable ? m.get(RESUME_TOKEN) : null;
       out.add(
           new FsInfo(
-              p.trimPrefix(root).toString(),
+              name.get(),
               ph != null && Zfs.isPlaceholder(p, ph.value()),
               token != null && token.isSet() ? token.value() : ""));
     }
@@ -184,17 +281,20 @@ public final class Receiver implements ReceiverApi {
 
   @Override
   public List<FsVersionList> listVersionsOf(FsListRequest request) throws IOException {
-    var targets = new LinkedHashMap<String, DatasetPath>();
-    for (var name : request.filesystems()) {
-      targets.put(name, confine(root, name));
+    var names = new LinkedHashSet<>(request.filesystems());
+    var targets = new HashMap<String, DatasetPath>();
+    for (var name : names) {
+      // a name the mapping does not map is absent here
+      mappedTarget(name).ifPresent(t -> targets.put(name, t));
     }
     Set<DatasetPath> existing = new HashSet<>(below());
     var present = targets.values().stream().filter(existing::contains).toList();
     var versions = zfs.listVersions(present);
     var out = new ArrayList<FsVersionList>();
-    for (var e : targets.entrySet()) {
-      var vs = versions.getOrDefault(e.getValue(), List.of());
-      out.add(new FsVersionList(e.getKey(), vs.stream().map(FsVersion::of).toList()));
+    for (var name : names) {
+      var t = targets.get(name);
+      var vs = t == null ? List.<FilesystemVersion>of() : versions.getOrDefault(t, List.of());
+      out.add(new FsVersionList(name, vs.stream().map(FsVersion::of).toList()));
     }
     return out;
   }
@@ -208,7 +308,7 @@ public final class Receiver implements ReceiverApi {
     var filesystems = new ArrayList<DatasetPath>();
     for (var info : listFilesystems()) {
       if (!info.placeholder()) {
-        filesystems.add(confine(root, info.path()));
+        filesystems.add(target(info.path()));
       }
     }
     var result =
@@ -248,7 +348,7 @@ public final class Receiver implements ReceiverApi {
 
   @Override
   public ReceiveResult receive(ReceiveSpec spec, InputStream stream) throws IOException {
-    var target = confine(root, spec.filesystem());
+    var target = target(spec.filesystem());
     if (!spec.to().isSnapshot()) {
       throw new RemoteException(ErrorCode.INVALID_ARGUMENT, "can only receive a snapshot");
     }

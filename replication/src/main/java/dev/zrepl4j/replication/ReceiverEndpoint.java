@@ -6,6 +6,7 @@ import dev.zrepl4j.zfs.Zfs;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The {@link ReceiverApi} served over RPC: register it under the prefix {@code receiver}; each call
@@ -19,6 +20,7 @@ public final class ReceiverEndpoint {
   private final Receiver.Mode mode;
   private final String job;
   private final ReceiverOptions options;
+  private final @Nullable DatasetMapping mapping;
 
   /**
    * @throws IllegalArgumentException for an invalid job name or root_fs
@@ -30,13 +32,53 @@ public final class ReceiverEndpoint {
     this.mode = mode;
     this.job = ZreplNames.checkJob(job);
     this.options = options;
+    this.mapping = null;
     Receiver.localRoot(zfs, rootFs, job, options); // validates root_fs and options now
   }
 
+  /**
+   * An endpoint that puts each filesystem where {@code mapping} says: below {@code
+   * root_fs/<identity>} for {@link Receiver.Mode#SINK} (targets relative to it), at the absolute
+   * target (strictly below {@code root_fs}) for {@link Receiver.Mode#LOCAL_ROOT}. See {@link
+   * Receiver#sink(Zfs, DatasetPath, String, String, ReceiverOptions, DatasetMapping)}.
+   *
+   * @throws IllegalArgumentException for an invalid job name or root_fs, a mapping that is not
+   *     invertible ({@link DatasetMapping#inverse()}), or (LOCAL_ROOT) a target not below root_fs
+   */
+  public ReceiverEndpoint(
+      Zfs zfs,
+      DatasetPath rootFs,
+      Receiver.Mode mode,
+      String job,
+      ReceiverOptions options,
+      DatasetMapping mapping) {
+    this.zfs = zfs;
+    this.rootFs = rootFs;
+    this.mode = mode;
+    this.job = ZreplNames.checkJob(job);
+    this.options = options;
+    this.mapping = mapping;
+    // validates root_fs, options and the mapping now
+    switch (mode) {
+      case LOCAL_ROOT -> Receiver.localRoot(zfs, rootFs, job, options, mapping);
+      case SINK -> {
+        mapping.inverse();
+        Receiver.localRoot(zfs, rootFs, job, options);
+      }
+    }
+  }
+
   private Receiver receiver(Caller caller) throws IOException {
+    var m = mapping;
     return switch (mode) {
-      case SINK -> Receiver.sink(zfs, rootFs, caller.identity(), job, options);
-      case LOCAL_ROOT -> Receiver.localRoot(zfs, rootFs, job, options);
+      case SINK ->
+          m == null
+              ? Receiver.sink(zfs, rootFs, caller.identity(), job, options)
+              : Receiver.sink(zfs, rootFs, caller.identity(), job, options, m);
+      case LOCAL_ROOT ->
+          m == null
+              ? Receiver.localRoot(zfs, rootFs, job, options)
+              : Receiver.localRoot(zfs, rootFs, job, options, m);
     };
   }
 
