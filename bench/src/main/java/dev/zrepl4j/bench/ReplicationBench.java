@@ -79,7 +79,8 @@ public final class ReplicationBench {
     long dataMib = smoke ? 64 : 1024;
     int filesystems = smoke ? 10 : 100;
     int snapshots = smoke ? 2 : 10;
-    int rounds = smoke ? 1 : 3;
+    int rounds = Integer.getInteger("zrepl4j.bench.rounds", smoke ? 1 : 3);
+    boolean noopSuite = !"false".equals(System.getProperty("zrepl4j.bench.noop"));
     var dir = Path.of("/var/tmp/zrepl4j-bench");
     var id = UUID.randomUUID().toString().substring(0, 8);
     var src = new Pool("zb-src-" + id, dir, dataMib + 1024);
@@ -96,6 +97,8 @@ public final class ReplicationBench {
 
       double raw = 0;
       double repl = 0;
+      var raws = new ArrayList<Double>();
+      var repls = new ArrayList<Double>();
       for (int r = 0; r < rounds; r++) {
         var target = dst.name + "/raw" + r;
         run("sync");
@@ -104,6 +107,7 @@ public final class ReplicationBench {
         double s = (System.nanoTime() - t0) / 1e9;
         check(expected, target + "@s");
         raw = Math.max(raw, mib / s);
+        raws.add(mib / s);
         System.err.printf(Locale.ROOT, "raw run %d: %.1f MiB/s (%.2f s)%n", r, mib / s, s);
 
         var sinkRoot = DatasetPath.parse(dst.name).child("sink" + r);
@@ -112,11 +116,21 @@ public final class ReplicationBench {
         s = push(zfs, DatasetFilter.of(Map.of(data.toString(), true)), sinkRoot, 1);
         check(expected, sinkRoot.child(CLIENT).extend(data) + "@s");
         repl = Math.max(repl, mib / s);
+        repls.add(mib / s);
         System.err.printf(Locale.ROOT, "zrepl4j run %d: %.1f MiB/s (%.2f s)%n", r, mib / s, s);
       }
       System.out.printf(Locale.ROOT, "raw.sendrecv.full %.1f MiB/s%n", raw);
       System.out.printf(Locale.ROOT, "replication.full.tcp %.1f MiB/s%n", repl);
       System.out.printf(Locale.ROOT, "replication.full.ratio %.3f ratio%n", repl / raw);
+      System.err.printf(
+          Locale.ROOT,
+          "median raw %.1f MiB/s, zrepl4j %.1f MiB/s, ratio of medians %.3f%n",
+          median(raws),
+          median(repls),
+          median(repls) / median(raws));
+      if (!noopSuite) {
+        return;
+      }
 
       var many = DatasetPath.parse(src.name).child("many");
       run("zfs", "create", "-o", "mountpoint=none", many.toString());
@@ -190,6 +204,12 @@ public final class ReplicationBench {
         return s;
       }
     }
+  }
+
+  private static double median(List<Double> xs) {
+    var s = xs.stream().sorted().toList();
+    int n = s.size();
+    return n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2;
   }
 
   /** {@code zfs send snapshot | zfs recv -u target}, waiting for both. */
