@@ -102,22 +102,28 @@ public final class ReplicationBench {
       for (int r = 0; r < rounds; r++) {
         var target = dst.name + "/raw" + r;
         run("sync");
+        var cpu0 = Cpu.now();
         long t0 = System.nanoTime();
         sendRecv(data + "@s", target);
         double s = (System.nanoTime() - t0) / 1e9;
+        var rawCpu = Cpu.now().minus(cpu0);
         check(expected, target + "@s");
         raw = Math.max(raw, mib / s);
         raws.add(mib / s);
-        System.err.printf(Locale.ROOT, "raw run %d: %.1f MiB/s (%.2f s)%n", r, mib / s, s);
+        System.err.printf(
+            Locale.ROOT, "raw run %d: %.1f MiB/s (%.2f s) cpu %s%n", r, mib / s, s, rawCpu);
 
         var sinkRoot = DatasetPath.parse(dst.name).child("sink" + r);
         run("zfs", "create", "-o", "mountpoint=none", sinkRoot.toString());
         run("sync");
+        cpu0 = Cpu.now();
         s = push(zfs, DatasetFilter.of(Map.of(data.toString(), true)), sinkRoot, 1);
         check(expected, sinkRoot.child(CLIENT).extend(data) + "@s");
         repl = Math.max(repl, mib / s);
         repls.add(mib / s);
-        System.err.printf(Locale.ROOT, "zrepl4j run %d: %.1f MiB/s (%.2f s)%n", r, mib / s, s);
+        var replCpu = Cpu.now().minus(cpu0);
+        System.err.printf(
+            Locale.ROOT, "zrepl4j run %d: %.1f MiB/s (%.2f s) cpu %s%n", r, mib / s, s, replCpu);
       }
       System.out.printf(Locale.ROOT, "raw.sendrecv.full %.1f MiB/s%n", raw);
       System.out.printf(Locale.ROOT, "replication.full.tcp %.1f MiB/s%n", repl);
@@ -276,6 +282,48 @@ public final class ReplicationBench {
       throw new InterruptedIOException("interrupted running " + argv[0]);
     }
     return out;
+  }
+
+  /**
+   * CPU seconds (user + system, from /proc, clock ticks of 1/100 s) of this JVM, of its reaped
+   * children (the zfs commands) and of the zfs-fuse daemon (-1 if its pid file is not readable).
+   */
+  private record Cpu(double jvm, double children, double daemon) {
+    static Cpu now() {
+      double[] self = ticks("self");
+      double daemon = -1;
+      try {
+        var pid = Files.readString(Path.of("/var/run/zfs-fuse.pid")).strip();
+        daemon = ticks(pid)[0];
+      } catch (IOException | RuntimeException e) {
+        // no daemon figure
+      }
+      return new Cpu(self[0], self[1], daemon);
+    }
+
+    Cpu minus(Cpu o) {
+      return new Cpu(jvm - o.jvm, children - o.children, daemon - o.daemon);
+    }
+
+    /** utime+stime and cutime+cstime of /proc/{pid}/stat, in seconds. */
+    private static double[] ticks(String pid) {
+      try {
+        var stat = Files.readString(Path.of("/proc", pid, "stat"));
+        var f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        // fields after the command: state(3) ... utime(14) stime(15) cutime(16) cstime(17)
+        double own = Long.parseLong(f[11]) + Long.parseLong(f[12]);
+        double kids = Long.parseLong(f[13]) + Long.parseLong(f[14]);
+        return new double[] {own / 100, kids / 100};
+      } catch (IOException e) {
+        return new double[] {-1, -1};
+      }
+    }
+
+    @Override
+    public String toString() {
+      return String.format(
+          Locale.ROOT, "jvm %.2f s, zfs cmds %.2f s, zfs-fuse %.2f s", jvm, children, daemon);
+    }
   }
 
   /** A zfs-fuse pool on a sparse file, mounted below the benchmark's directory. */
