@@ -524,52 +524,33 @@ public final class RealZfs implements Zfs {
     args.add(dataset(target));
     // stdout to /dev/null, not closed: ZoL 0.6.5.9 fails with "invalid backup stream" otherwise
     try (var p = startZfs(args, ZfsProcess.Stdin.PIPE, ZfsProcess.Stdout.DISCARD)) {
-      // stdin is written by a platform thread in chunks of 1 MiB (see PipeThread)
-      var pipe = PipeThread.writing(p.stdin(), "zfs-recv-" + p.pid());
+      var buf = new byte[128 * 1024];
+      var stdin = p.stdin();
       IOException writeFailure = null;
+      while (true) {
+        int n;
+        try {
+          n = stream.read(buf);
+        } catch (IOException e) {
+          p.close(); // kill the receive: its input is bad
+          throw e;
+        }
+        if (n == -1) {
+          break;
+        }
+        try {
+          stdin.write(buf, 0, n);
+        } catch (IOException e) {
+          writeFailure = e; // receive exited early; its status says why
+          break;
+        }
+      }
       try {
-        boolean end = false;
-        while (!end) {
-          byte[] buf = pipe.buffer();
-          int n = 0;
-          try {
-            while (n < buf.length) {
-              int r = stream.read(buf, n, buf.length - n);
-              if (r == -1) {
-                end = true;
-                break;
-              }
-              n += r;
-            }
-          } catch (IOException e) {
-            p.close(); // kill the receive: its input is bad
-            throw e;
-          }
-          if (n > 0) {
-            try {
-              pipe.put(buf, n);
-            } catch (IOException e) {
-              writeFailure = e; // receive exited early; its status says why
-              break;
-            }
-          }
-        }
+        stdin.close();
+      } catch (IOException e) {
         if (writeFailure == null) {
-          try {
-            pipe.finish(); // closes stdin
-          } catch (IOException e) {
-            writeFailure = e;
-          }
+          writeFailure = e;
         }
-      } finally {
-        if (writeFailure != null) {
-          try {
-            p.stdin().close();
-          } catch (IOException e) {
-            // the receive exited: its status says why
-          }
-        }
-        pipe.stop();
       }
       int status = p.waitFor();
       if (status != 0) {
