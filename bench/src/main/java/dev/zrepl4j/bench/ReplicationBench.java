@@ -79,7 +79,8 @@ public final class ReplicationBench {
     long dataMib = smoke ? 64 : 1024;
     int filesystems = smoke ? 10 : 100;
     int snapshots = smoke ? 2 : 10;
-    int rounds = smoke ? 1 : 3;
+    int rounds = Integer.getInteger("zrepl4j.bench.rounds", smoke ? 1 : 3);
+    boolean noopSuite = !"false".equals(System.getProperty("zrepl4j.bench.noop"));
     var dir = Path.of("/var/tmp/zrepl4j-bench");
     var id = UUID.randomUUID().toString().substring(0, 8);
     var src = new Pool("zb-src-" + id, dir, dataMib + 1024);
@@ -96,27 +97,46 @@ public final class ReplicationBench {
 
       double raw = 0;
       double repl = 0;
+      var raws = new ArrayList<Double>();
+      var repls = new ArrayList<Double>();
       for (int r = 0; r < rounds; r++) {
         var target = dst.name + "/raw" + r;
         run("sync");
+        var cpu0 = Cpu.now();
         long t0 = System.nanoTime();
         sendRecv(data + "@s", target);
         double s = (System.nanoTime() - t0) / 1e9;
+        var rawCpu = Cpu.now().minus(cpu0);
         check(expected, target + "@s");
         raw = Math.max(raw, mib / s);
-        System.err.printf(Locale.ROOT, "raw run %d: %.1f MiB/s (%.2f s)%n", r, mib / s, s);
+        raws.add(mib / s);
+        System.err.printf(
+            Locale.ROOT, "raw run %d: %.1f MiB/s (%.2f s) cpu %s%n", r, mib / s, s, rawCpu);
 
         var sinkRoot = DatasetPath.parse(dst.name).child("sink" + r);
         run("zfs", "create", "-o", "mountpoint=none", sinkRoot.toString());
         run("sync");
+        cpu0 = Cpu.now();
         s = push(zfs, DatasetFilter.of(Map.of(data.toString(), true)), sinkRoot, 1);
         check(expected, sinkRoot.child(CLIENT).extend(data) + "@s");
         repl = Math.max(repl, mib / s);
-        System.err.printf(Locale.ROOT, "zrepl4j run %d: %.1f MiB/s (%.2f s)%n", r, mib / s, s);
+        repls.add(mib / s);
+        var replCpu = Cpu.now().minus(cpu0);
+        System.err.printf(
+            Locale.ROOT, "zrepl4j run %d: %.1f MiB/s (%.2f s) cpu %s%n", r, mib / s, s, replCpu);
       }
       System.out.printf(Locale.ROOT, "raw.sendrecv.full %.1f MiB/s%n", raw);
       System.out.printf(Locale.ROOT, "replication.full.tcp %.1f MiB/s%n", repl);
       System.out.printf(Locale.ROOT, "replication.full.ratio %.3f ratio%n", repl / raw);
+      System.err.printf(
+          Locale.ROOT,
+          "median raw %.1f MiB/s, zrepl4j %.1f MiB/s, ratio of medians %.3f%n",
+          median(raws),
+          median(repls),
+          median(repls) / median(raws));
+      if (!noopSuite) {
+        return;
+      }
 
       var many = DatasetPath.parse(src.name).child("many");
       run("zfs", "create", "-o", "mountpoint=none", many.toString());
@@ -192,6 +212,12 @@ public final class ReplicationBench {
     }
   }
 
+  private static double median(List<Double> xs) {
+    var s = xs.stream().sorted().toList();
+    int n = s.size();
+    return n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2;
+  }
+
   /** {@code zfs send snapshot | zfs recv -u target}, waiting for both. */
   private static void sendRecv(String snapshot, String target) throws IOException {
     var send =
@@ -256,6 +282,48 @@ public final class ReplicationBench {
       throw new InterruptedIOException("interrupted running " + argv[0]);
     }
     return out;
+  }
+
+  /**
+   * CPU seconds (user + system, from /proc, clock ticks of 1/100 s) of this JVM, of its reaped
+   * children (the zfs commands) and of the zfs-fuse daemon (-1 if its pid file is not readable).
+   */
+  private record Cpu(double jvm, double children, double daemon) {
+    static Cpu now() {
+      double[] self = ticks("self");
+      double daemon = -1;
+      try {
+        var pid = Files.readString(Path.of("/var/run/zfs-fuse.pid")).strip();
+        daemon = ticks(pid)[0];
+      } catch (IOException | RuntimeException e) {
+        // no daemon figure
+      }
+      return new Cpu(self[0], self[1], daemon);
+    }
+
+    Cpu minus(Cpu o) {
+      return new Cpu(jvm - o.jvm, children - o.children, daemon - o.daemon);
+    }
+
+    /** utime+stime and cutime+cstime of /proc/{pid}/stat, in seconds. */
+    private static double[] ticks(String pid) {
+      try {
+        var stat = Files.readString(Path.of("/proc", pid, "stat"));
+        var f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        // fields after the command: state(3) ... utime(14) stime(15) cutime(16) cstime(17)
+        double own = Long.parseLong(f[11]) + Long.parseLong(f[12]);
+        double kids = Long.parseLong(f[13]) + Long.parseLong(f[14]);
+        return new double[] {own / 100, kids / 100};
+      } catch (IOException e) {
+        return new double[] {-1, -1};
+      }
+    }
+
+    @Override
+    public String toString() {
+      return String.format(
+          Locale.ROOT, "jvm %.2f s, zfs cmds %.2f s, zfs-fuse %.2f s", jvm, children, daemon);
+    }
   }
 
   /** A zfs-fuse pool on a sparse file, mounted below the benchmark's directory. */
