@@ -248,41 +248,145 @@ class DaemonTransportsIT {
 
   // -- ssh+stdinserver
 
+  /** {@code {type: ssh+stdinserver, ...}} to {@code sshd} with {@code key}. */
+  static String sshConnect(TestSshd sshd, Path key) {
+    return ("{type: ssh+stdinserver, host: 127.0.0.1, user: %s, port: %d, identity_file: %s,"
+            + " options: [%s], dial_timeout: 30s}")
+        .formatted(
+            System.getProperty("user.name"),
+            sshd.port(),
+            key,
+            String.join(", ", TestSshd.CLIENT_OPTIONS.stream().map(o -> "\"" + o + "\"").toList()));
+  }
+
+  /** The forced command of an authorized key: the shaded jar's stdinserver for {@code id}. */
+  static String stdinserver(Path sinkConfig, String id) {
+    return String.join(
+        " ", DaemonProcess.command("stdinserver", "--config", sinkConfig.toString(), id));
+  }
+
+  /** The {@code zrepl4j stdinserver} processes of this test's sink (one per open connection). */
+  static List<ProcessHandle> relays(Path sinkConfig) {
+    return ProcessHandle.allProcesses()
+        .filter(
+            p -> {
+              var c = p.info().commandLine().orElse("");
+              return c.contains(" stdinserver ") && c.contains(sinkConfig.toString());
+            })
+        .toList();
+  }
+
+  static void awaitNoRelays(Path sinkConfig) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+    while (!relays(sinkConfig).isEmpty() && System.nanoTime() < deadline) {
+      Thread.sleep(100);
+    }
+    assertThat(relays(sinkConfig))
+        .as("zrepl4j stdinserver processes left after the connections closed")
+        .isEmpty();
+  }
+
   @Test
-  void pushToSinkOverSshStdinserver() throws IOException {
-    var key = TestSshd.keygen(dir.resolve("ssh"), "client1");
+  void pushToSinkOverSshStdinserver() throws Exception {
+    var ssh = dir.resolve("ssh");
+    var key = TestSshd.keygen(ssh, "client1");
     var sinkYaml = dir.resolve("sink.yml"); // DaemonProcess.start writes it
-    var forced =
-        String.join(
-            " ", DaemonProcess.command("stdinserver", "--config", sinkYaml.toString(), "client1"));
-    try (var sshd = TestSshd.start(dir.resolve("ssh"), TestSshd.forcedCommand(forced, key));
+    try (var sshd =
+            TestSshd.start(ssh, TestSshd.forcedCommand(stdinserver(sinkYaml, "client1"), key));
         var sink =
             DaemonProcess.start(
                 dir,
                 "sink",
                 sinkConfig("{type: stdinserver, client_identities: [client1]}"),
-                sock("sink"))) {
-      var connect =
-          ("{type: ssh+stdinserver, host: 127.0.0.1, user: %s, port: %d, identity_file: %s,"
-                  + " options: [%s], dial_timeout: 30s}")
-              .formatted(
-                  System.getProperty("user.name"),
-                  sshd.port(),
-                  key,
-                  String.join(
-                      ", ", TestSshd.CLIENT_OPTIONS.stream().map(o -> "\"" + o + "\"").toList()));
+                sock("sink"));
+        var push =
+            DaemonProcess.start(
+                dir, "push", pushConfig("push", "data", sshConnect(sshd, key)), sock("push"))) {
+      var s = push.awaitRuns("push", 1);
+      assertThat(s.lastRun().problems())
+          .as(push.logText() + "\nsshd:\n" + sshd.logText())
+          .isEmpty();
+      assertRunOk(push, s);
+      // the forced command's identity names the client below root_fs
+      assertReplicated("client1");
+      assertThat(sshd.logText())
+          .contains("Accepted publickey for " + System.getProperty("user.name"));
+      awaitNoRelays(sinkYaml);
+
+      // an incremental over a new ssh connection
+      Trees.write(src.mounted("data/a/b").resolve("b2.bin"), 6, 120_000);
+      FuseFixture.run("zfs", "snapshot", "-r", src.path("data") + "@zrepl_over_ssh2");
+      push.cli("signal", "wakeup", "push");
+      assertRunOk(push, push.awaitRuns("push", 2));
+      assertReplicated("client1");
+      assertThat(dst.versions(received("client1", "a/b")))
+          .anyMatch(v -> v.name().equals("zrepl_over_ssh2"));
+      assertThat(push.cli("status")).contains("push (push)").contains("REPLICATED");
+      awaitNoRelays(sinkYaml);
+      assertThat(sink.alive()).isTrue();
+    }
+  }
+
+  @Test
+  void sshStdinserverRefusesAKeyNotAuthorizedAndAnIdentityNotServed() throws Exception {
+    var ssh = dir.resolve("ssh");
+    var client1 = TestSshd.keygen(ssh, "client1");
+    var client2 = TestSshd.keygen(ssh, "client2"); // forced to an identity the sink does not serve
+    var stranger = TestSshd.keygen(ssh, "stranger"); // not in authorized_keys
+    var sinkYaml = dir.resolve("sink.yml");
+    try (var sshd =
+            TestSshd.start(
+                ssh,
+                TestSshd.forcedCommand(stdinserver(sinkYaml, "client1"), client1),
+                TestSshd.forcedCommand(stdinserver(sinkYaml, "client2"), client2));
+        var sink =
+            DaemonProcess.start(
+                dir,
+                "sink",
+                sinkConfig("{type: stdinserver, client_identities: [client1]}"),
+                sock("sink"));
+        var unserved =
+            DaemonProcess.start(
+                dir,
+                "unserved",
+                pushConfig("unserved", "other", sshConnect(sshd, client2)),
+                sock("unserved"));
+        var unknown =
+            DaemonProcess.start(
+                dir,
+                "unknown",
+                pushConfig("unknown", "other", sshConnect(sshd, stranger)),
+                sock("unknown"))) {
+      var s = unknown.await("push", Duration.ofSeconds(90), j -> j.runs() >= 1);
+      assertThat(s.lastRun().ok()).as(unknown.logText()).isFalse();
+      assertThat(s.lastError())
+          .as("%s\nsshd:\n%s", unknown.logText(), sshd.logText())
+          .contains("ssh failed (exit status 255)")
+          .contains("Permission denied");
+
+      s = unserved.await("push", Duration.ofSeconds(90), j -> j.runs() >= 1);
+      assertThat(s.lastRun().ok()).as(unserved.logText()).isFalse();
+      // the relay's complaint comes back through ssh's stderr
+      // the forced relay found no socket for client2 and exited 1; its complaint comes back
+      // through ssh's stderr
+      assertThat(s.lastError())
+          .as("%s\nsshd:\n%s", unserved.logText(), sshd.logText())
+          .contains("ssh failed (exit status 1)")
+          .contains("zrepl4j stdinserver: cannot connect to")
+          .contains("client2 in client_identities?");
+      assertThat(unserved.cli("status")).contains("PROBLEMS");
+
+      assertThat(dst.exists(DatasetPath.parse(dst.path("sink") + "/client2"))).isFalse();
+      assertThat(dst.exists(DatasetPath.parse(dst.path("sink") + "/client1"))).isFalse();
+      assertThat(sink.alive()).isTrue();
+      awaitNoRelays(sinkYaml);
+
+      // the authorized client1 is served afterwards
       try (var push =
-          DaemonProcess.start(dir, "push", pushConfig("push", "data", connect), sock("push"))) {
-        var s = push.awaitRuns("push", 1);
-        assertThat(s.lastRun().problems())
-            .as(push.logText() + "\nsshd:\n" + sshd.logText())
-            .isEmpty();
-        assertRunOk(push, s);
-        // the forced command's identity names the client below root_fs
+          DaemonProcess.start(
+              dir, "push", pushConfig("push", "data", sshConnect(sshd, client1)), sock("push"))) {
+        assertRunOk(push, push.awaitRuns("push", 1));
         assertReplicated("client1");
-        assertThat(sshd.logText())
-            .contains("Accepted publickey for " + System.getProperty("user.name"));
-        assertThat(push.cli("status")).contains("push (push)").contains("REPLICATED");
       }
     }
   }
