@@ -107,10 +107,20 @@ final class DaemonProcess implements AutoCloseable {
     }
   }
 
-  /** The status over the control socket. */
+  /** The status over the control socket; fails with the daemon's log if it cannot be read. */
   Control.StatusResponse status() throws IOException {
     try (var c = RpcClient.unix(controlSocket, RpcOptions.defaults())) {
       return c.call("control.status", new Control.StatusRequest(""), Control.StatusResponse.class);
+    } catch (IOException e) {
+      throw new AssertionError(
+          "status of "
+              + config
+              + (process.isAlive() ? "" : " (daemon exited with " + process.exitValue() + ")")
+              + ": "
+              + e
+              + "\nlog:\n"
+              + logText(),
+          e);
     }
   }
 

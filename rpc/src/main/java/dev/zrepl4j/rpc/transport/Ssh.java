@@ -27,6 +27,9 @@ public final class Ssh {
   /** How much of ssh's stderr is kept for error messages (the tail). */
   static final int STDERR_TAIL = 8 * 1024;
 
+  /** How long ssh may take to exit by itself once its stdin is closed, before SIGTERM. */
+  static final Duration EXIT_GRACE = Duration.ofMillis(500);
+
   private Ssh() {}
 
   /** The ssh command line of a dial. */
@@ -119,15 +122,23 @@ public final class Ssh {
     return p.isAlive() ? "" : " (exit status " + p.exitValue() + ")";
   }
 
-  /** Closes ssh's stdin (a clean end), then terminates it and reaps it: no zombie is left. */
+  /**
+   * Closes ssh's stdin (a clean end) and gives ssh {@link #EXIT_GRACE} to exit by itself, then
+   * terminates it and reaps it: no zombie is left.
+   */
   static void kill(Process p) {
     try {
       p.getOutputStream().close();
     } catch (IOException e) {
       log.debug("ssh: closing stdin: {}", e.toString());
     }
-    p.destroy();
     try {
+      // When a dial fails, ssh is usually ending by itself (authentication refused, the forced
+      // command exited); a SIGTERM at once made it exit 255, sometimes before it wrote its
+      // stderr, so the error named neither the real exit status nor the reason.
+      if (!p.waitFor(EXIT_GRACE.toMillis(), TimeUnit.MILLISECONDS)) {
+        p.destroy();
+      }
       if (!p.waitFor(2, TimeUnit.SECONDS)) {
         p.destroyForcibly();
         p.waitFor(5, TimeUnit.SECONDS);

@@ -5,10 +5,12 @@ import dev.zrepl4j.rpc.RpcClient;
 import dev.zrepl4j.rpc.RpcOptions;
 import dev.zrepl4j.rpc.RpcServer;
 import dev.zrepl4j.rpc.Transport;
+import java.io.EOFException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketException;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
@@ -30,6 +32,7 @@ import javax.naming.ldap.Rdn;
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedKeyManager;
@@ -145,7 +148,8 @@ public final class Tls {
    * @param dialTimeout bounds the TCP connect and, separately, the TLS handshake
    * @throws IOException if a PEM file cannot be loaded (naming it), the connection or handshake
    *     fails, the server's certificate does not name {@code server_cn}, or the server refuses this
-   *     client (seen when the protocol version is negotiated)
+   *     client (seen when the protocol version is negotiated; the message says "refused this
+   *     client")
    */
   public static RpcClient dial(
       String host, int port, TlsClientSettings c, Duration dialTimeout, RpcOptions options)
@@ -178,7 +182,23 @@ public final class Tls {
                 + c.serverCn()
                 + "'");
       }
-      return RpcClient.connect(Transport.of(tls), options);
+      try {
+        return RpcClient.connect(Transport.of(tls), options);
+      } catch (SSLException | EOFException | SocketException e) {
+        // With TLS 1.3 the client's handshake completes before the server has checked the
+        // client's certificate and CN, so a refusal arrives here: as an alert (another CA) or as a
+        // closed or reset connection (a CN not in client_cns). Without this, a job's status said
+        // "java.io.EOFException: stream ended".
+        throw new IOException(
+            "tls: "
+                + host
+                + ":"
+                + port
+                + " refused this client after the handshake (is its certificate signed by the"
+                + " server's ca, and its CN in the server's client_cns?): "
+                + e,
+            e);
+      }
     } catch (IOException | RuntimeException e) {
       raw.close();
       throw e;

@@ -1,6 +1,5 @@
 package dev.zrepl4j.rpc.transport;
 
-import static dev.zrepl4j.rpc.transport.Api.run;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -10,8 +9,6 @@ import dev.zrepl4j.rpc.RpcServer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.ServerSocket;
-import java.net.Socket;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -26,26 +23,19 @@ import org.junit.jupiter.api.io.TempDir;
  * skips, when sshd is missing.
  */
 class SshStdinserverIT {
-  static final Path SSHD = Path.of("/usr/sbin/sshd");
   static final Duration DIAL = Duration.ofSeconds(20);
   static final RpcOptions OPTIONS = RpcOptions.defaults();
 
   @TempDir static Path dir;
-  static Process sshd;
-  static int port;
+  static TestSshd sshd;
   static RpcServer server;
   static AutoCloseable listener;
   static Path sockdir;
 
   @BeforeAll
   static void start() throws Exception {
-    assertThat(SSHD)
-        .as("openssh-server is not installed (scripts/test.sh installs it)")
-        .isExecutable();
-    Files.createDirectories(Path.of("/run/sshd"));
-    run(dir, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", "host_key");
-    run(dir, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", "client1");
-    run(dir, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", "stranger");
+    var client1 = TestSshd.keygen(dir, "client1");
+    TestSshd.keygen(dir, "stranger");
     sockdir = dir.resolve("stdinserver");
     String java = ProcessHandle.current().info().command().orElseThrow();
     String command =
@@ -57,49 +47,7 @@ class SshStdinserverIT {
             + " "
             + sockdir
             + " client1";
-    Files.writeString(
-        dir.resolve("authorized_keys"),
-        "command=\""
-            + command
-            + "\",restrict "
-            + Files.readString(dir.resolve("client1.pub")).strip()
-            + "\n");
-    try (var s = new ServerSocket(0)) {
-      port = s.getLocalPort();
-    }
-    Files.writeString(
-        dir.resolve("sshd_config"),
-        String.join(
-            "\n",
-            "Port " + port,
-            "ListenAddress 127.0.0.1",
-            "HostKey " + dir.resolve("host_key"),
-            "PidFile " + dir.resolve("sshd.pid"),
-            "AuthorizedKeysFile " + dir.resolve("authorized_keys"),
-            "PermitRootLogin forced-commands-only",
-            "StrictModes no",
-            "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no",
-            "UsePAM no",
-            "LogLevel VERBOSE",
-            ""));
-    sshd =
-        new ProcessBuilder(SSHD.toString(), "-D", "-e", "-f", dir.resolve("sshd_config").toString())
-            .redirectErrorStream(true)
-            .redirectOutput(dir.resolve("sshd.log").toFile())
-            .start();
-    long deadline = System.nanoTime() + 10_000_000_000L;
-    while (true) {
-      try (var s = new Socket("127.0.0.1", port)) {
-        break;
-      } catch (IOException e) {
-        if (!sshd.isAlive() || System.nanoTime() > deadline) {
-          throw new AssertionError(
-              "sshd did not start: " + Files.readString(dir.resolve("sshd.log")), e);
-        }
-        Thread.sleep(50);
-      }
-    }
+    sshd = TestSshd.start(dir, TestSshd.forcedCommand(command, client1));
     server = new RpcServer(OPTIONS).register("t", new Api());
     listener = Stdinserver.listen(server, sockdir, List.of("client1", "client2"));
   }
@@ -113,23 +61,12 @@ class SshStdinserverIT {
       server.close();
     }
     if (sshd != null) {
-      sshd.descendants().forEach(ProcessHandle::destroy);
-      sshd.destroy();
-      sshd.waitFor();
+      sshd.close();
     }
   }
 
   static SshSettings settings(String key) {
-    return new SshSettings(
-        "127.0.0.1",
-        System.getProperty("user.name"),
-        port,
-        dir.resolve(key),
-        List.of(
-            "StrictHostKeyChecking=no",
-            "UserKnownHostsFile=/dev/null",
-            "IdentitiesOnly=yes",
-            "LogLevel=ERROR"));
+    return sshd.settings(dir.resolve(key));
   }
 
   @Test

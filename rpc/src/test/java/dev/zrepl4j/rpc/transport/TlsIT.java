@@ -1,6 +1,5 @@
 package dev.zrepl4j.rpc.transport;
 
-import static dev.zrepl4j.rpc.transport.Api.run;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -24,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** Mutual TLS with certificates made here by the real openssl CLI. */
 class TlsIT {
   @TempDir static Path dir;
+  static TestCerts certs;
   static final Duration DIAL = Duration.ofSeconds(5);
   static final RpcOptions OPTIONS = RpcOptions.defaults();
 
@@ -32,122 +32,14 @@ class TlsIT {
 
   @BeforeAll
   static void certificates() throws Exception {
-    Files.writeString(
-        dir.resolve("server.ext"), "subjectAltName=DNS:backup.example,DNS:localhost\n");
-    Files.writeString(dir.resolve("client.ext"), "extendedKeyUsage=clientAuth\n");
-    // CA 1 (RSA, PKCS#8) and CA 2 (EC, PKCS#8)
-    run(
-        dir,
-        "openssl",
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-subj",
-        "/CN=zrepl4j test CA",
-        "-days",
-        "2");
-    run(
-        dir,
-        "openssl",
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        "ca2.key",
-        "-out",
-        "ca2.crt",
-        "-subj",
-        "/CN=other CA",
-        "-days",
-        "2");
-    // server: an EC key in SEC1 form ("EC PRIVATE KEY"), CN + SANs
-    run(
-        dir,
-        "openssl",
-        "ecparam",
-        "-name",
-        "prime256v1",
-        "-genkey",
-        "-noout",
-        "-out",
-        "server.key");
-    sign("server", "backup", "ca", "server.ext");
-    // client prod: an RSA key in PKCS#1 form ("RSA PRIVATE KEY")
-    run(dir, "openssl", "genrsa", "-traditional", "-out", "prod.key", "2048");
-    sign("prod", "prod", "ca", "client.ext");
-    // client other: PKCS#8, a CN that is not admitted
-    run(
-        dir,
-        "openssl",
-        "genpkey",
-        "-algorithm",
-        "EC",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-out",
-        "other.key");
-    sign("other", "other", "ca", "client.ext");
-    // CN=prod, but from the other CA
-    run(
-        dir,
-        "openssl",
-        "genpkey",
-        "-algorithm",
-        "EC",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-out",
-        "rogue.key");
-    sign("rogue", "prod", "ca2", "client.ext");
-    assertThat(Files.readString(dir.resolve("server.key"))).contains("BEGIN EC PRIVATE KEY");
-    assertThat(Files.readString(dir.resolve("prod.key"))).contains("BEGIN RSA PRIVATE KEY");
-    assertThat(Files.readString(dir.resolve("other.key"))).contains("BEGIN PRIVATE KEY");
-  }
-
-  private static void sign(String name, String cn, String ca, String ext) throws Exception {
-    run(
-        dir,
-        "openssl",
-        "req",
-        "-new",
-        "-key",
-        name + ".key",
-        "-subj",
-        "/CN=" + cn,
-        "-out",
-        name + ".csr");
-    run(
-        dir,
-        "openssl",
-        "x509",
-        "-req",
-        "-in",
-        name + ".csr",
-        "-CA",
-        ca + ".crt",
-        "-CAkey",
-        ca + ".key",
-        "-CAcreateserial",
-        "-out",
-        name + ".crt",
-        "-days",
-        "2",
-        "-extfile",
-        ext);
+    certs = TestCerts.usual(dir);
+    assertThat(Files.readString(f("server.key"))).contains("BEGIN EC PRIVATE KEY");
+    assertThat(Files.readString(f("prod.key"))).contains("BEGIN RSA PRIVATE KEY");
+    assertThat(Files.readString(f("other.key"))).contains("BEGIN PRIVATE KEY");
   }
 
   static Path f(String name) {
-    return dir.resolve(name);
+    return certs.dir().resolve(name);
   }
 
   static TlsClientSettings client(String name, String serverCn) {
@@ -217,7 +109,11 @@ class TlsIT {
   void refusesACertificateFromAnotherCa() throws IOException {
     assertThatThrownBy(
             () -> dial("rogue", "backup").call("t.who", new Api.Req("x", 1), Api.Resp.class))
-        .isInstanceOf(IOException.class);
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("127.0.0.1:" + listener.port())
+        // the server's alert comes during the client's handshake or right after it
+        .message()
+        .containsAnyOf("refused this client", "handshake with");
     assertServed("prod");
   }
 
@@ -225,7 +121,8 @@ class TlsIT {
   void refusesACnNotInClientCns() throws IOException {
     assertThatThrownBy(
             () -> dial("other", "backup").call("t.who", new Api.Req("x", 1), Api.Resp.class))
-        .isInstanceOf(IOException.class);
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("127.0.0.1:" + listener.port() + " refused this client");
     assertServed("prod");
   }
 
@@ -291,6 +188,11 @@ class TlsIT {
       // reset
     }
     assertServed("prod");
+    // the server notices the good client's close on its own reader thread: wait for it
+    long deadline = System.nanoTime() + 5_000_000_000L;
+    while (server.activeConnections() > 0 && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
     assertThat(server.activeConnections()).isZero();
   }
 
