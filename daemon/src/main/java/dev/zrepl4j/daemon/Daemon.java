@@ -164,7 +164,7 @@ public final class Daemon implements AutoCloseable {
     }
     log.info("shutting down");
     var grace = Duration.ofSeconds(20);
-    rs.stream().filter(r -> !(r instanceof PassiveJob)).forEach(r -> r.stop(grace));
+    rs.stream().filter(r -> !(r instanceof PassiveJob)).forEach(r -> stopQuietly(r, grace));
     // children still running (a zfs send/recv whose thread did not notice): stop them, so nothing
     // keeps writing after we are gone
     ProcessHandle.current()
@@ -174,7 +174,7 @@ public final class Daemon implements AutoCloseable {
               log.info("stopping child {} {}", p.pid(), p.info().commandLine().orElse(""));
               p.destroy();
             });
-    rs.stream().filter(r -> r instanceof PassiveJob).forEach(r -> r.stop(grace));
+    rs.stream().filter(r -> r instanceof PassiveJob).forEach(r -> stopQuietly(r, grace));
     control.close();
     try {
       Files.deleteIfExists(config.global().controlSockpath());
@@ -182,6 +182,14 @@ public final class Daemon implements AutoCloseable {
       log.debug("removing control socket: {}", e.toString());
     }
     log.info("stopped");
+  }
+
+  private static void stopQuietly(JobRunner r, Duration grace) {
+    try {
+      r.stop(grace);
+    } catch (RuntimeException e) {
+      log.warn("job {}: stopping: {}", r.name(), e.toString());
+    }
   }
 
   /** The control socket's endpoints ({@code control.*}). */

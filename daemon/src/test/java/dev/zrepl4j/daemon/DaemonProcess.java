@@ -92,7 +92,13 @@ final class DaemonProcess implements AutoCloseable {
         fail("daemon exited with " + process.exitValue() + ":\n" + logText());
       }
       if (Files.exists(controlSocket)) {
-        return;
+        // the file alone may be a stale one of an earlier run: it must answer
+        try (var c = RpcClient.unix(controlSocket, RpcOptions.defaults())) {
+          c.call("control.status", new Control.StatusRequest(""), Control.StatusResponse.class);
+          return;
+        } catch (IOException e) {
+          // not yet
+        }
       }
       sleep(100);
     }
