@@ -16,6 +16,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Real {@code zrepl4j daemon} processes with zrepl-format configs replicating a dataset tree
@@ -351,8 +353,9 @@ class DaemonIT {
     }
   }
 
-  @Test
-  void sigtermDuringTransferThenRestartCompletes() throws IOException {
+  @ParameterizedTest(name = "SIGTERM to the {0} daemon")
+  @ValueSource(strings = {"push", "sink"})
+  void sigtermDuringTransferThenRestartCompletes(String victim) throws IOException {
     // enough data that the transfer is still running when SIGTERM comes
     Trees.write(src.mounted("data/a/b").resolve("big.bin"), 9, 200 << 20);
     int port = freePort();
@@ -376,23 +379,49 @@ class DaemonIT {
                 sock("push"))) {
       push.await(
           "push", Duration.ofSeconds(60), s -> s.current().stream().anyMatch(f -> f.bytes() > 0));
-      assertThat(push.terminate()).as("exit status after SIGTERM").isIn(0, 143);
-      assertThat(push.logText()).contains("shutting down");
-      assertThat(zfsSends()).as("zfs send processes left after SIGTERM").isEmpty();
-      push.restart();
-      var s = push.await("push", Duration.ofSeconds(120), j -> j.runs() >= 1 && j.lastRun().ok());
+      var killed = victim.equals("push") ? push : sink;
+      assertThat(killed.terminate()).as("exit status after SIGTERM").isIn(0, 143);
+      assertThat(killed.logText()).contains("shutting down");
+      if (victim.equals("push")) {
+        assertThat(zfsChildren("zfs send", src.name)).as("zfs send left after SIGTERM").isEmpty();
+      } else {
+        assertThat(zfsChildren("zfs receive", dst.name))
+            .as("zfs receive left after SIGTERM")
+            .isEmpty();
+      }
+      killed.restart();
+      JobStatus s;
+      if (victim.equals("push")) {
+        s = push.await("push", Duration.ofSeconds(120), j -> j.runs() >= 1 && j.lastRun().ok());
+      } else {
+        // the push's run retries while the sink is away; if it gave up, the next run completes
+        s = push.await("push", Duration.ofSeconds(120), j -> j.runs() >= 1);
+        if (!s.lastRun().ok()) {
+          push.cli("signal", "wakeup", "push");
+          s = push.await("push", Duration.ofSeconds(120), j -> j.runs() >= 2);
+        }
+        assertThat(s.lastRun().problems()).as(push.logText()).isEmpty();
+      }
       assertThat(s.lastRun().filesystems())
           .extracting(JobStatus.Fs::state)
           .doesNotContain("FAILED");
       assertReplicated("client1");
       assertNoStrayHolds();
+      // what was received is real data, not a placeholder left from the interrupted attempt
+      for (var rel : List.of("", "a", "a/b")) {
+        var r =
+            DaemonProcess.run(
+                "test", "placeholder", "--dataset", received("client1", rel).toString());
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.out()).contains("no\t" + received("client1", rel));
+      }
     }
   }
 
-  static List<String> zfsSends() {
+  static List<String> zfsChildren(String verb, String pool) {
     return ProcessHandle.allProcesses()
         .map(p -> p.info().commandLine().orElse(""))
-        .filter(c -> c.contains("zfs send") && c.contains("zrepl4j-it-dsrc"))
+        .filter(c -> c.contains(verb) && c.contains(pool))
         .toList();
   }
 

@@ -1,0 +1,36 @@
+package dev.zrepl4j.daemon;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The control socket's directory: created private, refused when others can get in. */
+class RuntimeDirTest {
+  @TempDir Path dir;
+
+  @Test
+  void aMissingDirectoryIsCreatedPrivate() throws IOException {
+    var run = dir.resolve("a/run");
+    Daemon.secureRuntimeDir(run);
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(run)))
+        .isEqualTo("rwx------");
+  }
+
+  @Test
+  void aDirectoryOthersCanEnterIsRefused() throws IOException {
+    var run = Files.createDirectory(dir.resolve("run"));
+    Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxr-xr-x"));
+    assertThatThrownBy(() -> Daemon.secureRuntimeDir(run))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("accessible to others")
+        .hasMessageContaining(run.toString());
+    Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxr-x---"));
+    Daemon.secureRuntimeDir(run); // group access is the administrator's choice
+  }
+}
