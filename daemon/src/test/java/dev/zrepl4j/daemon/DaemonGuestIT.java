@@ -64,7 +64,7 @@ class DaemonGuestIT {
 
   @Test
   void sigtermDuringAFullSendThenRestartResumesFromTheToken() throws IOException {
-    int port = DaemonIT.freePort();
+    int port = TwoPoolsTest.freePort();
     var sinkYaml =
         global("sink")
             + """

@@ -6,16 +6,10 @@ import dev.zrepl4j.replication.FuseFixture;
 import dev.zrepl4j.replication.Trees;
 import dev.zrepl4j.zfs.DatasetPath;
 import java.io.IOException;
-import java.net.ServerSocket;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -25,72 +19,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  * local} in one daemon, pull/source; SIGTERM during a transfer, restart, completion.
  */
 @Timeout(300)
-class DaemonIT {
-  @TempDir Path dir;
-  FuseFixture src;
-  FuseFixture dst;
-
-  @BeforeEach
-  void pools() throws IOException {
-    src = FuseFixture.create("dsrc", 768);
-    dst = FuseFixture.create("ddst", 768);
-    FuseFixture.run("zfs", "create", src.path("data").toString());
-    FuseFixture.run("zfs", "create", src.path("data/a").toString());
-    FuseFixture.run("zfs", "create", src.path("data/a/b").toString());
-    FuseFixture.run("zfs", "create", src.path("other").toString());
-    FuseFixture.run("zfs", "create", dst.path("sink").toString());
-    Trees.write(src.mounted("data").resolve("top.bin"), 1, 300_000);
-    Trees.write(src.mounted("data/a").resolve("a.bin"), 2, 200_000);
-    Trees.write(src.mounted("data/a/b").resolve("b.bin"), 3, 100_000);
-  }
-
-  @AfterEach
-  void destroy() throws IOException {
-    try (var s = src;
-        var d = dst) {
-      // closed in reverse order
-    }
-  }
-
-  /**
-   * The files directly in {@code expected} (not in child datasets mounted below it) are in {@code
-   * actual} with the same bytes.
-   */
-  static void assertSameTopFiles(Path expected, Path actual) throws IOException {
-    try (var files = Files.list(expected)) {
-      var names =
-          files.filter(Files::isRegularFile).map(p -> p.getFileName().toString()).sorted().toList();
-      assertThat(names).isNotEmpty();
-      for (var n : names) {
-        assertThat(Files.mismatch(expected.resolve(n), actual.resolve(n)))
-            .as("%s vs %s", expected.resolve(n), actual.resolve(n))
-            .isEqualTo(-1L);
-      }
-    }
-  }
-
-  static int freePort() throws IOException {
-    try (var s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
-  }
-
-  String global(String name) {
-    return """
-        global:
-          logging:
-            - {type: stdout, level: info, format: human}
-          control:
-            sockpath: %s
-          serve:
-            stdinserver:
-              sockdir: %s
-        """
-        .formatted(sock(name), dir.resolve(name + "-stdin"));
-  }
-
-  Path sock(String name) {
-    return dir.resolve(name + "-run").resolve("control");
+class DaemonIT extends TwoPoolsTest {
+  DaemonIT() {
+    super("d");
   }
 
   String pushJob(String connect) {
@@ -118,32 +49,6 @@ class DaemonIT {
             serve: %s
         """
         .formatted(dst.path("sink"), serve);
-  }
-
-  /** Where the sink puts {@code relative} (below the source's data) for client {@code id}. */
-  DatasetPath received(String id, String relative) {
-    return DatasetPath.parse(
-        dst.path("sink")
-            + "/"
-            + id
-            + "/"
-            + src.path("data")
-            + (relative.isEmpty() ? "" : "/" + relative));
-  }
-
-  void assertReplicated(String id) throws IOException {
-    for (var rel : List.of("", "a", "a/b")) {
-      var fs = received(id, rel);
-      var mnt = dst.mountReadOnly(fs);
-      try {
-        assertSameTopFiles(src.mounted(rel.isEmpty() ? "data" : "data/" + rel), mnt);
-      } finally {
-        FuseFixture.unmount(fs);
-      }
-    }
-    assertThat(dst.exists(DatasetPath.parse(dst.path("sink") + "/" + id + "/" + src.path("other"))))
-        .as("'other' is not in the push filter")
-        .isFalse();
   }
 
   @Test

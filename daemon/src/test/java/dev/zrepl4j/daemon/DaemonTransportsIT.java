@@ -1,7 +1,5 @@
 package dev.zrepl4j.daemon;
 
-import static dev.zrepl4j.daemon.DaemonIT.assertSameTopFiles;
-import static dev.zrepl4j.daemon.DaemonIT.freePort;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.zrepl4j.replication.FuseFixture;
@@ -15,11 +13,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Real {@code zrepl4j daemon} processes replicating a dataset tree between zfs-fuse pools over the
@@ -28,52 +23,11 @@ import org.junit.jupiter.api.io.TempDir;
  * whose authorized_keys forces {@code zrepl4j stdinserver} of the shaded jar.
  */
 @Timeout(300)
-class DaemonTransportsIT {
-  @TempDir Path dir;
-  FuseFixture src;
-  FuseFixture dst;
-
-  @BeforeEach
-  void pools() throws IOException {
-    src = FuseFixture.create("dtsrc", 256);
-    dst = FuseFixture.create("dtdst", 256);
-    for (var fs : List.of("data", "data/a", "data/a/b", "other")) {
-      FuseFixture.run("zfs", "create", src.path(fs).toString());
-    }
-    FuseFixture.run("zfs", "create", dst.path("sink").toString());
-    Trees.write(src.mounted("data").resolve("top.bin"), 1, 300_000);
-    Trees.write(src.mounted("data/a").resolve("a.bin"), 2, 200_000);
-    Trees.write(src.mounted("data/a/b").resolve("b.bin"), 3, 100_000);
-    Trees.write(src.mounted("other").resolve("o.bin"), 4, 50_000);
+class DaemonTransportsIT extends TwoPoolsTest {
+  DaemonTransportsIT() {
+    super("dt");
   }
 
-  @AfterEach
-  void destroy() throws IOException {
-    try (var s = src;
-        var d = dst) {
-      // closed in reverse order
-    }
-  }
-
-  String global(String name) {
-    return """
-        global:
-          logging:
-            - {type: stdout, level: info, format: human}
-          control:
-            sockpath: %s
-          serve:
-            stdinserver:
-              sockdir: %s
-        """
-        .formatted(sock(name), dir.resolve(name + "-stdin"));
-  }
-
-  Path sock(String name) {
-    return dir.resolve(name + "-run").resolve("control");
-  }
-
-  /** A daemon with one push job of {@code filesystem}'s tree over {@code connect}. */
   String pushConfig(String name, String filesystem, String connect) {
     return global(name)
         + """
@@ -91,49 +45,6 @@ class DaemonTransportsIT {
                 - {type: last_n, count: 3}
         """
             .formatted(connect, src.path(filesystem));
-  }
-
-  String sinkConfig(String serve) {
-    return global("sink")
-        + """
-        jobs:
-          - name: sink
-            type: sink
-            root_fs: %s
-            serve: %s
-        """
-            .formatted(dst.path("sink"), serve);
-  }
-
-  DatasetPath received(String id, String relative) {
-    return DatasetPath.parse(
-        dst.path("sink")
-            + "/"
-            + id
-            + "/"
-            + src.path("data")
-            + (relative.isEmpty() ? "" : "/" + relative));
-  }
-
-  void assertReplicated(String id) throws IOException {
-    for (var rel : List.of("", "a", "a/b")) {
-      var fs = received(id, rel);
-      var mnt = dst.mountReadOnly(fs);
-      try {
-        assertSameTopFiles(src.mounted(rel.isEmpty() ? "data" : "data/" + rel), mnt);
-      } finally {
-        FuseFixture.unmount(fs);
-      }
-    }
-  }
-
-  static void assertRunOk(DaemonProcess d, JobStatus s) {
-    assertThat(s.lastRun()).isNotNull();
-    assertThat(s.lastRun().problems()).as(d.logText()).isEmpty();
-    assertThat(s.lastRun().filesystems())
-        .extracting(JobStatus.Fs::state)
-        .isNotEmpty()
-        .containsOnly("REPLICATED");
   }
 
   // -- TLS
