@@ -52,6 +52,31 @@ class DaemonIT extends TwoPoolsTest {
   }
 
   @Test
+  void signalResetAbortsTheRunAndWakeupCompletesIt() throws IOException {
+    Trees.write(src.mounted("data/a/b").resolve("big.bin"), 9, 200 << 20);
+    try (var d =
+        DaemonProcess.start(
+            dir,
+            "both",
+            global("both")
+                + "jobs:\n"
+                + sinkJob("{type: local, listener_name: backup}")
+                + pushJob("{type: local, listener_name: backup, client_identity: here}"),
+            sock("both"))) {
+      d.await(
+          "push", Duration.ofSeconds(60), s -> s.current().stream().anyMatch(f -> f.bytes() > 0));
+      assertThat(d.cli("signal", "reset", "push")).contains("reset");
+      var s = d.await("push", Duration.ofSeconds(60), j -> j.runs() >= 1);
+      assertThat(s.lastError()).as(d.logText()).contains("reset");
+      assertThat(zfsChildren("zfs send", src.name)).as("zfs send left after reset").isEmpty();
+      d.cli("signal", "wakeup", "push");
+      s = d.await("push", Duration.ofSeconds(120), j -> j.runs() >= 2);
+      assertThat(s.lastRun().problems()).as(d.logText()).isEmpty();
+      assertReplicated("here");
+    }
+  }
+
+  @Test
   void pushToSinkOverTcpInTwoDaemons() throws IOException {
     int port = freePort();
     try (var sink =
