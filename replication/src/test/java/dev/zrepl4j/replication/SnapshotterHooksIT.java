@@ -62,9 +62,12 @@ class SnapshotterHooksIT {
               fs -> !fs.equals(fx.root()),
               SnapshotNameFormat.dense("zrepl_"),
               List.of(
-                  new Snapshotter.Hook(slow, Duration.ofMillis(500), false, fs -> fs.equals(c)),
-                  new Snapshotter.Hook(failing, Duration.ofSeconds(10), true, fs -> fs.equals(a)),
-                  new Snapshotter.Hook(failing, Duration.ofSeconds(10), false, fs -> fs.equals(b))),
+                  new Snapshotter.CommandHook(
+                      slow, Duration.ofMillis(500), false, fs -> fs.equals(c)),
+                  new Snapshotter.CommandHook(
+                      failing, Duration.ofSeconds(10), true, fs -> fs.equals(a)),
+                  new Snapshotter.CommandHook(
+                      failing, Duration.ofSeconds(10), false, fs -> fs.equals(b))),
               () -> T);
       long start = System.nanoTime();
       var r = snapper.snapshot(false);
