@@ -73,7 +73,7 @@ record JdbcTarget(String url, Map<String, String> properties, String display) {
       int hi = pct + 2 < s.length() ? Character.digit(s.charAt(pct + 1), 16) : -1;
       int lo = pct + 2 < s.length() ? Character.digit(s.charAt(pct + 2), 16) : -1;
       if (hi < 0 || lo < 0) {
-        throw new IllegalArgumentException("dsn: invalid %-escape at character " + (pct + 1));
+        throw new IllegalArgumentException("invalid %-escape at character " + (pct + 1));
       }
       out.write(hi * 16 + lo);
       i = pct + 3;

@@ -183,7 +183,7 @@ public final class MysqlLockTables implements Snapshotter.PreSnapshot {
     int slash = dsn.lastIndexOf('/');
     if (slash < 0) {
       throw new IllegalArgumentException(
-          "dsn: missing the slash before the database name:"
+          "missing the slash before the database name:"
               + " expected [user[:password]@][tcp[(host:port)]]/[dbname][?param=value]");
     }
     var user = "";
@@ -205,8 +205,8 @@ public final class MysqlLockTables implements Snapshotter.PreSnapshot {
         if (!proto.endsWith(")")) {
           throw new IllegalArgumentException(
               proto.indexOf(')', paren) >= 0
-                  ? "dsn: did you forget to escape a parameter value?"
-                  : "dsn: invalid network address (missing closing parenthesis)");
+                  ? "did you forget to escape a parameter value?"
+                  : "invalid network address (missing closing parenthesis)");
         }
         addr = proto.substring(paren + 1, proto.length() - 1);
         net = proto.substring(0, paren);
@@ -234,8 +234,8 @@ public final class MysqlLockTables implements Snapshotter.PreSnapshot {
       case "tcp", "tcp4", "tcp6" -> {}
       case "unix" ->
           throw new IllegalArgumentException(
-              "dsn: the unix protocol is not supported yet: use tcp(127.0.0.1:3306)");
-      default -> throw new IllegalArgumentException("dsn: unknown network '" + net + "'");
+              "the unix protocol is not supported yet: use tcp(127.0.0.1:3306)");
+      default -> throw new IllegalArgumentException("unknown network '" + net + "'");
     }
     String host;
     int port = 3306;
@@ -244,7 +244,7 @@ public final class MysqlLockTables implements Snapshotter.PreSnapshot {
     } else if (addr.startsWith("[")) {
       int close = addr.indexOf(']');
       if (close < 0) {
-        throw new IllegalArgumentException("dsn: missing ']' in address '" + addr + "'");
+        throw new IllegalArgumentException("missing ']' in address '" + addr + "'");
       }
       host = addr.substring(1, close);
       if (addr.length() > close + 1) {
@@ -290,7 +290,7 @@ public final class MysqlLockTables implements Snapshotter.PreSnapshot {
                   case "skip-verify", "preferred" -> "trust";
                   default ->
                       throw new IllegalArgumentException(
-                          "dsn: tls='"
+                          "tls='"
                               + v
                               + "' (a custom TLS config) is not supported: use true, false,"
                               + " skip-verify or preferred");
@@ -329,7 +329,7 @@ public final class MysqlLockTables implements Snapshotter.PreSnapshot {
 
   private static int port(String colonPort, String addr) {
     if (!colonPort.startsWith(":")) {
-      throw new IllegalArgumentException("dsn: invalid address '" + addr + "'");
+      throw new IllegalArgumentException("invalid address '" + addr + "'");
     }
     int p;
     try {
@@ -338,7 +338,7 @@ public final class MysqlLockTables implements Snapshotter.PreSnapshot {
       p = -1;
     }
     if (p < 1 || p > 65535) {
-      throw new IllegalArgumentException("dsn: invalid port in address '" + addr + "'");
+      throw new IllegalArgumentException("invalid port in address '" + addr + "'");
     }
     return p;
   }
@@ -346,13 +346,13 @@ public final class MysqlLockTables implements Snapshotter.PreSnapshot {
   private static void checkBool(String k, String v) {
     switch (v) {
       case "1", "true", "TRUE", "True", "0", "false", "FALSE", "False" -> {}
-      default -> throw new IllegalArgumentException("dsn: invalid bool value '" + v + "' of " + k);
+      default -> throw new IllegalArgumentException("invalid bool value '" + v + "' of " + k);
     }
   }
 
   private static long positiveMillis(Duration d, String k) {
     if (d.isNegative()) {
-      throw new IllegalArgumentException("dsn: " + k + " must not be negative");
+      throw new IllegalArgumentException("" + k + " must not be negative");
     }
     // 0 = no limit in go-sql-driver: the hook's timeout still applies
     return d.isZero() ? Long.MAX_VALUE : Math.max(1, d.toMillis());
@@ -392,7 +392,7 @@ public final class MysqlLockTables implements Snapshotter.PreSnapshot {
     }
     if (end == 0 || end != t.length()) {
       throw new IllegalArgumentException(
-          "dsn: invalid duration '" + s + "' of " + key + " (expected e.g. 30s, 1m30s, 500ms)");
+          "invalid duration '" + s + "' of " + key + " (expected e.g. 30s, 1m30s, 500ms)");
     }
     return Duration.ofNanos(neg ? -nanos : nanos);
   }

@@ -111,18 +111,18 @@ public final class PostgresCheckpoint implements Snapshotter.PreSnapshot {
         s.startsWith("postgres://") || s.startsWith("postgresql://") ? parseUrl(s) : parseOpts(s);
     for (var k : o.keySet()) {
       if (UNSUPPORTED.contains(k)) {
-        throw new IllegalArgumentException("dsn: keyword '" + k + "' is not supported yet");
+        throw new IllegalArgumentException("keyword '" + k + "' is not supported yet");
       }
     }
     var host = nonEmpty(o.remove("host"), "localhost");
     if (host.startsWith("/")) {
       throw new IllegalArgumentException(
-          "dsn: unix-domain socket host '"
+          "unix-domain socket host '"
               + host
               + "' is not supported yet: use host=127.0.0.1 (or another TCP address)");
     }
     if (host.contains(",")) {
-      throw new IllegalArgumentException("dsn: only one host is supported, got '" + host + "'");
+      throw new IllegalArgumentException("only one host is supported, got '" + host + "'");
     }
     var portText = nonEmpty(o.remove("port"), "5432");
     int port;
@@ -132,7 +132,7 @@ public final class PostgresCheckpoint implements Snapshotter.PreSnapshot {
       port = -1;
     }
     if (port < 1 || port > 65535) {
-      throw new IllegalArgumentException("dsn: invalid port '" + portText + "'");
+      throw new IllegalArgumentException("invalid port '" + portText + "'");
     }
     var user = nonEmpty(o.remove("user"), System.getProperty("user.name", "postgres"));
     var dbname = nonEmpty(o.remove("dbname"), "");
@@ -145,7 +145,7 @@ public final class PostgresCheckpoint implements Snapshotter.PreSnapshot {
     var sslmode = nonEmpty(o.remove("sslmode"), "require");
     if (!SSL_MODES.contains(sslmode)) {
       throw new IllegalArgumentException(
-          "dsn: unsupported sslmode '"
+          "unsupported sslmode '"
               + sslmode
               + "' (lib/pq supports require (the default), verify-full, verify-ca and disable)");
     }
@@ -163,7 +163,7 @@ public final class PostgresCheckpoint implements Snapshotter.PreSnapshot {
       try {
         n = Integer.parseInt(ct.strip());
       } catch (NumberFormatException e) {
-        throw new IllegalArgumentException("dsn: invalid connect_timeout '" + ct + "'", e);
+        throw new IllegalArgumentException("invalid connect_timeout '" + ct + "'", e);
       }
       if (n > 0) {
         connectSeconds = Math.min(connectSeconds, n);
@@ -181,11 +181,11 @@ public final class PostgresCheckpoint implements Snapshotter.PreSnapshot {
     }
     var enc = o.remove("client_encoding");
     if (enc != null && !enc.equalsIgnoreCase("UTF8") && !enc.equalsIgnoreCase("UTF-8")) {
-      throw new IllegalArgumentException("dsn: client_encoding must be absent or 'UTF8'");
+      throw new IllegalArgumentException("client_encoding must be absent or 'UTF8'");
     }
     var datestyle = o.remove("datestyle");
     if (datestyle != null && !datestyle.equals("ISO, MDY")) {
-      throw new IllegalArgumentException("dsn: datestyle must be absent or 'ISO, MDY'");
+      throw new IllegalArgumentException("datestyle must be absent or 'ISO, MDY'");
     }
     IGNORED.forEach(o::remove);
     // lib/pq sends every other keyword as a server setting at startup
@@ -240,7 +240,7 @@ public final class PostgresCheckpoint implements Snapshotter.PreSnapshot {
       if (i >= n || s.charAt(i) != '=') {
         // the word is not shown: it may be a password that lost its "password="
         throw new IllegalArgumentException(
-            "dsn: missing '=' after the word at character "
+            "missing '=' after the word at character "
                 + (keyStart + 1)
                 + " (expected keyword=value pairs separated by spaces, or a postgres:// URL)");
       }
@@ -254,7 +254,7 @@ public final class PostgresCheckpoint implements Snapshotter.PreSnapshot {
         while (true) {
           if (i >= n) {
             throw new IllegalArgumentException(
-                "dsn: unterminated quoted string for keyword '" + key + "'");
+                "unterminated quoted string for keyword '" + key + "'");
           }
           char c = s.charAt(i++);
           if (c == '\'') {
@@ -271,7 +271,7 @@ public final class PostgresCheckpoint implements Snapshotter.PreSnapshot {
           if (c == '\\') {
             if (i >= n) {
               throw new IllegalArgumentException(
-                  "dsn: missing character after backslash for keyword '" + key + "'");
+                  "missing character after backslash for keyword '" + key + "'");
             }
             c = s.charAt(i++);
           }
@@ -309,12 +309,12 @@ public final class PostgresCheckpoint implements Snapshotter.PreSnapshot {
     if (authority.startsWith("[")) {
       int close = authority.indexOf(']');
       if (close < 0) {
-        throw new IllegalArgumentException("dsn: missing ']' in the URL's host");
+        throw new IllegalArgumentException("missing ']' in the URL's host");
       }
       host = authority.substring(1, close);
       if (authority.length() > close + 1) {
         if (authority.charAt(close + 1) != ':') {
-          throw new IllegalArgumentException("dsn: invalid host in the URL");
+          throw new IllegalArgumentException("invalid host in the URL");
         }
         port = authority.substring(close + 2);
       }
