@@ -13,6 +13,10 @@ echo "test.sh: JDK $JAVA_HOME"
 scripts/zfs-fuse.sh up
 # --- sshd for the ssh+stdinserver integration test (it starts its own on 127.0.0.1) ------------
 [ -x /usr/sbin/sshd ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server) >/dev/null
+# --- PostgreSQL and MariaDB for the database hook tests (DatabaseHooksIT starts its own servers on
+# 127.0.0.1 in temporary directories; the packages' own services are neither needed nor touched)
+{ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && [ -x /usr/sbin/mariadbd ]; } ||
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql mariadb-server) >/dev/null
 
 # --- real ZFS, generation 2: OpenZFS 2.x in a qemu guest (every run; image cached) -------------
 scripts/zfs-guest.sh start

@@ -1361,11 +1361,28 @@ public final class ConfigParser {
           return Optional.empty();
         }
         return m.self()
-            .attempt(() -> new Snapshotter.Hook(path.get(), timeout, fatal, filesystems));
+            .attempt(() -> new Snapshotter.CommandHook(path.get(), timeout, fatal, filesystems));
       }
       case "mysql-lock-tables", "postgres-checkpoint" -> {
-        m.get("type").ifPresent(v -> v.error(NOT_SUPPORTED + " (hook type " + type.get() + ")"));
-        return Optional.empty();
+        // zrepl: dsn and filesystems required; err_is_fatal (default false) and timeout as above
+        int before = problems.count();
+        var dsnNode = m.required("dsn");
+        var dsn = dsnNode.flatMap(Value::string);
+        var timeout = m.duration("timeout", DEFAULT_HOOK_TIMEOUT);
+        var fatal = m.bool("err_is_fatal", false);
+        var filesystems = m.required("filesystems").flatMap(this::filter);
+        m.finish();
+        if (dsn.isEmpty() || filesystems.isEmpty() || problems.count() > before) {
+          return Optional.empty();
+        }
+        return dsnNode
+            .get()
+            .<Snapshotter.PreSnapshot>attempt(
+                () ->
+                    type.get().equals("postgres-checkpoint")
+                        ? PostgresCheckpoint.of(dsn.get(), timeout)
+                        : MysqlLockTables.of(dsn.get(), timeout))
+            .map(pre -> new Snapshotter.BuiltinHook(pre.toString(), fatal, filesystems.get(), pre));
       }
       default -> {
         m.get("type")

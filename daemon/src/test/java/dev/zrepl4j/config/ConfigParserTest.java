@@ -10,6 +10,7 @@ import dev.zrepl4j.replication.Protection;
 import dev.zrepl4j.replication.PruneRule;
 import dev.zrepl4j.replication.ReceiverOptions.PlaceholderEncryption;
 import dev.zrepl4j.replication.SnapshotNameFormat;
+import dev.zrepl4j.replication.Snapshotter;
 import dev.zrepl4j.zfs.DatasetPath;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -69,10 +70,21 @@ class ConfigParserTest {
     var periodic = (Snapshotting.Periodic) push.snapshotting();
     assertThat(periodic.interval()).isEqualTo(Duration.ofMinutes(10));
     assertThat(periodic.names()).isEqualTo(SnapshotNameFormat.dense("zrepl_"));
-    assertThat(periodic.hooks()).hasSize(1);
-    assertThat(periodic.hooks().getFirst().path()).isEqualTo(Path.of("/etc/zrepl/hooks/x.sh"));
-    assertThat(periodic.hooks().getFirst().timeout()).isEqualTo(Duration.ofSeconds(30));
-    assertThat(periodic.hooks().getFirst().errIsFatal()).isFalse();
+    assertThat(periodic.hooks()).hasSize(3);
+    var command = (Snapshotter.CommandHook) periodic.hooks().getFirst();
+    assertThat(command.path()).isEqualTo(Path.of("/etc/zrepl/hooks/x.sh"));
+    assertThat(command.timeout()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(command.errIsFatal()).isFalse();
+    var mysql = (Snapshotter.BuiltinHook) periodic.hooks().get(1);
+    assertThat(mysql.name()).isEqualTo("mysql-lock-tables user@tcp(localhost:3306)/");
+    assertThat(mysql.errIsFatal()).isFalse();
+    assertThat(mysql.filesystems().test(DatasetPath.parse("tank/mysql"))).isTrue();
+    assertThat(mysql.filesystems().test(DatasetPath.parse("tank/pg"))).isFalse();
+    assertThat(mysql.pre()).isInstanceOf(MysqlLockTables.class);
+    var pg = (Snapshotter.BuiltinHook) periodic.hooks().get(2);
+    assertThat(pg.name()).isEqualTo("postgres-checkpoint postgres@localhost:5432/");
+    assertThat(pg.filesystems().test(DatasetPath.parse("tank/pg"))).isTrue();
+    assertThat(pg.pre()).isInstanceOf(PostgresCheckpoint.class);
     assertThat(push.pruning().keepSender())
         .hasSize(3)
         .first()
@@ -351,13 +363,18 @@ class ConfigParserTest {
   }
 
   @Test
-  void unsupportedHookTypeIsNotSupportedYet() {
-    assertProblem(
-        "unsupported-hook.yml",
-        10,
-        14,
-        "jobs[0].snapshotting.hooks[0].type",
-        "not supported yet (hook type mysql-lock-tables)");
+  void databaseHooksNeedAValidDsnAndFilesystemsAndNeverShowThePassword() {
+    var problems = problems("bad-db-hooks.yml");
+    assertHas(problems, 10, "jobs[0].snapshotting.hooks[0].dsn", "missing '=' after the word");
+    assertHas(problems, 11, "jobs[0].snapshotting.hooks[1].dsn", "unsupported sslmode 'prefer'");
+    assertHas(problems, 12, "jobs[0].snapshotting.hooks[2].filesystems", "required key is missing");
+    assertHas(problems, 13, "jobs[0].snapshotting.hooks[3].dsn", "missing the slash");
+    assertHas(
+        problems, 14, "jobs[0].snapshotting.hooks[4].dsn", "invalid duration '5x' of timeout");
+    assertHas(problems, 15, "jobs[0].snapshotting.hooks[5].dsn", "required key is missing");
+    assertHas(problems, 16, "jobs[0].snapshotting.hooks[6].type", "unknown hook type 'mysql'");
+    assertThat(problems).hasSize(7);
+    assertThat(problems).allSatisfy(p -> assertThat(p.toString()).doesNotContain("hunter2"));
   }
 
   @Test
@@ -432,7 +449,7 @@ class ConfigParserTest {
     var e = catchThrowableOfType(ConfigException.class, () -> ConfigParser.parse(main, true));
     assertThat(e.problems()).hasSize(2);
     assertHas(e.problems(), 30, "jobs[0].connect.key", "does not exist");
-    assertHas(e.problems(), 75, "jobs[1].serve.cert", "holds no PEM CERTIFICATE block");
+    assertHas(e.problems(), 77, "jobs[1].serve.cert", "holds no PEM CERTIFICATE block");
   }
 
   @Test

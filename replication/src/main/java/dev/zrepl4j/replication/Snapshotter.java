@@ -15,33 +15,49 @@ import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Takes a job's snapshots: one atomic multi-dataset {@code zfs snapshot} per run where ZFS supports
- * it, one by one otherwise (logged), with zrepl's {@code command} hooks run per filesystem before
- * and after. Not thread-safe: one run at a time per job.
+ * it, one by one otherwise (logged), with zrepl's hooks ({@link CommandHook}, {@link BuiltinHook})
+ * run per filesystem before and after. Not thread-safe: one run at a time per job.
  */
 public final class Snapshotter {
   private static final Logger log = LoggerFactory.getLogger(Snapshotter.class);
   private static final int MAX_HOOK_LOG = 4096;
 
   /**
-   * A zrepl {@code command} hook.
+   * A pre/post-snapshot hook of {@code snapshotting.hooks}: a {@link CommandHook} or a {@link
+   * BuiltinHook}. Hooks run per filesystem, pre edges in list order, post edges in reverse.
+   */
+  public sealed interface Hook permits CommandHook, BuiltinHook {
+    /** A failing pre edge skips the filesystem's snapshot and its later hooks. */
+    boolean errIsFatal();
+
+    /** Which filesystems the hook runs for. */
+    Predicate<DatasetPath> filesystems();
+  }
+
+  /**
+   * A zrepl {@code command} hook. Its post edge runs for every snapshotted filesystem it matches,
+   * even if its pre edge failed (without being fatal).
    *
    * @param path absolute path of the executable (run without arguments)
    * @param timeout after which the process is killed and the hook fails
    * @param errIsFatal a failing pre-snapshot hook skips the filesystem's snapshot
    * @param filesystems which filesystems the hook runs for
    */
-  public record Hook(
-      Path path, Duration timeout, boolean errIsFatal, Predicate<DatasetPath> filesystems) {
-    public Hook {
+  public record CommandHook(
+      Path path, Duration timeout, boolean errIsFatal, Predicate<DatasetPath> filesystems)
+      implements Hook {
+    public CommandHook {
       if (!path.isAbsolute()) {
         throw new IllegalArgumentException("hook path must be absolute: '" + path + "'");
       }
@@ -50,6 +66,60 @@ public final class Snapshotter {
       }
       Objects.requireNonNull(filesystems, "filesystems");
     }
+  }
+
+  /**
+   * A hook written in Java (zrepl's {@code postgres-checkpoint} and {@code mysql-lock-tables}). Its
+   * post edge, returned by the pre edge, runs only if the pre edge succeeded: after the snapshot,
+   * or at once if the filesystem is skipped or the snapshot fails, so a lock taken before is always
+   * released.
+   *
+   * @param name names the hook in failures and logs (e.g. {@code postgres-checkpoint}); must not
+   *     hold secrets
+   * @param errIsFatal a failing pre edge skips the filesystem's snapshot
+   * @param filesystems which filesystems the hook runs for
+   * @param pre the pre edge
+   */
+  public record BuiltinHook(
+      String name, boolean errIsFatal, Predicate<DatasetPath> filesystems, PreSnapshot pre)
+      implements Hook {
+    public BuiltinHook {
+      if (name.isBlank()) {
+        throw new IllegalArgumentException("builtin hook name must not be blank");
+      }
+      Objects.requireNonNull(filesystems, "filesystems");
+      Objects.requireNonNull(pre, "pre");
+    }
+  }
+
+  /** The pre edge of a {@link BuiltinHook}. Implementations bound their own running time. */
+  @FunctionalInterface
+  public interface PreSnapshot {
+    /**
+     * Runs before {@code fs@snapshot} is taken.
+     *
+     * @param dryRun no snapshot will be taken: check what can be checked, change nothing
+     * @return the post edge, run exactly once after the snapshot (or instead of it)
+     * @throws IOException the hook failed (message without secrets); no post edge runs
+     * @throws InterruptedException while waiting
+     */
+    PostSnapshot run(DatasetPath fs, String snapshot, boolean dryRun)
+        throws IOException, InterruptedException;
+  }
+
+  /** The post edge of a {@link BuiltinHook}: releases whatever its pre edge holds. */
+  @FunctionalInterface
+  public interface PostSnapshot {
+    /** A post edge with nothing to do. */
+    PostSnapshot NONE = () -> {};
+
+    /**
+     * Runs after the snapshot; releases what the pre edge holds even if it throws.
+     *
+     * @throws IOException the hook failed (message without secrets)
+     * @throws InterruptedException while waiting
+     */
+    void run() throws IOException, InterruptedException;
   }
 
   /**
@@ -121,7 +191,8 @@ public final class Snapshotter {
   }
 
   /**
-   * Runs pre hooks, takes the snapshot, runs post hooks.
+   * Runs pre hooks, takes the snapshot, runs post hooks. The post edges of builtin hooks whose pre
+   * edge succeeded always run, also when this throws.
    *
    * @param dryRun hooks run with {@code ZREPL_DRYRUN=true}; no snapshot is taken
    * @throws IOException if listing or {@code zfs snapshot} fails
@@ -133,11 +204,30 @@ public final class Snapshotter {
     var go = new ArrayList<DatasetPath>();
     var skipped = new ArrayList<DatasetPath>();
     var failures = new ArrayList<String>();
-    for (var fs : all) {
-      boolean ok = true;
-      for (var h : hooks) {
-        if (h.filesystems().test(fs)) {
-          var err = runHook(h, "pre_snapshot", fs, name, dryRun);
+    // post edges of builtin hooks whose pre edge succeeded, per filesystem, by hook index
+    var held = new LinkedHashMap<DatasetPath, @Nullable PostSnapshot[]>();
+    try {
+      for (var fs : all) {
+        var posts = new @Nullable PostSnapshot[hooks.size()];
+        held.put(fs, posts);
+        boolean ok = true;
+        for (int i = 0; i < hooks.size(); i++) {
+          var h = hooks.get(i);
+          if (!h.filesystems().test(fs)) {
+            continue;
+          }
+          var err =
+              switch (h) {
+                case CommandHook c -> runCommand(c, PRE, fs, name, dryRun);
+                case BuiltinHook b -> {
+                  try {
+                    posts[i] = Objects.requireNonNull(b.pre().run(fs, name, dryRun), "post edge");
+                    yield null;
+                  } catch (IOException | RuntimeException e) {
+                    yield failure(b, PRE, fs, e);
+                  }
+                }
+              };
           if (err != null) {
             failures.add(err);
             if (h.errIsFatal()) {
@@ -146,28 +236,46 @@ public final class Snapshotter {
             }
           }
         }
+        if (!ok) {
+          release(fs, posts, failures);
+        }
+        (ok ? go : skipped).add(fs);
       }
-      (ok ? go : skipped).add(fs);
-    }
-    if (!dryRun && !go.isEmpty()) {
-      if (!zfs.capabilities().has(ZfsFeature.MULTI_SNAPSHOT)) {
-        log.info(
-            "snapshot {}: this ZFS cannot snapshot several datasets atomically: {} snapshots"
-                + " one by one",
-            name,
-            go.size());
+      if (!dryRun && !go.isEmpty()) {
+        if (!zfs.capabilities().has(ZfsFeature.MULTI_SNAPSHOT)) {
+          log.info(
+              "snapshot {}: this ZFS cannot snapshot several datasets atomically: {} snapshots"
+                  + " one by one",
+              name,
+              go.size());
+        }
+        zfs.snapshot(go, name);
       }
-      zfs.snapshot(go, name);
-    }
-    for (var fs : go) {
-      for (var h : hooks.reversed()) {
-        if (h.filesystems().test(fs)) {
-          var err = runHook(h, "post_snapshot", fs, name, dryRun);
-          if (err != null) {
-            failures.add(err);
+      for (var fs : go) {
+        var posts = Objects.requireNonNull(held.get(fs));
+        for (int i = hooks.size() - 1; i >= 0; i--) {
+          var h = hooks.get(i);
+          if (!h.filesystems().test(fs)) {
+            continue;
+          }
+          switch (h) {
+            case CommandHook c -> {
+              var err = runCommand(c, POST, fs, name, dryRun);
+              if (err != null) {
+                failures.add(err);
+              }
+            }
+            case BuiltinHook b -> runPost(b, fs, posts, i, failures);
           }
         }
       }
+    } finally {
+      // only after a throw above is anything still held: release it, log what fails
+      var late = new ArrayList<String>();
+      for (var e : held.entrySet()) {
+        release(e.getKey(), e.getValue(), late);
+      }
+      late.forEach(f -> log.warn("snapshot {}: {}", name, f));
     }
     log.info(
         "snapshot {}: {} filesystems{}, {} skipped by hooks",
@@ -178,9 +286,46 @@ public final class Snapshotter {
     return new Result(name, go, skipped, failures);
   }
 
-  /** Runs one hook; returns an error message or null. */
-  private static @org.jspecify.annotations.Nullable String runHook(
-      Hook h, String type, DatasetPath fs, String snap, boolean dryRun)
+  private static final String PRE = "pre_snapshot";
+  private static final String POST = "post_snapshot";
+
+  /** Runs the post edges still held for {@code fs}, in reverse hook order. */
+  private void release(DatasetPath fs, @Nullable PostSnapshot[] posts, List<String> failures)
+      throws InterruptedException {
+    for (int i = posts.length - 1; i >= 0; i--) {
+      if (posts[i] != null && hooks.get(i) instanceof BuiltinHook b) {
+        runPost(b, fs, posts, i, failures);
+      }
+    }
+  }
+
+  /** Runs and clears {@code posts[i]} if set; a failure is added to {@code failures}. */
+  private static void runPost(
+      BuiltinHook b, DatasetPath fs, @Nullable PostSnapshot[] posts, int i, List<String> failures)
+      throws InterruptedException {
+    var post = posts[i];
+    posts[i] = null;
+    if (post == null) {
+      return; // its pre edge failed (zrepl: no post edge without a successful pre edge)
+    }
+    try {
+      post.run();
+    } catch (IOException | RuntimeException e) {
+      failures.add(failure(b, POST, fs, e));
+    }
+  }
+
+  private static String failure(BuiltinHook b, String type, DatasetPath fs, Exception e) {
+    var msg = type + " hook " + b.name() + " for " + fs + " failed: " + e.getMessage();
+    if (e instanceof RuntimeException) {
+      log.warn("{}", msg, e);
+    }
+    return msg;
+  }
+
+  /** Runs one command hook; returns an error message or null. */
+  private static @Nullable String runCommand(
+      CommandHook h, String type, DatasetPath fs, String snap, boolean dryRun)
       throws InterruptedException {
     var pb = new ProcessBuilder(h.path().toString());
     pb.environment().put("ZREPL_HOOKTYPE", type);
@@ -220,10 +365,7 @@ public final class Snapshotter {
 
   /** Logs the stream (stdout at INFO, stderr at WARN), keeping stderr's start in {@code keep}. */
   private static void drain(
-      InputStream in,
-      Hook h,
-      DatasetPath fs,
-      @org.jspecify.annotations.Nullable StringBuilder keep) {
+      InputStream in, CommandHook h, DatasetPath fs, @Nullable StringBuilder keep) {
     int logged = 0;
     try (var r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
       String line;

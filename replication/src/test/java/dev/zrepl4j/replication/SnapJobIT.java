@@ -47,7 +47,7 @@ class SnapJobIT {
               List.of(fx.root()),
               filter,
               SnapshotNameFormat.dense("zrepl_"),
-              List.of(new Snapshotter.Hook(hook, Duration.ofSeconds(10), true, filter)),
+              List.of(new Snapshotter.CommandHook(hook, Duration.ofSeconds(10), true, filter)),
               clock);
       var pruner = new PruneExecutor(fx.zfs, 2);
       var rules = List.<PruneRule>of(new PruneRule.LastN(3, Pattern.compile("^zrepl_")));

@@ -1,6 +1,7 @@
 package dev.zrepl4j.replication;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.zrepl4j.zfs.DatasetPath;
 import dev.zrepl4j.zfs.FilesystemVersion;
@@ -62,9 +63,12 @@ class SnapshotterHooksIT {
               fs -> !fs.equals(fx.root()),
               SnapshotNameFormat.dense("zrepl_"),
               List.of(
-                  new Snapshotter.Hook(slow, Duration.ofMillis(500), false, fs -> fs.equals(c)),
-                  new Snapshotter.Hook(failing, Duration.ofSeconds(10), true, fs -> fs.equals(a)),
-                  new Snapshotter.Hook(failing, Duration.ofSeconds(10), false, fs -> fs.equals(b))),
+                  new Snapshotter.CommandHook(
+                      slow, Duration.ofMillis(500), false, fs -> fs.equals(c)),
+                  new Snapshotter.CommandHook(
+                      failing, Duration.ofSeconds(10), true, fs -> fs.equals(a)),
+                  new Snapshotter.CommandHook(
+                      failing, Duration.ofSeconds(10), false, fs -> fs.equals(b))),
               () -> T);
       long start = System.nanoTime();
       var r = snapper.snapshot(false);
@@ -104,6 +108,82 @@ class SnapshotterHooksIT {
           .hasSize(4);
       Thread.sleep(1000);
       assertThat(marker).doesNotExist();
+    }
+  }
+
+  /** A builtin hook that records its edges in {@code events} and fails its pre edge if asked. */
+  private static Snapshotter.BuiltinHook recorder(
+      String name, boolean fatal, DatasetPath only, boolean failPre, List<String> events) {
+    return new Snapshotter.BuiltinHook(
+        name,
+        fatal,
+        only::equals,
+        (fs, snap, dry) -> {
+          events.add("pre " + name + " " + fs.toString().replaceAll(".*/", ""));
+          if (failPre) {
+            throw new java.io.IOException("cannot lock");
+          }
+          return () -> events.add("post " + name + " " + fs.toString().replaceAll(".*/", ""));
+        });
+  }
+
+  @Test
+  void builtinPostEdgesRunOnlyAfterTheirPreEdgeSucceededAndAlwaysThen() throws Exception {
+    try (var fx = FuseFixture.create("builtin", 64)) {
+      var a = fx.path("a");
+      var b = fx.path("b");
+      var c = fx.path("c");
+      for (var fs : List.of(a, b, c)) {
+        fx.zfs.create(fs, Map.of());
+      }
+      var events = new java.util.concurrent.CopyOnWriteArrayList<String>();
+      var snapper =
+          new Snapshotter(
+              fx.zfs,
+              List.of(fx.root()),
+              fs -> !fs.equals(fx.root()),
+              SnapshotNameFormat.dense("zrepl_"),
+              List.of(
+                  // a: lock, then a fatal failure: skipped, the lock released at once
+                  recorder("lock", false, a, false, events),
+                  recorder("fatal", true, a, true, events),
+                  // b: a non-fatal failure: snapshotted, no post edge for the failed hook
+                  recorder("lock", false, b, false, events),
+                  recorder("flaky", false, b, true, events),
+                  // c: lock held across the snapshot
+                  recorder("lock", false, c, false, events)),
+              () -> T);
+      var r = snapper.snapshot(false);
+      assertThat(r.skipped()).containsExactly(a);
+      assertThat(r.snapshotted()).containsExactlyInAnyOrder(b, c);
+      assertThat(r.hookFailures())
+          .containsExactlyInAnyOrder(
+              "pre_snapshot hook fatal for " + a + " failed: cannot lock",
+              "pre_snapshot hook flaky for " + b + " failed: cannot lock");
+      assertThat(events)
+          .containsExactly(
+              "pre lock a",
+              "pre fatal a",
+              "post lock a",
+              "pre lock b",
+              "pre flaky b",
+              "pre lock c",
+              "post lock b",
+              "post lock c");
+
+      // the same name again: zfs snapshot fails, and every held lock is still released
+      events.clear();
+      assertThatThrownBy(() -> snapper.snapshot(false)).isInstanceOf(java.io.IOException.class);
+      assertThat(events)
+          .containsExactlyInAnyOrder(
+              "pre lock a",
+              "pre fatal a",
+              "post lock a",
+              "pre lock b",
+              "pre flaky b",
+              "pre lock c",
+              "post lock b",
+              "post lock c");
     }
   }
 }
