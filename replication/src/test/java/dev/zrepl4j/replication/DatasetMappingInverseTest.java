@@ -20,6 +20,17 @@ class DatasetMappingInverseTest {
   }
 
   @Test
+  void aOneToOneMappingThatReversedRulesCannotExpressIsRefused() {
+    // found by DatasetMappingPropertiesTest: 'a' goes to b (exact rule), so nothing reaches c/a/a
+    // through 'a<' — but the reversed 'c/a/a<' would send a/a/a/a/a's target back to a
+    var m = DatasetMapping.of(Map.of("a", "b", "a/a/a<", "c", "a<", "c/a/a", "b", "a"));
+    assertThat(map(m, "a/a/a/a/a")).hasValue("c/a/a");
+    assertThatThrownBy(m::inverse)
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("cannot be inverted");
+  }
+
+  @Test
   void subtreeAndExactRulesMapBack() {
     var m = DatasetMapping.of(Map.of("tank/data<", "backup/d", "tank/other", "misc/o"));
     var back = m.inverse();
