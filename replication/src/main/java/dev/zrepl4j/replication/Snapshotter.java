@@ -343,8 +343,11 @@ public final class Snapshotter {
     var err = Thread.ofVirtual().start(() -> drain(p.getErrorStream(), h, fs, stderr));
     try {
       if (!p.waitFor(h.timeout().toMillis(), TimeUnit.MILLISECONDS)) {
-        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        // the descendants are listed first (once the parent is dead they are re-parented and no
+        // longer found) but killed after it: killed first, a shell would go on to its next command
+        var children = p.descendants().toList();
         p.destroyForcibly();
+        children.forEach(ProcessHandle::destroyForcibly);
         p.waitFor();
         return type + " hook " + h.path() + " for " + fs + " timed out after " + h.timeout();
       }

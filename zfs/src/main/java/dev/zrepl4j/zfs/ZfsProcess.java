@@ -140,9 +140,11 @@ final class ZfsProcess implements AutoCloseable {
     }
     if (process.isAlive()) {
       log.debug("killing {} (pid {})", argv, process.pid());
-      // descendants first: once the parent is dead they are re-parented and no longer found
-      process.descendants().forEach(ProcessHandle::destroyForcibly);
+      // descendants listed first (once the parent is dead they are re-parented and no longer
+      // found), killed after it (killed first, a wrapper script would go on to its next command)
+      var children = process.descendants().toList();
       process.destroyForcibly();
+      children.forEach(ProcessHandle::destroyForcibly);
     }
     boolean interrupted = false;
     while (true) {
