@@ -301,16 +301,21 @@ public final class Replication {
                   return null;
                 }));
       }
-      for (var f : workers) {
-        try {
-          f.get();
-        } catch (java.util.concurrent.ExecutionException e) {
-          throw new IllegalStateException("replication worker failed", e.getCause());
+      try {
+        for (var f : workers) {
+          try {
+            f.get();
+          } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException("replication worker failed", e.getCause());
+          }
         }
-      }
-    } finally {
-      for (var f : workers) {
-        f.cancel(true);
+      } finally {
+        // inside the try-with-resources: the executor's close() waits for the workers, and it
+        // runs before an outer finally would, so an interrupted run must stop them here (a worker
+        // sleeping before a retry would otherwise hold the run, and a shutdown, for its backoff)
+        for (var f : workers) {
+          f.cancel(true);
+        }
       }
     }
     var reports = new ArrayList<FsReport>();

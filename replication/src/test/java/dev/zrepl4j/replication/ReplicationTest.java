@@ -260,4 +260,46 @@ class ReplicationTest {
     assertThat(List.of(Replication.Config.defaults("j").initialPolicy()))
         .containsExactly(InitialPolicy.MOST_RECENT);
   }
+
+  @Test
+  void anInterruptEndsARunThatIsWaitingToRetry() throws Exception {
+    pools.snapshot("p/a", "1", 10);
+    Replication.Connector flaky =
+        () -> {
+          var c = pools.connector().connect();
+          var sender =
+              (SenderApi)
+                  java.lang.reflect.Proxy.newProxyInstance(
+                      SenderApi.class.getClassLoader(),
+                      new Class<?>[] {SenderApi.class},
+                      (proxy, m, args) -> {
+                        if (m.getName().equals("send")) {
+                          throw new IOException("network down");
+                        }
+                        try {
+                          return m.invoke(c.sender(), args);
+                        } catch (java.lang.reflect.InvocationTargetException e) {
+                          throw e.getCause();
+                        }
+                      });
+          return new Replication.Connection(sender, c.receiver(), c);
+        };
+    var config = Replication.Config.defaults("job").withRetries(5, Duration.ofSeconds(30));
+    var outcome = new java.util.concurrent.CompletableFuture<Throwable>();
+    var t =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  try {
+                    new Replication(config, flaky, Replication.Progress.none()).run();
+                    outcome.complete(null);
+                  } catch (Throwable e) {
+                    outcome.complete(e);
+                  }
+                });
+    Thread.sleep(500); // the first send failed; the worker waits 30 s to retry
+    t.interrupt();
+    assertThat(outcome.get(5, java.util.concurrent.TimeUnit.SECONDS))
+        .isInstanceOf(InterruptedException.class);
+  }
 }
