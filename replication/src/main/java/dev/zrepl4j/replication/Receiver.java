@@ -294,9 +294,33 @@ public final class Receiver implements ReceiverApi {
     for (var name : names) {
       var t = targets.get(name);
       var vs = t == null ? List.<FilesystemVersion>of() : versions.getOrDefault(t, List.of());
+      repairLastReceivedHold(vs);
       out.add(new FsVersionList(name, vs.stream().map(FsVersion::of).toList()));
     }
     return out;
+  }
+
+  /**
+   * A receiver stopped (SIGTERM, crash) after {@code zfs recv} finished but before it moved the
+   * last-received hold leaves the newest snapshot without it (and the previous one with it); the
+   * next listing puts it where it belongs. {@code versions} is ordered by createtxg.
+   */
+  private void repairLastReceivedHold(List<FilesystemVersion> versions) throws IOException {
+    FilesystemVersion newest = null;
+    for (var v : versions) {
+      if (v.isSnapshot()) {
+        newest = v;
+      }
+    }
+    if (newest == null || newest.userRefs() != 0) {
+      return;
+    }
+    log.info(
+        "{}: {} has no last-received hold (a receive was interrupted before moving it): moving it"
+            + " there",
+        job,
+        full(newest));
+    moveLastReceivedHold(versions, newest);
   }
 
   // ---- pruning -------------------------------------------------------------------------------

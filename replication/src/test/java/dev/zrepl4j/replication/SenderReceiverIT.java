@@ -110,6 +110,15 @@ class SenderReceiverIT {
     assertThat(src.userRefs(a, "s1")).isZero();
     assertThat(src.userRefs(a, "s2")).isEqualTo(1);
     assertThat(sender.replicationCursor(new FsRequest(a.toString()))).containsExactly(s2);
+
+    // a receiver stopped between zfs recv and moving its hold: s2 unheld, s1 still held; the next
+    // listing puts the hold back where it belongs
+    FuseFixture.run("zfs", "release", "zrepl_last_received_J_job1", target + "@s2");
+    FuseFixture.run("zfs", "hold", "zrepl_last_received_J_job1", target + "@s1");
+    receiver.listVersionsOf(new FsListRequest(List.of(a.toString())));
+    assertThat(dst.userRefs(target, "s1")).isZero();
+    assertThat(dst.userRefs(target, "s2")).isEqualTo(1);
+
     var listed = receiver.listVersionsOf(new FsListRequest(List.of(a.toString(), "nope/x")));
     assertThat(listed)
         .extracting(FsVersionList::filesystem)
