@@ -132,8 +132,12 @@ class DaemonGuestIT {
       if (r.status() == 0 && !r.out().strip().equals("-")) {
         return r.out().strip();
       }
+      // (described lazily: before the partial receive is saved the dataset does not exist yet)
       assertThat(System.nanoTime())
-          .as("resume token on %s: %s; versions %s; logs:%n%s", fs, r, guest.versions(fs), logs)
+          .as(
+              () ->
+                  "resume token on %s: %s; listing %s; logs:%n%s"
+                      .formatted(fs, r, guest.zfs("list", "-r", "-t", "all", fs), logs))
           .isLessThan(deadline);
       try {
         Thread.sleep(500);
