@@ -82,7 +82,10 @@ abstract class JobRunner implements AutoCloseable {
         state = "waiting";
         woken = await(next.orElse(null));
       } catch (InterruptedException e) {
-        break;
+        if (isClosed()) {
+          break;
+        }
+        continue; // a reset that came between runs: nothing to abort
       } catch (Exception e) {
         if (isClosed()) {
           break;
@@ -111,8 +114,14 @@ abstract class JobRunner implements AutoCloseable {
         if (isClosed()) {
           break;
         }
-        lastError = "run aborted";
         Thread.interrupted();
+        var msg = aborting ? "run aborted by signal reset" : "run aborted";
+        log.warn("job {}: {}", name, msg);
+        lastError = msg;
+        lastRun =
+            new JobStatus.Run(
+                started.toString(), secondsSince(started), null, List.of(), 0, List.of(msg));
+        runs++;
       } catch (Exception e) {
         if (isClosed()) {
           break;
@@ -182,6 +191,15 @@ abstract class JobRunner implements AutoCloseable {
     log.info("job {}: reset: aborting the current run", name);
     aborting = true;
     abortRun();
+    // closing the run's connections may wait for a write stuck on a peer that reads nothing; the
+    // interrupt ends the run's workers (blocked socket I/O of a virtual thread is interruptible)
+    Thread t;
+    synchronized (lock) {
+      t = thread;
+    }
+    if (t != null && "replicating".equals(state)) {
+      t.interrupt();
+    }
   }
 
   JobStatus status() {

@@ -3,6 +3,7 @@ package dev.zrepl4j.daemon;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.zrepl4j.replication.FuseFixture;
+import dev.zrepl4j.replication.TcpProxy;
 import dev.zrepl4j.replication.Trees;
 import dev.zrepl4j.zfs.DatasetPath;
 import java.io.IOException;
@@ -53,26 +54,39 @@ class DaemonIT extends TwoPoolsTest {
 
   @Test
   void signalResetAbortsTheRunAndWakeupCompletesIt() throws IOException {
-    Trees.write(src.mounted("data/a/b").resolve("big.bin"), 9, 200 << 20);
-    try (var d =
-        DaemonProcess.start(
-            dir,
-            "both",
-            global("both")
-                + "jobs:\n"
-                + sinkJob("{type: local, listener_name: backup}")
-                + pushJob("{type: local, listener_name: backup, client_identity: here}"),
-            sock("both"))) {
-      d.await(
-          "push", Duration.ofSeconds(60), s -> s.current().stream().anyMatch(f -> f.bytes() > 0));
-      assertThat(d.cli("signal", "reset", "push")).contains("reset");
-      var s = d.await("push", Duration.ofSeconds(60), j -> j.runs() >= 1);
-      assertThat(s.lastError()).as(d.logText()).contains("reset");
-      assertThat(zfsChildren("zfs send", src.name)).as("zfs send left after reset").isEmpty();
-      d.cli("signal", "wakeup", "push");
-      s = d.await("push", Duration.ofSeconds(120), j -> j.runs() >= 2);
-      assertThat(s.lastRun().problems()).as(d.logText()).isEmpty();
-      assertReplicated("here");
+    Trees.write(src.mounted("data/a/b").resolve("big.bin"), 9, 20 << 20);
+    int port = freePort();
+    try (var sink =
+            DaemonProcess.start(
+                dir,
+                "sink",
+                sinkConfig(
+                    "{type: tcp, listen: \"127.0.0.1:%d\", clients: {\"127.0.0.1\": client1}}"
+                        .formatted(port)),
+                sock("sink"));
+        var proxy = new TcpProxy(port)) {
+      // the transfer hangs after 3 MB, so the reset surely comes in the middle of it
+      proxy.stallAfter(3 << 20);
+      try (var push =
+          DaemonProcess.start(
+              dir,
+              "push",
+              global("push")
+                  + "jobs:\n"
+                  + pushJob("{type: tcp, address: \"127.0.0.1:%d\"}".formatted(proxy.port())),
+              sock("push"))) {
+        push.await(
+            "push", Duration.ofSeconds(60), s -> s.current().stream().anyMatch(f -> f.bytes() > 0));
+        assertThat(push.cli("signal", "reset", "push")).contains("reset");
+        var s = push.await("push", Duration.ofSeconds(60), j -> j.runs() >= 1);
+        assertThat(s.lastError()).as(push.logText()).contains("reset");
+        assertThat(zfsChildren("zfs send", src.name)).as("zfs send left after reset").isEmpty();
+        proxy.release();
+        push.cli("signal", "wakeup", "push");
+        s = push.await("push", Duration.ofSeconds(120), j -> j.runs() >= 2);
+        assertThat(s.lastRun().problems()).as(push.logText()).isEmpty();
+        assertReplicated("client1");
+      }
     }
   }
 

@@ -18,15 +18,17 @@ import java.util.concurrent.locks.ReentrantLock;
  * #cutAll}) or stalled (forwarding paused in both directions, connections kept open) and released
  * again.
  */
-final class TcpProxy implements AutoCloseable {
+public final class TcpProxy implements AutoCloseable {
   private final ServerSocket server;
   private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition released = lock.newCondition();
   private final AtomicLong heldChunks = new AtomicLong();
+  private final AtomicLong forwarded = new AtomicLong();
+  private volatile long stallAfter = Long.MAX_VALUE;
   private boolean stalled;
 
-  TcpProxy(int targetPort) throws IOException {
+  public TcpProxy(int targetPort) throws IOException {
     server = new ServerSocket(0, 16, InetAddress.getLoopbackAddress());
     Thread.ofVirtual()
         .name("tcp-proxy-accept")
@@ -48,12 +50,17 @@ final class TcpProxy implements AutoCloseable {
             });
   }
 
-  int port() {
+  public int port() {
     return server.getLocalPort();
   }
 
+  /** Stalls (as {@link #stall}) once {@code bytes} have been forwarded, in both directions. */
+  public void stallAfter(long bytes) {
+    stallAfter = bytes;
+  }
+
   /** Stops forwarding: every byte read from now on waits until {@link #release}. */
-  void stall() {
+  public void stall() {
     lock.lock();
     try {
       stalled = true;
@@ -63,9 +70,10 @@ final class TcpProxy implements AutoCloseable {
   }
 
   /** Forwards again. */
-  void release() {
+  public void release() {
     lock.lock();
     try {
+      stallAfter = Long.MAX_VALUE;
       stalled = false;
       released.signalAll();
     } finally {
@@ -74,7 +82,7 @@ final class TcpProxy implements AutoCloseable {
   }
 
   /** How many chunks were read while stalled and had to wait (a stall that really held data). */
-  long heldChunks() {
+  public long heldChunks() {
     return heldChunks.get();
   }
 
@@ -102,6 +110,9 @@ final class TcpProxy implements AutoCloseable {
                   OutputStream out = to.getOutputStream()) {
                 int n;
                 while ((n = in.read(buf)) >= 0) {
+                  if (forwarded.addAndGet(n) > stallAfter) {
+                    stall();
+                  }
                   awaitRelease();
                   out.write(buf, 0, n);
                   out.flush();
@@ -116,7 +127,7 @@ final class TcpProxy implements AutoCloseable {
   }
 
   /** Closes every forwarded connection (both halves). */
-  void cutAll() {
+  public void cutAll() {
     for (var s : sockets) {
       closeQuietly(s);
     }
