@@ -66,6 +66,8 @@ public final class Daemon implements AutoCloseable {
   }
 
   private void startAll(Zfs zfs, Clock clock) throws Exception {
+    // before any job starts: two daemons on one config would run every job twice
+    refuseIfRunning(config.global().controlSockpath());
     var transports = new Transports(config.global().stdinserverSockdir(), RpcOptions.defaults());
     var ordered = new ArrayList<Job>();
     config.jobs().stream()
@@ -97,6 +99,26 @@ public final class Daemon implements AutoCloseable {
     control.listenUnix(sock, "control");
     Files.setPosixFilePermissions(sock, PosixFilePermissions.fromString("rw-------"));
     log.info("control socket {}", sock);
+  }
+
+  /**
+   * Fails if a daemon answers on {@code sock}; a socket file nobody listens on is stale (a daemon
+   * that was killed) and is replaced later.
+   */
+  static void refuseIfRunning(Path sock) throws IOException {
+    if (!Files.exists(sock)) {
+      return;
+    }
+    try (var ch = java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+      ch.connect(java.net.UnixDomainSocketAddress.of(sock));
+    } catch (IOException stale) {
+      log.info("control socket {} is stale (nobody listens): replacing it", sock);
+      return;
+    }
+    throw new IOException(
+        "another zrepl4j daemon is running: its control socket "
+            + sock
+            + " answers (stop it first; two daemons would run every job twice)");
   }
 
   /**

@@ -33,4 +33,22 @@ class RuntimeDirTest {
     Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxr-x---"));
     Daemon.secureRuntimeDir(run); // group access is the administrator's choice
   }
+
+  @Test
+  void aSecondDaemonOnALiveControlSocketIsRefusedAStaleOneReplaced() throws Exception {
+    var sock = dir.resolve("control");
+    Daemon.refuseIfRunning(sock); // none: fine
+    try (var server = new dev.zrepl4j.rpc.RpcServer(dev.zrepl4j.rpc.RpcOptions.defaults());
+        var l = server.listenUnix(sock, "control")) {
+      assertThatThrownBy(() -> Daemon.refuseIfRunning(sock))
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining("another zrepl4j daemon is running")
+          .hasMessageContaining(sock.toString());
+    }
+    // the listener is gone; a leftover file is stale
+    if (!Files.exists(sock)) {
+      Files.createFile(sock);
+    }
+    Daemon.refuseIfRunning(sock);
+  }
 }
