@@ -1,6 +1,7 @@
 package dev.zrepl4j.replication;
 
 import dev.zrepl4j.rpc.ErrorCode;
+import dev.zrepl4j.rpc.RefusedException;
 import dev.zrepl4j.rpc.RemoteException;
 import dev.zrepl4j.zfs.DatasetPath;
 import java.io.Closeable;
@@ -474,6 +475,13 @@ public final class Replication {
         closeQuietly(conn);
         Thread.currentThread().interrupt();
         throw new InterruptedException(e.getMessage());
+      } catch (RefusedException e) {
+        // the peer refused this client (certificate, CN, key): retrying will not help
+        closeQuietly(conn);
+        synchronized (scheduler) {
+          run.fail(FsReport.State.FAILED, describe(e));
+        }
+        return null;
       } catch (IOException e) {
         closeQuietly(conn);
         conn = null;
@@ -534,8 +542,8 @@ public final class Replication {
     for (int attempt = 1; ; attempt++) {
       try {
         return connector.connect();
-      } catch (RemoteException e) {
-        throw e;
+      } catch (RemoteException | RefusedException e) {
+        throw e; // the peer said no: dialing again will not change its mind
       } catch (IOException e) {
         if (attempt >= config.maxAttempts()) {
           throw e;

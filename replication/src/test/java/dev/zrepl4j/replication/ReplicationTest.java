@@ -302,4 +302,19 @@ class ReplicationTest {
     assertThat(outcome.get(5, java.util.concurrent.TimeUnit.SECONDS))
         .isInstanceOf(InterruptedException.class);
   }
+
+  @Test
+  void aRefusedClientIsNotRetried() {
+    pools.snapshot("p/a", "1", 10);
+    var dials = new java.util.concurrent.atomic.AtomicInteger();
+    Replication.Connector refused =
+        () -> {
+          dials.incrementAndGet();
+          throw new dev.zrepl4j.rpc.RefusedException("tls: CN 'x' is not in client_cns", null);
+        };
+    var config = Replication.Config.defaults("job").withRetries(5, Duration.ZERO);
+    assertThatThrownBy(() -> new Replication(config, refused, Replication.Progress.none()).run())
+        .isInstanceOf(dev.zrepl4j.rpc.RefusedException.class);
+    assertThat(dials.get()).isEqualTo(1);
+  }
 }

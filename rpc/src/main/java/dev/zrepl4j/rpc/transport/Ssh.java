@@ -1,5 +1,6 @@
 package dev.zrepl4j.rpc.transport;
 
+import dev.zrepl4j.rpc.RefusedException;
 import dev.zrepl4j.rpc.RpcClient;
 import dev.zrepl4j.rpc.RpcOptions;
 import dev.zrepl4j.rpc.Transport;
@@ -101,7 +102,12 @@ public final class Ssh {
       boolean timedOut = !state.compareAndSet(0, 1);
       transport.close(); // kills and reaps ssh, waits for its stderr
       String tail = stderr.text().strip();
-      throw new IOException(
+      // a key or host key the other side does not accept: dialing again will not help
+      boolean refused =
+          !timedOut
+              && (tail.contains("Permission denied")
+                  || tail.contains("Host key verification failed"));
+      String message =
           remote
               + ": "
               + (timedOut ? "no connection within " + dialTimeout + ": " : "")
@@ -110,8 +116,8 @@ public final class Ssh {
               + (tail.isEmpty() ? "" : ": " + tail)
               + " ("
               + e.getMessage()
-              + ")",
-          e);
+              + ")";
+      throw refused ? new RefusedException(message, e) : new IOException(message, e);
     } finally {
       state.compareAndSet(0, 1);
       watchdog.interrupt();

@@ -1,6 +1,7 @@
 package dev.zrepl4j.rpc.transport;
 
 import dev.zrepl4j.rpc.Caller;
+import dev.zrepl4j.rpc.RefusedException;
 import dev.zrepl4j.rpc.RpcClient;
 import dev.zrepl4j.rpc.RpcOptions;
 import dev.zrepl4j.rpc.RpcServer;
@@ -164,6 +165,10 @@ public final class Tls {
       tls.setSoTimeout(millis(dialTimeout));
       try {
         tls.startHandshake();
+      } catch (javax.net.ssl.SSLHandshakeException e) {
+        // a certificate the other side does not accept (or that we do not): not a network error
+        throw new RefusedException(
+            "tls: handshake with " + host + ":" + port + " failed: " + e.getMessage(), e);
       } catch (IOException e) {
         throw new IOException(
             "tls: handshake with " + host + ":" + port + " failed: " + e.getMessage(), e);
@@ -171,7 +176,7 @@ public final class Tls {
       tls.setSoTimeout(0);
       var server = (X509Certificate) tls.getSession().getPeerCertificates()[0];
       if (!names(server, c.serverCn())) {
-        throw new IOException(
+        throw new RefusedException(
             "tls: server "
                 + host
                 + ":"
@@ -180,7 +185,8 @@ public final class Tls {
                 + describe(server)
                 + ", not for server_cn '"
                 + c.serverCn()
-                + "'");
+                + "'",
+            null);
       }
       try {
         return RpcClient.connect(Transport.of(tls), options);
@@ -189,7 +195,7 @@ public final class Tls {
         // client's certificate and CN, so a refusal arrives here: as an alert (another CA) or as a
         // closed or reset connection (a CN not in client_cns). Without this, a job's status said
         // "java.io.EOFException: stream ended".
-        throw new IOException(
+        throw new RefusedException(
             "tls: "
                 + host
                 + ":"

@@ -106,7 +106,7 @@ class SshStdinserverIT {
   @Test
   void aKeyNotInAuthorizedKeysFailsWithSshsStderr() {
     assertThatThrownBy(() -> Ssh.dial(settings("stranger"), DIAL, OPTIONS))
-        .isInstanceOf(IOException.class)
+        .isInstanceOf(dev.zrepl4j.rpc.RefusedException.class)
         .hasMessageContaining("Permission denied")
         .hasMessageContaining("exit status 255");
   }

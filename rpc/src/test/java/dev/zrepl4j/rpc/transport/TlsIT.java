@@ -121,7 +121,7 @@ class TlsIT {
   void refusesACnNotInClientCns() throws IOException {
     assertThatThrownBy(
             () -> dial("other", "backup").call("t.who", new Api.Req("x", 1), Api.Resp.class))
-        .isInstanceOf(IOException.class)
+        .isInstanceOf(dev.zrepl4j.rpc.RefusedException.class)
         .hasMessageContaining("127.0.0.1:" + listener.port() + " refused this client");
     assertServed("prod");
   }
