@@ -41,6 +41,8 @@ final class ActiveJob extends JobRunner {
   private final Map<String, JobStatus.Fs> progress = new ConcurrentHashMap<>();
   private final Closeable resources;
   private volatile boolean aborted;
+  // set when the next run is planned: whether that run takes the job's snapshots
+  private volatile boolean snapshotDue;
 
   ActiveJob(Job.Active config, Zfs zfs, Dialer dialer, Clock clock) {
     super(config.name(), config.type(), clock);
@@ -92,10 +94,14 @@ final class ActiveJob extends JobRunner {
     return switch (config) {
       // at start a push job replicates what is there (a restart resumes at once) unless its
       // snapshotting is manual; later it runs when the next snapshot is due
-      case Job.Push p ->
-          lastEnd == null && !snapshots.orElseThrow().manual()
-              ? Optional.of(clock.instant())
-              : snapshots.orElseThrow().next();
+      case Job.Push p -> {
+        var s = snapshots.orElseThrow();
+        var due = s.next();
+        var now = clock.instant();
+        // a scheduled run snapshots; the run at start snapshots only if one is due by now
+        snapshotDue = lastEnd != null || (due.isPresent() && !due.get().isAfter(now));
+        yield lastEnd == null && !s.manual() ? Optional.of(now) : due;
+      }
       case Job.Pull p -> p.interval().map(i -> lastEnd == null ? clock.instant() : lastEnd.plus(i));
     };
   }
@@ -106,7 +112,7 @@ final class ActiveJob extends JobRunner {
     var started = clock.instant();
     var problems = new ArrayList<String>();
     String snapshot = null;
-    if (!woken && snapshots.isPresent() && snapshotDue(snapshots.get())) {
+    if (!woken && snapshots.isPresent() && snapshotDue) {
       setState("snapshotting");
       var r = snapshots.get().take();
       if (r.isPresent()) {
@@ -142,11 +148,6 @@ final class ActiveJob extends JobRunner {
     int pruned = prune(problems);
     return new JobStatus.Run(
         started.toString(), secondsSince(started), snapshot, fss, pruned, problems);
-  }
-
-  private boolean snapshotDue(Snapshots s) throws IOException {
-    var next = s.next();
-    return next.isPresent() && !next.get().isAfter(clock.instant());
   }
 
   /** What pruning both sides would do now ({@code zrepl4j prune --dry-run}): one line each. */

@@ -42,39 +42,37 @@ class DaemonIT extends TwoPoolsTest {
         .formatted(connect, src.path("data"));
   }
 
-  String sinkJob(String serve) {
-    return """
-          - name: sink
-            type: sink
-            root_fs: %s
-            serve: %s
-        """
-        .formatted(dst.path("sink"), serve);
+  /** A sink daemon serving client1 from 127.0.0.1 over TCP on {@code port}. */
+  DaemonProcess startTcpSink(int port) throws IOException {
+    return DaemonProcess.start(
+        dir,
+        "sink",
+        sinkConfig(
+            "{type: tcp, listen: \"127.0.0.1:%d\", clients: {\"127.0.0.1\": client1}}"
+                .formatted(port)),
+        sock("sink"));
+  }
+
+  /** A push daemon whose job connects over TCP to {@code port}. */
+  DaemonProcess startTcpPush(int port) throws IOException {
+    return DaemonProcess.start(
+        dir,
+        "push",
+        global("push")
+            + "jobs:\n"
+            + pushJob("{type: tcp, address: \"127.0.0.1:%d\"}".formatted(port)),
+        sock("push"));
   }
 
   @Test
   void signalResetAbortsTheRunAndWakeupCompletesIt() throws IOException {
     Trees.write(src.mounted("data/a/b").resolve("big.bin"), 9, 20 << 20);
     int port = freePort();
-    try (var sink =
-            DaemonProcess.start(
-                dir,
-                "sink",
-                sinkConfig(
-                    "{type: tcp, listen: \"127.0.0.1:%d\", clients: {\"127.0.0.1\": client1}}"
-                        .formatted(port)),
-                sock("sink"));
+    try (var sink = startTcpSink(port);
         var proxy = new TcpProxy(port)) {
       // the transfer hangs after 3 MB, so the reset surely comes in the middle of it
       proxy.stallAfter(3 << 20);
-      try (var push =
-          DaemonProcess.start(
-              dir,
-              "push",
-              global("push")
-                  + "jobs:\n"
-                  + pushJob("{type: tcp, address: \"127.0.0.1:%d\"}".formatted(proxy.port())),
-              sock("push"))) {
+      try (var push = startTcpPush(proxy.port())) {
         push.await(
             "push", Duration.ofSeconds(60), s -> s.current().stream().anyMatch(f -> f.bytes() > 0));
         assertThat(push.cli("signal", "reset", "push")).contains("reset");
@@ -93,24 +91,8 @@ class DaemonIT extends TwoPoolsTest {
   @Test
   void pushToSinkOverTcpInTwoDaemons() throws IOException {
     int port = freePort();
-    try (var sink =
-            DaemonProcess.start(
-                dir,
-                "sink",
-                global("sink")
-                    + "jobs:\n"
-                    + sinkJob(
-                        "{type: tcp, listen: \"127.0.0.1:%d\", clients: {\"127.0.0.1\": client1}}"
-                            .formatted(port)),
-                sock("sink"));
-        var push =
-            DaemonProcess.start(
-                dir,
-                "push",
-                global("push")
-                    + "jobs:\n"
-                    + pushJob("{type: tcp, address: \"127.0.0.1:%d\"}".formatted(port)),
-                sock("push"))) {
+    try (var sink = startTcpSink(port);
+        var push = startTcpPush(port)) {
       var s = push.awaitRuns("push", 1);
       assertThat(s.lastRun()).isNotNull();
       assertThat(s.lastRun().problems()).as(push.logText()).isEmpty();
@@ -303,24 +285,8 @@ class DaemonIT extends TwoPoolsTest {
     // enough data that the transfer is still running when SIGTERM comes
     Trees.write(src.mounted("data/a/b").resolve("big.bin"), 9, 200 << 20);
     int port = freePort();
-    try (var sink =
-            DaemonProcess.start(
-                dir,
-                "sink",
-                global("sink")
-                    + "jobs:\n"
-                    + sinkJob(
-                        "{type: tcp, listen: \"127.0.0.1:%d\", clients: {\"127.0.0.1\": client1}}"
-                            .formatted(port)),
-                sock("sink"));
-        var push =
-            DaemonProcess.start(
-                dir,
-                "push",
-                global("push")
-                    + "jobs:\n"
-                    + pushJob("{type: tcp, address: \"127.0.0.1:%d\"}".formatted(port)),
-                sock("push"))) {
+    try (var sink = startTcpSink(port);
+        var push = startTcpPush(port)) {
       push.await(
           "push", Duration.ofSeconds(60), s -> s.current().stream().anyMatch(f -> f.bytes() > 0));
       var killed = victim.equals("push") ? push : sink;

@@ -93,8 +93,8 @@ final class DaemonProcess implements AutoCloseable {
       }
       if (Files.exists(controlSocket)) {
         // the file alone may be a stale one of an earlier run: it must answer
-        try (var c = RpcClient.unix(controlSocket, RpcOptions.defaults())) {
-          c.call("control.status", new Control.StatusRequest(""), Control.StatusResponse.class);
+        try {
+          rawStatus();
           return;
         } catch (IOException e) {
           // not yet
@@ -114,9 +114,16 @@ final class DaemonProcess implements AutoCloseable {
   }
 
   /** The status over the control socket; fails with the daemon's log if it cannot be read. */
-  Control.StatusResponse status() throws IOException {
+  private Control.StatusResponse rawStatus() throws IOException {
     try (var c = RpcClient.unix(controlSocket, RpcOptions.defaults())) {
       return c.call("control.status", new Control.StatusRequest(""), Control.StatusResponse.class);
+    }
+  }
+
+  /** The status; fails with the daemon's log when its control socket cannot be read. */
+  Control.StatusResponse status() throws IOException {
+    try {
+      return rawStatus();
     } catch (IOException e) {
       throw new AssertionError(
           "status of "

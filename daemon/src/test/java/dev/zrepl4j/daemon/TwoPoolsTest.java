@@ -79,17 +79,23 @@ abstract class TwoPoolsTest {
     return dir.resolve(name + "-run").resolve("control");
   }
 
-  /** A whole sink config: job {@code sink} into {@code dst/sink}, served by {@code serve}. */
-  String sinkConfig(String serve) {
-    return global("sink")
-        + """
-        jobs:
+  /**
+   * The job {@code sink} (into {@code dst/sink}, served by {@code serve}) as an item of {@code
+   * jobs:}.
+   */
+  String sinkJob(String serve) {
+    return """
           - name: sink
             type: sink
             root_fs: %s
             serve: %s
         """
-            .formatted(dst.path("sink"), serve);
+        .formatted(dst.path("sink"), serve);
+  }
+
+  /** A whole sink config: {@code global:} and the job {@code sink}. */
+  String sinkConfig(String serve) {
+    return global("sink") + "jobs:\n" + sinkJob(serve);
   }
 
   /** Where the sink puts {@code relative} (below the source's data) for client {@code id}. */

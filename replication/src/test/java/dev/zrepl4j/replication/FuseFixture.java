@@ -150,13 +150,14 @@ public final class FuseFixture implements AutoCloseable {
   @Override
   public void close() throws IOException {
     try {
-      // zfs-fuse may still be busy (asynchronous clean-up of a failed receive): retry briefly
+      // zfs-fuse may still be busy (asynchronous clean-up of a failed or killed receive, right
+      // after a receive): retry for up to 15 s
       for (int i = 0; ; i++) {
         try {
           run("zpool", "destroy", "-f", name);
           break;
         } catch (IOException e) {
-          if (i >= 20 || !String.valueOf(e.getMessage()).contains("busy")) {
+          if (i >= 60 || !String.valueOf(e.getMessage()).contains("busy")) {
             throw e;
           }
           sleep();
