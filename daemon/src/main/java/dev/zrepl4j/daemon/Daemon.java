@@ -189,13 +189,7 @@ public final class Daemon implements AutoCloseable {
     rs.stream().filter(r -> !(r instanceof PassiveJob)).forEach(r -> stopQuietly(r, grace));
     // children still running (a zfs send/recv whose thread did not notice): stop them, so nothing
     // keeps writing after we are gone
-    ProcessHandle.current()
-        .descendants()
-        .forEach(
-            p -> {
-              log.info("stopping child {} {}", p.pid(), p.info().commandLine().orElse(""));
-              p.destroy();
-            });
+    stopChildren(Duration.ofSeconds(5));
     rs.stream().filter(r -> r instanceof PassiveJob).forEach(r -> stopQuietly(r, grace));
     control.close();
     try {
@@ -204,6 +198,31 @@ public final class Daemon implements AutoCloseable {
       log.debug("removing control socket: {}", e.toString());
     }
     log.info("stopped");
+  }
+
+  /**
+   * SIGTERM to every child still running, then waits up to {@code grace} for them to exit (a {@code
+   * zfs receive} must be gone before we say we stopped), then SIGKILL to the rest.
+   */
+  private static void stopChildren(Duration grace) {
+    var children = ProcessHandle.current().descendants().toList();
+    for (var p : children) {
+      log.info("stopping child {} {}", p.pid(), p.info().commandLine().orElse(""));
+      p.destroy();
+    }
+    long deadline = System.nanoTime() + grace.toNanos();
+    for (var p : children) {
+      try {
+        long left = Math.max(0, deadline - System.nanoTime());
+        p.onExit().get(left, java.util.concurrent.TimeUnit.NANOSECONDS);
+      } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+        log.warn("child {} did not exit within {}: killing it", p.pid(), grace);
+        p.destroyForcibly();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        p.destroyForcibly();
+      }
+    }
   }
 
   private static void stopQuietly(JobRunner r, Duration grace) {
