@@ -479,7 +479,7 @@ public final class RealZfs implements Zfs {
   @Override
   public SendStream send(SendRequest request) throws IOException {
     var args = sendArgs(request, false);
-    return new SendStream(startZfs(args, ZfsProcess.Stdin.NULL, ZfsProcess.Stdout.PIPE));
+    return new SendStream(startZfs(args, ZfsProcess.Stdin.NULL, ZfsProcess.Stdout.BULK));
   }
 
   @Override
@@ -523,8 +523,9 @@ public final class RealZfs implements Zfs {
     }
     args.add(dataset(target));
     // stdout to /dev/null, not closed: ZoL 0.6.5.9 fails with "invalid backup stream" otherwise
-    try (var p = startZfs(args, ZfsProcess.Stdin.PIPE, ZfsProcess.Stdout.DISCARD)) {
-      var buf = new byte[128 * 1024];
+    try (var p = startZfs(args, ZfsProcess.Stdin.BULK, ZfsProcess.Stdout.DISCARD)) {
+      // as large as the pipe: one write fills it, and zfs receive wakes up once per pipeful
+      var buf = new byte[LargePipe.CAPACITY];
       var stdin = p.stdin();
       IOException writeFailure = null;
       while (true) {

@@ -1,12 +1,15 @@
 package dev.zrepl4j.zfs;
 
 import java.io.File;
+import java.io.FileInputStream;
+import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.time.Duration;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,24 +32,38 @@ final class ZfsProcess implements AutoCloseable {
   /** Where the child's stdin comes from. */
   enum Stdin {
     NULL,
-    PIPE
+    PIPE,
+    /**
+     * A pipe of {@link LargePipe#CAPACITY} (where available): the stream of {@code zfs receive}.
+     */
+    BULK
   }
 
   /** Where the child's stdout goes. */
   enum Stdout {
     PIPE,
-    DISCARD
+    DISCARD,
+    /** A pipe of {@link LargePipe#CAPACITY} (where available): the stream of {@code zfs send}. */
+    BULK
   }
 
   private final List<String> argv;
   private final Process process;
   private final BoundedTail stderr = new BoundedTail(STDERR_TAIL_BYTES);
   private final Thread drainer;
+  private final InputStream stdout;
+  private final OutputStream stdin;
   private boolean closed;
 
-  private ZfsProcess(List<String> argv, Process process) {
+  private ZfsProcess(
+      List<String> argv,
+      Process process,
+      @Nullable InputStream stdout,
+      @Nullable OutputStream stdin) {
     this.argv = argv;
     this.process = process;
+    this.stdout = stdout != null ? stdout : process.getInputStream();
+    this.stdin = stdin != null ? stdin : process.getOutputStream();
     this.drainer =
         Thread.ofVirtual()
             .name("zfs-stderr-" + process.pid())
@@ -66,14 +83,36 @@ final class ZfsProcess implements AutoCloseable {
     if (stdout == Stdout.DISCARD) {
       pb.redirectOutput(ProcessBuilder.Redirect.DISCARD);
     }
+    LargePipe inPipe = stdin == Stdin.BULK ? LargePipe.open() : null;
+    LargePipe outPipe = stdout == Stdout.BULK ? LargePipe.open() : null;
+    OutputStream ourStdin = null;
+    InputStream ourStdout = null;
     try {
+      // our ends are opened before the raw descriptors close (see LargePipe)
+      if (inPipe != null) {
+        pb.redirectInput(inPipe.readEnd());
+        ourStdin = new FileOutputStream(inPipe.writeEnd());
+      }
+      if (outPipe != null) {
+        pb.redirectOutput(outPipe.writeEnd());
+        ourStdout = new FileInputStream(outPipe.readEnd());
+      }
       var p = pb.start();
       log.debug("started {} (pid {})", argv, p.pid());
-      return new ZfsProcess(List.copyOf(argv), p);
+      return new ZfsProcess(List.copyOf(argv), p, ourStdout, ourStdin);
     } catch (IOException e) {
+      closeQuietly(ourStdin);
+      closeQuietly(ourStdout);
       var z = new ZfsException(argv, ZfsException.NO_STATUS, "cannot start: " + e.getMessage());
       z.initCause(e);
       throw z;
+    } finally {
+      if (inPipe != null) {
+        inPipe.close();
+      }
+      if (outPipe != null) {
+        outPipe.close();
+      }
     }
   }
 
@@ -82,11 +121,11 @@ final class ZfsProcess implements AutoCloseable {
   }
 
   InputStream stdout() {
-    return process.getInputStream();
+    return stdout;
   }
 
   OutputStream stdin() {
-    return process.getOutputStream();
+    return stdin;
   }
 
   long pid() {
@@ -155,8 +194,8 @@ final class ZfsProcess implements AutoCloseable {
         interrupted = true;
       }
     }
-    closeQuietly(process.getOutputStream());
-    closeQuietly(process.getInputStream());
+    closeQuietly(stdin);
+    closeQuietly(stdout);
     try {
       drainer.join(DRAIN_JOIN);
     } catch (InterruptedException e) {
@@ -168,7 +207,10 @@ final class ZfsProcess implements AutoCloseable {
     }
   }
 
-  private static void closeQuietly(AutoCloseable c) {
+  private static void closeQuietly(@Nullable AutoCloseable c) {
+    if (c == null) {
+      return;
+    }
     try {
       c.close();
     } catch (Exception e) {
