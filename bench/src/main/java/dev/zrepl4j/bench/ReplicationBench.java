@@ -60,10 +60,14 @@ import java.util.UUID;
  *
  * <p>Each received snapshot is checked to have the source's guid and {@code referenced}, so that a
  * broken replication cannot look fast. Raw and zrepl4j runs alternate, best of 3 each (2 shared
- * cores: noise only ever slows a run down), each after a {@code sync} (zfs-fuse writes its pool
- * files through the page cache: a run must not pay for the previous run's dirty pages); the
- * received copies are kept until the end (destroying them would make zfs-fuse free space during the
- * next run). The no-op cycle is the best of 3. Every run's figure is also written to stderr.
+ * cores: noise only ever slows a run down; {@code -Dzrepl4j.bench.rounds=N}), after one uncounted
+ * warm-up round of each ({@code -Dzrepl4j.bench.warmup=N}: the JIT compiles the data path, zfs-fuse
+ * fills its caches), each after a {@code sync} (zfs-fuse writes its pool files through the page
+ * cache: a run must not pay for the previous run's dirty pages). Each copy is destroyed once
+ * checked (its last-received hold released first): with several GiB of received data kept,
+ * zfs-fuse's own CPU per GiB more than doubled for raw and zrepl4j alike, from the third round on.
+ * The no-op cycle is the best of 3. Every run's figure, its CPU split and the ratio of the medians
+ * go to stderr.
  */
 public final class ReplicationBench {
   private static final long MIB = 1L << 20;
@@ -80,13 +84,16 @@ public final class ReplicationBench {
     int filesystems = smoke ? 10 : 100;
     int snapshots = smoke ? 2 : 10;
     int rounds = Integer.getInteger("zrepl4j.bench.rounds", smoke ? 1 : 3);
+    // uncounted rounds first: the JIT compiles the data path, zfs-fuse warms its caches (the first
+    // round of each is 10-30 % slower); a daemon pays that once
+    int warmup = Integer.getInteger("zrepl4j.bench.warmup", smoke ? 0 : 1);
     boolean noopSuite = !"false".equals(System.getProperty("zrepl4j.bench.noop"));
     var dir = Path.of("/var/tmp/zrepl4j-bench");
     var id = UUID.randomUUID().toString().substring(0, 8);
     var src = new Pool("zb-src-" + id, dir, dataMib + 1024);
     Pool dst = null;
     try {
-      dst = new Pool("zb-dst-" + id, dir, (2 * rounds + 1) * dataMib + 1024);
+      dst = new Pool("zb-dst-" + id, dir, 3 * dataMib + 1024); // each round's copy is destroyed
       var zfs = RealZfs.start(List.of("zfs"), List.of("zpool"));
       var data = DatasetPath.parse(src.name).child("data");
       run("zfs", "create", "-o", "compression=off", data.toString());
@@ -99,8 +106,8 @@ public final class ReplicationBench {
       double repl = 0;
       var raws = new ArrayList<Double>();
       var repls = new ArrayList<Double>();
-      for (int r = 0; r < rounds; r++) {
-        var target = dst.name + "/raw" + r;
+      for (int r = -warmup; r < rounds; r++) {
+        var target = dst.name + "/raw" + (r + warmup);
         run("sync");
         var cpu0 = Cpu.now();
         long t0 = System.nanoTime();
@@ -111,12 +118,20 @@ public final class ReplicationBench {
         // each round's copy is destroyed once checked: zfs-fuse slows down (its CPU per GiB more
         // than doubles, raw and zrepl4j alike) once several GiB of received data accumulate
         run("zfs", "destroy", "-r", target);
-        raw = Math.max(raw, mib / s);
-        raws.add(mib / s);
+        if (r >= 0) {
+          raw = Math.max(raw, mib / s);
+          raws.add(mib / s);
+        }
         System.err.printf(
-            Locale.ROOT, "raw run %d: %.1f MiB/s (%.2f s) cpu %s%n", r, mib / s, s, rawCpu);
+            Locale.ROOT,
+            "raw %s %d: %.1f MiB/s (%.2f s) cpu %s%n",
+            r < 0 ? "warm-up" : "run",
+            r,
+            mib / s,
+            s,
+            rawCpu);
 
-        var sinkRoot = DatasetPath.parse(dst.name).child("sink" + r);
+        var sinkRoot = DatasetPath.parse(dst.name).child("sink" + (r + warmup));
         run("zfs", "create", "-o", "mountpoint=none", sinkRoot.toString());
         run("sync");
         cpu0 = Cpu.now();
@@ -125,11 +140,19 @@ public final class ReplicationBench {
         var received = sinkRoot.child(CLIENT).extend(data) + "@s";
         run("zfs", "release", "zrepl_last_received_J_" + CLIENT, received);
         run("zfs", "destroy", "-r", sinkRoot.toString());
-        repl = Math.max(repl, mib / s);
-        repls.add(mib / s);
+        if (r >= 0) {
+          repl = Math.max(repl, mib / s);
+          repls.add(mib / s);
+        }
         var replCpu = Cpu.now().minus(cpu0);
         System.err.printf(
-            Locale.ROOT, "zrepl4j run %d: %.1f MiB/s (%.2f s) cpu %s%n", r, mib / s, s, replCpu);
+            Locale.ROOT,
+            "zrepl4j %s %d: %.1f MiB/s (%.2f s) cpu %s%n",
+            r < 0 ? "warm-up" : "run",
+            r,
+            mib / s,
+            s,
+            replCpu);
       }
       System.out.printf(Locale.ROOT, "raw.sendrecv.full %.1f MiB/s%n", raw);
       System.out.printf(Locale.ROOT, "replication.full.tcp %.1f MiB/s%n", repl);

@@ -13,6 +13,8 @@ import dev.zrepl4j.zfs.ZfsFeature;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -552,8 +554,8 @@ public final class Receiver implements ReceiverApi {
     return new FullName(v.filesystem(), v.type(), v.name());
   }
 
-  /** Counts the bytes read. Not thread-safe. */
-  private static final class Counting extends FilterInputStream {
+  /** Counts the bytes read; a channel when the stream is one. Not thread-safe. */
+  private static final class Counting extends FilterInputStream implements ReadableByteChannel {
     long count;
 
     Counting(InputStream in) {
@@ -576,6 +578,20 @@ public final class Receiver implements ReceiverApi {
         count += n;
       }
       return n;
+    }
+
+    @Override
+    public int read(ByteBuffer dst) throws IOException {
+      int n = Streams.read(in, dst);
+      if (n > 0) {
+        count += n;
+      }
+      return n;
+    }
+
+    @Override
+    public boolean isOpen() {
+      return !(in instanceof ReadableByteChannel ch) || ch.isOpen();
     }
   }
 }

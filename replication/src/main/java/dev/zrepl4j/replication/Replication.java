@@ -9,6 +9,8 @@ import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -292,7 +294,7 @@ public final class Replication {
     var workers = new ArrayList<Future<?>>();
     try (var ex =
         Executors.newThreadPerTaskExecutor(
-            Thread.ofVirtual().name("replication-" + config.job() + "-", 0).factory())) {
+            Thread.ofPlatform().daemon().name("replication-" + config.job() + "-", 0).factory())) {
       for (int w = 0; w < config.stepConcurrency(); w++) {
         var conn = w == 0 ? first : null;
         workers.add(
@@ -705,8 +707,11 @@ public final class Replication {
     }
   }
 
-  /** Counts the bytes of a step's stream and reports them. */
-  private static final class Counting extends FilterInputStream {
+  /**
+   * Counts the bytes of a step's stream and reports them. A channel when the stream is one (zfs
+   * send's pipe, an RPC response), so the bytes can go through direct buffers.
+   */
+  private static final class Counting extends FilterInputStream implements ReadableByteChannel {
     private final String fs;
     private final Step step;
     private final Progress progress;
@@ -742,6 +747,20 @@ public final class Replication {
       long s = super.skip(n);
       add(s);
       return s;
+    }
+
+    @Override
+    public int read(ByteBuffer dst) throws IOException {
+      int n = Streams.read(in, dst);
+      if (n > 0) {
+        add(n);
+      }
+      return n;
+    }
+
+    @Override
+    public boolean isOpen() {
+      return !(in instanceof ReadableByteChannel ch) || ch.isOpen();
     }
 
     private void add(long n) {

@@ -6,7 +6,10 @@ import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
 import java.time.Duration;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,9 +55,12 @@ final class Conn implements AutoCloseable {
     this.transport = transport;
     this.options = options;
     this.idleTask = idleTask;
-    this.in = new Watched(transport.input());
-    this.reader = new FrameReader(in, Math.min(options.bufferSize(), 256 * 1024));
-    this.writer = new FrameWriter(transport.output(), options.bufferSize());
+    var channel = transport.channel();
+    this.in = new Watched(transport.input(), channel);
+    this.reader =
+        new FrameReader(
+            in, channel == null ? null : in::read, Math.min(options.bufferSize(), 256 * 1024));
+    this.writer = new FrameWriter(transport.output(), channel, options.bufferSize());
     this.monitor = Thread.ofVirtual().name("rpc-monitor-" + role).unstarted(this::monitor);
   }
 
@@ -175,8 +181,29 @@ final class Conn implements AutoCloseable {
     volatile long blockedSince;
     volatile long lastReadNanos = System.nanoTime();
 
-    Watched(InputStream in) {
+    private final @Nullable ReadableByteChannel channel;
+
+    Watched(InputStream in, @Nullable ReadableByteChannel channel) {
       super(in);
+      this.channel = channel;
+    }
+
+    /** Reads from the channel (the same bytes as the stream) into a buffer. */
+    int read(ByteBuffer dst) throws IOException {
+      var ch = channel;
+      if (ch == null) {
+        throw new IllegalStateException("no channel");
+      }
+      blockedSince = System.nanoTime();
+      try {
+        int n = ch.read(dst);
+        if (n > 0) {
+          lastReadNanos = System.nanoTime();
+        }
+        return n;
+      } finally {
+        blockedSince = 0;
+      }
     }
 
     @Override

@@ -5,8 +5,11 @@ import dev.zrepl4j.rpc.frame.MessageOutputStream;
 import dev.zrepl4j.rpc.frame.ResetException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.lang.foreign.Arena;
 import java.lang.reflect.Type;
 import java.net.ProtocolException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
 import java.util.concurrent.Semaphore;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -223,7 +226,26 @@ final class NetClient implements RpcClient {
    */
   private @Nullable IOException sendBody(InputStream body) throws IOException {
     MessageOutputStream mos = c.writer.dataStream(OK_TRAILER);
-    byte[] buf = new byte[Math.max(64 * 1024, options.bufferSize())];
+    int size = Math.max(64 * 1024, options.bufferSize());
+    if (body instanceof ReadableByteChannel ch && c.transport.channel() != null) {
+      // a channel source (zfs send's pipe) into the socket channel: a direct buffer, no heap copy
+      try (var arena = Arena.ofConfined()) {
+        return sendBody(mos, ch::read, arena.allocate(size).asByteBuffer());
+      }
+    }
+    byte[] heap = new byte[size];
+    return sendBody(mos, b -> body.read(heap, 0, heap.length), ByteBuffer.wrap(heap));
+  }
+
+  /** Reads into {@code buf}; for a heap buffer, the read returns the count written at offset 0. */
+  @FunctionalInterface
+  private interface Source {
+    int read(ByteBuffer buf) throws IOException;
+  }
+
+  private @Nullable IOException sendBody(MessageOutputStream mos, Source body, ByteBuffer buf)
+      throws IOException {
+    boolean heap = buf.hasArray();
     while (true) {
       if (c.reader.inputAvailable()) {
         mos.abort(
@@ -232,8 +254,9 @@ final class NetClient implements RpcClient {
         return null;
       }
       int n;
+      buf.clear();
       try {
-        n = body.read(buf, 0, buf.length);
+        n = body.read(buf);
       } catch (IOException e) {
         mos.abort(
             Header.error(
@@ -247,8 +270,18 @@ final class NetClient implements RpcClient {
         mos.close();
         return null;
       }
-      mos.write(buf, 0, n);
+      if (heap) {
+        buf.limit(n);
+      } else {
+        buf.flip();
+      }
+      mos.write(buf);
     }
+  }
+
+  @FunctionalInterface
+  private interface Read {
+    int read() throws IOException;
   }
 
   @Override
@@ -260,8 +293,11 @@ final class NetClient implements RpcClient {
     c.hangUp();
   }
 
-  /** The octet response of a call; releases the connection when finished or closed. */
-  private final class ResponseStream extends InputStream {
+  /**
+   * The octet response of a call; releases the connection when finished or closed. Also a channel:
+   * read into a direct buffer, large payloads come straight from a socket channel.
+   */
+  private final class ResponseStream extends InputStream implements ReadableByteChannel {
     private final MessageInputStream in;
     private boolean done;
 
@@ -277,6 +313,20 @@ final class NetClient implements RpcClient {
 
     @Override
     public int read(byte[] b, int off, int len) throws IOException {
+      return read(() -> in.read(b, off, len));
+    }
+
+    @Override
+    public int read(ByteBuffer dst) throws IOException {
+      return read(() -> in.read(dst));
+    }
+
+    @Override
+    public boolean isOpen() {
+      return !done;
+    }
+
+    private int read(Read r) throws IOException {
       if (done) {
         if (in.isComplete()) {
           return -1;
@@ -284,7 +334,7 @@ final class NetClient implements RpcClient {
         throw new IOException("response stream closed");
       }
       try {
-        int n = in.read(b, off, len);
+        int n = r.read();
         if (n < 0) {
           finish(false);
         }

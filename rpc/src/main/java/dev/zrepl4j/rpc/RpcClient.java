@@ -5,7 +5,6 @@ import java.io.InputStream;
 import java.lang.reflect.Type;
 import java.net.InetSocketAddress;
 import java.net.ProtocolException;
-import java.net.Socket;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
@@ -89,12 +88,13 @@ public interface RpcClient extends AutoCloseable {
   /** A client over TCP. */
   static RpcClient tcp(String host, int port, Duration dialTimeout, RpcOptions options)
       throws IOException {
-    var s = new Socket();
+    var ch = SocketChannel.open();
     try {
-      s.connect(new InetSocketAddress(host, port), (int) dialTimeout.toMillis());
-      return connect(Transport.of(s), options);
+      // the adaptor's connect has the timeout that SocketChannel.connect lacks
+      ch.socket().connect(new InetSocketAddress(host, port), (int) dialTimeout.toMillis());
+      return connect(Transport.of(ch), options);
     } catch (IOException | RuntimeException e) {
-      s.close();
+      ch.close();
       throw e;
     }
   }

@@ -9,13 +9,15 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.lang.foreign.Arena;
 import java.net.InetSocketAddress;
 import java.net.ProtocolException;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.SocketAddress;
 import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
 import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
@@ -246,7 +248,11 @@ public final class RpcServer implements AutoCloseable {
         writeOk(c, DataType.OCTETS);
         MessageOutputStream mos = c.writer.dataStream(c.v1() ? OK_TRAILER : null);
         try {
-          src.transferTo(new SocketSide(mos));
+          if (src instanceof ReadableByteChannel ch && c.transport.channel() != null) {
+            copyDirect(ch, new SocketSide(mos), c.options.bufferSize());
+          } else {
+            src.transferTo(new SocketSide(mos));
+          }
         } catch (Throwable t) {
           failStream(c, mos, name, t);
           return;
@@ -378,26 +384,26 @@ public final class RpcServer implements AutoCloseable {
   public RpcListener listenTcp(
       InetSocketAddress address, Function<InetSocketAddress, Optional<String>> identities)
       throws IOException {
-    var ss = new ServerSocket();
+    var ss = ServerSocketChannel.open();
     try {
-      ss.setReuseAddress(true);
+      ss.setOption(StandardSocketOptions.SO_REUSEADDR, true);
       ss.bind(address, 128);
     } catch (IOException | RuntimeException e) {
       ss.close();
       throw e;
     }
     return listen(
-        ss.getLocalSocketAddress(),
+        ss.getLocalAddress(),
         ss,
-        new Acceptor<Socket>() {
+        new Acceptor<SocketChannel>() {
           @Override
-          public Socket accept() throws IOException {
+          public SocketChannel accept() throws IOException {
             return ss.accept();
           }
 
           @Override
-          public Optional<Accepted> open(Socket s) throws IOException {
-            var peer = (InetSocketAddress) s.getRemoteSocketAddress();
+          public Optional<Accepted> open(SocketChannel s) throws IOException {
+            var peer = (InetSocketAddress) s.getRemoteAddress();
             Optional<String> id = identities.apply(peer);
             if (id.isEmpty()) {
               log.warn("refusing connection from {}: no client identity configured for it", peer);
@@ -477,7 +483,10 @@ public final class RpcServer implements AutoCloseable {
                   }
                   return;
                 }
-                Thread.ofVirtual().name("rpc-conn-" + name).start(() -> open(acceptor, s, address));
+                Thread.ofPlatform()
+                    .daemon()
+                    .name("rpc-conn-" + name)
+                    .start(() -> open(acceptor, s, address));
               }
             });
     return l;
@@ -576,6 +585,20 @@ public final class RpcServer implements AutoCloseable {
     }
   }
 
+  /**
+   * Copies a channel source (zfs send's pipe) to the socket channel through one direct buffer: no
+   * copy through a heap array on either side.
+   */
+  private static void copyDirect(ReadableByteChannel src, SocketSide out, int size)
+      throws IOException {
+    try (var arena = Arena.ofConfined()) {
+      var buf = arena.allocate(Math.max(64 * 1024, size)).asByteBuffer();
+      while (src.read(buf.clear()) >= 0) {
+        out.write(buf.flip());
+      }
+    }
+  }
+
   /** Marks failures of writes to the peer, to tell them from failures of the handler's source. */
   private static final class SocketSide extends OutputStream {
     private final MessageOutputStream out;
@@ -593,6 +616,14 @@ public final class RpcServer implements AutoCloseable {
     public void write(byte[] b, int off, int len) throws IOException {
       try {
         out.write(b, off, len);
+      } catch (IOException e) {
+        throw new WriteFailed(e);
+      }
+    }
+
+    void write(ByteBuffer b) throws IOException {
+      try {
+        out.write(b);
       } catch (IOException e) {
         throw new WriteFailed(e);
       }

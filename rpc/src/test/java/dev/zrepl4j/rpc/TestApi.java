@@ -3,8 +3,13 @@ package dev.zrepl4j.rpc;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.jspecify.annotations.Nullable;
 
 /** Endpoints for round-trip tests. */
 public final class TestApi {
@@ -59,6 +64,94 @@ public final class TestApi {
     };
   }
 
+  /**
+   * {@link #patternStream} that is also a {@link ReadableByteChannel} (as zfs send's pipe is): the
+   * RPC library then moves it through direct buffers.
+   */
+  /** Reads of a {@link #patternChannel} through a heap array (a fast path not taken). */
+  static final AtomicLong HEAP_READS_OF_CHANNELS = new AtomicLong();
+
+  static InputStream patternChannel(long n, long failAt) {
+    return new PatternChannel(n, failAt);
+  }
+
+  private static final class PatternChannel extends InputStream implements ReadableByteChannel {
+    private final InputStream heap;
+    private final long n;
+    private final long failAt;
+    private long i;
+
+    PatternChannel(long n, long failAt) {
+      this.heap = patternStream(n, failAt);
+      this.n = n;
+      this.failAt = failAt;
+    }
+
+    @Override
+    public int read() throws IOException {
+      byte[] b = new byte[1];
+      return read(b, 0, 1) < 0 ? -1 : b[0] & 0xFF;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      HEAP_READS_OF_CHANNELS.incrementAndGet();
+      return read(ByteBuffer.wrap(b, off, len), true);
+    }
+
+    @Override
+    public int read(ByteBuffer dst) throws IOException {
+      return read(dst, dst.hasArray());
+    }
+
+    private int read(ByteBuffer dst, boolean heap) throws IOException {
+      if (heap) {
+        HEAP_READS_OF_CHANNELS.incrementAndGet();
+      }
+      if (i == failAt) {
+        throw new IOException("zfs send: boom at " + failAt);
+      }
+      if (i >= n) {
+        return -1;
+      }
+      // irregular chunk sizes, as a pipe returns them
+      int k = (int) Math.min(dst.remaining(), Math.min(Math.min(n, failAt) - i, 1 + i % 700_001));
+      for (int j = 0; j < k; j++) {
+        dst.put(pattern(i++));
+      }
+      return k;
+    }
+
+    @Override
+    public boolean isOpen() {
+      return true;
+    }
+
+    @Override
+    public void close() throws IOException {
+      heap.close();
+    }
+  }
+
+  /** Checks the pattern read as a channel into a direct buffer (the stream must be a channel). */
+  static long checkPatternDirect(InputStream in) throws IOException {
+    if (!(in instanceof ReadableByteChannel ch)) {
+      throw new AssertionError(in.getClass() + " is not a channel");
+    }
+    var buf = ByteBuffer.allocateDirect(1 << 20);
+    long i = 0;
+    while (ch.read(buf.clear()) >= 0) {
+      buf.flip();
+      while (buf.hasRemaining()) {
+        if (buf.get() != pattern(i)) {
+          throw new AssertionError("byte " + i + " differs");
+        }
+        i++;
+      }
+    }
+    return i;
+  }
+
   static long checkPattern(InputStream in) throws IOException {
     byte[] b = new byte[65536];
     long i = 0;
@@ -88,6 +181,26 @@ public final class TestApi {
 
   public InputStream bytes(Req r) {
     return patternStream(r.n(), Long.MAX_VALUE);
+  }
+
+  public InputStream bytesChannel(Req r) {
+    return patternChannel(r.n(), Long.MAX_VALUE);
+  }
+
+  public InputStream failingChannel(Req r) {
+    return patternChannel(Long.MAX_VALUE, r.n());
+  }
+
+  /** What the last failed {@code uploadDirect} read threw. */
+  static final AtomicReference<@Nullable IOException> UPLOAD_FAILURE = new AtomicReference<>();
+
+  public Resp uploadDirect(Req r, InputStream body) throws IOException {
+    try {
+      return new Resp("got " + r.name(), "", checkPatternDirect(body));
+    } catch (IOException e) {
+      UPLOAD_FAILURE.set(e);
+      throw e;
+    }
   }
 
   public InputStream failing(Req r) {

@@ -3,9 +3,13 @@ package dev.zrepl4j.zfs;
 import dev.zrepl4j.zfs.FilesystemVersion.FullName;
 import dev.zrepl4j.zfs.FilesystemVersion.VersionType;
 import dev.zrepl4j.zfs.SendRequest.SendFlag;
+import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.lang.foreign.Arena;
+import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -17,6 +21,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Predicate;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -524,30 +529,21 @@ public final class RealZfs implements Zfs {
     args.add(dataset(target));
     // stdout to /dev/null, not closed: ZoL 0.6.5.9 fails with "invalid backup stream" otherwise
     try (var p = startZfs(args, ZfsProcess.Stdin.BULK, ZfsProcess.Stdout.DISCARD)) {
-      // as large as the pipe: one write fills it, and zfs receive wakes up once per pipeful
-      var buf = new byte[LargePipe.CAPACITY];
-      var stdin = p.stdin();
-      IOException writeFailure = null;
-      while (true) {
-        int n;
-        try {
-          n = stream.read(buf);
-        } catch (IOException e) {
-          p.close(); // kill the receive: its input is bad
-          throw e;
+      IOException writeFailure;
+      if (stream instanceof ReadableByteChannel in && p.stdin() instanceof FileOutputStream out) {
+        // a channel source (a socket) into the pipe through one direct buffer: no heap copy
+        try (var arena = Arena.ofConfined()) {
+          var buf = arena.allocate(LargePipe.CAPACITY).asByteBuffer();
+          writeFailure = pump(p, () -> in.read(buf.clear()), () -> writeAll(out, buf.flip()));
         }
-        if (n == -1) {
-          break;
-        }
-        try {
-          stdin.write(buf, 0, n);
-        } catch (IOException e) {
-          writeFailure = e; // receive exited early; its status says why
-          break;
-        }
+      } else {
+        // as large as the pipe: one write fills it, and zfs receive wakes up once per pipeful
+        var buf = new byte[LargePipe.CAPACITY];
+        int[] n = new int[1];
+        writeFailure = pump(p, () -> n[0] = stream.read(buf), () -> p.stdin().write(buf, 0, n[0]));
       }
       try {
-        stdin.close();
+        p.stdin().close();
       } catch (IOException e) {
         if (writeFailure == null) {
           writeFailure = e;
@@ -564,6 +560,52 @@ public final class RealZfs implements Zfs {
       if (writeFailure != null) {
         throw writeFailure;
       }
+    }
+  }
+
+  /** Reads a chunk: its length, -1 at the end. */
+  @FunctionalInterface
+  private interface ChunkReader {
+    int read() throws IOException;
+  }
+
+  /** Writes the chunk just read. */
+  @FunctionalInterface
+  private interface ChunkWriter {
+    void write() throws IOException;
+  }
+
+  /**
+   * Copies chunks into {@code zfs receive}'s stdin until the source ends.
+   *
+   * @return the write failure (receive exited early; its status says why), or null
+   * @throws IOException the source's failure, after killing the receive (its input is bad)
+   */
+  private static @Nullable IOException pump(ZfsProcess p, ChunkReader in, ChunkWriter out)
+      throws IOException {
+    while (true) {
+      int n;
+      try {
+        n = in.read();
+      } catch (IOException e) {
+        p.close();
+        throw e;
+      }
+      if (n == -1) {
+        return null;
+      }
+      try {
+        out.write();
+      } catch (IOException e) {
+        return e;
+      }
+    }
+  }
+
+  private static void writeAll(FileOutputStream out, ByteBuffer buf) throws IOException {
+    var ch = out.getChannel();
+    while (buf.hasRemaining()) {
+      ch.write(buf);
     }
   }
 

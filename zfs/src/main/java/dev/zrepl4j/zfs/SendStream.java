@@ -1,7 +1,11 @@
 package dev.zrepl4j.zfs;
 
+import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.ReadableByteChannel;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 
@@ -11,16 +15,22 @@ import org.jspecify.annotations.Nullable;
  * ZfsException} with its exit status and stderr instead of returning -1 (never a silent EOF). The
  * caller closes it; closing before the end kills the process. Not thread-safe, except {@link
  * #close()}.
+ *
+ * <p>It is also a {@link ReadableByteChannel}: read into a direct buffer, the bytes come from the
+ * pipe without a copy through a heap array (and go to a socket channel the same way).
  */
-public final class SendStream extends InputStream {
+public final class SendStream extends InputStream implements ReadableByteChannel {
   private final ZfsProcess process;
   private final InputStream stdout;
+  private final @Nullable FileChannel channel;
   private boolean eof;
+  private volatile boolean closed;
   private @Nullable ZfsException failure;
 
   SendStream(ZfsProcess process) {
     this.process = process;
     this.stdout = process.stdout();
+    this.channel = stdout instanceof FileInputStream f ? f.getChannel() : null;
   }
 
   /** The command line of the send. */
@@ -37,13 +47,37 @@ public final class SendStream extends InputStream {
 
   @Override
   public int read(byte[] b, int off, int len) throws IOException {
+    return read(() -> stdout.read(b, off, len));
+  }
+
+  @Override
+  public int read(ByteBuffer dst) throws IOException {
+    var ch = channel;
+    if (ch != null) {
+      return read(() -> ch.read(dst));
+    }
+    var heap = new byte[Math.min(dst.remaining(), 256 * 1024)];
+    int n = read(heap, 0, heap.length);
+    if (n > 0) {
+      dst.put(heap, 0, n);
+    }
+    return n;
+  }
+
+  /** Whether the stream can still be read (not failed, not closed). */
+  @Override
+  public boolean isOpen() {
+    return failure == null && !closed;
+  }
+
+  private int read(Read r) throws IOException {
     if (failure != null) {
       throw failure;
     }
     if (eof) {
       return -1;
     }
-    int n = stdout.read(b, off, len);
+    int n = r.read();
     if (n == -1) {
       int status = process.waitFor();
       if (status != 0) {
@@ -53,6 +87,11 @@ public final class SendStream extends InputStream {
       eof = true;
     }
     return n;
+  }
+
+  @FunctionalInterface
+  private interface Read {
+    int read() throws IOException;
   }
 
   /**
@@ -79,6 +118,7 @@ public final class SendStream extends InputStream {
   /** Closes the stream; kills {@code zfs send} if it has not finished. Idempotent. */
   @Override
   public void close() {
+    closed = true;
     process.close();
   }
 }

@@ -8,6 +8,7 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.ProtocolException;
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -32,6 +33,7 @@ public final class FrameReader {
   private static final Logger log = LoggerFactory.getLogger(FrameReader.class);
 
   private final InputStream in;
+  private final @Nullable DirectSource direct;
   private final byte[] buf;
   private int pos;
   private int lim;
@@ -46,10 +48,21 @@ public final class FrameReader {
    * @param bufferSize the read buffer; reads larger than half of it bypass it
    */
   public FrameReader(InputStream in, int bufferSize) {
+    this(in, null, bufferSize);
+  }
+
+  /**
+   * @param in the stream to read; the reader never closes it
+   * @param direct reads the same bytes as {@code in} into a byte buffer (a socket channel): large
+   *     payload reads into a direct buffer then skip the copy through a heap array; or null
+   * @param bufferSize the read buffer; reads larger than half of it bypass it
+   */
+  public FrameReader(InputStream in, @Nullable DirectSource direct, int bufferSize) {
     if (bufferSize < 64) {
       throw new IllegalArgumentException("bufferSize " + bufferSize + " < 64");
     }
     this.in = in;
+    this.direct = direct;
     this.buf = new byte[bufferSize];
   }
 
@@ -151,6 +164,41 @@ public final class FrameReader {
       refill();
       got = Math.min(n, lim - pos);
       System.arraycopy(buf, pos, b, off, got);
+      pos += got;
+    }
+    remaining -= got;
+    return got;
+  }
+
+  /**
+   * Reads at most {@code dst.remaining()} payload bytes of the current frame into {@code dst}; 0
+   * only if there is no room or nothing remains.
+   */
+  int readPayload(ByteBuffer dst) throws IOException {
+    int n = Math.min(dst.remaining(), remaining);
+    if (n == 0) {
+      return 0;
+    }
+    int got;
+    if (pos < lim) {
+      got = Math.min(n, lim - pos);
+      dst.put(buf, pos, got);
+      pos += got;
+    } else if (direct != null && dst.isDirect() && n >= buf.length / 2) {
+      int limit = dst.limit();
+      dst.limit(dst.position() + n);
+      try {
+        got = direct.read(dst);
+      } finally {
+        dst.limit(limit);
+      }
+      if (got < 0) {
+        throw new EOFException("stream ended inside a frame (" + remaining + " bytes missing)");
+      }
+    } else {
+      refill();
+      got = Math.min(n, lim - pos);
+      dst.put(buf, pos, got);
       pos += got;
     }
     remaining -= got;
@@ -359,6 +407,12 @@ public final class FrameReader {
       throw new EOFException("stream ended inside a frame (" + remaining + " bytes missing)");
     }
     lim = got;
+  }
+
+  /** The source's bytes read into a byte buffer (blocking: at least one byte, or -1 at its end). */
+  @FunctionalInterface
+  public interface DirectSource {
+    int read(ByteBuffer dst) throws IOException;
   }
 
   /** Receives the payload of the trailer that ends an octet body. */

@@ -6,7 +6,10 @@ import static dev.zrepl4j.rpc.frame.Limits.MAX_PAYLOAD;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.GatheringByteChannel;
 import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,6 +28,8 @@ public final class FrameWriter {
   private static final Logger log = LoggerFactory.getLogger(FrameWriter.class);
 
   private final OutputStream out;
+  private final @Nullable GatheringByteChannel channel;
+  private final ByteBuffer directHeader = ByteBuffer.allocateDirect(FRAME_HEADER_SIZE);
   private final ReentrantLock lock = new ReentrantLock();
   private final byte[] buf;
   private int len;
@@ -40,6 +45,18 @@ public final class FrameWriter {
    * @param bufferSize assembly buffer; at least 4096 + 2 frame headers
    */
   public FrameWriter(OutputStream out, int bufferSize) {
+    this(out, null, bufferSize);
+  }
+
+  /**
+   * @param out the stream to write; the writer never closes it
+   * @param channel writes to the same place as {@code out} (a socket channel): large payloads in
+   *     direct buffers go out with the frame header in one gathering write, without a copy through
+   *     a heap array; or null
+   * @param bufferSize assembly buffer; at least 4096 + 2 frame headers
+   */
+  public FrameWriter(OutputStream out, @Nullable GatheringByteChannel channel, int bufferSize) {
+    this.channel = channel;
     if (bufferSize < MAX_HEADER_MESSAGE + 2 * FRAME_HEADER_SIZE) {
       throw new IllegalArgumentException("bufferSize " + bufferSize + " too small");
     }
@@ -178,15 +195,7 @@ public final class FrameWriter {
     lock.lock();
     try {
       if (n >= buf.length / 2) {
-        if (open >= 0) {
-          if (len - open > FRAME_HEADER_SIZE) {
-            closeOpenFrame(false);
-          } else {
-            len = open;
-            open = -1;
-          }
-        }
-        flushLocked();
+        flushForLargePayload();
         while (n > 0) {
           int chunk = Math.min(n, MAX_PAYLOAD);
           putHeader(0, FrameType.DATA, false, chunk);
@@ -222,6 +231,62 @@ public final class FrameWriter {
     } finally {
       lock.unlock();
     }
+  }
+
+  /** Writes the remaining bytes of {@code src} as data (it is consumed). */
+  void streamWrite(ByteBuffer src) throws IOException {
+    var ch = channel;
+    if (ch == null || !src.isDirect() || src.remaining() < buf.length / 2) {
+      if (src.hasArray()) {
+        streamWrite(src.array(), src.arrayOffset() + src.position(), src.remaining());
+        src.position(src.limit());
+        return;
+      }
+      var copy = new byte[Math.min(src.remaining(), buf.length)];
+      while (src.hasRemaining()) {
+        int c = Math.min(copy.length, src.remaining());
+        src.get(copy, 0, c);
+        streamWrite(copy, 0, c);
+      }
+      return;
+    }
+    lock.lock();
+    try {
+      flushForLargePayload();
+      var bufs = new ByteBuffer[] {directHeader, src};
+      int limit = src.limit();
+      try {
+        while (src.hasRemaining()) {
+          int chunk = Math.min(src.remaining(), MAX_PAYLOAD);
+          putHeader(0, FrameType.DATA, false, chunk);
+          directHeader.clear().put(buf, 0, FRAME_HEADER_SIZE).flip();
+          src.limit(src.position() + chunk);
+          while (directHeader.hasRemaining() || src.hasRemaining()) {
+            ch.write(bufs);
+          }
+          src.limit(limit);
+          lastWriteNanos = System.nanoTime();
+          trace(FrameType.DATA, false, chunk);
+        }
+      } finally {
+        src.limit(limit);
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Ends the open frame (or drops its empty reservation) and writes out the buffer. */
+  private void flushForLargePayload() throws IOException {
+    if (open >= 0) {
+      if (len - open > FRAME_HEADER_SIZE) {
+        closeOpenFrame(false);
+      } else {
+        len = open;
+        open = -1;
+      }
+    }
+    flushLocked();
   }
 
   void streamClose(byte @org.jspecify.annotations.Nullable [] trailer) throws IOException {

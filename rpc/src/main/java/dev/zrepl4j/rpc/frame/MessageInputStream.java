@@ -4,14 +4,20 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.ProtocolException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
 import org.jspecify.annotations.Nullable;
 
 /**
  * The body of one data message as a stream. EOF is reported only after the final frame (and the
  * trailer, where one is expected) has been read, so a stream cut short is an error, never a short
  * body. Not thread-safe.
+ *
+ * <p>It is also a {@link ReadableByteChannel}: reading into a direct buffer takes large payloads
+ * straight from a socket channel, without the copy through a heap array (zfs receive's pipe is then
+ * written from the same buffer).
  */
-public final class MessageInputStream extends InputStream {
+public final class MessageInputStream extends InputStream implements ReadableByteChannel {
   private final FrameReader r;
   private final FrameReader.@Nullable TrailerHandler trailer;
   private boolean started;
@@ -33,9 +39,21 @@ public final class MessageInputStream extends InputStream {
   @Override
   public int read(byte[] b, int off, int len) throws IOException {
     java.util.Objects.checkFromIndexSize(off, len, b.length);
-    if (len == 0) {
-      return 0;
-    }
+    return len == 0 ? 0 : read(() -> r.readPayload(b, off, len));
+  }
+
+  @Override
+  public int read(ByteBuffer dst) throws IOException {
+    return dst.hasRemaining() ? read(() -> r.readPayload(dst)) : 0;
+  }
+
+  /** The stream's state; open until a read failed. */
+  @Override
+  public boolean isOpen() {
+    return failure == null;
+  }
+
+  private int read(Payload payload) throws IOException {
     while (true) {
       if (failure != null) {
         throw failure;
@@ -45,7 +63,7 @@ public final class MessageInputStream extends InputStream {
       }
       try {
         if (started && r.remaining() > 0) {
-          return r.readPayload(b, off, len);
+          return payload.read();
         }
         advance();
       } catch (IOException e) {
@@ -53,6 +71,11 @@ public final class MessageInputStream extends InputStream {
         throw e;
       }
     }
+  }
+
+  @FunctionalInterface
+  private interface Payload {
+    int read() throws IOException;
   }
 
   /** Moves to the next frame of the message, or to its end. */

@@ -2,6 +2,7 @@ package dev.zrepl4j.rpc.frame;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -32,6 +33,19 @@ public final class MessageOutputStream extends OutputStream {
     }
     if (len > 0) {
       w.streamWrite(b, off, len);
+    }
+  }
+
+  /**
+   * Writes the remaining bytes of {@code src} (consumed). A large direct buffer goes to a socket
+   * channel without a copy through a heap array.
+   */
+  public void write(ByteBuffer src) throws IOException {
+    if (closed) {
+      throw new IOException("data message already closed");
+    }
+    if (src.hasRemaining()) {
+      w.streamWrite(src);
     }
   }
 

@@ -11,6 +11,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.ProtocolException;
+import java.nio.ByteBuffer;
+import java.nio.channels.GatheringByteChannel;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
@@ -126,6 +128,110 @@ class FrameTest {
     InputStream src = new ByteArrayInputStream(wire);
     src = oneByteAtATime ? new OneByteAtATime(src) : new NoZeroReads(src);
     assertThat(readStream(src, readBuffer, readSize, trailer)).isEqualTo(payload);
+  }
+
+  /** A channel onto a byte array stream that takes at most {@code max} bytes per write. */
+  static final class ShortWrites implements GatheringByteChannel {
+    private final ByteArrayOutputStream out;
+    private final int max;
+
+    ShortWrites(ByteArrayOutputStream out, int max) {
+      this.out = out;
+      this.max = max;
+    }
+
+    @Override
+    public long write(ByteBuffer[] srcs, int offset, int length) {
+      long total = 0;
+      int budget = max;
+      for (int i = offset; i < offset + length && budget > 0; i++) {
+        int n = Math.min(budget, srcs[i].remaining());
+        byte[] b = new byte[n];
+        srcs[i].get(b);
+        out.write(b, 0, n);
+        budget -= n;
+        total += n;
+      }
+      return total;
+    }
+
+    @Override
+    public long write(ByteBuffer[] srcs) {
+      return write(srcs, 0, srcs.length);
+    }
+
+    @Override
+    public int write(ByteBuffer src) {
+      return (int) write(new ByteBuffer[] {src});
+    }
+
+    @Override
+    public boolean isOpen() {
+      return true;
+    }
+
+    @Override
+    public void close() {}
+  }
+
+  @Property(tries = 200)
+  void directBuffersPutTheSameBytesOnTheWireAndReadBackTheSame(
+      @ForAll("payloads") byte[] payload,
+      @ForAll List<@IntRange(min = 1, max = 40_000) Integer> chunks,
+      @ForAll @IntRange(min = 4200, max = 40_000) int writeBuffer,
+      @ForAll @IntRange(min = 1, max = 100_000) int maxPerWrite,
+      @ForAll @IntRange(min = 64, max = 9000) int readBuffer,
+      @ForAll @IntRange(min = 1, max = 50_000) int readSize,
+      @ForAll boolean oneByteAtATime)
+      throws IOException {
+    if (chunks.isEmpty()) {
+      chunks = List.of(30_000);
+    }
+    byte[] trailer = {'{', '}'};
+    byte[] heapWire = writeStream(payload, chunks, writeBuffer, trailer);
+
+    var out = new ByteArrayOutputStream();
+    var w = new FrameWriter(out, new ShortWrites(out, maxPerWrite), writeBuffer);
+    try (var s = w.dataStream(trailer)) {
+      int off = 0;
+      int i = 0;
+      while (off < payload.length) {
+        int n = Math.min(payload.length - off, Math.max(1, chunks.get(i++ % chunks.size())));
+        var direct = ByteBuffer.allocateDirect(n).put(payload, off, n).flip();
+        s.write(direct);
+        assertThat(direct.hasRemaining()).isFalse();
+        off += n;
+      }
+    }
+    assertThat(out.toByteArray()).as("wire bytes, direct vs heap").isEqualTo(heapWire);
+
+    InputStream src = new ByteArrayInputStream(heapWire);
+    InputStream wire = oneByteAtATime ? new OneByteAtATime(src) : new NoZeroReads(src);
+    var r =
+        new FrameReader(
+            wire,
+            dst -> {
+              // the direct source reads the same stream, a little at a time
+              byte[] b = new byte[Math.min(dst.remaining(), oneByteAtATime ? 1 : 7_777)];
+              int n = wire.read(b, 0, b.length);
+              if (n > 0) {
+                dst.put(b, 0, n);
+              }
+              return n;
+            },
+            readBuffer);
+    var in = r.dataStream(p -> assertThat(p).isEqualTo(trailer));
+    var got = new ByteArrayOutputStream();
+    var buf = ByteBuffer.allocateDirect(readSize);
+    while (in.read(buf.clear()) >= 0) {
+      buf.flip();
+      byte[] b = new byte[buf.remaining()];
+      buf.get(b);
+      got.write(b, 0, b.length);
+    }
+    assertThat(in.isComplete()).isTrue();
+    assertThat(r.atMessageBoundary()).isTrue();
+    assertThat(got.toByteArray()).isEqualTo(payload);
   }
 
   @Property(tries = 100)

@@ -1,0 +1,34 @@
+package dev.zrepl4j.replication;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
+
+/** Reading a stream that may also be a channel. */
+final class Streams {
+  private Streams() {}
+
+  /**
+   * Reads into {@code dst} from {@code in}: as a channel when it is one (a direct buffer then skips
+   * the copy through a heap array), else through a heap array.
+   */
+  static int read(InputStream in, ByteBuffer dst) throws IOException {
+    if (in instanceof ReadableByteChannel ch) {
+      return ch.read(dst);
+    }
+    if (dst.hasArray()) {
+      int n = in.read(dst.array(), dst.arrayOffset() + dst.position(), dst.remaining());
+      if (n > 0) {
+        dst.position(dst.position() + n);
+      }
+      return n;
+    }
+    var heap = new byte[Math.min(dst.remaining(), 256 * 1024)];
+    int n = in.read(heap, 0, heap.length);
+    if (n > 0) {
+      dst.put(heap, 0, n);
+    }
+    return n;
+  }
+}
