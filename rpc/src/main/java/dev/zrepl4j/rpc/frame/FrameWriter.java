@@ -208,28 +208,31 @@ public final class FrameWriter {
         }
         return;
       }
-      while (n > 0) {
-        if (open < 0) {
-          if (buf.length - len < FRAME_HEADER_SIZE + 1) {
-            flushLocked();
-          }
-          open = len;
-          len += FRAME_HEADER_SIZE;
-        }
-        int space = Math.min(buf.length - len, MAX_PAYLOAD - (len - open - FRAME_HEADER_SIZE));
-        if (space == 0) {
-          closeOpenFrame(false);
-          flushLocked();
-          continue;
-        }
-        int c = Math.min(space, n);
-        System.arraycopy(b, off, buf, len, c);
-        len += c;
-        off += c;
-        n -= c;
-      }
+      appendData(ByteBuffer.wrap(b, off, n));
     } finally {
       lock.unlock();
+    }
+  }
+
+  /** Copies {@code src} into the open data frame (opening, closing and flushing frames). */
+  private void appendData(ByteBuffer src) throws IOException {
+    while (src.hasRemaining()) {
+      if (open < 0) {
+        if (buf.length - len < FRAME_HEADER_SIZE + 1) {
+          flushLocked();
+        }
+        open = len;
+        len += FRAME_HEADER_SIZE;
+      }
+      int space = Math.min(buf.length - len, MAX_PAYLOAD - (len - open - FRAME_HEADER_SIZE));
+      if (space == 0) {
+        closeOpenFrame(false);
+        flushLocked();
+        continue;
+      }
+      int c = Math.min(space, src.remaining());
+      src.get(buf, len, c);
+      len += c;
     }
   }
 
@@ -237,16 +240,16 @@ public final class FrameWriter {
   void streamWrite(ByteBuffer src) throws IOException {
     var ch = channel;
     if (ch == null || !src.isDirect() || src.remaining() < buf.length / 2) {
-      if (src.hasArray()) {
-        streamWrite(src.array(), src.arrayOffset() + src.position(), src.remaining());
-        src.position(src.limit());
-        return;
-      }
-      var copy = new byte[Math.min(src.remaining(), buf.length)];
-      while (src.hasRemaining()) {
-        int c = Math.min(copy.length, src.remaining());
-        src.get(copy, 0, c);
-        streamWrite(copy, 0, c);
+      lock.lock();
+      try {
+        if (src.remaining() >= buf.length / 2 && src.hasArray()) {
+          streamWrite(src.array(), src.arrayOffset() + src.position(), src.remaining());
+          src.position(src.limit());
+        } else {
+          appendData(src); // small, or no channel: through the frame buffer
+        }
+      } finally {
+        lock.unlock();
       }
       return;
     }
