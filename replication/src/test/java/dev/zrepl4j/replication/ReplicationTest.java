@@ -126,6 +126,63 @@ class ReplicationTest {
     assertThat(pools.receiverSnapshots("p/fs")).containsExactly("2");
   }
 
+  /**
+   * The sender's stream starts at the receiver's first read, so a failure to start it surfaces
+   * inside the receive, where the real receiver wraps a zfs failure as its own ("receive into ...
+   * failed", permanent). The engine still sees the sender's failure as raised: a temporary one is
+   * retried, a permanent one is not.
+   */
+  @Test
+  void aSendThatFailsToStartIsJudgedByItsOwnErrorNotTheReceiversWrapping() throws Exception {
+    pools.snapshot("p/fs", "1", 10);
+    pools.snapshot("p/bad", "1", 11);
+    pools.fault("p/fs", Fault.CONNECTION_LOST);
+    pools.fault("p/bad", Fault.SEND_REFUSED);
+    Replication.Connector wrapping =
+        () -> {
+          pools.connects.incrementAndGet();
+          var inner = pools.new Receiver();
+          ReceiverApi receiver =
+              new ReceiverApi() {
+                @Override
+                public List<FsInfo> listFilesystems() throws IOException {
+                  return inner.listFilesystems();
+                }
+
+                @Override
+                public List<FsVersionList> listVersionsOf(FsListRequest request)
+                    throws IOException {
+                  return inner.listVersionsOf(request);
+                }
+
+                @Override
+                public ReceiveResult receive(ReceiveSpec spec, java.io.InputStream stream)
+                    throws IOException {
+                  try {
+                    return inner.receive(spec, stream);
+                  } catch (IOException e) {
+                    throw new dev.zrepl4j.rpc.RemoteException(
+                        dev.zrepl4j.rpc.ErrorCode.UNKNOWN,
+                        "receive into " + spec.filesystem() + " failed: " + e.getMessage(),
+                        e);
+                  }
+                }
+
+                @Override
+                public PruneResult prune(PruneRequest request) throws IOException {
+                  return inner.prune(request);
+                }
+              };
+          return new Replication.Connection(pools.new Sender(), receiver, () -> {});
+        };
+    var r = new Replication(config(), wrapping, Replication.Progress.none()).run();
+    assertThat(r.of("p/fs").state()).isEqualTo(State.REPLICATED);
+    assertThat(pools.sendLog).filteredOn(s -> s.startsWith("p/fs ")).hasSize(2);
+    assertThat(r.of("p/bad").state()).isEqualTo(State.FAILED);
+    assertThat(r.of("p/bad").message()).isEqualTo("zfs send failed (injected)");
+    assertThat(pools.sendLog).filteredOn(s -> s.startsWith("p/bad ")).hasSize(1);
+  }
+
   @Test
   void temporaryErrorsFailTheFilesystemAfterTheLastAttempt() throws Exception {
     pools.snapshot("p/fs", "1", 10);

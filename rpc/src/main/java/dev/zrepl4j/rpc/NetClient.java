@@ -161,6 +161,10 @@ final class NetClient implements RpcClient {
         byte[] json = Json.write(request);
         c.writer.dataMessage(json, 0, json.length);
       }
+      if (body != null) {
+        // the server starts on the call (a receiver prepares) while the body's source starts
+        c.writer.flush();
+      }
       IOException localFailure = body == null ? null : sendBody(body);
       c.writer.flush();
       c.watch(c.v1() ? Conn.Watch.READ : Conn.Watch.NONE);
