@@ -27,6 +27,13 @@ import org.slf4j.LoggerFactory;
 public final class FrameWriter {
   private static final Logger log = LoggerFactory.getLogger(FrameWriter.class);
 
+  /**
+   * The smallest direct payload written as its own frame by a gathering write; smaller ones are
+   * copied into the buffer. (A pipe read returns what zfs send has written so far, often far less
+   * than the buffer: copied, it would cross the heap twice.)
+   */
+  private static final int DIRECT_MIN = 32 * 1024;
+
   private final OutputStream out;
   private final @Nullable GatheringByteChannel channel;
   private final ByteBuffer directHeader = ByteBuffer.allocateDirect(FRAME_HEADER_SIZE);
@@ -239,7 +246,7 @@ public final class FrameWriter {
   /** Writes the remaining bytes of {@code src} as data (it is consumed). */
   void streamWrite(ByteBuffer src) throws IOException {
     var ch = channel;
-    if (ch == null || !src.isDirect() || src.remaining() < buf.length / 2) {
+    if (ch == null || !src.isDirect() || src.remaining() < DIRECT_MIN) {
       lock.lock();
       try {
         if (src.remaining() >= buf.length / 2 && src.hasArray()) {
