@@ -778,6 +778,12 @@ public final class Replication {
     }
 
     @Override
+    public int available() throws IOException {
+      var s = in;
+      return s == null ? 0 : s.available();
+    }
+
+    @Override
     public boolean isOpen() {
       return !closed;
     }
