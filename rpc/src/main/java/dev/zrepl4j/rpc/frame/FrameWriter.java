@@ -176,14 +176,7 @@ public final class FrameWriter {
       if (System.nanoTime() - lastWriteNanos < idleNanos) {
         return;
       }
-      if (open >= 0) {
-        if (len - open > FRAME_HEADER_SIZE) {
-          closeOpenFrame(false);
-        } else {
-          len = open; // drop the empty reservation; the stream reopens a frame lazily
-          open = -1;
-        }
-      }
+      endOpenFrame(); // an empty reservation is dropped: the stream reopens a frame lazily
       if (len == 0) {
         if (!keepAlives) {
           return;
@@ -288,6 +281,12 @@ public final class FrameWriter {
 
   /** Ends the open frame (or drops its empty reservation) and writes out the buffer. */
   private void flushForLargePayload() throws IOException {
+    endOpenFrame();
+    flushLocked();
+  }
+
+  /** Closes the open data frame as not final, or drops its reservation if it is still empty. */
+  private void endOpenFrame() {
     if (open >= 0) {
       if (len - open > FRAME_HEADER_SIZE) {
         closeOpenFrame(false);
@@ -296,7 +295,6 @@ public final class FrameWriter {
         open = -1;
       }
     }
-    flushLocked();
   }
 
   void streamClose(byte @org.jspecify.annotations.Nullable [] trailer) throws IOException {
@@ -323,14 +321,7 @@ public final class FrameWriter {
   void streamAbort(byte[] errorTrailer) throws IOException {
     lock.lock();
     try {
-      if (open >= 0) {
-        if (len - open > FRAME_HEADER_SIZE) {
-          closeOpenFrame(false);
-        } else {
-          len = open;
-          open = -1;
-        }
-      }
+      endOpenFrame();
       appendFrame(FrameType.TRAILER, true, errorTrailer, 0, errorTrailer.length);
       flushLocked();
     } finally {
