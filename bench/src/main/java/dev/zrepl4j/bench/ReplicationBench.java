@@ -3,6 +3,7 @@ package dev.zrepl4j.bench;
 import dev.zrepl4j.replication.DatasetFilter;
 import dev.zrepl4j.replication.Dialer;
 import dev.zrepl4j.replication.InitialPolicy;
+import dev.zrepl4j.replication.Pull;
 import dev.zrepl4j.replication.Push;
 import dev.zrepl4j.replication.Receiver;
 import dev.zrepl4j.replication.ReceiverEndpoint;
@@ -53,6 +54,9 @@ import java.util.UUID;
  *       Replication.Config#defaults}). Timed over the whole {@code Push.run}: connecting, listing
  *       both sides, planning, the step and its holds.
  *   <li>{@code replication.full.ratio}: zrepl4j / raw.
+ *   <li>{@code replication.full.pull.tcp} MiB/s and {@code replication.full.pull.ratio}: the same
+ *       the other way round, a {@link Pull} (local receiver) from an {@link RpcServer} serving a
+ *       source {@link Sender} over TCP (the stream is the RPC's response, not a request body).
  *   <li>{@code replication.noop.100fs} seconds: a {@code Push.run} with nothing new to send, for
  *       100 filesystems x 10 snapshots that an earlier run (initial policy {@code all}, {@code -I}
  *       batches) has replicated.
@@ -104,6 +108,7 @@ public final class ReplicationBench {
 
       double raw = 0;
       double repl = 0;
+      double pullBest = 0;
       var raws = new ArrayList<Double>();
       var repls = new ArrayList<Double>();
       for (int r = -warmup; r < rounds; r++) {
@@ -136,15 +141,15 @@ public final class ReplicationBench {
         run("sync");
         cpu0 = Cpu.now();
         s = push(zfs, DatasetFilter.of(Map.of(data.toString(), true)), sinkRoot, 1);
-        check(expected, sinkRoot.child(CLIENT).extend(data) + "@s");
+        var replCpu = Cpu.now().minus(cpu0);
         var received = sinkRoot.child(CLIENT).extend(data) + "@s";
+        check(expected, received);
         run("zfs", "release", "zrepl_last_received_J_" + CLIENT, received);
         run("zfs", "destroy", "-r", sinkRoot.toString());
         if (r >= 0) {
           repl = Math.max(repl, mib / s);
           repls.add(mib / s);
         }
-        var replCpu = Cpu.now().minus(cpu0);
         System.err.printf(
             Locale.ROOT,
             "zrepl4j %s %d: %.1f MiB/s (%.2f s) cpu %s%n",
@@ -153,10 +158,34 @@ public final class ReplicationBench {
             mib / s,
             s,
             replCpu);
+
+        var pullRoot = DatasetPath.parse(dst.name).child("pull" + (r + warmup));
+        run("zfs", "create", "-o", "mountpoint=none", pullRoot.toString());
+        run("sync");
+        cpu0 = Cpu.now();
+        s = pull(zfs, DatasetFilter.of(Map.of(data.toString(), true)), pullRoot);
+        var pullCpu = Cpu.now().minus(cpu0);
+        var pulled = pullRoot.extend(data) + "@s";
+        check(expected, pulled);
+        run("zfs", "release", "zrepl_last_received_J_" + CLIENT, pulled);
+        run("zfs", "destroy", "-r", pullRoot.toString());
+        if (r >= 0) {
+          pullBest = Math.max(pullBest, mib / s);
+        }
+        System.err.printf(
+            Locale.ROOT,
+            "zrepl4j pull %s %d: %.1f MiB/s (%.2f s) cpu %s%n",
+            r < 0 ? "warm-up" : "run",
+            r,
+            mib / s,
+            s,
+            pullCpu);
       }
       System.out.printf(Locale.ROOT, "raw.sendrecv.full %.1f MiB/s%n", raw);
       System.out.printf(Locale.ROOT, "replication.full.tcp %.1f MiB/s%n", repl);
       System.out.printf(Locale.ROOT, "replication.full.ratio %.3f ratio%n", repl / raw);
+      System.out.printf(Locale.ROOT, "replication.full.pull.tcp %.1f MiB/s%n", pullBest);
+      System.out.printf(Locale.ROOT, "replication.full.pull.ratio %.3f ratio%n", pullBest / raw);
       System.err.printf(
           Locale.ROOT,
           "median raw %.1f MiB/s, zrepl4j %.1f MiB/s, ratio of medians %.3f%n",
@@ -235,6 +264,41 @@ public final class ReplicationBench {
                 .count();
         if (!report.ok() || done != replicated) {
           throw new IllegalStateException("replication did not do what was expected: " + report);
+        }
+        return s;
+      }
+    }
+  }
+
+  /**
+   * One {@code Pull.run} over TCP on 127.0.0.1 from an {@link RpcServer} serving a source {@link
+   * Sender} into {@code root} (a local receiver), checked to have replicated one filesystem.
+   *
+   * @return the seconds {@code Pull.run} took
+   */
+  private static double pull(RealZfs zfs, DatasetFilter filter, DatasetPath root) throws Exception {
+    var config =
+        Replication.Config.defaults(CLIENT)
+            .withInitialPolicy(InitialPolicy.ALL)
+            .withBatchIntermediates(true);
+    try (var server = new RpcServer(RpcOptions.defaults())) {
+      server.register("sender", new Sender(zfs, filter, CLIENT, SenderOptions.PLAIN));
+      try (var l =
+              server.listenTcp(new InetSocketAddress("127.0.0.1", 0), peer -> Optional.of(CLIENT));
+          var pull =
+              new Pull(
+                  Dialer.tcp("127.0.0.1", l.port(), Duration.ofSeconds(5), RpcOptions.defaults()),
+                  Receiver.localRoot(zfs, root, CLIENT, ReceiverOptions.DEFAULTS),
+                  CLIENT)) {
+        long t0 = System.nanoTime();
+        var report = pull.run(config, Replication.Progress.none());
+        double s = (System.nanoTime() - t0) / 1e9;
+        long done =
+            report.filesystems().stream()
+                .filter(f -> f.state() == Replication.FsReport.State.REPLICATED)
+                .count();
+        if (!report.ok() || done != 1) {
+          throw new IllegalStateException("pull did not do what was expected: " + report);
         }
         return s;
       }

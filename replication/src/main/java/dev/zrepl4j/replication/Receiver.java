@@ -1,5 +1,6 @@
 package dev.zrepl4j.replication;
 
+import dev.zrepl4j.rpc.ByteChannels;
 import dev.zrepl4j.rpc.ErrorCode;
 import dev.zrepl4j.rpc.RemoteException;
 import dev.zrepl4j.zfs.DatasetPath;
@@ -582,7 +583,7 @@ public final class Receiver implements ReceiverApi {
 
     @Override
     public int read(ByteBuffer dst) throws IOException {
-      int n = Streams.read(in, dst);
+      int n = ByteChannels.read(in, dst);
       if (n > 0) {
         count += n;
       }

@@ -1,5 +1,6 @@
 package dev.zrepl4j.replication;
 
+import dev.zrepl4j.rpc.ByteChannels;
 import dev.zrepl4j.rpc.ErrorCode;
 import dev.zrepl4j.rpc.RefusedException;
 import dev.zrepl4j.rpc.RemoteException;
@@ -774,7 +775,7 @@ public final class Replication {
 
     @Override
     public int read(ByteBuffer dst) throws IOException {
-      return Streams.read(in(), dst);
+      return ByteChannels.read(in(), dst);
     }
 
     @Override
@@ -842,7 +843,7 @@ public final class Replication {
 
     @Override
     public int read(ByteBuffer dst) throws IOException {
-      int n = Streams.read(in, dst);
+      int n = ByteChannels.read(in, dst);
       if (n > 0) {
         add(n);
       }

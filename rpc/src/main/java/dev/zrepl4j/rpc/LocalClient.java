@@ -5,6 +5,8 @@ import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.lang.reflect.Type;
+import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import org.jspecify.annotations.Nullable;
@@ -134,8 +136,12 @@ final class LocalClient implements RpcClient {
     closed = true;
   }
 
-  /** Reports a handler stream's failures as the network client does: as RemoteExceptions. */
-  private static final class RemoteErrors extends java.io.FilterInputStream {
+  /**
+   * Reports a handler stream's failures as the network client does: as RemoteExceptions. A channel,
+   * so that a channel source (zfs send's pipe) keeps its direct-buffer path through a local call.
+   */
+  private static final class RemoteErrors extends java.io.FilterInputStream
+      implements ReadableByteChannel {
     RemoteErrors(InputStream in) {
       super(in);
     }
@@ -156,6 +162,20 @@ final class LocalClient implements RpcClient {
       } catch (IOException e) {
         throw remote(e);
       }
+    }
+
+    @Override
+    public int read(ByteBuffer dst) throws IOException {
+      try {
+        return ByteChannels.read(in, dst);
+      } catch (IOException e) {
+        throw remote(e);
+      }
+    }
+
+    @Override
+    public boolean isOpen() {
+      return !(in instanceof ReadableByteChannel ch) || ch.isOpen();
     }
   }
 

@@ -1,19 +1,22 @@
-package dev.zrepl4j.replication;
+package dev.zrepl4j.rpc;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.ReadableByteChannel;
 
-/** Reading a stream that may also be a channel. */
-final class Streams {
-  private Streams() {}
+/**
+ * Reading a stream that may also be a {@link ReadableByteChannel}: bulk streams (zfs send's pipe,
+ * an RPC body) are both, and their wrappers pass a direct buffer through to the channel.
+ */
+public final class ByteChannels {
+  private ByteChannels() {}
 
   /**
    * Reads into {@code dst} from {@code in}: as a channel when it is one (a direct buffer then skips
    * the copy through a heap array), else through a heap array.
    */
-  static int read(InputStream in, ByteBuffer dst) throws IOException {
+  public static int read(InputStream in, ByteBuffer dst) throws IOException {
     if (in instanceof ReadableByteChannel ch) {
       return ch.read(dst);
     }
@@ -24,7 +27,7 @@ final class Streams {
       }
       return n;
     }
-    var heap = new byte[Math.min(dst.remaining(), 256 * 1024)];
+    var heap = new byte[Math.min(dst.remaining(), 64 * 1024)]; // a stream that is no channel
     int n = in.read(heap, 0, heap.length);
     if (n > 0) {
       dst.put(heap, 0, n);
