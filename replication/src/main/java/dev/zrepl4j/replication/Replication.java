@@ -22,8 +22,10 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.FutureTask;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -355,10 +357,20 @@ public final class Replication {
   // ----------------------------------------------------------------------------- listing, plans
 
   private Map<String, FsRun> listAndPlan(Connection c) throws IOException {
-    var senderFs = c.sender().listFilesystems().stream().map(FsInfo::path).toList();
-    var senderVersions = byName(c.sender().listVersionsOf(new FsListRequest(senderFs)));
+    // the receiver lists its filesystems while the sender lists its own and their versions
+    var receiverListing = new FutureTask<List<FsInfo>>(() -> c.receiver().listFilesystems());
+    Thread.ofVirtual().name("replication-" + config.job() + "-list").start(receiverListing);
+    List<String> senderFs;
+    Map<String, List<FsVersion>> senderVersions;
+    try {
+      senderFs = c.sender().listFilesystems().stream().map(FsInfo::path).toList();
+      senderVersions = byName(c.sender().listVersionsOf(new FsListRequest(senderFs)));
+    } catch (IOException | RuntimeException e) {
+      receiverListing.cancel(true);
+      throw e;
+    }
     var receiverFs = new HashMap<String, FsInfo>();
-    for (var f : c.receiver().listFilesystems()) {
+    for (var f : result(receiverListing)) {
       receiverFs.put(f.path(), f);
     }
     var present =
@@ -544,6 +556,26 @@ public final class Replication {
     c.sender().sendCompleted(new SendCompleted(fs, step.from(), step.to()));
     log.debug("{}: {}: {} done into {} ({} bytes)", config.job(), fs, step, result.target(), n);
     return n;
+  }
+
+  /** The task's result, its failure rethrown as it was raised. */
+  private static <T> T result(FutureTask<T> task) throws IOException {
+    try {
+      return task.get();
+    } catch (InterruptedException e) {
+      task.cancel(true);
+      Thread.currentThread().interrupt();
+      var io = new InterruptedIOException("interrupted waiting for the receiver's listing");
+      io.initCause(e);
+      throw io;
+    } catch (ExecutionException e) {
+      switch (e.getCause()) {
+        case IOException io -> throw io;
+        case RuntimeException r -> throw r;
+        case Error err -> throw err;
+        case null, default -> throw new IOException(e.getCause());
+      }
+    }
   }
 
   private static String describe(IOException e) {
