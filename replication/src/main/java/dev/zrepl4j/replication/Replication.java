@@ -357,14 +357,12 @@ public final class Replication {
   // ----------------------------------------------------------------------------- listing, plans
 
   private Map<String, FsRun> listAndPlan(Connection c) throws IOException {
-    // the receiver lists its filesystems while the sender lists its own and their versions
-    var receiverListing = new FutureTask<List<FsInfo>>(() -> c.receiver().listFilesystems());
-    Thread.ofVirtual().name("replication-" + config.job() + "-list").start(receiverListing);
+    // both sides list at once: first their filesystems, then the versions of those (the
+    // receiver's of the ones both have); each listing is a zfs round trip of its own
+    var receiverListing = start("list", () -> c.receiver().listFilesystems());
     List<String> senderFs;
-    Map<String, List<FsVersion>> senderVersions;
     try {
       senderFs = c.sender().listFilesystems().stream().map(FsInfo::path).toList();
-      senderVersions = byName(c.sender().listVersionsOf(new FsListRequest(senderFs)));
     } catch (IOException | RuntimeException e) {
       receiverListing.cancel(true);
       throw e;
@@ -377,10 +375,21 @@ public final class Replication {
         senderFs.stream()
             .filter(fs -> receiverFs.containsKey(fs) && !receiverFs.get(fs).placeholder())
             .toList();
-    var receiverVersions =
-        present.isEmpty()
-            ? Map.<String, List<FsVersion>>of()
-            : byName(c.receiver().listVersionsOf(new FsListRequest(present)));
+    var receiverVersionsTask =
+        start(
+            "versions",
+            () ->
+                present.isEmpty()
+                    ? Map.<String, List<FsVersion>>of()
+                    : byName(c.receiver().listVersionsOf(new FsListRequest(present))));
+    Map<String, List<FsVersion>> senderVersions;
+    try {
+      senderVersions = byName(c.sender().listVersionsOf(new FsListRequest(senderFs)));
+    } catch (IOException | RuntimeException e) {
+      receiverVersionsTask.cancel(true);
+      throw e;
+    }
+    var receiverVersions = result(receiverVersionsTask);
     var runs = new LinkedHashMap<String, FsRun>();
     for (var fs : senderFs) {
       var run = new FsRun(fs);
@@ -556,6 +565,13 @@ public final class Replication {
     c.sender().sendCompleted(new SendCompleted(fs, step.from(), step.to()));
     log.debug("{}: {}: {} done into {} ({} bytes)", config.job(), fs, step, result.target(), n);
     return n;
+  }
+
+  /** Runs {@code work} on a thread of its own (a receiver's listing next to the sender's). */
+  private <T> FutureTask<T> start(String what, java.util.concurrent.Callable<T> work) {
+    var task = new FutureTask<T>(work);
+    Thread.ofVirtual().name("replication-" + config.job() + "-" + what).start(task);
+    return task;
   }
 
   /** The task's result, its failure rethrown as it was raised. */
