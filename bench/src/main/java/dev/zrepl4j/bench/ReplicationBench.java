@@ -202,10 +202,6 @@ public final class ReplicationBench {
    */
   private static double push(
       RealZfs zfs, DatasetFilter filter, DatasetPath sinkRoot, int replicated) throws Exception {
-    var config =
-        Replication.Config.defaults(CLIENT)
-            .withInitialPolicy(InitialPolicy.ALL)
-            .withBatchIntermediates(true);
     try (var server = new RpcServer(RpcOptions.defaults())) {
       server.register(
           "receiver",
@@ -219,17 +215,7 @@ public final class ReplicationBench {
                   CLIENT,
                   Dialer.tcp(
                       "127.0.0.1", l.port(), Duration.ofSeconds(5), RpcOptions.defaults()))) {
-        long t0 = System.nanoTime();
-        var report = push.run(config, Replication.Progress.none());
-        double s = (System.nanoTime() - t0) / 1e9;
-        long done =
-            report.filesystems().stream()
-                .filter(f -> f.state() == Replication.FsReport.State.REPLICATED)
-                .count();
-        if (!report.ok() || done != replicated) {
-          throw new IllegalStateException("replication did not do what was expected: " + report);
-        }
-        return s;
+        return timedRun(push, replicated);
       }
     }
   }
@@ -241,10 +227,6 @@ public final class ReplicationBench {
    * @return the seconds {@code Pull.run} took
    */
   private static double pull(RealZfs zfs, DatasetFilter filter, DatasetPath root) throws Exception {
-    var config =
-        Replication.Config.defaults(CLIENT)
-            .withInitialPolicy(InitialPolicy.ALL)
-            .withBatchIntermediates(true);
     try (var server = new RpcServer(RpcOptions.defaults())) {
       server.register("sender", new Sender(zfs, filter, CLIENT, SenderOptions.PLAIN));
       try (var l =
@@ -254,19 +236,33 @@ public final class ReplicationBench {
                   Dialer.tcp("127.0.0.1", l.port(), Duration.ofSeconds(5), RpcOptions.defaults()),
                   Receiver.localRoot(zfs, root, CLIENT, ReceiverOptions.DEFAULTS),
                   CLIENT)) {
-        long t0 = System.nanoTime();
-        var report = pull.run(config, Replication.Progress.none());
-        double s = (System.nanoTime() - t0) / 1e9;
-        long done =
-            report.filesystems().stream()
-                .filter(f -> f.state() == Replication.FsReport.State.REPLICATED)
-                .count();
-        if (!report.ok() || done != 1) {
-          throw new IllegalStateException("pull did not do what was expected: " + report);
-        }
-        return s;
+        return timedRun(pull, 1);
       }
     }
+  }
+
+  /**
+   * One run of {@code connector} (initial policy all, -I batches), checked to have replicated
+   * exactly {@code replicated} filesystems and left the others up to date.
+   *
+   * @return the seconds the run took
+   */
+  private static double timedRun(Replication.Connector connector, int replicated) throws Exception {
+    var config =
+        Replication.Config.defaults(CLIENT)
+            .withInitialPolicy(InitialPolicy.ALL)
+            .withBatchIntermediates(true);
+    long t0 = System.nanoTime();
+    var report = connector.run(config, Replication.Progress.none());
+    double s = (System.nanoTime() - t0) / 1e9;
+    long done =
+        report.filesystems().stream()
+            .filter(f -> f.state() == Replication.FsReport.State.REPLICATED)
+            .count();
+    if (!report.ok() || done != replicated) {
+      throw new IllegalStateException("replication did not do what was expected: " + report);
+    }
+    return s;
   }
 
   /** A timed run: its seconds. */

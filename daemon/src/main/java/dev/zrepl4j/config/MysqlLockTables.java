@@ -13,6 +13,8 @@ import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,29 +35,7 @@ import org.slf4j.LoggerFactory;
 public final class MysqlLockTables implements Snapshotter.PreSnapshot {
   private static final Logger log = LoggerFactory.getLogger(MysqlLockTables.class);
 
-  /** go-sql-driver parameters with no bearing on FLUSH TABLES / UNLOCK TABLES. */
-  private static final Set<String> IGNORED =
-      Set.of(
-          "allowAllFiles",
-          "allowCleartextPasswords",
-          "allowFallbackToPlaintext",
-          "allowNativePasswords",
-          "allowOldPasswords",
-          "charset",
-          "checkConnLiveness",
-          "clientFoundRows",
-          "collation",
-          "columnsWithAlias",
-          "connectionAttributes",
-          "interpolateParams",
-          "loc",
-          "maxAllowedPacket",
-          "multiStatements",
-          "parseTime",
-          "rejectReadOnly",
-          "serverPubKey",
-          "timeTruncate");
-
+  /** The boolean go-sql-driver parameters among {@link #IGNORED} (their values are checked). */
   private static final Set<String> BOOLEANS =
       Set.of(
           "allowAllFiles",
@@ -70,6 +50,20 @@ public final class MysqlLockTables implements Snapshotter.PreSnapshot {
           "multiStatements",
           "parseTime",
           "rejectReadOnly");
+
+  /** go-sql-driver parameters with no bearing on FLUSH TABLES / UNLOCK TABLES. */
+  private static final Set<String> IGNORED =
+      Stream.concat(
+              BOOLEANS.stream(),
+              Stream.of(
+                  "charset",
+                  "collation",
+                  "connectionAttributes",
+                  "loc",
+                  "maxAllowedPacket",
+                  "serverPubKey",
+                  "timeTruncate"))
+          .collect(Collectors.toUnmodifiableSet());
 
   private static final Pattern GO_DURATION =
       Pattern.compile("([0-9]*(?:\\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)");

@@ -117,27 +117,28 @@ abstract class JobRunner implements AutoCloseable {
         Thread.interrupted();
         var msg = aborting ? "run aborted by signal reset" : "run aborted";
         log.warn("job {}: {}", name, msg);
-        lastError = msg;
-        lastRun =
-            new JobStatus.Run(
-                started.toString(), secondsSince(started), null, List.of(), 0, List.of(msg));
-        runs++;
+        recordFailedRun(started, msg);
       } catch (Exception e) {
         if (isClosed()) {
           break;
         }
         var msg = aborting ? "run aborted by signal reset: " + e : e.toString();
         log.error("job {}: run failed: {}", name, msg);
-        lastError = msg;
-        lastRun =
-            new JobStatus.Run(
-                started.toString(), secondsSince(started), null, List.of(), 0, List.of(msg));
-        runs++;
+        recordFailedRun(started, msg);
       }
       lastEnd = clock.instant();
       state = "idle";
     }
     state = "stopped";
+  }
+
+  /** A run that ended without a report: aborted or failed with {@code msg}. */
+  private void recordFailedRun(Instant started, String msg) {
+    lastError = msg;
+    lastRun =
+        new JobStatus.Run(
+            started.toString(), secondsSince(started), null, List.of(), 0, List.of(msg));
+    runs++;
   }
 
   final double secondsSince(Instant started) {

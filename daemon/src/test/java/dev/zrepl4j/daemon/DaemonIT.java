@@ -187,20 +187,24 @@ class DaemonIT extends TwoPoolsTest {
     }
   }
 
+  /** A source daemon serving {@code root} and below over TCP to the client "puller". */
+  private String sourceConfig(int port, Object root) {
+    return global("source")
+        + """
+        jobs:
+          - name: source
+            type: source
+            serve: {type: tcp, listen: "127.0.0.1:%d", clients: {"127.0.0.1": puller}}
+            filesystems: {"%s<": true}
+            snapshotting: {type: periodic, prefix: zrepl_, interval: 1h}
+        """
+            .formatted(port, root);
+  }
+
   @Test
   void pullWithAMappingSkipsWhatItDoesNotMap() throws IOException {
     int port = freePort();
-    var sourceYaml =
-        global("source")
-            + """
-            jobs:
-              - name: source
-                type: source
-                serve: {type: tcp, listen: "127.0.0.1:%d", clients: {"127.0.0.1": puller}}
-                filesystems: {"%s<": true}
-                snapshotting: {type: periodic, prefix: zrepl_, interval: 1h}
-            """
-                .formatted(port, src.root());
+    var sourceYaml = sourceConfig(port, src.root());
     var pullYaml =
         global("pull")
             + """
@@ -232,17 +236,7 @@ class DaemonIT extends TwoPoolsTest {
   @Test
   void pullFromSourceOverTcp() throws IOException {
     int port = freePort();
-    var sourceYaml =
-        global("source")
-            + """
-            jobs:
-              - name: source
-                type: source
-                serve: {type: tcp, listen: "127.0.0.1:%d", clients: {"127.0.0.1": puller}}
-                filesystems: {"%s<": true}
-                snapshotting: {type: periodic, prefix: zrepl_, interval: 1h}
-            """
-                .formatted(port, src.path("data"));
+    var sourceYaml = sourceConfig(port, src.path("data"));
     var pullYaml =
         global("pull")
             + """

@@ -55,6 +55,15 @@ class DaemonTransportsIT extends TwoPoolsTest {
         .formatted(port, c.crt("ca"), c.crt(name), c.key(name));
   }
 
+  /**
+   * A push daemon {@code name} of {@code fs} to the TLS sink on {@code port} as client {@code cn}.
+   */
+  private DaemonProcess tlsPush(TestCerts certs, int port, String name, String fs, String cn)
+      throws IOException {
+    return DaemonProcess.start(
+        dir, name, pushConfig(name, fs, tlsConnect(certs, port, cn)), sock(name));
+  }
+
   static String tlsServe(TestCerts c, int port) {
     return ("{type: tls, listen: \"127.0.0.1:%d\", ca: %s, cert: %s, key: %s,"
             + " client_cns: [prod], handshake_timeout: 5s}")
@@ -67,12 +76,7 @@ class DaemonTransportsIT extends TwoPoolsTest {
     int port = freePort();
     try (var sink =
             DaemonProcess.start(dir, "sink", sinkConfig(tlsServe(certs, port)), sock("sink"));
-        var push =
-            DaemonProcess.start(
-                dir,
-                "push",
-                pushConfig("push", "data", tlsConnect(certs, port, "prod")),
-                sock("push"))) {
+        var push = tlsPush(certs, port, "push", "data", "prod")) {
       var s = push.awaitRuns("push", 1);
       assertRunOk(push, s);
       assertThat(s.lastRun().snapshot()).startsWith("zrepl_");
@@ -92,27 +96,12 @@ class DaemonTransportsIT extends TwoPoolsTest {
     int port = freePort();
     try (var sink =
             DaemonProcess.start(dir, "sink", sinkConfig(tlsServe(certs, port)), sock("sink"));
-        var good =
-            DaemonProcess.start(
-                dir,
-                "good",
-                pushConfig("good", "data", tlsConnect(certs, port, "prod")),
-                sock("good"))) {
+        var good = tlsPush(certs, port, "good", "data", "prod")) {
       assertRunOk(good, good.awaitRuns("push", 1));
 
       // CN=prod, but signed by another CA; and a CN not in client_cns: both push 'other'
-      try (var rogue =
-              DaemonProcess.start(
-                  dir,
-                  "rogue",
-                  pushConfig("rogue", "other", tlsConnect(certs, port, "rogue")),
-                  sock("rogue"));
-          var stranger =
-              DaemonProcess.start(
-                  dir,
-                  "stranger",
-                  pushConfig("stranger", "other", tlsConnect(certs, port, "other")),
-                  sock("stranger"))) {
+      try (var rogue = tlsPush(certs, port, "rogue", "other", "rogue");
+          var stranger = tlsPush(certs, port, "stranger", "other", "other")) {
         // plain TCP on the TLS port: some bytes that are no TLS handshake
         try (var plain = new Socket("127.0.0.1", port)) {
           plain.setSoTimeout(10_000);

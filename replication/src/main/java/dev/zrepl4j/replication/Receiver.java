@@ -1,6 +1,5 @@
 package dev.zrepl4j.replication;
 
-import dev.zrepl4j.rpc.ByteChannels;
 import dev.zrepl4j.rpc.ErrorCode;
 import dev.zrepl4j.rpc.RemoteException;
 import dev.zrepl4j.zfs.DatasetPath;
@@ -11,11 +10,8 @@ import dev.zrepl4j.zfs.ReceiveOptions;
 import dev.zrepl4j.zfs.Zfs;
 import dev.zrepl4j.zfs.ZfsException;
 import dev.zrepl4j.zfs.ZfsFeature;
-import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
-import java.nio.channels.ReadableByteChannel;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -433,7 +429,7 @@ public final class Receiver implements ReceiverApi {
             force,
             options.overrideProperties(),
             options.inheritProperties());
-    var counted = new Counting(stream);
+    var counted = new CountingStream(stream, total -> {});
     try {
       zfs.receive(target, counted, recv);
     } catch (ZfsException e) {
@@ -463,8 +459,8 @@ public final class Receiver implements ReceiverApi {
       log.info("{}: replaced placeholder {} by a full receive", job, target);
     }
     moveLastReceivedHold(after, received);
-    log.debug("{}: received {} into {} ({} bytes)", job, spec.to(), target, counted.count);
-    return new ReceiveResult(target.toString(), counted.count, force);
+    log.debug("{}: received {} into {} ({} bytes)", job, spec.to(), target, counted.count());
+    return new ReceiveResult(target.toString(), counted.count(), force);
   }
 
   private void createPlaceholders(
@@ -553,46 +549,5 @@ public final class Receiver implements ReceiverApi {
 
   private static FullName full(FilesystemVersion v) {
     return new FullName(v.filesystem(), v.type(), v.name());
-  }
-
-  /** Counts the bytes read; a channel when the stream is one. Not thread-safe. */
-  private static final class Counting extends FilterInputStream implements ReadableByteChannel {
-    long count;
-
-    Counting(InputStream in) {
-      super(in);
-    }
-
-    @Override
-    public int read() throws IOException {
-      int b = super.read();
-      if (b >= 0) {
-        count++;
-      }
-      return b;
-    }
-
-    @Override
-    public int read(byte[] b, int off, int len) throws IOException {
-      int n = super.read(b, off, len);
-      if (n > 0) {
-        count += n;
-      }
-      return n;
-    }
-
-    @Override
-    public int read(ByteBuffer dst) throws IOException {
-      int n = ByteChannels.read(in, dst);
-      if (n > 0) {
-        count += n;
-      }
-      return n;
-    }
-
-    @Override
-    public boolean isOpen() {
-      return !(in instanceof ReadableByteChannel ch) || ch.isOpen();
-    }
   }
 }

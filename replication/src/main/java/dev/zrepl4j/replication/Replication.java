@@ -6,7 +6,6 @@ import dev.zrepl4j.rpc.RefusedException;
 import dev.zrepl4j.rpc.RemoteException;
 import dev.zrepl4j.zfs.DatasetPath;
 import java.io.Closeable;
-import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
@@ -551,9 +550,9 @@ public final class Replication {
     // that overlap is ~50 ms of every step. A failure to start the send is thrown as it was raised
     // (not as the receive's failure), so that it is retried or not as before.
     var send = new LazySend(() -> c.sender().send(spec));
-    try (var counting = new Counting(send, fs, step, progress)) {
+    try (var counting = new CountingStream(send, total -> progress.transferred(fs, step, total))) {
       result = c.receiver().receive(step.receiveSpec(fs), counting);
-      n = counting.count;
+      n = counting.count();
     } catch (IOException | RuntimeException e) {
       var f = send.startFailure();
       if (f != null && f != e) {
@@ -844,68 +843,6 @@ public final class Replication {
       if (s != null) {
         s.close();
       }
-    }
-  }
-
-  /**
-   * Counts the bytes of a step's stream and reports them. A channel when the stream is one (zfs
-   * send's pipe, an RPC response), so the bytes can go through direct buffers.
-   */
-  private static final class Counting extends FilterInputStream implements ReadableByteChannel {
-    private final String fs;
-    private final Step step;
-    private final Progress progress;
-    long count;
-
-    Counting(InputStream in, String fs, Step step, Progress progress) {
-      super(in);
-      this.fs = fs;
-      this.step = step;
-      this.progress = progress;
-    }
-
-    @Override
-    public int read() throws IOException {
-      int b = super.read();
-      if (b >= 0) {
-        add(1);
-      }
-      return b;
-    }
-
-    @Override
-    public int read(byte[] b, int off, int len) throws IOException {
-      int n = super.read(b, off, len);
-      if (n > 0) {
-        add(n);
-      }
-      return n;
-    }
-
-    @Override
-    public long skip(long n) throws IOException {
-      long s = super.skip(n);
-      add(s);
-      return s;
-    }
-
-    @Override
-    public int read(ByteBuffer dst) throws IOException {
-      int n = ByteChannels.read(in, dst);
-      if (n > 0) {
-        add(n);
-      }
-      return n;
-    }
-
-    @Override
-    public boolean isOpen() {
-      return !(in instanceof ReadableByteChannel ch) || ch.isOpen();
-    }
-
-    private void add(long n) {
-      count += n;
-      progress.transferred(fs, step, count);
     }
   }
 }

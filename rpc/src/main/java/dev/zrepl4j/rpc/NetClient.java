@@ -231,25 +231,17 @@ final class NetClient implements RpcClient {
   private @Nullable IOException sendBody(InputStream body) throws IOException {
     MessageOutputStream mos = c.writer.dataStream(OK_TRAILER);
     int size = Math.max(64 * 1024, options.bufferSize());
-    if (body instanceof ReadableByteChannel ch && c.transport.channel() != null) {
+    if (body instanceof ReadableByteChannel && c.transport.channel() != null) {
       // a channel source (zfs send's pipe) into the socket channel: a direct buffer, no heap copy
       try (var arena = Arena.ofConfined()) {
-        return sendBody(mos, ch::read, arena.allocate(size).asByteBuffer());
+        return sendBody(mos, body, arena.allocate(size).asByteBuffer());
       }
     }
-    byte[] heap = new byte[size];
-    return sendBody(mos, b -> body.read(heap, 0, heap.length), ByteBuffer.wrap(heap));
+    return sendBody(mos, body, ByteBuffer.allocate(size));
   }
 
-  /** Reads into {@code buf}; for a heap buffer, the read returns the count written at offset 0. */
-  @FunctionalInterface
-  private interface Source {
-    int read(ByteBuffer buf) throws IOException;
-  }
-
-  private @Nullable IOException sendBody(MessageOutputStream mos, Source body, ByteBuffer buf)
+  private @Nullable IOException sendBody(MessageOutputStream mos, InputStream body, ByteBuffer buf)
       throws IOException {
-    boolean heap = buf.hasArray();
     while (true) {
       if (c.reader.inputAvailable()) {
         mos.abort(
@@ -258,9 +250,8 @@ final class NetClient implements RpcClient {
         return null;
       }
       int n;
-      buf.clear();
       try {
-        n = body.read(buf);
+        n = ByteChannels.read(body, buf.clear());
       } catch (IOException e) {
         mos.abort(
             Header.error(
@@ -274,12 +265,7 @@ final class NetClient implements RpcClient {
         mos.close();
         return null;
       }
-      if (heap) {
-        buf.limit(n);
-      } else {
-        buf.flip();
-      }
-      mos.write(buf);
+      mos.write(buf.flip());
     }
   }
 

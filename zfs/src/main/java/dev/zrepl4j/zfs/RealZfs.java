@@ -9,6 +9,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -532,9 +533,10 @@ public final class RealZfs implements Zfs {
       IOException writeFailure;
       if (stream instanceof ReadableByteChannel in && p.stdin() instanceof FileOutputStream out) {
         // a channel source (a socket) into the pipe through one direct buffer: no heap copy
+        var pipe = out.getChannel();
         try (var arena = Arena.ofConfined()) {
           var buf = arena.allocate(LargePipe.CAPACITY).asByteBuffer();
-          writeFailure = pump(p, () -> in.read(buf.clear()), () -> writeAll(out, buf.flip()));
+          writeFailure = pump(p, () -> in.read(buf.clear()), () -> writeAll(pipe, buf.flip()));
         }
       } else {
         // as large as the pipe: one write fills it, and zfs receive wakes up once per pipeful
@@ -602,10 +604,9 @@ public final class RealZfs implements Zfs {
     }
   }
 
-  private static void writeAll(FileOutputStream out, ByteBuffer buf) throws IOException {
-    var ch = out.getChannel();
+  private static void writeAll(FileChannel out, ByteBuffer buf) throws IOException {
     while (buf.hasRemaining()) {
-      ch.write(buf);
+      out.write(buf);
     }
   }
 
