@@ -146,33 +146,13 @@ public final class FrameReader {
    * Reads at most {@code len} payload bytes of the current frame; 0 only if len or remaining is 0.
    */
   int readPayload(byte[] b, int off, int len) throws IOException {
-    int n = Math.min(len, remaining);
-    if (n == 0) {
-      return 0;
-    }
-    int got;
-    if (pos < lim) {
-      got = Math.min(n, lim - pos);
-      System.arraycopy(buf, pos, b, off, got);
-      pos += got;
-    } else if (n >= buf.length / 2) {
-      got = in.read(b, off, n);
-      if (got < 0) {
-        throw new EOFException("stream ended inside a frame (" + remaining + " bytes missing)");
-      }
-    } else {
-      refill();
-      got = Math.min(n, lim - pos);
-      System.arraycopy(buf, pos, b, off, got);
-      pos += got;
-    }
-    remaining -= got;
-    return got;
+    return readPayload(ByteBuffer.wrap(b, off, len));
   }
 
   /**
    * Reads at most {@code dst.remaining()} payload bytes of the current frame into {@code dst}; 0
-   * only if there is no room or nothing remains.
+   * only if there is no room or nothing remains. A large read with nothing buffered goes straight
+   * into {@code dst}: a heap buffer's array from the stream, a direct buffer from the channel.
    */
   int readPayload(ByteBuffer dst) throws IOException {
     int n = Math.min(dst.remaining(), remaining);
@@ -180,26 +160,32 @@ public final class FrameReader {
       return 0;
     }
     int got;
+    var d = direct;
     if (pos < lim) {
       got = Math.min(n, lim - pos);
       dst.put(buf, pos, got);
       pos += got;
-    } else if (direct != null && dst.isDirect() && n >= buf.length / 2) {
+    } else if (n >= buf.length / 2 && dst.hasArray()) {
+      got = in.read(dst.array(), dst.arrayOffset() + dst.position(), n);
+      if (got > 0) {
+        dst.position(dst.position() + got);
+      }
+    } else if (n >= buf.length / 2 && d != null && dst.isDirect()) {
       int limit = dst.limit();
       dst.limit(dst.position() + n);
       try {
-        got = direct.read(dst);
+        got = d.read(dst);
       } finally {
         dst.limit(limit);
-      }
-      if (got < 0) {
-        throw new EOFException("stream ended inside a frame (" + remaining + " bytes missing)");
       }
     } else {
       refill();
       got = Math.min(n, lim - pos);
       dst.put(buf, pos, got);
       pos += got;
+    }
+    if (got < 0) {
+      throw new EOFException("stream ended inside a frame (" + remaining + " bytes missing)");
     }
     remaining -= got;
     return got;
