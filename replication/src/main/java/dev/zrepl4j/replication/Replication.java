@@ -561,7 +561,34 @@ public final class Replication {
       }
       throw e;
     }
-    c.sender().sendCompleted(new SendCompleted(fs, step.from(), step.to()));
+    // The receiver has the step: the sender's bookkeeping (cursor to the new snapshot, step holds
+    // released) runs to its end even when the run is being stopped, on a thread of its own that an
+    // interrupt of this one does not reach. Cut short, it left a step hold (or no cursor) behind
+    // on a filesystem that the next run finds up to date and so never touches.
+    var completed =
+        start(
+            "completed",
+            () -> {
+              c.sender().sendCompleted(new SendCompleted(fs, step.from(), step.to()));
+              return null;
+            });
+    boolean interrupted = false;
+    try {
+      while (true) {
+        try {
+          completed.get();
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+    } catch (ExecutionException e) {
+      rethrow(e);
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
     log.debug("{}: {}: {} done into {} ({} bytes)", config.job(), fs, step, result.target(), n);
     return n;
   }
@@ -584,12 +611,17 @@ public final class Replication {
       io.initCause(e);
       throw io;
     } catch (ExecutionException e) {
-      switch (e.getCause()) {
-        case IOException io -> throw io;
-        case RuntimeException r -> throw r;
-        case Error err -> throw err;
-        case null, default -> throw new IOException(e.getCause());
-      }
+      return rethrow(e);
+    }
+  }
+
+  /** Throws a task's failure as it was raised. */
+  private static <T> T rethrow(ExecutionException e) throws IOException {
+    switch (e.getCause()) {
+      case IOException io -> throw io;
+      case RuntimeException r -> throw r;
+      case Error err -> throw err;
+      case null, default -> throw new IOException(e.getCause());
     }
   }
 
