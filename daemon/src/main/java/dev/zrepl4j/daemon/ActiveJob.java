@@ -39,6 +39,8 @@ final class ActiveJob extends JobRunner {
   private final Optional<Snapshots> snapshots;
   private final Set<Closeable> open = ConcurrentHashMap.newKeySet();
   private final Map<String, JobStatus.Fs> progress = new ConcurrentHashMap<>();
+  // the filesystems whose sender cursor this job's runs have confirmed since the daemon started
+  private final Replication.Settled settled = new Replication.Settled();
   private final Closeable resources;
   private volatile boolean aborted;
   // set when the next run is planned: whether that run takes the job's snapshots
@@ -126,7 +128,7 @@ final class ActiveJob extends JobRunner {
     progress.clear();
     Replication.Report report;
     try {
-      report = new Replication(replicationConfig(), connector, this::progress).run();
+      report = new Replication(replicationConfig(), connector, this::progress, settled).run();
     } finally {
       progress.clear();
     }

@@ -1,6 +1,7 @@
 package dev.zrepl4j.replication;
 
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /** What the planner decided for one filesystem. */
 public sealed interface FsPlan permits FsPlan.UpToDate, FsPlan.Steps, FsPlan.Conflict {
@@ -9,8 +10,10 @@ public sealed interface FsPlan permits FsPlan.UpToDate, FsPlan.Steps, FsPlan.Con
    * Nothing to send.
    *
    * @param reason e.g. "in sync at @x"
+   * @param common the sender's version that both sides have, the newest such (a snapshot where the
+   *     sender still has one); null if the sender has no snapshot yet
    */
-  record UpToDate(String reason) implements FsPlan {}
+  record UpToDate(String reason, @Nullable FsVersion common) implements FsPlan {}
 
   /**
    * Steps to run in order; each starts where the previous one ended.

@@ -66,7 +66,7 @@ public final class Planner {
       case INCREMENTAL -> {
         var path = diff.incrementalPath();
         if (path.size() < 2) {
-          yield new FsPlan.UpToDate("in sync at " + path.getFirst());
+          yield new FsPlan.UpToDate("in sync at " + path.getFirst(), path.getFirst());
         }
         yield new FsPlan.Steps(incremental(path));
       }
@@ -123,7 +123,7 @@ public final class Planner {
   private FsPlan initial(String fs, List<FsVersion> sender) {
     var snapshots = sender.stream().filter(FsVersion::isSnapshot).toList();
     if (snapshots.isEmpty()) {
-      return new FsPlan.UpToDate("the sender has no snapshot of " + fs + " yet");
+      return new FsPlan.UpToDate("the sender has no snapshot of " + fs + " yet", null);
     }
     return switch (initialPolicy) {
       case MOST_RECENT -> new FsPlan.Steps(List.of(new Step.Full(snapshots.getLast())));

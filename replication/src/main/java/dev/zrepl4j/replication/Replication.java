@@ -21,6 +21,8 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -186,7 +188,48 @@ public final class Replication {
      * @throws IOException if a side could not be listed
      */
     default Report run(Config config, Progress progress) throws IOException, InterruptedException {
-      return new Replication(config, this, progress).run();
+      return run(config, progress, new Settled());
+    }
+
+    /**
+     * One replication run over this connector that remembers, in {@code settled}, what it confirmed
+     * (a driver keeps one for all its runs).
+     *
+     * @throws IOException if a side could not be listed
+     */
+    default Report run(Config config, Progress progress, Settled settled)
+        throws IOException, InterruptedException {
+      return new Replication(config, this, progress, settled).run();
+    }
+  }
+
+  /**
+   * What a driver remembers between its runs: the filesystems whose sender-side bookkeeping is
+   * known to be right, that is the replication cursor at the newest snapshot both sides have and no
+   * step hold of the job left behind. A filesystem leaves the set when a step starts and returns
+   * when the sender has confirmed the step.
+   *
+   * <p>A run confirms every up-to-date filesystem that is not in the set (zrepl's
+   * HintMostRecentCommonAncestor): after a crash or a lost connection between a step's receive and
+   * the sender's completion, the next run finds that filesystem up to date, and its cursor would
+   * otherwise stay on the older snapshot and its step holds would stay for good. A daemon keeps one
+   * per job, so the confirmation costs its few zfs commands once after a start and after a failure,
+   * not on every run. Thread-safe.
+   */
+  public static final class Settled {
+    private final Set<String> filesystems = ConcurrentHashMap.newKeySet();
+
+    /** Whether {@code filesystem} (in the sender's namespace) needs no confirmation. */
+    public boolean contains(String filesystem) {
+      return filesystems.contains(filesystem);
+    }
+
+    void add(String filesystem) {
+      filesystems.add(filesystem);
+    }
+
+    void remove(String filesystem) {
+      filesystems.remove(filesystem);
     }
   }
 
@@ -267,12 +310,22 @@ public final class Replication {
   private final Connector connector;
   private final Progress progress;
   private final Planner planner;
+  private final Settled settled;
 
+  /** A run that confirms every up-to-date filesystem's sender bookkeeping (nothing remembered). */
   public Replication(Config config, Connector connector, Progress progress) {
+    this(config, connector, progress, new Settled());
+  }
+
+  /**
+   * @param settled what earlier runs of the same driver confirmed; updated by this run
+   */
+  public Replication(Config config, Connector connector, Progress progress, Settled settled) {
     this.config = config;
     this.connector = connector;
     this.progress = progress;
     this.planner = new Planner(config.initialPolicy(), config.batchIntermediates());
+    this.settled = settled;
   }
 
   /**
@@ -293,6 +346,14 @@ public final class Replication {
       throw e;
     }
     var scheduler = new Scheduler(runs);
+    try {
+      for (var r : runs.values()) {
+        confirm(first, r, scheduler);
+      }
+    } catch (InterruptedException e) {
+      closeQuietly(first);
+      throw e;
+    }
     var workers = new ArrayList<Future<?>>();
     try (var ex =
         Executors.newThreadPerTaskExecutor(
@@ -472,6 +533,8 @@ public final class Replication {
             run.apply(plan);
           }
           if (run.finished()) {
+            confirm(
+                conn, run, scheduler); // the failed attempt may have been the sender's completion
             return conn;
           }
         }
@@ -539,8 +602,50 @@ public final class Replication {
     }
   }
 
+  /**
+   * Confirms an up-to-date filesystem's sender bookkeeping unless an earlier run did: the sender
+   * moves its cursor to the newest snapshot both sides have and releases step holds left behind
+   * (see {@link Settled}). A failure is reported in the filesystem's message and retried next run.
+   */
+  private void confirm(Connection c, FsRun run, Scheduler scheduler) throws InterruptedException {
+    FsVersion common;
+    synchronized (scheduler) {
+      if (run.state != FsReport.State.UP_TO_DATE || run.done > 0 || run.common == null) {
+        return;
+      }
+      common = run.common;
+    }
+    if (settled.contains(run.fs)) {
+      return;
+    }
+    if (!common.isSnapshot()) {
+      settled.add(run.fs); // only a bookmark is left of it: no hold to release, no cursor to move
+      return;
+    }
+    try {
+      c.sender().sendCompleted(new SendCompleted(run.fs, null, common));
+      settled.add(run.fs);
+      log.debug("{}: {}: sender's cursor confirmed at {}", config.job(), run.fs, common);
+    } catch (InterruptedIOException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedException(e.getMessage());
+    } catch (IOException | RuntimeException e) {
+      var why = e instanceof IOException io ? describe(io) : e.toString();
+      log.warn(
+          "{}: {}: up to date, but the sender could not confirm its cursor at {}: {}",
+          config.job(),
+          run.fs,
+          common,
+          why);
+      synchronized (scheduler) {
+        run.message += "; the sender's cursor is not confirmed (next run retries): " + why;
+      }
+    }
+  }
+
   /** One step: the sender's stream into the receiver, then tell the sender. */
   private long transfer(Connection c, String fs, Step step) throws IOException {
+    settled.remove(fs); // until the sender has confirmed this step
     var spec = step.sendSpec(fs, config.initialProtection(), config.incrementalProtection());
     log.debug("{}: {}: {}", config.job(), fs, step);
     long n;
@@ -589,6 +694,7 @@ public final class Replication {
         Thread.currentThread().interrupt();
       }
     }
+    settled.add(fs);
     log.debug("{}: {}: {} done into {} ({} bytes)", config.job(), fs, step, result.target(), n);
     return n;
   }
@@ -672,6 +778,8 @@ public final class Replication {
     int done;
     long bytes;
     boolean active;
+    // the newest version both sides have, when the plan found them in sync
+    @Nullable FsVersion common;
 
     FsRun(String fs) {
       this.fs = fs;
@@ -680,6 +788,7 @@ public final class Replication {
 
     void apply(FsPlan plan) {
       queue.clear();
+      common = plan instanceof FsPlan.UpToDate u ? u.common() : null;
       switch (plan) {
         case FsPlan.UpToDate u -> {
           if (done == 0) {

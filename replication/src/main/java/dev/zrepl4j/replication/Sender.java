@@ -199,10 +199,16 @@ public final class Sender implements SenderApi {
     var fromRef = done.from();
     var from = fromRef == null ? null : find(fs, versions, fromRef);
     moveCursor(fs, versions, to);
+    // the step's holds, and any this job left on older snapshots: a step cut short between its
+    // receive and this call (a crash, a lost connection) left them, and nothing else releases them
     var stepTag = ZreplNames.stepHold(job);
-    releaseQuietly(stepTag, to);
-    if (from != null && from.isSnapshot()) {
-      releaseQuietly(stepTag, from);
+    for (var v : versions) {
+      if (v.isSnapshot()
+          && (v.guid() == to.guid()
+              || (from != null && v.guid() == from.guid())
+              || (v.userRefs() != 0 && Long.compareUnsigned(v.createTxg(), to.createTxg()) < 0))) {
+        releaseQuietly(stepTag, v);
+      }
     }
     if (zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
       destroyTentativeCursors(versions);

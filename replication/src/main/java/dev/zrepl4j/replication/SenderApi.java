@@ -33,7 +33,11 @@ public interface SenderApi {
   /** Estimated size of a step's stream. */
   SizeEstimate sendDry(SendSpec spec) throws IOException;
 
-  /** The step arrived: move the cursor, release the step holds. */
+  /**
+   * The receiver has {@code to}: a step arrived, or a run found both sides at it. Moves this job's
+   * replication cursor to it and releases this job's step holds on it, on {@code from} and on every
+   * older snapshot (holds that a step cut short after its receive left behind).
+   */
   void sendCompleted(SendCompleted done) throws IOException;
 
   /**

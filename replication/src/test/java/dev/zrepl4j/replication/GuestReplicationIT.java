@@ -297,6 +297,40 @@ class GuestReplicationIT {
   }
 
   @Test
+  void aStopBetweenReceiveAndCompletionIsRepairedNextRunTheCursorBookmarkMovesNoStepHoldStays()
+      throws Exception {
+    var job = "gstop";
+    var fs = src("stop");
+    zfs.create(DatasetPath.parse(fs), Map.of());
+    guest.writeRandom("/" + fs + "/file.bin", 1);
+    snapshot("s1", fs);
+    var push = push(job, p -> p.toString().equals(fs));
+    assertThat(push.run(once(job), Replication.Progress.none()).ok()).isTrue();
+    guest.writeRandom("/" + fs + "/more.bin", 1);
+    snapshot("s2", fs);
+    // the run stops after the receive, before the sender's completion
+    Replication.Connector stopping =
+        () -> {
+          var c = push.connect();
+          return new Replication.Connection(new CompletionLost(c.sender()), c.receiver(), c);
+        };
+    var r = stopping.run(once(job), Replication.Progress.none());
+    assertThat(r.of(fs).state()).isEqualTo(State.FAILED);
+    assertThat(guest.versions(target(fs))).containsExactly("@s1", "@s2");
+    assertThat(guest.versions(fs)).containsExactlyInAnyOrder("@s1", "@s2", cursor(fs + "@s1", job));
+    assertThat(guest.holds(fs + "@s1")).containsExactly("zrepl_STEP_J_" + job);
+    assertThat(guest.holds(fs + "@s2")).containsExactly("zrepl_STEP_J_" + job);
+
+    // the next run (a new driver: a restarted daemon) finds both sides at @s2 and repairs
+    r = push.run(once(job), Replication.Progress.none());
+    assertThat(r.of(fs).state()).isEqualTo(State.UP_TO_DATE);
+    assertThat(guest.versions(fs)).containsExactlyInAnyOrder("@s1", "@s2", cursor(fs + "@s2", job));
+    assertThat(guest.holds(fs + "@s1")).isEmpty();
+    assertThat(guest.holds(fs + "@s2")).isEmpty();
+    assertThat(guest.holds(target(fs) + "@s2")).containsExactly("zrepl_last_received_J_" + job);
+  }
+
+  @Test
   void aTransferKilledMidwayLeavesAResumeTokenAndTheNextRunResumesFromIt() throws Exception {
     var job = "gresume";
     var fs = src("resume");

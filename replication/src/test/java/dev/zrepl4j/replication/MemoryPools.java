@@ -38,6 +38,8 @@ final class MemoryPools {
   final Map<String, List<FsVersion>> sender = new LinkedHashMap<>();
   final Map<String, RecvFs> receiver = new LinkedHashMap<>();
   final Map<String, List<Fault>> faults = new LinkedHashMap<>();
+  // faults of the next sendCompleted calls: CONNECTION_LOST or SEND_REFUSED (the call is refused)
+  final Map<String, List<Fault>> completionFaults = new LinkedHashMap<>();
   final List<String> sendLog = Collections.synchronizedList(new ArrayList<>());
   final List<SendCompleted> completed = Collections.synchronizedList(new ArrayList<>());
   final AtomicInteger senderListVersionsCalls = new AtomicInteger();
@@ -86,6 +88,10 @@ final class MemoryPools {
 
   synchronized void fault(String fs, Fault... f) {
     faults.computeIfAbsent(fs, k -> new ArrayList<>()).addAll(List.of(f));
+  }
+
+  synchronized void completionFault(String fs, Fault... f) {
+    completionFaults.computeIfAbsent(fs, k -> new ArrayList<>()).addAll(List.of(f));
   }
 
   synchronized List<String> receiverSnapshots(String fs) {
@@ -207,7 +213,18 @@ final class MemoryPools {
     }
 
     @Override
-    public void sendCompleted(SendCompleted done) {
+    public void sendCompleted(SendCompleted done) throws IOException {
+      Fault f;
+      synchronized (MemoryPools.this) {
+        var fl = completionFaults.getOrDefault(done.filesystem(), new ArrayList<>());
+        f = fl.isEmpty() ? null : fl.removeFirst();
+      }
+      if (f == Fault.CONNECTION_LOST) {
+        throw new IOException("connection reset (injected)");
+      }
+      if (f != null) {
+        throw new RemoteException(ErrorCode.INTERNAL, "sender failed (injected)");
+      }
       completed.add(done);
     }
 

@@ -145,6 +145,12 @@ class PlannerPropertiesTest {
         if (!senderSnaps.isEmpty()) {
           assertThat(c.receiverVersions()).isNotEmpty();
           assertThat(c.receiverVersions().getLast().guid()).isEqualTo(senderSnaps.getLast().guid());
+          // the common version is the newest both have
+          assertThat(u.common()).isNotNull();
+          assertThat(u.common().guid()).isEqualTo(senderSnaps.getLast().guid());
+        }
+        if (u.common() != null) {
+          assertThat(c.sender()).contains(u.common()); // the sender's own entry
         }
       }
       case FsPlan.Conflict k -> {

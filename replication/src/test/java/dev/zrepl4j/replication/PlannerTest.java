@@ -110,7 +110,7 @@ class PlannerTest {
   @Test
   void inSync() {
     var plan = planner.plan("p/fs", vs("@a:1", "@b:2"), PRESENT, vs("@a:1", "@b:2"));
-    assertThat(plan).isEqualTo(new FsPlan.UpToDate("in sync at @b(guid 2)"));
+    assertThat(plan).isEqualTo(new FsPlan.UpToDate("in sync at @b(guid 2)", v("@b:2")));
   }
 
   @Test

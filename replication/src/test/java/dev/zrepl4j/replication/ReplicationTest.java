@@ -16,13 +16,15 @@ import org.junit.jupiter.api.Test;
 class ReplicationTest {
 
   private final MemoryPools pools = new MemoryPools();
+  // one driver's memory over the runs of a test, as a daemon's job keeps it
+  private final Replication.Settled settled = new Replication.Settled();
 
   private Replication.Config config() {
     return Replication.Config.defaults("job").withRetries(3, Duration.ZERO);
   }
 
   private Replication.Report run(Replication.Config config) throws Exception {
-    return new Replication(config, pools.connector(), Replication.Progress.none()).run();
+    return new Replication(config, pools.connector(), Replication.Progress.none(), settled).run();
   }
 
   @Test
@@ -181,6 +183,70 @@ class ReplicationTest {
     assertThat(r.of("p/bad").state()).isEqualTo(State.FAILED);
     assertThat(r.of("p/bad").message()).isEqualTo("zfs send failed (injected)");
     assertThat(pools.sendLog).filteredOn(s -> s.startsWith("p/bad ")).hasSize(1);
+  }
+
+  @Test
+  void anUpToDateFilesystemsSenderCursorIsConfirmedOnceByADriverAndAgainAfterARestart()
+      throws Exception {
+    var one = pools.snapshot("p/fs", "1", 10);
+    assertThat(run(config()).of("p/fs").state()).isEqualTo(State.REPLICATED);
+    assertThat(pools.completed).containsExactly(new SendCompleted("p/fs", null, one));
+    // the step's own completion settled it: later runs of the same driver cost nothing more
+    assertThat(run(config()).of("p/fs").state()).isEqualTo(State.UP_TO_DATE);
+    assertThat(run(config()).of("p/fs").state()).isEqualTo(State.UP_TO_DATE);
+    assertThat(pools.completed).hasSize(1);
+    // a restarted driver remembers nothing: it confirms the cursor at the common snapshot once
+    var restarted = new Replication.Settled();
+    for (int i = 0; i < 2; i++) {
+      var r =
+          new Replication(config(), pools.connector(), Replication.Progress.none(), restarted)
+              .run();
+      assertThat(r.of("p/fs").state()).isEqualTo(State.UP_TO_DATE);
+    }
+    assertThat(pools.completed)
+        .containsExactly(
+            new SendCompleted("p/fs", null, one), new SendCompleted("p/fs", null, one));
+    assertThat(restarted.contains("p/fs")).isTrue();
+  }
+
+  @Test
+  void aCompletionLostAfterTheReceiveIsConfirmedWhenTheRetryFindsBothSidesInSync()
+      throws Exception {
+    var one = pools.snapshot("p/fs", "1", 10);
+    pools.completionFault("p/fs", Fault.CONNECTION_LOST);
+    var r = run(config());
+    assertThat(r.ok()).isTrue();
+    assertThat(pools.receiverSnapshots("p/fs")).containsExactly("1");
+    assertThat(pools.sendLog).containsExactly("p/fs full 1"); // not sent again
+    // the retry found both sides at @1 and had the sender move its cursor there
+    assertThat(pools.completed).containsExactly(new SendCompleted("p/fs", null, one));
+    assertThat(settled.contains("p/fs")).isTrue();
+  }
+
+  @Test
+  void aCompletionRefusedAfterTheReceiveIsConfirmedByTheNextRunOfTheSameDriver() throws Exception {
+    pools.snapshot("p/fs", "1", 10);
+    pools.snapshot("p/fs", "2", 11);
+    assertThat(run(config()).ok()).isTrue();
+    pools.completed.clear();
+    var three = pools.snapshot("p/fs", "3", 12);
+    pools.completionFault("p/fs", Fault.SEND_REFUSED, Fault.SEND_REFUSED);
+    var r = run(config());
+    assertThat(r.of("p/fs").state()).isEqualTo(State.FAILED);
+    assertThat(pools.receiverSnapshots("p/fs")).containsExactly("2", "3");
+    assertThat(settled.contains("p/fs")).isFalse();
+    // the next run finds p/fs up to date; the sender still refuses: reported, not failed
+    r = run(config());
+    assertThat(r.of("p/fs").state()).isEqualTo(State.UP_TO_DATE);
+    assertThat(r.of("p/fs").message())
+        .contains("the sender's cursor is not confirmed (next run retries)")
+        .contains("sender failed (injected)");
+    assertThat(pools.completed).isEmpty();
+    // and the one after confirms it at the newest common snapshot
+    assertThat(run(config()).of("p/fs").message()).isEqualTo("in sync at " + three);
+    assertThat(pools.completed).containsExactly(new SendCompleted("p/fs", null, three));
+    assertThat(run(config()).ok()).isTrue();
+    assertThat(pools.completed).hasSize(1);
   }
 
   @Test
