@@ -376,17 +376,27 @@ public final class Receiver implements ReceiverApi {
       throw new RemoteException(ErrorCode.INVALID_ARGUMENT, "can only receive a snapshot");
     }
     boolean encryption = zfs.capabilities().has(ZfsFeature.SEND_RAW);
-    // the datasets from root_fs down to the target that exist, with their markers
-    var chain = zfs.listFilesystems(List.of(rootFs), target::hasPrefix);
-    if (!chain.contains(rootFs)) {
+    // the datasets from root_fs down to the target that exist, with their markers: one zfs get
+    // of just these names (a sink with thousands of datasets below root_fs lists none of them)
+    if (!target.hasPrefix(rootFs)) {
       throw new RemoteException(
-          ErrorCode.FAILED_PRECONDITION, "root_fs " + rootFs + " does not exist");
+          ErrorCode.INTERNAL, "target " + target + " is not below root_fs " + rootFs);
+    }
+    var wanted = new ArrayList<DatasetPath>();
+    for (int len = rootFs.length(); len <= target.length(); len++) {
+      wanted.add(new DatasetPath(target.components().subList(0, len)));
     }
     var props = new ArrayList<>(List.of(Zfs.PLACEHOLDER_PROPERTY));
     if (encryption) {
       props.add("encryption");
     }
-    var got = zfs.getProperties(chain.stream().map(DatasetPath::toString).toList(), props);
+    var got =
+        zfs.getPropertiesOfExisting(wanted.stream().map(DatasetPath::toString).toList(), props);
+    var chain = wanted.stream().filter(p -> got.containsKey(p.toString())).toList();
+    if (!chain.contains(rootFs)) {
+      throw new RemoteException(
+          ErrorCode.FAILED_PRECONDITION, "root_fs " + rootFs + " does not exist");
+    }
     boolean targetExists = chain.contains(target);
     boolean targetIsPlaceholder =
         targetExists && Zfs.isPlaceholder(target, value(got, target, Zfs.PLACEHOLDER_PROPERTY));

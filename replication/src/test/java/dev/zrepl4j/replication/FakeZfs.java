@@ -61,6 +61,12 @@ final class FakeZfs implements Zfs {
   }
 
   @Override
+  public Map<String, Map<String, Property>> getPropertiesOfExisting(
+      Collection<String> datasets, Collection<String> properties) {
+    throw no();
+  }
+
+  @Override
   public void setProperty(String dataset, String property, String value) {
     throw no();
   }

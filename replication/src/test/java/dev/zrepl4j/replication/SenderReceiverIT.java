@@ -59,6 +59,27 @@ class SenderReceiverIT {
   }
 
   @Test
+  void aReceiverWhoseRootFsIsMissingRefusesAndCreatesNothing() throws IOException {
+    var fs = src.path("norootdata");
+    zfs.create(fs, Map.of());
+    zfs.snapshot(List.of(fs), "s1");
+    var missingRoot = dst.path("missing/root");
+    var sender = new Sender(zfs, p -> p.equals(fs), "job2", SenderOptions.PLAIN);
+    var receiver = Receiver.localRoot(zfs, missingRoot, "job2", ReceiverOptions.DEFAULTS);
+    var s1 = version(sender, fs, "s1");
+    var spec = new SendSpec(fs.toString(), null, s1, "", false, Protection.GUARANTEE_NOTHING);
+    try (var stream = sender.send(spec)) {
+      assertThatThrownBy(
+              () -> receiver.receive(new ReceiveSpec(fs.toString(), null, s1, false), stream))
+          .isInstanceOfSatisfying(
+              dev.zrepl4j.rpc.RemoteException.class,
+              e -> assertThat(e.code()).isEqualTo(dev.zrepl4j.rpc.ErrorCode.FAILED_PRECONDITION))
+          .hasMessageContaining("root_fs " + missingRoot + " does not exist");
+    }
+    assertThat(dst.exists(dst.path("missing"))).isFalse();
+  }
+
+  @Test
   void fullThenIncrementalArriveByteForByteWithPlaceholdersHoldsAndCursor() throws IOException {
     var data = src.path("data");
     var a = src.path("data/a");

@@ -151,6 +151,16 @@ public final class RealZfs implements Zfs {
   }
 
   <T> T run(List<String> binary, List<String> args, Parser<T> parser) throws IOException {
+    return run(binary, args, parser, stderr -> false);
+  }
+
+  /**
+   * Runs a command and parses its stdout; a failure whose stderr {@code tolerated} accepts still
+   * returns what was parsed (a listing of several datasets, some of them missing).
+   */
+  private <T> T run(
+      List<String> binary, List<String> args, Parser<T> parser, Predicate<String> tolerated)
+      throws IOException {
     invocations.incrementAndGet();
     try (var p =
         ZfsProcess.start(argv(binary, args), ZfsProcess.Stdin.NULL, ZfsProcess.Stdout.PIPE)) {
@@ -167,10 +177,36 @@ public final class RealZfs implements Zfs {
         }
         throw e.withArgv(p.argv());
       }
-      p.checkSuccess();
+      int status = p.waitFor();
+      if (status != 0) {
+        var f = p.failure(status);
+        if (!tolerated.test(f.stderr())) {
+          throw f;
+        }
+      }
       return result;
     }
   }
+
+  /**
+   * Whether a failed command's stderr says only that some of the datasets it was given do not
+   * exist: one {@code cannot open 'NAME': dataset does not exist} line each (libzfs, all versions).
+   */
+  static boolean onlyMissingDatasets(String stderr) {
+    var lines = stderr.strip().lines().toList();
+    if (lines.isEmpty()) {
+      return false;
+    }
+    for (var l : lines) {
+      if (!MISSING_DATASET.matcher(l.strip()).matches()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static final java.util.regex.Pattern MISSING_DATASET =
+      java.util.regex.Pattern.compile("cannot open '[^']+': dataset does not exist");
 
   String runToString(List<String> binary, List<String> args) throws IOException {
     return run(binary, args, in -> new String(in.readAllBytes(), StandardCharsets.UTF_8));
@@ -265,6 +301,18 @@ public final class RealZfs implements Zfs {
   @Override
   public Map<String, Map<String, Property>> getProperties(
       Collection<String> datasets, Collection<String> properties) throws IOException {
+    return getProperties(datasets, properties, false);
+  }
+
+  @Override
+  public Map<String, Map<String, Property>> getPropertiesOfExisting(
+      Collection<String> datasets, Collection<String> properties) throws IOException {
+    return getProperties(datasets, properties, true);
+  }
+
+  private Map<String, Map<String, Property>> getProperties(
+      Collection<String> datasets, Collection<String> properties, boolean existing)
+      throws IOException {
     var out = new LinkedHashMap<String, Map<String, Property>>();
     if (datasets.isEmpty() || properties.isEmpty()) {
       return out;
@@ -282,7 +330,11 @@ public final class RealZfs implements Zfs {
     for (var d : datasets) {
       args.add(checkDatasetArg(d));
     }
-    for (var row : run(zfs, args, ZfsOutput::parseProperties)) {
+    var rows =
+        existing
+            ? run(zfs, args, ZfsOutput::parseProperties, RealZfs::onlyMissingDatasets)
+            : run(zfs, args, ZfsOutput::parseProperties);
+    for (var row : rows) {
       out.computeIfAbsent(row.name(), k -> new LinkedHashMap<>())
           .put(row.property(), new Property(row.value(), row.source()));
     }

@@ -62,6 +62,13 @@ public interface Zfs {
   Map<String, Map<String, Property>> getProperties(
       Collection<String> datasets, Collection<String> properties) throws IOException;
 
+  /**
+   * Like {@link #getProperties}, for datasets that may not exist: those that do not are absent from
+   * the result (one invocation; any other failure is still thrown).
+   */
+  Map<String, Map<String, Property>> getPropertiesOfExisting(
+      Collection<String> datasets, Collection<String> properties) throws IOException;
+
   /** {@code zfs set property=value dataset}. */
   void setProperty(String dataset, String property, String value) throws IOException;
 

@@ -161,6 +161,22 @@ class FuseZfsIT {
   }
 
   @Test
+  void propertiesOfExistingDatasetsLeaveOutMissingOnesAndStillFailOnOtherErrors()
+      throws IOException {
+    var fs = src.path("some");
+    zfs.create(fs, Map.of("zrepl:a", "x"));
+    var names = List.of(src.root().toString(), fs.toString(), fs + "/none", fs + "/none/deeper");
+    var p = zfs.getPropertiesOfExisting(names, List.of("zrepl:a"));
+    assertThat(p).containsOnlyKeys(src.root().toString(), fs.toString());
+    assertThat(p.get(fs.toString()).get("zrepl:a").value()).isEqualTo("x");
+    assertThatThrownBy(() -> zfs.getProperties(names, List.of("zrepl:a")))
+        .isInstanceOf(ZfsException.class)
+        .hasMessageContaining("dataset does not exist");
+    assertThatThrownBy(() -> zfs.getPropertiesOfExisting(names, List.of("nosuchproperty")))
+        .isInstanceOf(ZfsException.class);
+  }
+
+  @Test
   void createsPlaceholders() throws IOException {
     var ph = src.path("ph");
     zfs.createPlaceholder(ph);

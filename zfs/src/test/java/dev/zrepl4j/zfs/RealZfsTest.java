@@ -46,6 +46,45 @@ class RealZfsTest {
   }
 
   @Test
+  void propertiesOfExistingDatasetsTolerateOnlyMissingDatasets() throws IOException {
+    var rows = "printf 'tank/a\\tzrepl:placeholder\\t-\\t-\\n'";
+    var missing = "echo \"cannot open 'tank/a/b': dataset does not exist\" >&2";
+    var z =
+        zfs(
+            script(
+                "zfs", rows + "; " + missing + "; " + missing.replace("a/b", "a/b/c") + "; exit 1"),
+            ZfsCapabilities.openZfs("zfs-mock"));
+    var names = List.of("tank/a", "tank/a/b", "tank/a/b/c");
+    var props = List.of(Zfs.PLACEHOLDER_PROPERTY);
+    assertThat(z.getPropertiesOfExisting(names, props)).containsOnlyKeys("tank/a");
+    // the plain form treats the same as a failure
+    assertThatThrownBy(() -> z.getProperties(names, props)).isInstanceOf(ZfsException.class);
+    // any other error is one, next to missing datasets too
+    var other =
+        zfs(
+            script("zfs", rows + "; " + missing + "; echo 'bad property list' >&2; exit 1"),
+            ZfsCapabilities.openZfs("zfs-mock"));
+    assertThatThrownBy(() -> other.getPropertiesOfExisting(names, props))
+        .isInstanceOfSatisfying(
+            ZfsException.class, e -> assertThat(e.stderr()).contains("bad property list"));
+    var silent = zfs(script("zfs", rows + "; exit 1"), ZfsCapabilities.openZfs("zfs-mock"));
+    assertThatThrownBy(() -> silent.getPropertiesOfExisting(names, props))
+        .isInstanceOf(ZfsException.class);
+  }
+
+  @Test
+  void onlyMissingDatasetsRecognisesLibzfsLinesAndNothingElse() {
+    assertThat(RealZfs.onlyMissingDatasets("cannot open 'p/a b': dataset does not exist\n"))
+        .isTrue();
+    assertThat(RealZfs.onlyMissingDatasets("")).isFalse();
+    assertThat(RealZfs.onlyMissingDatasets("cannot open 'p/a': permission denied")).isFalse();
+    assertThat(
+            RealZfs.onlyMissingDatasets(
+                "[... 900 bytes cut ...]\ncannot open 'p/a': dataset does not exist"))
+        .isFalse();
+  }
+
+  @Test
   void nonZeroExitWinsOverGarbledOutput() throws IOException {
     var bin =
         script(
