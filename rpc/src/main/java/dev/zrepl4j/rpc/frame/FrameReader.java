@@ -32,6 +32,12 @@ import org.slf4j.LoggerFactory;
 public final class FrameReader {
   private static final Logger log = LoggerFactory.getLogger(FrameReader.class);
 
+  // reads of a payload at least this large, with nothing buffered, go straight into the caller's
+  // buffer; and over a channel, a header read reads ahead at most this much. Otherwise a header
+  // read drags up to a buffer's worth of the next payload through the heap array (two more copies
+  // of most of a zfs stream, the frames being whatever a pipe read gave, mostly under 1 MiB).
+  static final int DIRECT_READ_MIN = Integer.getInteger("zrepl4j.rpc.directReadMin", 16 * 1024);
+
   private final InputStream in;
   private final @Nullable DirectSource direct;
   private final byte[] buf;
@@ -45,7 +51,7 @@ public final class FrameReader {
 
   /**
    * @param in the stream to read; the reader never closes it
-   * @param bufferSize the read buffer; reads larger than half of it bypass it
+   * @param bufferSize the read buffer; payload reads of at least 16 KiB (or half of it) bypass it
    */
   public FrameReader(InputStream in, int bufferSize) {
     this(in, null, bufferSize);
@@ -55,7 +61,7 @@ public final class FrameReader {
    * @param in the stream to read; the reader never closes it
    * @param direct reads the same bytes as {@code in} into a byte buffer (a socket channel): large
    *     payload reads into a direct buffer then skip the copy through a heap array; or null
-   * @param bufferSize the read buffer; reads larger than half of it bypass it
+   * @param bufferSize the read buffer; payload reads of at least 16 KiB (or half of it) bypass it
    */
   public FrameReader(InputStream in, @Nullable DirectSource direct, int bufferSize) {
     if (bufferSize < 64) {
@@ -165,12 +171,12 @@ public final class FrameReader {
       got = Math.min(n, lim - pos);
       dst.put(buf, pos, got);
       pos += got;
-    } else if (n >= buf.length / 2 && dst.hasArray()) {
+    } else if (n >= Math.min(DIRECT_READ_MIN, buf.length / 2) && dst.hasArray()) {
       got = in.read(dst.array(), dst.arrayOffset() + dst.position(), n);
       if (got > 0) {
         dst.position(dst.position() + got);
       }
-    } else if (n >= buf.length / 2 && d != null && dst.isDirect()) {
+    } else if (n >= Math.min(DIRECT_READ_MIN, buf.length / 2) && d != null && dst.isDirect()) {
       int limit = dst.limit();
       dst.limit(dst.position() + n);
       try {
@@ -372,8 +378,9 @@ public final class FrameReader {
       lim -= pos;
       pos = 0;
     }
+    int ahead = direct == null ? buf.length : Math.max(n, DIRECT_READ_MIN);
     while (lim < n) {
-      int got = in.read(buf, lim, buf.length - lim);
+      int got = in.read(buf, lim, Math.min(buf.length, ahead) - lim);
       if (got < 0) {
         if (lim == 0) {
           throw new EOFException("stream ended");
@@ -388,7 +395,7 @@ public final class FrameReader {
   private void refill() throws IOException {
     pos = 0;
     lim = 0;
-    int got = in.read(buf, 0, buf.length);
+    int got = in.read(buf, 0, direct == null ? buf.length : Math.min(buf.length, DIRECT_READ_MIN));
     if (got < 0) {
       throw new EOFException("stream ended inside a frame (" + remaining + " bytes missing)");
     }
