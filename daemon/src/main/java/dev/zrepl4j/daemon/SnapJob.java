@@ -1,6 +1,7 @@
 package dev.zrepl4j.daemon;
 
 import dev.zrepl4j.config.Job;
+import dev.zrepl4j.replication.DatasetFilter;
 import dev.zrepl4j.replication.PruneExecutor;
 import dev.zrepl4j.zfs.Zfs;
 import java.io.IOException;
@@ -64,7 +65,7 @@ final class SnapJob extends JobRunner {
     if (config.keep().isEmpty()) {
       return new PruneExecutor.Report(List.of(), List.of(), Map.of(), Map.of());
     }
-    var fss = zfs.listFilesystems(List.of(), config.filesystems());
+    var fss = DatasetFilter.list(zfs, config.filesystems());
     return new PruneExecutor(zfs, PruneExecutor.maxBatchFromEnvironment())
         .prune(fss, config.keep(), PruneExecutor.Contexts.none(), dryRun);
   }

@@ -1,8 +1,13 @@
 package dev.zrepl4j.replication;
 
 import dev.zrepl4j.zfs.DatasetPath;
+import dev.zrepl4j.zfs.Zfs;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Predicate;
 
 /**
@@ -51,6 +56,47 @@ public final class DatasetFilter implements Predicate<DatasetPath> {
   /** A filter that includes every dataset ({@code <: true}). */
   public static DatasetFilter all() {
     return of(Map.of("<", true));
+  }
+
+  /**
+   * The datasets below which (themselves included) every dataset this filter includes lies: the
+   * paths of the including patterns, none below another, sorted. Empty if a pattern includes every
+   * dataset ({@code <: true}): then only a listing of all pools finds them. Listing just these
+   * subtrees spares a host with thousands of unrelated datasets a listing of all of them on every
+   * run (zrepl#870).
+   */
+  public Optional<List<DatasetPath>> roots() {
+    var including = new ArrayList<DatasetPath>();
+    for (var r : rules.rules()) {
+      if (r.value()) {
+        if (r.pattern().path().isEmpty()) {
+          return Optional.empty();
+        }
+        including.add(r.pattern().path());
+      }
+    }
+    including.sort(java.util.Comparator.comparing(DatasetPath::toString));
+    var out = new ArrayList<DatasetPath>();
+    for (var p : including) {
+      if (out.stream().noneMatch(p::hasPrefix)) {
+        out.add(p);
+      }
+    }
+    return Optional.of(List.copyOf(out));
+  }
+
+  /**
+   * The filesystems and volumes {@code filter} includes, in one {@code zfs list}: of its {@link
+   * #roots()} where it is a {@code DatasetFilter} that has them, else of all pools.
+   */
+  public static List<DatasetPath> list(Zfs zfs, Predicate<DatasetPath> filter) throws IOException {
+    if (filter instanceof DatasetFilter f) {
+      var roots = f.roots();
+      if (roots.isPresent()) {
+        return zfs.listFilesystemsBelow(roots.get(), filter);
+      }
+    }
+    return zfs.listFilesystems(List.of(), filter);
   }
 
   /** Whether {@code dataset} is included. */

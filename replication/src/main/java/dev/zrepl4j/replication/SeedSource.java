@@ -74,7 +74,7 @@ public final class SeedSource {
   @RpcName("FilesystemRequest")
   public List<List<String>> filesystems(FilesystemRequest request) throws IOException {
     var out = new ArrayList<List<String>>();
-    for (var p : zfs.listFilesystems(List.of(), acl)) {
+    for (var p : DatasetFilter.list(zfs, acl)) {
       out.add(p.components());
     }
     return out;

@@ -94,7 +94,7 @@ public final class Sender implements SenderApi {
   @Override
   public List<FsInfo> listFilesystems() throws IOException {
     var out = new ArrayList<FsInfo>();
-    for (var p : zfs.listFilesystems(List.of(), filter)) {
+    for (var p : DatasetFilter.list(zfs, filter)) {
       out.add(new FsInfo(p.toString(), false, ""));
     }
     return out;
@@ -335,7 +335,7 @@ public final class Sender implements SenderApi {
   public PruneResult prune(PruneRequest request) throws IOException {
     var rules = PruneExecutor.rules(request);
     var executor = PruneExecutor.fromEnvironment(zfs);
-    var filesystems = zfs.listFilesystems(List.of(), filter);
+    var filesystems = DatasetFilter.list(zfs, filter);
     var result =
         PruneResult.of(
             executor.prune(

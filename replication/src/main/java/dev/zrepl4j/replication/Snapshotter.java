@@ -151,7 +151,8 @@ public final class Snapshotter {
   private final InstantSource clock;
 
   /**
-   * @param roots where to look for filesystems (empty = all pools)
+   * @param roots where to look for filesystems (empty: below the filter's roots, see {@link
+   *     DatasetFilter#roots()})
    * @param filter the job's {@code filesystems} filter
    */
   public Snapshotter(
@@ -169,9 +170,9 @@ public final class Snapshotter {
     this.clock = clock;
   }
 
-  /** The filesystems the job snapshots. */
+  /** The filesystems the job snapshots (no roots given: those the filter's own roots hold). */
   public List<DatasetPath> filesystems() throws IOException {
-    return zfs.listFilesystems(roots, filter);
+    return roots.isEmpty() ? DatasetFilter.list(zfs, filter) : zfs.listFilesystems(roots, filter);
   }
 
   /**

@@ -32,6 +32,27 @@ class DatasetFilterPropertiesTest {
   }
 
   @Property
+  void everyIncludedDatasetLiesBelowExactlyOneRoot(
+      @ForAll("rules") Map<String, Boolean> rules, @ForAll("paths") DatasetPath dataset) {
+    var f = DatasetFilter.of(rules);
+    var roots = f.roots();
+    if (roots.isEmpty()) {
+      assertThat(rules).containsEntry("<", true);
+      return;
+    }
+    var rs = roots.get();
+    // none below another, so a recursive listing of them names each dataset once
+    for (var a : rs) {
+      for (var b : rs) {
+        assertThat(a != b && a.hasPrefix(b)).as("%s below %s", a, b).isFalse();
+      }
+    }
+    if (f.test(dataset)) {
+      assertThat(rs).anyMatch(dataset::hasPrefix);
+    }
+  }
+
+  @Property
   void addingASubtreeRuleOnlyChangesDatasetsBelowIt(
       @ForAll("rules") Map<String, Boolean> rules,
       @ForAll("paths") DatasetPath pattern,

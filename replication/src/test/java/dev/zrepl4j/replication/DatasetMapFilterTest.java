@@ -36,6 +36,46 @@ class DatasetMapFilterTest {
   }
 
   @Test
+  void filterRootsAreTheIncludingPatternsNoneBelowAnother() {
+    var f =
+        DatasetFilter.of(
+            Map.of(
+                "tank/home<", true,
+                "tank/home/tmp<", false,
+                "tank/home/bob/keep", true,
+                "tank/vm", true,
+                "data<", true,
+                "data/x<", true,
+                "other<", false));
+    assertThat(f.roots()).hasValue(java.util.List.of(p("data"), p("tank/home"), p("tank/vm")));
+    assertThat(DatasetFilter.of(Map.of("<", true, "tank<", false)).roots()).isEmpty();
+    assertThat(DatasetFilter.of(Map.of("<", false, "tank/a", true)).roots())
+        .hasValue(java.util.List.of(p("tank/a")));
+    assertThat(DatasetFilter.of(Map.of("tank<", false)).roots()).hasValue(java.util.List.of());
+    assertThat(DatasetFilter.seed(Map.of("<", "omit", "a<", "ok", "a/b<", "omit")).roots())
+        .hasValue(java.util.List.of(p("a")));
+  }
+
+  @Test
+  void aSenderListsOnlyBelowItsFiltersRoots() throws Exception {
+    var zfs = new FakeZfs();
+    for (var fs : java.util.List.of("tank/home", "tank/home/bob", "tank/tmp", "data/x")) {
+      zfs.versions.put(p(fs), java.util.List.of());
+    }
+    var sender =
+        new Sender(
+            zfs,
+            DatasetFilter.of(Map.of("tank/home<", true, "gone<", true)),
+            "job",
+            SenderOptions.PLAIN);
+    assertThat(sender.listFilesystems())
+        .extracting(FsInfo::path)
+        .containsExactly("tank/home", "tank/home/bob");
+    assertThat(zfs.calls).contains("listFilesystemsBelow [gone, tank/home]");
+    assertThat(zfs.calls).doesNotContain("listFilesystems");
+  }
+
+  @Test
   void datasetMapFilter_filter() {
     var filter1 = DatasetFilter.seed(Map.of("<", "omit", "a<", "ok", "a/b<", "omit"));
     assertThat(filter1.test(p("b"))).isFalse();

@@ -40,6 +40,16 @@ final class FakeZfs implements Zfs {
   }
 
   @Override
+  public List<DatasetPath> listFilesystemsBelow(
+      Collection<DatasetPath> roots, Predicate<DatasetPath> filter) {
+    calls.add("listFilesystemsBelow " + roots);
+    return versions.keySet().stream()
+        .filter(p -> roots.stream().anyMatch(p::hasPrefix))
+        .filter(filter)
+        .toList();
+  }
+
+  @Override
   public Map<DatasetPath, List<FilesystemVersion>> listVersions(
       Collection<DatasetPath> filesystems) {
     calls.add("listVersions " + filesystems);

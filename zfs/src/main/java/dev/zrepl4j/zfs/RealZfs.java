@@ -236,7 +236,24 @@ public final class RealZfs implements Zfs {
       args.add("-r");
       roots.forEach(r -> args.add(dataset(r)));
     }
-    var all = run(zfs, args, ZfsOutput::parseNames);
+    return filtered(run(zfs, args, ZfsOutput::parseNames), filter);
+  }
+
+  @Override
+  public List<DatasetPath> listFilesystemsBelow(
+      Collection<DatasetPath> roots, Predicate<DatasetPath> filter) throws IOException {
+    if (roots.isEmpty()) {
+      return List.of();
+    }
+    var args =
+        new ArrayList<>(List.of("list", "-H", "-o", "name", "-t", "filesystem,volume", "-r"));
+    new java.util.LinkedHashSet<>(roots).forEach(r -> args.add(dataset(r)));
+    var found = run(zfs, args, ZfsOutput::parseNames, RealZfs::onlyMissingDatasets);
+    // nested roots would list a dataset twice
+    return filtered(List.copyOf(new java.util.LinkedHashSet<>(found)), filter);
+  }
+
+  private static List<DatasetPath> filtered(List<DatasetPath> all, Predicate<DatasetPath> filter) {
     var out = new ArrayList<DatasetPath>();
     for (var p : all) {
       if (filter.test(p)) {

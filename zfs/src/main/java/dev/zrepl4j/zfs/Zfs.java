@@ -47,6 +47,14 @@ public interface Zfs {
       throws IOException;
 
   /**
+   * Filesystems and volumes under those of {@code roots} that exist (recursively, the roots
+   * included; none if {@code roots} is empty) that pass {@code filter}, in one invocation. A root
+   * that does not exist is skipped, any other failure is thrown.
+   */
+  List<DatasetPath> listFilesystemsBelow(
+      Collection<DatasetPath> roots, Predicate<DatasetPath> filter) throws IOException;
+
+  /**
    * The snapshots and bookmarks of each of {@code filesystems}, each list ordered by createtxg, in
    * one {@code zfs} invocation for all of them (none if the collection is empty). Every requested
    * filesystem is a key of the result. On zfs-fuse the numbers come from one {@code zfs get -Hp}.

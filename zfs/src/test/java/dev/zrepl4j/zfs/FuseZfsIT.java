@@ -177,6 +177,21 @@ class FuseZfsIT {
   }
 
   @Test
+  void listsFilesystemsBelowTheRootsThatExistEachOnce() throws IOException {
+    var a = src.path("below");
+    zfs.create(a, Map.of());
+    zfs.create(a.child("x"), Map.of());
+    zfs.create(src.path("beside"), Map.of());
+    var nope = src.path("nope");
+    assertThat(zfs.listFilesystemsBelow(List.of(a, nope, a.child("x")), p -> true))
+        .containsExactly(a, a.child("x"));
+    assertThat(zfs.listFilesystemsBelow(List.of(a), p -> !p.equals(a)))
+        .containsExactly(a.child("x"));
+    assertThat(zfs.listFilesystemsBelow(List.of(nope), p -> true)).isEmpty();
+    assertThat(zfs.listFilesystemsBelow(List.of(), p -> true)).isEmpty();
+  }
+
+  @Test
   void createsPlaceholders() throws IOException {
     var ph = src.path("ph");
     zfs.createPlaceholder(ph);
