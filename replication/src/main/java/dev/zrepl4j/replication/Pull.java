@@ -5,7 +5,6 @@ import dev.zrepl4j.rpc.RpcOptions;
 import dev.zrepl4j.rpc.RpcServer;
 import dev.zrepl4j.zfs.DatasetPath;
 import java.io.IOException;
-import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
@@ -74,11 +73,18 @@ public final class Pull implements Replication.Connector, AutoCloseable {
   }
 
   /** The source's sender showing only the filesystems a mapping maps. Thread-safe. */
-  private record Mapped(SenderApi sender, DatasetMapping mapping) implements SenderApi {
+  private static final class Mapped extends ForwardingSender {
+    private final DatasetMapping mapping;
+
+    Mapped(SenderApi sender, DatasetMapping mapping) {
+      super(sender);
+      this.mapping = mapping;
+    }
+
     @Override
     public List<FsInfo> listFilesystems() throws IOException {
       var out = new ArrayList<FsInfo>();
-      for (var fs : sender.listFilesystems()) {
+      for (var fs : delegate().listFilesystems()) {
         if (mapped(fs.path())) {
           out.add(fs);
         }
@@ -92,36 +98,6 @@ public final class Pull implements Replication.Connector, AutoCloseable {
       } catch (IllegalArgumentException e) {
         return true; // not a dataset name: the receiver refuses it, naming it
       }
-    }
-
-    @Override
-    public List<FsVersion> listVersions(FsRequest request) throws IOException {
-      return sender.listVersions(request);
-    }
-
-    @Override
-    public List<FsVersionList> listVersionsOf(FsListRequest request) throws IOException {
-      return sender.listVersionsOf(request);
-    }
-
-    @Override
-    public InputStream send(SendSpec spec) throws IOException {
-      return sender.send(spec);
-    }
-
-    @Override
-    public SizeEstimate sendDry(SendSpec spec) throws IOException {
-      return sender.sendDry(spec);
-    }
-
-    @Override
-    public void sendCompleted(SendCompleted done) throws IOException {
-      sender.sendCompleted(done);
-    }
-
-    @Override
-    public PruneResult prune(PruneRequest request) throws IOException {
-      return sender.prune(request);
     }
   }
 }

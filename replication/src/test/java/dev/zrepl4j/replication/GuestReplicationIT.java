@@ -129,6 +129,19 @@ class GuestReplicationIT {
     return push(job, filter, SenderOptions.PLAIN, SINK, ReceiverOptions.DEFAULTS, null);
   }
 
+  /**
+   * Creates {@code fs} with a file of {@code megabytes}, snapshots it as s1 and pushes it with a
+   * new push job that replicates only it.
+   */
+  private Push pushedOnce(String job, String fs, int megabytes) throws Exception {
+    zfs.create(DatasetPath.parse(fs), Map.of());
+    guest.writeRandom("/" + fs + "/file.bin", megabytes);
+    snapshot("s1", fs);
+    var push = push(job, p -> p.toString().equals(fs));
+    assertThat(push.run(once(job), Replication.Progress.none()).ok()).isTrue();
+    return push;
+  }
+
   /** Records the steps the engine transferred, per filesystem, in order. */
   private static final class Steps implements Replication.Progress {
     final List<Map.Entry<String, Step>> seen = new CopyOnWriteArrayList<>();
@@ -265,11 +278,7 @@ class GuestReplicationIT {
       throws Exception {
     var job = "gcursor";
     var fs = src("gone");
-    zfs.create(DatasetPath.parse(fs), Map.of());
-    guest.writeRandom("/" + fs + "/file.bin", 2);
-    snapshot("s1", fs);
-    var push = push(job, p -> p.toString().equals(fs));
-    assertThat(push.run(once(job), Replication.Progress.none()).ok()).isTrue();
+    var push = pushedOnce(job, fs, 2);
     var cursorAtS1 = cursor(fs + "@s1", job);
 
     guest.zfs("destroy", fs + "@s1").ok();
@@ -301,11 +310,7 @@ class GuestReplicationIT {
       throws Exception {
     var job = "gstop";
     var fs = src("stop");
-    zfs.create(DatasetPath.parse(fs), Map.of());
-    guest.writeRandom("/" + fs + "/file.bin", 1);
-    snapshot("s1", fs);
-    var push = push(job, p -> p.toString().equals(fs));
-    assertThat(push.run(once(job), Replication.Progress.none()).ok()).isTrue();
+    var push = pushedOnce(job, fs, 1);
     guest.writeRandom("/" + fs + "/more.bin", 1);
     snapshot("s2", fs);
     // the run stops after the receive, before the sender's completion
