@@ -76,6 +76,32 @@ final class ZfsProcess implements AutoCloseable {
    * @throws ZfsException if the binary cannot be started
    */
   static ZfsProcess start(List<String> argv, Stdin stdin, Stdout stdout) throws ZfsException {
+    boolean large = (stdin == Stdin.BULK || stdout == Stdout.BULK) && !largePipesRefused;
+    try {
+      return start(argv, stdin, stdout, large);
+    } catch (ZfsException e) {
+      if (!large) {
+        throw e;
+      }
+      // a policy (LSM, a hardened /proc) may refuse reopening a pipe through /proc/self/fd: the
+      // process pipes of ProcessBuilder still work, and are used from then on if they do here
+      var p = start(argv, stdin, stdout, false);
+      if (!largePipesRefused) {
+        largePipesRefused = true;
+        log.warn(
+            "1 MiB pipes to zfs are refused here ({}); using the default pipes (slower bulk"
+                + " streams)",
+            e.getMessage());
+      }
+      return p;
+    }
+  }
+
+  // set once starting a process with large pipes failed and without them worked
+  static volatile boolean largePipesRefused;
+
+  private static ZfsProcess start(List<String> argv, Stdin stdin, Stdout stdout, boolean large)
+      throws ZfsException {
     var pb = new ProcessBuilder(argv);
     if (stdin == Stdin.NULL) {
       pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
@@ -83,8 +109,8 @@ final class ZfsProcess implements AutoCloseable {
     if (stdout == Stdout.DISCARD) {
       pb.redirectOutput(ProcessBuilder.Redirect.DISCARD);
     }
-    LargePipe inPipe = stdin == Stdin.BULK ? LargePipe.open() : null;
-    LargePipe outPipe = stdout == Stdout.BULK ? LargePipe.open() : null;
+    LargePipe inPipe = large && stdin == Stdin.BULK ? LargePipe.open() : null;
+    LargePipe outPipe = large && stdout == Stdout.BULK ? LargePipe.open() : null;
     OutputStream ourStdin = null;
     InputStream ourStdout = null;
     try {

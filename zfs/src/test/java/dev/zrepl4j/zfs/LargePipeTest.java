@@ -68,6 +68,42 @@ class LargePipeTest {
   }
 
   @Test
+  void whereReopeningAPipeThroughProcIsRefusedTheDefaultPipesCarryTheStream() throws Exception {
+    LargePipe.fdDirectory = "/nonexistent-fd-directory"; // as an LSM refusing /proc/self/fd
+    try {
+      var data = new byte[3 << 20];
+      new Random(11).nextBytes(data);
+      try (var p = ZfsProcess.start(List.of("cat"), ZfsProcess.Stdin.BULK, ZfsProcess.Stdout.BULK);
+          var pool = Executors.newVirtualThreadPerTaskExecutor()) {
+        var writer =
+            pool.submit(
+                () -> {
+                  try (var in = p.stdin()) {
+                    in.write(data);
+                  }
+                  return null;
+                });
+        assertThat(p.stdout().readAllBytes()).isEqualTo(data);
+        writer.get();
+        p.checkSuccess();
+      }
+      assertThat(ZfsProcess.largePipesRefused).isTrue();
+      // a binary that cannot start is still reported as such
+      assertThatThrownBy(
+              () ->
+                  ZfsProcess.start(
+                      List.of("/nonexistent/zfs"),
+                      ZfsProcess.Stdin.BULK,
+                      ZfsProcess.Stdout.DISCARD))
+          .isInstanceOf(ZfsException.class)
+          .hasMessageContaining("cannot start");
+    } finally {
+      LargePipe.fdDirectory = "/proc/self/fd";
+      ZfsProcess.largePipesRefused = false;
+    }
+  }
+
+  @Test
   void leavesNoDescriptorOpen() throws Exception {
     long before = openDescriptors();
     for (int i = 0; i < 50; i++) {
