@@ -533,8 +533,8 @@ public final class Replication {
             run.apply(plan);
           }
           if (run.finished()) {
-            confirm(
-                conn, run, scheduler); // the failed attempt may have been the sender's completion
+            // the failed attempt may have been the sender's completion
+            confirm(conn, run, scheduler);
             return conn;
           }
         }
@@ -610,7 +610,8 @@ public final class Replication {
   private void confirm(Connection c, FsRun run, Scheduler scheduler) throws InterruptedException {
     FsVersion common;
     synchronized (scheduler) {
-      if (run.state != FsReport.State.UP_TO_DATE || run.done > 0 || run.common == null) {
+      // in sync (planned so, or found so by a retry after steps of this run) and not failed
+      if (run.common == null || !run.open()) {
         return;
       }
       common = run.common;

@@ -32,7 +32,9 @@ final class MemoryPools {
     /** send throws a (permanent) RemoteException. */
     SEND_REFUSED,
     /** the stream breaks after half of it; a resumable receiver keeps a token. */
-    STREAM_CUT
+    STREAM_CUT,
+    /** no fault: the call goes through (to fault a later call). */
+    NONE
   }
 
   final Map<String, List<FsVersion>> sender = new LinkedHashMap<>();
@@ -222,7 +224,7 @@ final class MemoryPools {
       if (f == Fault.CONNECTION_LOST) {
         throw new IOException("connection reset (injected)");
       }
-      if (f != null) {
+      if (f != null && f != Fault.NONE) {
         throw new RemoteException(ErrorCode.INTERNAL, "sender failed (injected)");
       }
       completed.add(done);

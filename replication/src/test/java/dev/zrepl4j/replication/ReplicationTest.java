@@ -224,6 +224,23 @@ class ReplicationTest {
   }
 
   @Test
+  void theLastStepsCompletionLostIsConfirmedInTheSameRunAfterEarlierSteps() throws Exception {
+    pools.snapshot("p/fs", "1", 10);
+    assertThat(run(config()).ok()).isTrue();
+    pools.completed.clear();
+    var two = pools.snapshot("p/fs", "2", 11);
+    var three = pools.snapshot("p/fs", "3", 12);
+    pools.completionFault("p/fs", Fault.NONE, Fault.CONNECTION_LOST);
+    var r = run(config());
+    assertThat(r.of("p/fs").state()).isEqualTo(State.REPLICATED);
+    assertThat(pools.receiverSnapshots("p/fs")).containsExactly("1", "2", "3");
+    assertThat(pools.completed)
+        .extracting(SendCompleted::to)
+        .containsExactly(two, three); // the second is the retry's confirmation
+    assertThat(settled.contains("p/fs")).isTrue();
+  }
+
+  @Test
   void aCompletionRefusedAfterTheReceiveIsConfirmedByTheNextRunOfTheSameDriver() throws Exception {
     pools.snapshot("p/fs", "1", 10);
     pools.snapshot("p/fs", "2", 11);
