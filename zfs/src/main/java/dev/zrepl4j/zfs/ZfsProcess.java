@@ -80,8 +80,9 @@ final class ZfsProcess implements AutoCloseable {
     try {
       return start(argv, stdin, stdout, large);
     } catch (ZfsException e) {
-      if (!large) {
-        throw e;
+      var why = String.valueOf(e.getMessage());
+      if (!large || !why.contains(LargePipe.fdDirectory) || why.contains("Too many open files")) {
+        throw e; // not the reopening of a pipe being refused
       }
       // a policy (LSM, a hardened /proc) may refuse reopening a pipe through /proc/self/fd: the
       // process pipes of ProcessBuilder still work, and are used from then on if they do here
