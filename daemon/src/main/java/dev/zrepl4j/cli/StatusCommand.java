@@ -84,6 +84,9 @@ final class StatusCommand implements Callable<Integer> {
       if (j.lastError() != null && (r == null || r.ok())) {
         out.println("  error: " + j.lastError());
       }
+      for (var w : j.warnings()) {
+        out.println("  warning: " + w);
+      }
     }
   }
 

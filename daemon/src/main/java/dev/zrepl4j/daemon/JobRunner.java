@@ -206,7 +206,20 @@ abstract class JobRunner implements AutoCloseable {
   JobStatus status() {
     var n = nextRun;
     return new JobStatus(
-        name, type, state, n == null ? null : n.toString(), runs, lastRun, current(), lastError);
+        name,
+        type,
+        state,
+        n == null ? null : n.toString(),
+        runs,
+        lastRun,
+        current(),
+        lastError,
+        warnings());
+  }
+
+  /** Standing warnings about how the job is used (none by default). */
+  protected List<String> warnings() {
+    return List.of();
   }
 
   String name() {

@@ -15,6 +15,8 @@ import org.jspecify.annotations.Nullable;
  * @param lastRun the last completed run, if any
  * @param current per-filesystem progress of the replication now running (empty when none)
  * @param lastError the last run's error, if it failed
+ * @param warnings what is wrong with how the job is used, standing until the daemon restarts (a
+ *     source job pulled by more than one client)
  */
 public record JobStatus(
     String name,
@@ -24,9 +26,11 @@ public record JobStatus(
     long runs,
     @Nullable Run lastRun,
     List<Fs> current,
-    @Nullable String lastError) {
+    @Nullable String lastError,
+    List<String> warnings) {
   public JobStatus {
     current = List.copyOf(current);
+    warnings = warnings == null ? List.of() : List.copyOf(warnings);
   }
 
   /**

@@ -33,6 +33,8 @@ final class PassiveJob extends JobRunner {
   private final Transports transports;
   private final Optional<Snapshots> snapshots;
   private @Nullable AutoCloseable listener;
+  // the client identities a source job has served since the daemon started, in order
+  private final java.util.Set<String> clientIdentities = new java.util.LinkedHashSet<>();
 
   PassiveJob(Job config, Zfs zfs, Transports transports, Clock clock) {
     super(config.name(), config.type(), clock);
@@ -50,6 +52,7 @@ final class PassiveJob extends JobRunner {
         snapshots = Optional.empty();
       }
       case Job.Source s -> {
+        server.onConnection(c -> pulledBy(c.identity()));
         server.register("sender", new Sender(zfs, s.filesystems(), s.name(), s.send().options()));
         server.register(new SeedSource(zfs, s.filesystems()));
         snapshots = Optional.of(new Snapshots(s.snapshotting(), zfs, s.filesystems(), clock));
@@ -91,6 +94,44 @@ final class PassiveJob extends JobRunner {
     }
     return new JobStatus.Run(
         started.toString(), secondsSince(started), snapshot, List.of(), 0, problems);
+  }
+
+  /**
+   * Records a source job's client. A second identity is warned about (log and status): the step
+   * holds and the replication cursor carry the job's name, not the client's, so two pulling clients
+   * move each other's cursor and release each other's step holds (zrepl#380, as in zrepl). The seed
+   * protocol's pullers, which keep no cursor, count too.
+   */
+  private void pulledBy(String identity) {
+    List<String> all;
+    synchronized (clientIdentities) {
+      if (!clientIdentities.add(identity) || clientIdentities.size() < 2) {
+        return;
+      }
+      all = List.copyOf(clientIdentities);
+    }
+    log.warn("job {}: {}", name, fanOutWarning(all));
+  }
+
+  private String fanOutWarning(List<String> identities) {
+    return "pulled by "
+        + identities.size()
+        + " clients "
+        + identities
+        + ": the step holds and the replication cursor of source job "
+        + name
+        + " carry its name, not the client's, so these clients move each other's cursor and"
+        + " release each other's step holds (zrepl#380); give each client a source job of its"
+        + " own";
+  }
+
+  @Override
+  protected List<String> warnings() {
+    synchronized (clientIdentities) {
+      return clientIdentities.size() < 2
+          ? List.of()
+          : List.of(fanOutWarning(List.copyOf(clientIdentities)));
+    }
   }
 
   /** Open connections of clients. */

@@ -259,6 +259,7 @@ class DaemonIT extends TwoPoolsTest {
       pull.cli("signal", "wakeup", "pull");
       var s = pull.awaitRuns("pull", 1);
       assertThat(s.lastRun().problems()).as(pull.logText()).isEmpty();
+      assertThat(source.job("source").warnings()).isEmpty(); // one client
       for (var rel : List.of("", "a", "a/b")) {
         var fs =
             DatasetPath.parse(
@@ -271,6 +272,55 @@ class DaemonIT extends TwoPoolsTest {
         }
       }
     }
+  }
+
+  @Test
+  void aSourcePulledByTwoClientsIsWarnedAboutInTheLogAndTheStatus() throws IOException {
+    var yaml =
+        global("fan")
+            + """
+            jobs:
+              - name: source
+                type: source
+                serve: {type: local, listener_name: src}
+                filesystems: {"%s<": true}
+                snapshotting: {type: manual}
+            """
+                .formatted(src.path("data"))
+            + pullJob("one", dst.path("one"))
+            + pullJob("two", dst.path("two"));
+    FuseFixture.run("zfs", "snapshot", "-r", src.path("data") + "@zrepl_fan1");
+    for (var root : List.of("one", "two")) {
+      FuseFixture.run("zfs", "create", "-o", "mountpoint=none", dst.path(root).toString());
+    }
+    try (var d = DaemonProcess.start(dir, "fan", yaml, sock("fan"))) {
+      d.cli("signal", "wakeup", "one");
+      assertThat(d.awaitRuns("one", 1).lastRun().problems()).as(d.logText()).isEmpty();
+      assertThat(d.job("source").warnings()).isEmpty();
+      d.cli("signal", "wakeup", "two");
+      assertThat(d.awaitRuns("two", 1).lastRun().problems()).as(d.logText()).isEmpty();
+      assertThat(d.job("source").warnings())
+          .singleElement(org.assertj.core.api.InstanceOfAssertFactories.STRING)
+          .contains("pulled by 2 clients [one, two]")
+          .contains("zrepl#380");
+      assertThat(d.cli("status")).contains("warning: pulled by 2 clients [one, two]");
+      assertThat(d.logText()).contains("job source: pulled by 2 clients [one, two]");
+    }
+  }
+
+  /** A manual pull job named {@code name} from the local listener "src" as client {@code name}. */
+  private static String pullJob(String name, Object rootFs) {
+    return """
+          - name: %s
+            type: pull
+            connect: {type: local, listener_name: src, client_identity: %s}
+            root_fs: %s
+            interval: manual
+            pruning:
+              keep_sender: [{type: last_n, count: 5}]
+              keep_receiver: [{type: last_n, count: 5}]
+        """
+        .formatted(name, name, rootFs);
   }
 
   @ParameterizedTest(name = "SIGTERM to the {0} daemon")

@@ -26,6 +26,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -52,6 +53,7 @@ public final class RpcServer implements AutoCloseable {
   private final Set<AutoCloseable> listeners = ConcurrentHashMap.newKeySet();
   private final Semaphore connectionSlots;
   private volatile boolean closed;
+  private volatile @Nullable Consumer<Caller> connectionHook;
 
   public RpcServer(RpcOptions options) {
     this.options = options;
@@ -77,8 +79,29 @@ public final class RpcServer implements AutoCloseable {
     return this;
   }
 
+  /**
+   * Calls {@code hook} with the caller of every connection (and in-process client) from now on,
+   * before its first request; a hook that throws is logged and ignored. One hook per server.
+   */
+  public RpcServer onConnection(Consumer<Caller> hook) {
+    this.connectionHook = hook;
+    return this;
+  }
+
+  private void connected(Caller caller) {
+    var h = connectionHook;
+    if (h != null) {
+      try {
+        h.accept(caller);
+      } catch (RuntimeException e) {
+        log.warn("{}: connection hook failed", caller, e);
+      }
+    }
+  }
+
   /** A client that calls this server's endpoints in-process, without serialization. */
   public RpcClient local(Caller caller) {
+    connected(caller);
     return new LocalClient(endpoints, caller);
   }
 
@@ -91,6 +114,7 @@ public final class RpcServer implements AutoCloseable {
       closeQuietly(transport);
       return;
     }
+    connected(caller);
     var c = new Conn(transport, options, "server-" + caller.identity(), () -> {});
     connections.add(c);
     c.start();

@@ -28,7 +28,17 @@ final class Fixture implements AutoCloseable {
   }
 
   Fixture(Kind kind, RpcOptions options) throws IOException {
-    server = new RpcServer(options).register("t", new TestApi()).register(new SeedEndpoints());
+    this(kind, options, c -> {});
+  }
+
+  /** With {@code hook} seeing each connection's caller ({@link RpcServer#onConnection}). */
+  Fixture(Kind kind, RpcOptions options, java.util.function.Consumer<Caller> hook)
+      throws IOException {
+    server =
+        new RpcServer(options)
+            .register("t", new TestApi())
+            .register(new SeedEndpoints())
+            .onConnection(hook);
     dir = Files.createTempDirectory("rpc-test");
     switch (kind) {
       case TCP -> {

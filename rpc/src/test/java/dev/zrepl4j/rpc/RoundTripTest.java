@@ -15,6 +15,18 @@ class RoundTripTest {
 
   @ParameterizedTest
   @EnumSource(Fixture.Kind.class)
+  void theConnectionHookSeesEachConnectionsCallerOnceBeforeItsCalls(Fixture.Kind kind)
+      throws Exception {
+    var seen = new java.util.concurrent.CopyOnWriteArrayList<String>();
+    try (var f = new Fixture(kind, RpcOptions.defaults(), c -> seen.add(c.identity())); ) {
+      Resp r = f.client.call("t.hello", new Req("anna", 7), Resp.class);
+      f.client.call("t.hello", new Req("bert", 1), Resp.class);
+      assertThat(seen).containsExactly(r.identity());
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(Fixture.Kind.class)
   void jsonCallsReachTheEndpointWithTheCallersIdentity(Fixture.Kind kind) throws Exception {
     try (var f = new Fixture(kind)) {
       assertThat(f.client.extensions()).isTrue();
