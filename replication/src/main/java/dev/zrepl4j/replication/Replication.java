@@ -346,18 +346,24 @@ public final class Replication {
       throw e;
     }
     var scheduler = new Scheduler(runs);
-    try {
-      for (var r : runs.values()) {
-        confirm(first, r, scheduler);
-      }
-    } catch (InterruptedException e) {
-      closeQuietly(first);
-      throw e;
-    }
+    var unconfirmed =
+        runs.values().stream()
+            .filter(r -> r.common != null && r.open() && !settled.contains(r.fs))
+            .toList();
     var workers = new ArrayList<Future<?>>();
     try (var ex =
         Executors.newThreadPerTaskExecutor(
             Thread.ofPlatform().daemon().name("replication-" + config.job() + "-", 0).factory())) {
+      if (!unconfirmed.isEmpty()) {
+        // next to the steps, on a connection of its own: after a daemon start every in-sync
+        // filesystem is confirmed once, and the steps of the others need not wait for that
+        workers.add(
+            ex.submit(
+                () -> {
+                  confirmAll(scheduler, unconfirmed);
+                  return null;
+                }));
+      }
       for (int w = 0; w < config.stepConcurrency(); w++) {
         var conn = w == 0 ? first : null;
         workers.add(
@@ -599,6 +605,29 @@ public final class Replication {
           backoff.multipliedBy(2).compareTo(Duration.ofMinutes(1)) > 0
               ? Duration.ofMinutes(1)
               : backoff.multipliedBy(2);
+    }
+  }
+
+  /** Confirms {@code pending} (see {@link #confirm}) over a connection of their own. */
+  private void confirmAll(Scheduler scheduler, List<FsRun> pending) throws InterruptedException {
+    Connection c = null;
+    try {
+      c = connector.connect();
+      for (var r : pending) {
+        confirm(c, r, scheduler);
+      }
+    } catch (InterruptedIOException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedException(e.getMessage());
+    } catch (IOException e) {
+      log.warn(
+          "{}: cannot connect to confirm the sender's cursor of {} filesystems (next run"
+              + " retries): {}",
+          config.job(),
+          pending.size(),
+          describe(e));
+    } finally {
+      closeQuietly(c);
     }
   }
 

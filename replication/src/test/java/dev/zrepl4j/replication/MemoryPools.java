@@ -40,6 +40,9 @@ final class MemoryPools {
   final Map<String, List<FsVersion>> sender = new LinkedHashMap<>();
   final Map<String, RecvFs> receiver = new LinkedHashMap<>();
   final Map<String, List<Fault>> faults = new LinkedHashMap<>();
+  // sendCompleted of a filesystem waits for its gate, if it has one
+  final Map<String, java.util.concurrent.CountDownLatch> completionGates =
+      new java.util.concurrent.ConcurrentHashMap<>();
   // faults of the next sendCompleted calls: CONNECTION_LOST or SEND_REFUSED (the call is refused)
   final Map<String, List<Fault>> completionFaults = new LinkedHashMap<>();
   final List<String> sendLog = Collections.synchronizedList(new ArrayList<>());
@@ -216,6 +219,17 @@ final class MemoryPools {
 
     @Override
     public void sendCompleted(SendCompleted done) throws IOException {
+      var gate = completionGates.get(done.filesystem());
+      if (gate != null) {
+        try {
+          if (!gate.await(30, java.util.concurrent.TimeUnit.SECONDS)) {
+            throw new IOException("completion gate never opened (test)");
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new java.io.InterruptedIOException("interrupted at the completion gate");
+        }
+      }
       Fault f;
       synchronized (MemoryPools.this) {
         var fl = completionFaults.getOrDefault(done.filesystem(), new ArrayList<>());

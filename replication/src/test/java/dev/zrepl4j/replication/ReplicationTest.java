@@ -210,6 +210,42 @@ class ReplicationTest {
   }
 
   @Test
+  void confirmationsAfterARestartDoNotHoldUpTheStepsOfOtherFilesystems() throws Exception {
+    var a1 = pools.snapshot("p/a", "1", 10);
+    pools.snapshot("p/b", "1", 11);
+    assertThat(run(config()).ok()).isTrue();
+    pools.snapshot("p/b", "2", 12);
+    pools.completed.clear();
+    // a restarted driver: p/a (in sync) is confirmed, and its confirmation is slow
+    var gate = new java.util.concurrent.CountDownLatch(1);
+    pools.completionGates.put("p/a", gate);
+    var restarted = new Replication.Settled();
+    var run =
+        java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()
+            .submit(
+                () ->
+                    new Replication(
+                            config(), pools.connector(), Replication.Progress.none(), restarted)
+                        .run());
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    while (!pools.receiverSnapshots("p/b").contains("2") && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertThat(pools.receiverSnapshots("p/b"))
+        .as("p/b's step ran while p/a's confirmation waited")
+        .containsExactly("1", "2");
+    assertThat(run.isDone()).isFalse(); // the run waits for the confirmation
+    gate.countDown();
+    var r = run.get(10, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(r.ok()).isTrue();
+    assertThat(r.of("p/a").state()).isEqualTo(State.UP_TO_DATE);
+    assertThat(r.of("p/b").state()).isEqualTo(State.REPLICATED);
+    assertThat(pools.completed).contains(new SendCompleted("p/a", null, a1));
+    assertThat(restarted.contains("p/a")).isTrue();
+    assertThat(restarted.contains("p/b")).isTrue();
+  }
+
+  @Test
   void aCompletionLostAfterTheReceiveIsConfirmedWhenTheRetryFindsBothSidesInSync()
       throws Exception {
     var one = pools.snapshot("p/fs", "1", 10);
