@@ -27,6 +27,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.FutureTask;
+import java.util.function.LongConsumer;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -545,11 +546,21 @@ public final class Replication {
           }
         }
         var step = run.queue.peekFirst();
-        long bytes = transfer(conn, run.fs, java.util.Objects.requireNonNull(step));
+        long bytes =
+            transfer(
+                conn,
+                run.fs,
+                java.util.Objects.requireNonNull(step),
+                n -> {
+                  synchronized (scheduler) {
+                    run.received = n;
+                  }
+                });
         synchronized (scheduler) {
           run.queue.removeFirst();
           run.done++;
           run.bytes += bytes;
+          run.received = -1;
         }
         return conn;
       } catch (RemoteException e) {
@@ -674,7 +685,8 @@ public final class Replication {
   }
 
   /** One step: the sender's stream into the receiver, then tell the sender. */
-  private long transfer(Connection c, String fs, Step step) throws IOException {
+  private long transfer(Connection c, String fs, Step step, LongConsumer received)
+      throws IOException {
     settled.remove(fs); // until the sender has confirmed this step
     var spec = step.sendSpec(fs, config.initialProtection(), config.incrementalProtection());
     log.debug("{}: {}: {}", config.job(), fs, step);
@@ -688,6 +700,7 @@ public final class Replication {
     try (var counting = new CountingStream(send, total -> progress.transferred(fs, step, total))) {
       result = c.receiver().receive(step.receiveSpec(fs), counting);
       n = counting.count();
+      received.accept(n); // the step is on the receiver, whatever happens to its completion
     } catch (IOException | RuntimeException e) {
       var f = send.startFailure();
       if (f != null && f != e) {
@@ -810,6 +823,8 @@ public final class Replication {
     boolean active;
     // the newest version both sides have, when the plan found them in sync
     @Nullable FsVersion common;
+    // bytes of the running step once the receiver has it, until the step is done; -1 otherwise
+    long received = -1;
 
     FsRun(String fs) {
       this.fs = fs;
@@ -819,6 +834,13 @@ public final class Replication {
     void apply(FsPlan plan) {
       queue.clear();
       common = plan instanceof FsPlan.UpToDate u ? u.common() : null;
+      if (received >= 0 && plan instanceof FsPlan.UpToDate) {
+        // a retry after a step whose receive succeeded and whose completion was lost finds both
+        // sides in sync: that step is done (its completion is confirmed next)
+        done++;
+        bytes += received;
+      }
+      received = -1;
       switch (plan) {
         case FsPlan.UpToDate u -> {
           if (done == 0) {

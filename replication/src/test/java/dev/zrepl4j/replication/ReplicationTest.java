@@ -252,6 +252,10 @@ class ReplicationTest {
     pools.completionFault("p/fs", Fault.CONNECTION_LOST);
     var r = run(config());
     assertThat(r.ok()).isTrue();
+    // the step's data arrived in this run: it counts as done, not as "up to date"
+    assertThat(r.of("p/fs").state()).isEqualTo(State.REPLICATED);
+    assertThat(r.of("p/fs").stepsDone()).isEqualTo(1);
+    assertThat(r.of("p/fs").bytes()).isPositive();
     assertThat(pools.receiverSnapshots("p/fs")).containsExactly("1");
     assertThat(pools.sendLog).containsExactly("p/fs full 1"); // not sent again
     // the retry found both sides at @1 and had the sender move its cursor there
@@ -269,6 +273,8 @@ class ReplicationTest {
     pools.completionFault("p/fs", Fault.NONE, Fault.CONNECTION_LOST);
     var r = run(config());
     assertThat(r.of("p/fs").state()).isEqualTo(State.REPLICATED);
+    assertThat(r.of("p/fs").stepsDone()).isEqualTo(2);
+    assertThat(r.of("p/fs").stepsTotal()).isEqualTo(2);
     assertThat(pools.receiverSnapshots("p/fs")).containsExactly("1", "2", "3");
     assertThat(pools.completed)
         .extracting(SendCompleted::to)
