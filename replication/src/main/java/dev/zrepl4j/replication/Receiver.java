@@ -14,7 +14,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -286,9 +285,10 @@ public final class Receiver implements ReceiverApi {
       // a name the mapping does not map is absent here
       mappedTarget(name).ifPresent(t -> targets.put(name, t));
     }
-    Set<DatasetPath> existing = new HashSet<>(below());
-    var present = targets.values().stream().filter(existing::contains).toList();
-    var versions = zfs.listVersions(present);
+    // one listing of just the targets, those that do not exist left out (not a listing of
+    // everything below the root first to find them)
+    var below = targets.values().stream().filter(t -> t.length() > root.length()).toList();
+    var versions = zfs.listVersionsOfExisting(below);
     var out = new ArrayList<FsVersionList>();
     for (var name : names) {
       var t = targets.get(name);

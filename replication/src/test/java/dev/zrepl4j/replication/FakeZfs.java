@@ -50,6 +50,12 @@ final class FakeZfs implements Zfs {
   }
 
   @Override
+  public Map<DatasetPath, List<FilesystemVersion>> listVersionsOfExisting(
+      Collection<DatasetPath> filesystems) {
+    return listVersions(filesystems);
+  }
+
+  @Override
   public Map<DatasetPath, List<FilesystemVersion>> listVersions(
       Collection<DatasetPath> filesystems) {
     calls.add("listVersions " + filesystems);

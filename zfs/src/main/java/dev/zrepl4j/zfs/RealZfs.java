@@ -266,6 +266,18 @@ public final class RealZfs implements Zfs {
   @Override
   public Map<DatasetPath, List<FilesystemVersion>> listVersions(Collection<DatasetPath> filesystems)
       throws IOException {
+    return listVersions(filesystems, false);
+  }
+
+  @Override
+  public Map<DatasetPath, List<FilesystemVersion>> listVersionsOfExisting(
+      Collection<DatasetPath> filesystems) throws IOException {
+    return listVersions(filesystems, true);
+  }
+
+  private Map<DatasetPath, List<FilesystemVersion>> listVersions(
+      Collection<DatasetPath> filesystems, boolean existing) throws IOException {
+    Predicate<String> tolerated = existing ? RealZfs::onlyMissingDatasets : stderr -> false;
     var wanted = new LinkedHashSet<>(filesystems);
     var result = new LinkedHashMap<DatasetPath, List<FilesystemVersion>>();
     if (wanted.isEmpty()) {
@@ -289,7 +301,7 @@ public final class RealZfs implements Zfs {
               "-s",
               "createtxg"));
       wanted.forEach(fs -> args.add(dataset(fs)));
-      found = run(zfs, args, ZfsOutput::parseVersionList);
+      found = run(zfs, args, ZfsOutput::parseVersionList, tolerated);
     } else {
       args.addAll(
           List.of(
@@ -302,7 +314,8 @@ public final class RealZfs implements Zfs {
               "1",
               String.join(",", ZfsOutput.VERSION_PROPERTIES)));
       wanted.forEach(fs -> args.add(dataset(fs)));
-      found = ZfsOutput.versionsFromProperties(run(zfs, args, ZfsOutput::parseProperties));
+      found =
+          ZfsOutput.versionsFromProperties(run(zfs, args, ZfsOutput::parseProperties, tolerated));
     }
     for (var fs : wanted) {
       result.put(fs, List.copyOf(found.getOrDefault(fs, List.of())));

@@ -63,6 +63,13 @@ public interface Zfs {
       throws IOException;
 
   /**
+   * Like {@link #listVersions}, for filesystems that may not exist: those that do not get an empty
+   * list, like those without versions (one invocation; any other failure is thrown).
+   */
+  Map<DatasetPath, List<FilesystemVersion>> listVersionsOfExisting(
+      Collection<DatasetPath> filesystems) throws IOException;
+
+  /**
    * The given properties of the given datasets (filesystems or {@code fs@snap} names), in one
    * invocation: dataset name → property name → value. User properties that are not set have value
    * {@code -}.

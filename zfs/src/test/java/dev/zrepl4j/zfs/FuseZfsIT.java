@@ -192,6 +192,21 @@ class FuseZfsIT {
   }
 
   @Test
+  void versionsOfExistingFilesystemsLeaveMissingOnesEmpty() throws IOException {
+    var fs = src.path("withversions");
+    zfs.create(fs, Map.of());
+    zfs.snapshot(List.of(fs), "v1");
+    var nope = src.path("noversions");
+    var got = zfs.listVersionsOfExisting(List.of(fs, nope));
+    assertThat(got).containsOnlyKeys(fs, nope);
+    assertThat(got.get(fs)).extracting(FilesystemVersion::name).containsExactly("v1");
+    assertThat(got.get(nope)).isEmpty();
+    assertThatThrownBy(() -> zfs.listVersions(List.of(fs, nope)))
+        .isInstanceOf(ZfsException.class)
+        .hasMessageContaining("dataset does not exist");
+  }
+
+  @Test
   void createsPlaceholders() throws IOException {
     var ph = src.path("ph");
     zfs.createPlaceholder(ph);

@@ -110,6 +110,28 @@ class GuestOpenZfsIT {
   // -------------------------------------------------------------------------------------- tests
 
   @Test
+  void listsWhatExistsOfSeveralDatasetsInOneCommandLeavingOutMissingOnes() throws IOException {
+    var fs = src("exists");
+    zfs.create(fs, Map.of());
+    zfs.snapshot(List.of(fs), "e1");
+    zfs.bookmark(snap(fs, "e1"), "b1");
+    var nope = src("missing");
+    var versions = zfs.listVersionsOfExisting(List.of(fs, nope));
+    assertThat(versions.get(fs))
+        .extracting(FilesystemVersion::name)
+        .containsExactlyInAnyOrder("e1", "b1");
+    assertThat(versions.get(nope)).isEmpty();
+    assertThat(zfs.listFilesystemsBelow(List.of(fs, nope), p -> true)).containsExactly(fs);
+    var props =
+        zfs.getPropertiesOfExisting(
+            List.of(fs.toString(), nope.toString()), List.of(Zfs.PLACEHOLDER_PROPERTY));
+    assertThat(props).containsOnlyKeys(fs.toString());
+    assertThatThrownBy(() -> zfs.listVersions(List.of(fs, nope)))
+        .isInstanceOf(ZfsException.class)
+        .hasMessageContaining("dataset does not exist");
+  }
+
+  @Test
   void detectsOpenZfs2WithEveryFeature() {
     var caps = zfs.capabilities();
     assertThat(caps.openZfs()).isTrue();
