@@ -520,24 +520,14 @@ public final class Receiver implements ReceiverApi {
   private void moveLastReceivedHold(List<FilesystemVersion> versions, FilesystemVersion received)
       throws IOException {
     var tag = ZreplNames.lastReceivedHold(job);
-    try {
-      zfs.hold(tag, List.of(full(received)));
-    } catch (ZfsException e) {
-      if (!Sender.tagExists(e)) {
-        throw e;
-      }
-    }
+    Holds.hold(zfs, tag, List.of(full(received)));
+    var older = new ArrayList<FullName>();
     for (var v : versions) {
       if (v.isSnapshot() && v.guid() != received.guid() && v.userRefs() != 0) {
-        try {
-          zfs.release(tag, List.of(full(v)));
-        } catch (ZfsException e) {
-          if (!Sender.noSuchTag(e)) {
-            throw e;
-          }
-        }
+        older.add(full(v));
       }
     }
+    Holds.release(zfs, tag, older);
   }
 
   private static boolean isEncrypted(String encryptionValue) {

@@ -156,7 +156,7 @@ public final class Sender implements SenderApi {
     try {
       zfs.hold(tag, List.of(snap));
     } catch (ZfsException e) {
-      if (tagExists(e)) {
+      if (Holds.tagExists(e)) {
         return true;
       }
       throw e;
@@ -201,15 +201,16 @@ public final class Sender implements SenderApi {
     moveCursor(fs, versions, to);
     // the step's holds, and any this job left on older snapshots: a step cut short between its
     // receive and this call (a crash, a lost connection) left them, and nothing else releases them
-    var stepTag = ZreplNames.stepHold(job);
+    var stepHeld = new ArrayList<FullName>();
     for (var v : versions) {
       if (v.isSnapshot()
           && (v.guid() == to.guid()
               || (from != null && v.guid() == from.guid())
               || (v.userRefs() != 0 && Long.compareUnsigned(v.createTxg(), to.createTxg()) < 0))) {
-        releaseQuietly(stepTag, v);
+        stepHeld.add(full(v));
       }
     }
+    Holds.release(zfs, ZreplNames.stepHold(job), stepHeld); // one zfs command for all of them
     if (zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
       destroyTentativeCursors(versions);
     }
@@ -356,11 +357,11 @@ public final class Sender implements SenderApi {
     var from = step.from();
     switch (protection) {
       case GUARANTEE_RESUMABILITY -> {
-        var tag = ZreplNames.stepHold(job);
-        holdTolerant(tag, step.to());
+        var held = new ArrayList<>(List.of(full(step.to())));
         if (from != null && from.isSnapshot()) {
-          holdTolerant(tag, from);
+          held.add(full(from));
         }
+        Holds.hold(zfs, ZreplNames.stepHold(job), held); // one zfs command for both
       }
       case GUARANTEE_INCREMENTAL -> {
         if (from == null) {
@@ -370,7 +371,7 @@ public final class Sender implements SenderApi {
           var name = ZreplNames.tentativeCursorBookmark(from.guid(), job);
           bookmarkTolerant(full(from), name);
         } else if (from.isSnapshot()) {
-          holdTolerant(ZreplNames.stepHold(job), from);
+          Holds.hold(zfs, ZreplNames.stepHold(job), List.of(full(from)));
         }
       }
       case GUARANTEE_NOTHING -> {}
@@ -409,12 +410,14 @@ public final class Sender implements SenderApi {
           ZreplNames.cursorHold(job));
     }
     var tag = ZreplNames.cursorHold(job);
-    holdTolerant(tag, to);
+    Holds.hold(zfs, tag, List.of(full(to)));
+    var older = new ArrayList<FullName>();
     for (var v : versions) {
       if (v.isSnapshot() && v.guid() != to.guid() && v.userRefs() != 0) {
-        releaseQuietly(tag, v);
+        older.add(full(v));
       }
     }
+    Holds.release(zfs, tag, older);
     log.debug("{}: cursor hold on {}", job, fs);
   }
 
@@ -433,26 +436,6 @@ public final class Sender implements SenderApi {
     }
   }
 
-  private void holdTolerant(String tag, FilesystemVersion snap) throws IOException {
-    try {
-      zfs.hold(tag, List.of(full(snap)));
-    } catch (ZfsException e) {
-      if (!tagExists(e)) {
-        throw e;
-      }
-    }
-  }
-
-  private void releaseQuietly(String tag, FilesystemVersion snap) throws IOException {
-    try {
-      zfs.release(tag, List.of(full(snap)));
-    } catch (ZfsException e) {
-      if (!noSuchTag(e)) {
-        throw e;
-      }
-    }
-  }
-
   private void bookmarkTolerant(FullName snap, String name) throws IOException {
     try {
       zfs.bookmark(snap, name);
@@ -461,14 +444,6 @@ public final class Sender implements SenderApi {
         throw e;
       }
     }
-  }
-
-  static boolean tagExists(ZfsException e) {
-    return e.stderr().contains("tag already exists");
-  }
-
-  static boolean noSuchTag(ZfsException e) {
-    return e.stderr().contains("no such tag");
   }
 
   // ---- helpers -------------------------------------------------------------------------------

@@ -1,0 +1,60 @@
+package dev.zrepl4j.replication;
+
+import dev.zrepl4j.zfs.FilesystemVersion.FullName;
+import dev.zrepl4j.zfs.Zfs;
+import dev.zrepl4j.zfs.ZfsException;
+import java.io.IOException;
+import java.util.List;
+
+/**
+ * One tag held on or released from several snapshots in one {@code zfs} command. zfs-fuse and
+ * OpenZFS both go on with the other snapshots when the tag is already there (hold) or not there
+ * (release) on one of them, exit 1 and say so in one stderr line per snapshot; only those lines are
+ * tolerated here, anything else fails.
+ */
+final class Holds {
+  private Holds() {}
+
+  /** Holds {@code tag} on {@code snapshots}; where it is already held, nothing changes. */
+  static void hold(Zfs zfs, String tag, List<FullName> snapshots) throws IOException {
+    if (snapshots.isEmpty()) {
+      return;
+    }
+    try {
+      zfs.hold(tag, snapshots);
+    } catch (ZfsException e) {
+      if (!tagExists(e)) {
+        throw e;
+      }
+    }
+  }
+
+  /** Releases {@code tag} from {@code snapshots}; where it is not held, nothing changes. */
+  static void release(Zfs zfs, String tag, List<FullName> snapshots) throws IOException {
+    if (snapshots.isEmpty()) {
+      return;
+    }
+    try {
+      zfs.release(tag, snapshots);
+    } catch (ZfsException e) {
+      if (!noSuchTag(e)) {
+        throw e;
+      }
+    }
+  }
+
+  /** Whether every line of the failure says the tag is already held. */
+  static boolean tagExists(ZfsException e) {
+    return everyLineSays(e.stderr(), "tag already exists");
+  }
+
+  /** Whether every line of the failure says the tag is not held. */
+  static boolean noSuchTag(ZfsException e) {
+    return everyLineSays(e.stderr(), "no such tag");
+  }
+
+  static boolean everyLineSays(String stderr, String phrase) {
+    var lines = stderr.strip().lines().filter(l -> !l.isBlank()).toList();
+    return !lines.isEmpty() && lines.stream().allMatch(l -> l.contains(phrase));
+  }
+}
