@@ -53,8 +53,7 @@ final class Holds {
     return everyLineSays(e.stderr(), "no such tag");
   }
 
-  static boolean everyLineSays(String stderr, String phrase) {
-    var lines = stderr.strip().lines().filter(l -> !l.isBlank()).toList();
-    return !lines.isEmpty() && lines.stream().allMatch(l -> l.contains(phrase));
+  private static boolean everyLineSays(String stderr, String phrase) {
+    return ZfsException.everyLine(stderr, l -> l.contains(phrase));
   }
 }

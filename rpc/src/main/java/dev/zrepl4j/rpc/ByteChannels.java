@@ -13,6 +13,15 @@ public final class ByteChannels {
   private ByteChannels() {}
 
   /**
+   * {@link InputStream#read()} of a stream whose bulk {@code read(byte[], int, int)} does the work
+   * (every channel-backed stream here): one byte through it, or -1 at the end.
+   */
+  public static int readByte(InputStream in) throws IOException {
+    byte[] one = new byte[1];
+    return in.read(one, 0, 1) < 0 ? -1 : one[0] & 0xFF;
+  }
+
+  /**
    * Reads into {@code dst} from {@code in}: as a channel when it is one (a direct buffer then skips
    * the copy through a heap array), else through a heap array.
    */

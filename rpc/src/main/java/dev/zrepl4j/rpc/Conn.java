@@ -208,8 +208,7 @@ final class Conn implements AutoCloseable {
 
     @Override
     public int read() throws IOException {
-      byte[] b = new byte[1];
-      return read(b, 0, 1) < 0 ? -1 : b[0] & 0xFF;
+      return ByteChannels.readByte(this);
     }
 
     @Override

@@ -229,8 +229,7 @@ final class LocalClient implements RpcClient {
 
     @Override
     public int read() throws IOException {
-      byte[] b = new byte[1];
-      return read(b, 0, 1) < 0 ? -1 : b[0] & 0xFF;
+      return ByteChannels.readByte(this);
     }
 
     @Override

@@ -297,8 +297,7 @@ final class NetClient implements RpcClient {
 
     @Override
     public int read() throws IOException {
-      byte[] b = new byte[1];
-      return read(b, 0, 1) < 0 ? -1 : b[0] & 0xFF;
+      return ByteChannels.readByte(this);
     }
 
     @Override

@@ -1,6 +1,10 @@
 package dev.zrepl4j.rpc;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -80,6 +84,26 @@ final class Fixture implements AutoCloseable {
       }
       default -> throw new IllegalArgumentException(kind.toString());
     }
+  }
+
+  /** Reads a stream to its end (checking it); fails as the stream does. */
+  @FunctionalInterface
+  interface StreamCheck {
+    long check(InputStream in) throws IOException;
+  }
+
+  /**
+   * Calls {@code endpoint}, whose stream fails on the server at byte 5,000,000: reading it with
+   * {@code check} raises the server's error, and the connection then still serves a call.
+   */
+  void assertFailsMidwayAndStaysUsable(String endpoint, StreamCheck check) throws IOException {
+    InputStream in = client.callStream(endpoint, new TestApi.Req("", 5_000_000));
+    assertThatThrownBy(() -> check.check(in))
+        .isInstanceOf(RemoteException.class)
+        .hasMessageContaining("zfs send: boom at 5000000");
+    in.close();
+    assertThat(client.call("t.hello", new TestApi.Req("again", 1), TestApi.Resp.class).text())
+        .isEqualTo("hi again");
   }
 
   @Override

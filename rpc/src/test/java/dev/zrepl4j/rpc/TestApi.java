@@ -43,8 +43,7 @@ public final class TestApi {
 
       @Override
       public int read() throws IOException {
-        byte[] b = new byte[1];
-        return read(b, 0, 1) < 0 ? -1 : b[0] & 0xFF;
+        return ByteChannels.readByte(this);
       }
 
       @Override
@@ -89,8 +88,7 @@ public final class TestApi {
 
     @Override
     public int read() throws IOException {
-      byte[] b = new byte[1];
-      return read(b, 0, 1) < 0 ? -1 : b[0] & 0xFF;
+      return ByteChannels.readByte(this);
     }
 
     @Override

@@ -151,7 +151,7 @@ public final class RealZfs implements Zfs {
   }
 
   <T> T run(List<String> binary, List<String> args, Parser<T> parser) throws IOException {
-    return run(binary, args, parser, stderr -> false);
+    return run(binary, args, parser, tolerated(false));
   }
 
   /**
@@ -193,16 +193,12 @@ public final class RealZfs implements Zfs {
    * exist: one {@code cannot open 'NAME': dataset does not exist} line each (libzfs, all versions).
    */
   static boolean onlyMissingDatasets(String stderr) {
-    var lines = stderr.strip().lines().toList();
-    if (lines.isEmpty()) {
-      return false;
-    }
-    for (var l : lines) {
-      if (!MISSING_DATASET.matcher(l.strip()).matches()) {
-        return false;
-      }
-    }
-    return true;
+    return ZfsException.everyLine(stderr, l -> MISSING_DATASET.matcher(l).matches());
+  }
+
+  /** What a listing of datasets that may not exist tolerates: exactly their absence. */
+  private static Predicate<String> tolerated(boolean existing) {
+    return existing ? RealZfs::onlyMissingDatasets : stderr -> false;
   }
 
   private static final java.util.regex.Pattern MISSING_DATASET =
@@ -248,7 +244,7 @@ public final class RealZfs implements Zfs {
     var args =
         new ArrayList<>(List.of("list", "-H", "-o", "name", "-t", "filesystem,volume", "-r"));
     new java.util.LinkedHashSet<>(roots).forEach(r -> args.add(dataset(r)));
-    var found = run(zfs, args, ZfsOutput::parseNames, RealZfs::onlyMissingDatasets);
+    var found = run(zfs, args, ZfsOutput::parseNames, tolerated(true));
     // nested roots would list a dataset twice
     return filtered(List.copyOf(new java.util.LinkedHashSet<>(found)), filter);
   }
@@ -277,7 +273,7 @@ public final class RealZfs implements Zfs {
 
   private Map<DatasetPath, List<FilesystemVersion>> listVersions(
       Collection<DatasetPath> filesystems, boolean existing) throws IOException {
-    Predicate<String> tolerated = existing ? RealZfs::onlyMissingDatasets : stderr -> false;
+    var tolerated = tolerated(existing);
     var wanted = new LinkedHashSet<>(filesystems);
     var result = new LinkedHashMap<DatasetPath, List<FilesystemVersion>>();
     if (wanted.isEmpty()) {
@@ -360,11 +356,7 @@ public final class RealZfs implements Zfs {
     for (var d : datasets) {
       args.add(checkDatasetArg(d));
     }
-    var rows =
-        existing
-            ? run(zfs, args, ZfsOutput::parseProperties, RealZfs::onlyMissingDatasets)
-            : run(zfs, args, ZfsOutput::parseProperties);
-    for (var row : rows) {
+    for (var row : run(zfs, args, ZfsOutput::parseProperties, tolerated(existing))) {
       out.computeIfAbsent(row.name(), k -> new LinkedHashMap<>())
           .put(row.property(), new Property(row.value(), row.source()));
     }

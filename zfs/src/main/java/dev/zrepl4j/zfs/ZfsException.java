@@ -54,4 +54,14 @@ public class ZfsException extends IOException {
   public String stderr() {
     return stderr;
   }
+
+  /**
+   * Whether {@code stderr} has lines and each of them passes {@code line}: how a command given
+   * several datasets tells that it failed for some of them only in one expected way (a cut tail
+   * starts with a marker line, which then fails the test).
+   */
+  public static boolean everyLine(String stderr, java.util.function.Predicate<String> line) {
+    var lines = stderr.strip().lines().filter(l -> !l.isBlank()).toList();
+    return !lines.isEmpty() && lines.stream().allMatch(l -> line.test(l.strip()));
+  }
 }
