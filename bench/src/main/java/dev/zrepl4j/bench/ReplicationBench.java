@@ -62,6 +62,9 @@ import java.util.UUID;
  *   <li>{@code replication.noop.100fs} seconds: a {@code Push.run} with nothing new to send, for
  *       100 filesystems x 10 snapshots that an earlier run (initial policy {@code all}, {@code -I}
  *       batches) has replicated.
+ *   <li>{@code replication.incremental.100fs} seconds: a {@code Push.run} of one small incremental
+ *       step for each of the 100 filesystems (a new recursive snapshot, no data changed): the
+ *       per-step cost of zfs commands, RPC calls and holds; stderr also gives it per step.
  * </ul>
  *
  * <p>Each received snapshot is checked to have the source's guid and {@code referenced}, so that a
@@ -73,7 +76,8 @@ import java.util.UUID;
  * checked (its last-received hold released first): with several GiB of received data kept,
  * zfs-fuse's own CPU per GiB more than doubled for raw and zrepl4j alike, from the third round on.
  * The no-op cycle is the best of 3. Every run's figure, its CPU split and the ratio of the medians
- * go to stderr.
+ * go to stderr. {@code -Dzrepl4j.bench.full=false} leaves out the full replication, {@code
+ * -Dzrepl4j.bench.noop=false} the no-op and incremental cycles.
  */
 public final class ReplicationBench {
   private static final long MIB = 1L << 20;
@@ -94,6 +98,7 @@ public final class ReplicationBench {
     // round of each is 10-30 % slower); a daemon pays that once
     int warmup = Integer.getInteger("zrepl4j.bench.warmup", smoke ? 0 : 1);
     boolean noopSuite = !"false".equals(System.getProperty("zrepl4j.bench.noop"));
+    boolean fullSuite = !"false".equals(System.getProperty("zrepl4j.bench.full"));
     var dir = Path.of("/var/tmp/zrepl4j-bench");
     var id = UUID.randomUUID().toString().substring(0, 8);
     var src = new Pool("zb-src-" + id, dir, dataMib + 1024);
@@ -103,7 +108,8 @@ public final class ReplicationBench {
       var zfs = RealZfs.start(List.of("zfs"), List.of("zpool"));
       var data = DatasetPath.parse(src.name).child("data");
       run("zfs", "create", "-o", "compression=off", data.toString());
-      writeRandom(src.mountpoint.resolve("data").resolve("random.bin"), dataMib * MIB);
+      writeRandom(
+          src.mountpoint.resolve("data").resolve("random.bin"), fullSuite ? dataMib * MIB : 0);
       run("zfs", "snapshot", data + "@s");
       var expected = props(data + "@s");
       double mib = Long.parseLong(expected.get(1)) / (double) MIB;
@@ -112,7 +118,7 @@ public final class ReplicationBench {
       var push = new Series("zrepl4j");
       var pull = new Series("zrepl4j pull");
       var dataOnly = DatasetFilter.of(Map.of(data.toString(), true));
-      for (int r = -warmup; r < rounds; r++) {
+      for (int r = -warmup; fullSuite && r < rounds; r++) {
         var target = dst.name + "/raw" + (r + warmup);
         run("sync");
         var cpu0 = Cpu.now();
@@ -145,17 +151,9 @@ public final class ReplicationBench {
             pullRoot.extend(data),
             () -> pull(zfs, dataOnly, pullRoot));
       }
-      System.out.printf(Locale.ROOT, "raw.sendrecv.full %.1f MiB/s%n", raw.best());
-      System.out.printf(Locale.ROOT, "replication.full.tcp %.1f MiB/s%n", push.best());
-      System.out.printf(
-          Locale.ROOT, "replication.full.ratio %.3f ratio%n", push.best() / raw.best());
-      System.out.printf(Locale.ROOT, "replication.full.pull.tcp %.1f MiB/s%n", pull.best());
-      System.out.printf(
-          Locale.ROOT, "replication.full.pull.ratio %.3f ratio%n", pull.best() / raw.best());
-      System.out.printf(
-          Locale.ROOT, "replication.full.ratio.median %.3f ratio%n", push.median() / raw.median());
-      System.err.printf(
-          Locale.ROOT, "median raw %.1f MiB/s, zrepl4j %.1f MiB/s%n", raw.median(), push.median());
+      if (fullSuite) {
+        printFull(raw, push, pull);
+      }
       if (!noopSuite) {
         return;
       }
@@ -185,6 +183,21 @@ public final class ReplicationBench {
         System.err.printf(Locale.ROOT, "noop run %d: %.3f s%n", r, s);
       }
       System.out.printf(Locale.ROOT, "replication.noop.100fs %.3f seconds%n", noop);
+      // one small incremental step per filesystem (a new snapshot of each, nothing changed): what
+      // a daemon's cycle after each snapshotting mostly is; its time is the per-step cost
+      double incremental = Double.MAX_VALUE;
+      for (int r = 0; r < rounds; r++) {
+        run("zfs", "snapshot", "-r", many + "@i" + r);
+        double s = push(zfs, filter, noopRoot, filesystems, settled);
+        incremental = Math.min(incremental, s);
+        System.err.printf(
+            Locale.ROOT,
+            "incremental run %d: %.3f s, %.1f ms per step%n",
+            r,
+            s,
+            s * 1000 / filesystems);
+      }
+      System.out.printf(Locale.ROOT, "replication.incremental.100fs %.3f seconds%n", incremental);
     } finally {
       try {
         if (dst != null) {
@@ -194,6 +207,19 @@ public final class ReplicationBench {
         src.close();
       }
     }
+  }
+
+  private static void printFull(Series raw, Series push, Series pull) {
+    System.out.printf(Locale.ROOT, "raw.sendrecv.full %.1f MiB/s%n", raw.best());
+    System.out.printf(Locale.ROOT, "replication.full.tcp %.1f MiB/s%n", push.best());
+    System.out.printf(Locale.ROOT, "replication.full.ratio %.3f ratio%n", push.best() / raw.best());
+    System.out.printf(Locale.ROOT, "replication.full.pull.tcp %.1f MiB/s%n", pull.best());
+    System.out.printf(
+        Locale.ROOT, "replication.full.pull.ratio %.3f ratio%n", pull.best() / raw.best());
+    System.out.printf(
+        Locale.ROOT, "replication.full.ratio.median %.3f ratio%n", push.median() / raw.median());
+    System.err.printf(
+        Locale.ROOT, "median raw %.1f MiB/s, zrepl4j %.1f MiB/s%n", raw.median(), push.median());
   }
 
   /**

@@ -5,6 +5,7 @@ import dev.zrepl4j.rpc.RemoteException;
 import dev.zrepl4j.zfs.DatasetPath;
 import dev.zrepl4j.zfs.FilesystemVersion;
 import dev.zrepl4j.zfs.FilesystemVersion.FullName;
+import dev.zrepl4j.zfs.FilesystemVersion.VersionType;
 import dev.zrepl4j.zfs.Property;
 import dev.zrepl4j.zfs.ReceiveOptions;
 import dev.zrepl4j.zfs.Zfs;
@@ -319,7 +320,8 @@ public final class Receiver implements ReceiverApi {
             + " there",
         job,
         full(newest));
-    moveLastReceivedHold(versions, newest);
+    Holds.hold(zfs, ZreplNames.lastReceivedHold(job), List.of(full(newest)));
+    releaseOlderLastReceivedHolds(versions, newest);
   }
 
   // ---- pruning -------------------------------------------------------------------------------
@@ -448,7 +450,18 @@ public final class Receiver implements ReceiverApi {
           "receive into " + target + " failed: " + e.getMessage() + stderrTail(e),
           e);
     }
-    var after = zfs.listVersions(List.of(target)).getOrDefault(target, List.of());
+    // the last-received hold goes on the new snapshot while its listing checks it: the snapshot
+    // did not exist before this receive, so the tag on it can only be this hold
+    var tag = ZreplNames.lastReceivedHold(job);
+    var name = new FullName(target, VersionType.SNAPSHOT, spec.to().name());
+    var holding = Beside.start("hold-" + job, () -> Holds.hold(zfs, tag, List.of(name)));
+    List<FilesystemVersion> after;
+    try {
+      after = zfs.listVersions(List.of(target)).getOrDefault(target, List.of());
+    } catch (IOException | RuntimeException e) {
+      holding.joinAfter(e);
+      throw e;
+    }
     FilesystemVersion received = null;
     for (var v : after) {
       if (v.isSnapshot() && v.name().equals(spec.to().name())) {
@@ -456,6 +469,9 @@ public final class Receiver implements ReceiverApi {
       }
     }
     if (received == null || received.guid() != spec.to().guid()) {
+      if (holding.succeeded() && received != null) {
+        Holds.release(zfs, tag, List.of(name));
+      }
       throw new RemoteException(
           ErrorCode.INTERNAL,
           "after receiving into "
@@ -464,11 +480,12 @@ public final class Receiver implements ReceiverApi {
               + spec.to().fullName(target)
               + (received == null ? " is missing" : " has guid " + received.guidString()));
     }
+    holding.join();
     if (force) {
       zfs.inheritProperty(target.toString(), Zfs.PLACEHOLDER_PROPERTY);
       log.info("{}: replaced placeholder {} by a full receive", job, target);
     }
-    moveLastReceivedHold(after, received);
+    releaseOlderLastReceivedHolds(after, received);
     log.debug("{}: received {} into {} ({} bytes)", job, spec.to(), target, counted.count());
     return new ReceiveResult(target.toString(), counted.count(), force);
   }
@@ -517,10 +534,10 @@ public final class Receiver implements ReceiverApi {
     }
   }
 
-  private void moveLastReceivedHold(List<FilesystemVersion> versions, FilesystemVersion received)
-      throws IOException {
+  /** Releases this job's last-received hold from the snapshots before {@code received}. */
+  private void releaseOlderLastReceivedHolds(
+      List<FilesystemVersion> versions, FilesystemVersion received) throws IOException {
     var tag = ZreplNames.lastReceivedHold(job);
-    Holds.hold(zfs, tag, List.of(full(received)));
     var older = new ArrayList<FullName>();
     for (var v : versions) {
       if (v.isSnapshot() && v.guid() != received.guid() && v.userRefs() != 0) {

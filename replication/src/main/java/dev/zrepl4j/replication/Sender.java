@@ -198,22 +198,31 @@ public final class Sender implements SenderApi {
     }
     var fromRef = done.from();
     var from = fromRef == null ? null : find(fs, versions, fromRef);
-    moveCursor(fs, versions, to);
-    // the step's holds, and any this job left on older snapshots: a step cut short between its
-    // receive and this call (a crash, a lost connection) left them, and nothing else releases them
-    var stepHeld = new ArrayList<FullName>();
-    for (var v : versions) {
-      if (v.isSnapshot()
-          && (v.guid() == to.guid()
-              || (from != null && v.guid() == from.guid())
-              || (v.userRefs() != 0 && Long.compareUnsigned(v.createTxg(), to.createTxg()) < 0))) {
-        stepHeld.add(full(v));
+    // the cursor first; then the older cursors go beside the step's holds (neither needs the other)
+    var olderCursors = moveCursor(fs, versions, to);
+    try {
+      // the step's holds, and any this job left on older snapshots: a step cut short between its
+      // receive and this call (a crash, a lost connection) left them, and nothing else releases
+      // them
+      var stepHeld = new ArrayList<FullName>();
+      for (var v : versions) {
+        if (v.isSnapshot()
+            && (v.guid() == to.guid()
+                || (from != null && v.guid() == from.guid())
+                || (v.userRefs() != 0
+                    && Long.compareUnsigned(v.createTxg(), to.createTxg()) < 0))) {
+          stepHeld.add(full(v));
+        }
       }
+      Holds.release(zfs, ZreplNames.stepHold(job), stepHeld); // one zfs command for all of them
+      if (zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
+        destroyTentativeCursors(versions);
+      }
+    } catch (IOException | RuntimeException e) {
+      olderCursors.joinAfter(e);
+      throw e;
     }
-    Holds.release(zfs, ZreplNames.stepHold(job), stepHeld); // one zfs command for all of them
-    if (zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
-      destroyTentativeCursors(versions);
-    }
+    olderCursors.join();
     log.debug("{}: {} completed at {}", job, fs, to);
   }
 
@@ -378,7 +387,12 @@ public final class Sender implements SenderApi {
     }
   }
 
-  private void moveCursor(DatasetPath fs, List<FilesystemVersion> versions, FilesystemVersion to)
+  /**
+   * Places the cursor on {@code to}, then starts removing this job's older cursors.
+   *
+   * @return the removal, running
+   */
+  private Beside moveCursor(DatasetPath fs, List<FilesystemVersion> versions, FilesystemVersion to)
       throws IOException {
     if (zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
       var name = ZreplNames.cursorBookmark(to.guid(), job);
@@ -396,10 +410,13 @@ public final class Sender implements SenderApi {
           stale.add(full(v));
         }
       }
-      if (!stale.isEmpty()) {
-        zfs.destroyVersions(stale);
-      }
-      return;
+      return Beside.start(
+          "cursor-" + job,
+          () -> {
+            if (!stale.isEmpty()) {
+              zfs.destroyVersions(stale);
+            }
+          });
     }
     if (cursorDegradationLogged.compareAndSet(false, true)) {
       log.warn(
@@ -417,8 +434,8 @@ public final class Sender implements SenderApi {
         older.add(full(v));
       }
     }
-    Holds.release(zfs, tag, older);
     log.debug("{}: cursor hold on {}", job, fs);
+    return Beside.start("cursor-" + job, () -> Holds.release(zfs, tag, older));
   }
 
   private void destroyTentativeCursors(List<FilesystemVersion> versions) throws IOException {

@@ -152,6 +152,34 @@ class SenderReceiverIT {
   }
 
   @Test
+  void aStreamThatIsNotTheAnnouncedSnapshotIsReportedAndLeavesNoLastReceivedHold()
+      throws IOException {
+    var fs = src.path("liar");
+    zfs.create(fs, Map.of());
+    zfs.snapshot(List.of(fs), "l1");
+    var root = dst.path("liar-root");
+    zfs.create(root, Map.of("mountpoint", "none"));
+    var sender = new Sender(zfs, p -> p.equals(fs), "job3", SenderOptions.PLAIN);
+    var receiver = Receiver.localRoot(zfs, root, "job3", ReceiverOptions.DEFAULTS);
+    var l1 = version(sender, fs, "l1");
+    // the hold goes on while the listing checks the guid: a mismatch takes it off again
+    var announced =
+        new FsVersion(FsVersion.SNAPSHOT, "l1", l1.guid() ^ 1, l1.createTxg(), l1.creation());
+    var spec = new SendSpec(fs.toString(), null, l1, "", false, Protection.GUARANTEE_NOTHING);
+    try (var stream = sender.send(spec)) {
+      assertThatThrownBy(
+              () ->
+                  receiver.receive(new ReceiveSpec(fs.toString(), null, announced, false), stream))
+          .isInstanceOfSatisfying(
+              dev.zrepl4j.rpc.RemoteException.class,
+              e -> assertThat(e.code()).isEqualTo(dev.zrepl4j.rpc.ErrorCode.INTERNAL))
+          .hasMessageContaining("has guid " + Long.toUnsignedString(l1.guid()));
+    }
+    var target = root.extend(fs);
+    assertThat(dst.userRefs(target, "l1")).isZero(); // received, kept, not held
+  }
+
+  @Test
   void aTruncatedStreamFailsWithZfsStderrAndLeavesNoTarget() throws Exception {
     var fs = src.path("trunc");
     zfs.create(fs, Map.of());
