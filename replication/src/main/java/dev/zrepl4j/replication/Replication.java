@@ -23,10 +23,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.FutureTask;
 import java.util.function.LongConsumer;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -425,38 +423,39 @@ public final class Replication {
 
   private Map<String, FsRun> listAndPlan(Connection c) throws IOException {
     // both sides list at once: first their filesystems, then the versions of those (the
-    // receiver's of the ones both have); each listing is a zfs round trip of its own
-    var receiverListing = start("list", () -> c.receiver().listFilesystems());
+    // receiver's of the ones both have); each listing is a zfs round trip of its own. The sender's
+    // versions need only its own filesystems: they do not wait for the receiver's listing
+    var receiverListing = Beside.call(thread("list"), () -> c.receiver().listFilesystems());
     List<String> senderFs;
     try {
       senderFs = c.sender().listFilesystems().stream().map(FsInfo::path).toList();
     } catch (IOException | RuntimeException e) {
-      receiverListing.cancel(true);
+      receiverListing.cancel();
       throw e;
     }
+    var senderVersionsTask =
+        Beside.call(
+            thread("versions"),
+            () -> byName(c.sender().listVersionsOf(new FsListRequest(senderFs))));
     var receiverFs = new HashMap<String, FsInfo>();
-    for (var f : result(receiverListing)) {
-      receiverFs.put(f.path(), f);
-    }
-    var present =
-        senderFs.stream()
-            .filter(fs -> receiverFs.containsKey(fs) && !receiverFs.get(fs).placeholder())
-            .toList();
-    var receiverVersionsTask =
-        start(
-            "versions",
-            () ->
-                present.isEmpty()
-                    ? Map.<String, List<FsVersion>>of()
-                    : byName(c.receiver().listVersionsOf(new FsListRequest(present))));
-    Map<String, List<FsVersion>> senderVersions;
+    Map<String, List<FsVersion>> receiverVersions;
     try {
-      senderVersions = byName(c.sender().listVersionsOf(new FsListRequest(senderFs)));
+      for (var f : receiverListing.join()) {
+        receiverFs.put(f.path(), f);
+      }
+      var present =
+          senderFs.stream()
+              .filter(fs -> receiverFs.containsKey(fs) && !receiverFs.get(fs).placeholder())
+              .toList();
+      receiverVersions =
+          present.isEmpty()
+              ? Map.of()
+              : byName(c.receiver().listVersionsOf(new FsListRequest(present)));
     } catch (IOException | RuntimeException e) {
-      receiverVersionsTask.cancel(true);
+      senderVersionsTask.cancel();
       throw e;
     }
-    var receiverVersions = result(receiverVersionsTask);
+    var senderVersions = senderVersionsTask.join();
     var runs = new LinkedHashMap<String, FsRun>();
     for (var fs : senderFs) {
       var run = new FsRun(fs);
@@ -713,65 +712,18 @@ public final class Replication {
     // released) runs to its end even when the run is being stopped, on a thread of its own that an
     // interrupt of this one does not reach. Cut short, it left a step hold (or no cursor) behind
     // on a filesystem that the next run finds up to date and so never touches.
-    var completed =
-        start(
-            "completed",
-            () -> {
-              c.sender().sendCompleted(new SendCompleted(fs, step.from(), step.to()));
-              return null;
-            });
-    boolean interrupted = false;
-    try {
-      while (true) {
-        try {
-          completed.get();
-          break;
-        } catch (InterruptedException e) {
-          interrupted = true;
-        }
-      }
-    } catch (ExecutionException e) {
-      rethrow(e);
-    } finally {
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
-    }
+    Beside.start(
+            thread("completed"),
+            () -> c.sender().sendCompleted(new SendCompleted(fs, step.from(), step.to())))
+        .joinUninterruptibly();
     settled.add(fs);
     log.debug("{}: {}: {} done into {} ({} bytes)", config.job(), fs, step, result.target(), n);
     return n;
   }
 
-  /** Runs {@code work} on a thread of its own (a receiver's listing next to the sender's). */
-  private <T> FutureTask<T> start(String what, java.util.concurrent.Callable<T> work) {
-    var task = new FutureTask<T>(work);
-    Thread.ofVirtual().name("replication-" + config.job() + "-" + what).start(task);
-    return task;
-  }
-
-  /** The task's result, its failure rethrown as it was raised. */
-  private static <T> T result(FutureTask<T> task) throws IOException {
-    try {
-      return task.get();
-    } catch (InterruptedException e) {
-      task.cancel(true);
-      Thread.currentThread().interrupt();
-      var io = new InterruptedIOException("interrupted waiting for the receiver's listing");
-      io.initCause(e);
-      throw io;
-    } catch (ExecutionException e) {
-      return rethrow(e);
-    }
-  }
-
-  /** Throws a task's failure as it was raised. */
-  private static <T> T rethrow(ExecutionException e) throws IOException {
-    switch (e.getCause()) {
-      case IOException io -> throw io;
-      case RuntimeException r -> throw r;
-      case Error err -> throw err;
-      case null, default -> throw new IOException(e.getCause());
-    }
+  /** The name of a thread of this run's. */
+  private String thread(String what) {
+    return "replication-" + config.job() + "-" + what;
   }
 
   private static String describe(IOException e) {

@@ -191,15 +191,41 @@ public final class Sender implements SenderApi {
   @Override
   public void sendCompleted(SendCompleted done) throws IOException {
     var fs = allowed(done.filesystem());
-    var versions = versions(fs);
-    var to = find(fs, versions, done.to());
-    if (!to.isSnapshot()) {
+    if (!done.to().isSnapshot()) {
       throw new RemoteException(ErrorCode.INVALID_ARGUMENT, "can only complete at a snapshot");
     }
-    var fromRef = done.from();
-    var from = fromRef == null ? null : find(fs, versions, fromRef);
+    // without bookmarks the cursor is a hold, placed by name while the listing checks the guid. A
+    // mismatch leaves it (the tag may have been there before); an extra cursor hold only keeps a
+    // snapshot, and the next completion releases it
+    var cursorHold =
+        zfs.capabilities().has(ZfsFeature.BOOKMARKS)
+            ? null
+            : Beside.start(
+                "cursor-" + job,
+                () ->
+                    Holds.hold(
+                        zfs,
+                        ZreplNames.cursorHold(job),
+                        List.of(new FullName(fs, VersionType.SNAPSHOT, done.to().name()))));
+    List<FilesystemVersion> versions;
+    FilesystemVersion to;
+    FilesystemVersion from;
+    try {
+      versions = versions(fs);
+      to = find(fs, versions, done.to());
+      var fromRef = done.from();
+      from = fromRef == null ? null : find(fs, versions, fromRef);
+    } catch (IOException | RuntimeException e) {
+      if (cursorHold != null) {
+        cursorHold.joinAfter(e);
+      }
+      throw e;
+    }
+    if (cursorHold != null) {
+      cursorHold.join();
+    }
     // the cursor first; then the older cursors go beside the step's holds (neither needs the other)
-    var olderCursors = moveCursor(fs, versions, to);
+    var olderCursors = moveCursor(fs, versions, to, cursorHold != null);
     try {
       // the step's holds, and any this job left on older snapshots: a step cut short between its
       // receive and this call (a crash, a lost connection) left them, and nothing else releases
@@ -388,11 +414,13 @@ public final class Sender implements SenderApi {
   }
 
   /**
-   * Places the cursor on {@code to}, then starts removing this job's older cursors.
+   * Places the cursor on {@code to} (unless {@code held}: its hold is already there), then starts
+   * removing this job's older cursors.
    *
    * @return the removal, running
    */
-  private Beside moveCursor(DatasetPath fs, List<FilesystemVersion> versions, FilesystemVersion to)
+  private Beside moveCursor(
+      DatasetPath fs, List<FilesystemVersion> versions, FilesystemVersion to, boolean held)
       throws IOException {
     if (zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
       var name = ZreplNames.cursorBookmark(to.guid(), job);
@@ -427,7 +455,9 @@ public final class Sender implements SenderApi {
           ZreplNames.cursorHold(job));
     }
     var tag = ZreplNames.cursorHold(job);
-    Holds.hold(zfs, tag, List.of(full(to)));
+    if (!held) {
+      Holds.hold(zfs, tag, List.of(full(to)));
+    }
     var older = new ArrayList<FullName>();
     for (var v : versions) {
       if (v.isSnapshot() && v.guid() != to.guid() && v.userRefs() != 0) {

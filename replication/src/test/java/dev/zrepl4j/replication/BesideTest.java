@@ -113,4 +113,62 @@ class BesideTest {
     }
     assertThat(interrupted.await(10, TimeUnit.SECONDS)).isTrue();
   }
+
+  @Test
+  void joinUninterruptiblyWaitsForTheWorkThroughAnInterruptAndKeepsIt() throws Exception {
+    var release = new CountDownLatch(1);
+    var interruptedInside = new AtomicBoolean();
+    var b =
+        Beside.call(
+            "t",
+            () -> {
+              try {
+                release.await();
+              } catch (InterruptedException e) {
+                interruptedInside.set(true);
+              }
+              return "done";
+            });
+    var releaser =
+        Thread.ofVirtual()
+            .start(
+                () -> {
+                  try {
+                    Thread.sleep(200);
+                  } catch (InterruptedException e) {
+                    // released below anyway
+                  }
+                  release.countDown();
+                });
+    Thread.currentThread().interrupt();
+    try {
+      assertThat(b.joinUninterruptibly()).isEqualTo("done");
+      assertThat(Thread.currentThread().isInterrupted()).isTrue();
+    } finally {
+      Thread.interrupted();
+      releaser.join();
+    }
+    assertThat(interruptedInside).isFalse(); // the work was not cut short
+  }
+
+  @Test
+  void aCancelledCallFailsItsJoin() throws Exception {
+    var started = new CountDownLatch(1);
+    var b =
+        Beside.call(
+            "t",
+            () -> {
+              started.countDown();
+              try {
+                Thread.sleep(60_000);
+              } catch (InterruptedException e) {
+                throw new InterruptedIOException("killed");
+              }
+              return 1;
+            });
+    assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+    b.cancel();
+    assertThatThrownBy(b::join).isInstanceOf(InterruptedIOException.class);
+    assertThat(Beside.call("t", () -> 42).join()).isEqualTo(42);
+  }
 }

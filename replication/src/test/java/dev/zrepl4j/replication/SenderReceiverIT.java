@@ -180,6 +180,42 @@ class SenderReceiverIT {
   }
 
   @Test
+  void aCompletionAtAnotherGuidIsRefusedAndItsCursorHoldGoesWithTheNextCompletion()
+      throws IOException {
+    var fs = src.path("regone");
+    zfs.create(fs, Map.of());
+    zfs.snapshot(List.of(fs), "r1");
+    var root = dst.path("regone-root");
+    zfs.create(root, Map.of("mountpoint", "none"));
+    var sender = new Sender(zfs, p -> p.equals(fs), "job4", SenderOptions.PLAIN);
+    var receiver = Receiver.localRoot(zfs, root, "job4", ReceiverOptions.DEFAULTS);
+    var r1 = version(sender, fs, "r1");
+    step(sender, receiver, fs, null, r1);
+    zfs.snapshot(List.of(fs), "r2");
+    var r2 = version(sender, fs, "r2");
+    var spec = new SendSpec(fs.toString(), r1, r2, "", false, Protection.GUARANTEE_RESUMABILITY);
+    try (var stream = sender.send(spec)) {
+      receiver.receive(new ReceiveSpec(fs.toString(), r1, r2, false), stream);
+    }
+    // the cursor hold goes on by name while the listing checks the guid: the mismatch is refused
+    // and the hold stays (it may have been there before)
+    var other =
+        new FsVersion(FsVersion.SNAPSHOT, "r2", r2.guid() ^ 1, r2.createTxg(), r2.creation());
+    assertThatThrownBy(() -> sender.sendCompleted(new SendCompleted(fs.toString(), r1, other)))
+        .isInstanceOfSatisfying(
+            dev.zrepl4j.rpc.RemoteException.class,
+            e -> assertThat(e.code()).isEqualTo(dev.zrepl4j.rpc.ErrorCode.FAILED_PRECONDITION))
+        .hasMessageContaining("has guid " + Long.toUnsignedString(r2.guid()));
+    assertThat(src.userRefs(fs, "r1")).isEqualTo(2); // the cursor and the step hold, still
+    assertThat(src.userRefs(fs, "r2")).isEqualTo(2); // the step hold and the early cursor hold
+    // the right completion leaves exactly the cursor on r2, step holds gone
+    sender.sendCompleted(new SendCompleted(fs.toString(), r1, r2));
+    assertThat(src.userRefs(fs, "r1")).isZero();
+    assertThat(src.userRefs(fs, "r2")).isEqualTo(1);
+    assertThat(sender.replicationCursor(new FsRequest(fs.toString()))).containsExactly(r2);
+  }
+
+  @Test
   void aTruncatedStreamFailsWithZfsStderrAndLeavesNoTarget() throws Exception {
     var fs = src.path("trunc");
     zfs.create(fs, Map.of());
