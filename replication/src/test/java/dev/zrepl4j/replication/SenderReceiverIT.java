@@ -58,6 +58,21 @@ class SenderReceiverIT {
     return r;
   }
 
+  /** A filesystem {@code name}, its root_fs {@code name-root}, and job {@code job}'s endpoints. */
+  record Ends(DatasetPath fs, DatasetPath root, Sender sender, Receiver receiver) {}
+
+  static Ends ends(String name, String job) throws IOException {
+    var fs = src.path(name);
+    zfs.create(fs, Map.of());
+    var root = dst.path(name + "-root");
+    zfs.create(root, Map.of("mountpoint", "none"));
+    return new Ends(
+        fs,
+        root,
+        new Sender(zfs, p -> p.equals(fs), job, SenderOptions.PLAIN),
+        Receiver.localRoot(zfs, root, job, ReceiverOptions.DEFAULTS));
+  }
+
   @Test
   void aReceiverWhoseRootFsIsMissingRefusesAndCreatesNothing() throws IOException {
     var fs = src.path("norootdata");
@@ -154,13 +169,11 @@ class SenderReceiverIT {
   @Test
   void aStreamThatIsNotTheAnnouncedSnapshotIsReportedAndLeavesNoLastReceivedHold()
       throws IOException {
-    var fs = src.path("liar");
-    zfs.create(fs, Map.of());
+    var pair = ends("liar", "job3");
+    var fs = pair.fs();
+    var sender = pair.sender();
+    var receiver = pair.receiver();
     zfs.snapshot(List.of(fs), "l1");
-    var root = dst.path("liar-root");
-    zfs.create(root, Map.of("mountpoint", "none"));
-    var sender = new Sender(zfs, p -> p.equals(fs), "job3", SenderOptions.PLAIN);
-    var receiver = Receiver.localRoot(zfs, root, "job3", ReceiverOptions.DEFAULTS);
     var l1 = version(sender, fs, "l1");
     // the hold goes on while the listing checks the guid: a mismatch takes it off again
     var announced =
@@ -175,20 +188,18 @@ class SenderReceiverIT {
               e -> assertThat(e.code()).isEqualTo(dev.zrepl4j.rpc.ErrorCode.INTERNAL))
           .hasMessageContaining("has guid " + Long.toUnsignedString(l1.guid()));
     }
-    var target = root.extend(fs);
+    var target = pair.root().extend(fs);
     assertThat(dst.userRefs(target, "l1")).isZero(); // received, kept, not held
   }
 
   @Test
   void aCompletionAtAnotherGuidIsRefusedAndItsCursorHoldGoesWithTheNextCompletion()
       throws IOException {
-    var fs = src.path("regone");
-    zfs.create(fs, Map.of());
+    var pair = ends("regone", "job4");
+    var fs = pair.fs();
+    var sender = pair.sender();
+    var receiver = pair.receiver();
     zfs.snapshot(List.of(fs), "r1");
-    var root = dst.path("regone-root");
-    zfs.create(root, Map.of("mountpoint", "none"));
-    var sender = new Sender(zfs, p -> p.equals(fs), "job4", SenderOptions.PLAIN);
-    var receiver = Receiver.localRoot(zfs, root, "job4", ReceiverOptions.DEFAULTS);
     var r1 = version(sender, fs, "r1");
     step(sender, receiver, fs, null, r1);
     zfs.snapshot(List.of(fs), "r2");
@@ -217,14 +228,13 @@ class SenderReceiverIT {
 
   @Test
   void aTruncatedStreamFailsWithZfsStderrAndLeavesNoTarget() throws Exception {
-    var fs = src.path("trunc");
-    zfs.create(fs, Map.of());
+    var pair = ends("trunc", "job2");
+    var fs = pair.fs();
+    var root = pair.root();
+    var sender = pair.sender();
+    var receiver = pair.receiver();
     Trees.write(src.mounted("trunc/big.bin"), 5, 2 << 20);
     zfs.snapshot(List.of(fs), "t1");
-    var root = dst.path("trunc-root");
-    zfs.create(root, Map.of("mountpoint", "none"));
-    var sender = new Sender(zfs, p -> p.equals(fs), "job2", SenderOptions.PLAIN);
-    var receiver = Receiver.localRoot(zfs, root, "job2", ReceiverOptions.DEFAULTS);
     var t1 = version(sender, fs, "t1");
     byte[] head;
     try (var in =
