@@ -64,7 +64,9 @@ import java.util.UUID;
  *       batches) has replicated.
  *   <li>{@code replication.incremental.100fs} seconds: a {@code Push.run} of one small incremental
  *       step for each of the 100 filesystems (a new recursive snapshot, no data changed): the
- *       per-step cost of zfs commands, RPC calls and holds; stderr also gives it per step.
+ *       per-step cost of zfs commands, RPC calls and holds; stderr also gives it per step. {@code
+ *       replication.incremental.100fs.steps4}: the same with 4 steps at once ({@code
+ *       replication.concurrency.steps: 4}).
  * </ul>
  *
  * <p>Each received snapshot is checked to have the source's guid and {@code referenced}, so that a
@@ -140,7 +142,7 @@ public final class ReplicationBench {
             expected,
             sinkRoot,
             sinkRoot.child(CLIENT).extend(data),
-            () -> push(zfs, dataOnly, sinkRoot, 1, new Replication.Settled()));
+            () -> push(zfs, dataOnly, sinkRoot, 1, new Replication.Settled(), 1));
         var pullRoot = DatasetPath.parse(dst.name).child("pull" + (r + warmup));
         zrepl4jRound(
             pull,
@@ -175,29 +177,38 @@ public final class ReplicationBench {
       // one driver's memory over its runs, as a daemon's job keeps it: the first run confirmed
       // every sender cursor, the no-op runs need not again
       var settled = new Replication.Settled();
-      push(zfs, filter, noopRoot, filesystems, settled);
+      push(zfs, filter, noopRoot, filesystems, settled, 1);
       double noop = Double.MAX_VALUE;
       for (int r = 0; r < rounds; r++) {
-        double s = push(zfs, filter, noopRoot, 0, settled);
+        double s = push(zfs, filter, noopRoot, 0, settled, 1);
         noop = Math.min(noop, s);
         System.err.printf(Locale.ROOT, "noop run %d: %.3f s%n", r, s);
       }
       System.out.printf(Locale.ROOT, "replication.noop.100fs %.3f seconds%n", noop);
       // one small incremental step per filesystem (a new snapshot of each, nothing changed): what
       // a daemon's cycle after each snapshotting mostly is; its time is the per-step cost
-      double incremental = Double.MAX_VALUE;
-      for (int r = 0; r < rounds; r++) {
-        run("zfs", "snapshot", "-r", many + "@i" + r);
-        double s = push(zfs, filter, noopRoot, filesystems, settled);
-        incremental = Math.min(incremental, s);
-        System.err.printf(
+      // the same with 4 steps at once (replication.concurrency.steps: 4; zrepl's default is 1)
+      int snapshot = 0;
+      for (int steps : new int[] {1, 4}) {
+        double incremental = Double.MAX_VALUE;
+        for (int r = 0; r < rounds; r++) {
+          run("zfs", "snapshot", "-r", many + "@i" + snapshot++);
+          double s = push(zfs, filter, noopRoot, filesystems, settled, steps);
+          incremental = Math.min(incremental, s);
+          System.err.printf(
+              Locale.ROOT,
+              "incremental run %d, %d steps at once: %.3f s, %.1f ms per step%n",
+              r,
+              steps,
+              s,
+              s * 1000 / filesystems);
+        }
+        System.out.printf(
             Locale.ROOT,
-            "incremental run %d: %.3f s, %.1f ms per step%n",
-            r,
-            s,
-            s * 1000 / filesystems);
+            "replication.incremental.100fs%s %.3f seconds%n",
+            steps == 1 ? "" : ".steps" + steps,
+            incremental);
       }
-      System.out.printf(Locale.ROOT, "replication.incremental.100fs %.3f seconds%n", incremental);
     } finally {
       try {
         if (dst != null) {
@@ -224,8 +235,8 @@ public final class ReplicationBench {
 
   /**
    * One {@code Push.run} over TCP on 127.0.0.1 into {@code sinkRoot} (initial policy all, -I
-   * batches), checked to have replicated exactly {@code replicated} filesystems and left the others
-   * up to date.
+   * batches, {@code steps} steps at once), checked to have replicated exactly {@code replicated}
+   * filesystems and left the others up to date.
    *
    * @return the seconds {@code Push.run} took
    */
@@ -234,7 +245,8 @@ public final class ReplicationBench {
       DatasetFilter filter,
       DatasetPath sinkRoot,
       int replicated,
-      Replication.Settled settled)
+      Replication.Settled settled,
+      int steps)
       throws Exception {
     try (var server = new RpcServer(RpcOptions.defaults())) {
       server.register(
@@ -249,7 +261,7 @@ public final class ReplicationBench {
                   CLIENT,
                   Dialer.tcp(
                       "127.0.0.1", l.port(), Duration.ofSeconds(5), RpcOptions.defaults()))) {
-        return timedRun(push, replicated, settled);
+        return timedRun(push, replicated, settled, steps);
       }
     }
   }
@@ -270,24 +282,26 @@ public final class ReplicationBench {
                   Dialer.tcp("127.0.0.1", l.port(), Duration.ofSeconds(5), RpcOptions.defaults()),
                   Receiver.localRoot(zfs, root, CLIENT, ReceiverOptions.DEFAULTS),
                   CLIENT)) {
-        return timedRun(pull, 1, new Replication.Settled());
+        return timedRun(pull, 1, new Replication.Settled(), 1);
       }
     }
   }
 
   /**
-   * One run of {@code connector} (initial policy all, -I batches), checked to have replicated
-   * exactly {@code replicated} filesystems and left the others up to date.
+   * One run of {@code connector} (initial policy all, -I batches, {@code steps} steps at once),
+   * checked to have replicated exactly {@code replicated} filesystems and left the others up to
+   * date.
    *
    * @return the seconds the run took
    */
   private static double timedRun(
-      Replication.Connector connector, int replicated, Replication.Settled settled)
+      Replication.Connector connector, int replicated, Replication.Settled settled, int steps)
       throws Exception {
     var config =
         Replication.Config.defaults(CLIENT)
             .withInitialPolicy(InitialPolicy.ALL)
-            .withBatchIntermediates(true);
+            .withBatchIntermediates(true)
+            .withStepConcurrency(steps);
     long t0 = System.nanoTime();
     var report = connector.run(config, Replication.Progress.none(), settled);
     double s = (System.nanoTime() - t0) / 1e9;
