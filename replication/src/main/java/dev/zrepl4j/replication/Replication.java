@@ -118,6 +118,20 @@ public final class Replication {
           clock);
     }
 
+    /** zrepl's {@code replication.protection}: {@code initial} and {@code incremental}. */
+    public Config withProtection(Protection initial, Protection incremental) {
+      return new Config(
+          job,
+          initialPolicy,
+          initial,
+          incremental,
+          batchIntermediates,
+          stepConcurrency,
+          maxAttempts,
+          retryBackoff,
+          clock);
+    }
+
     public Config withInitialPolicy(InitialPolicy policy) {
       return new Config(
           job,

@@ -27,6 +27,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The replication scenarios that need OpenZFS 2.x (bookmarks, resumable receive, encryption), end
@@ -333,6 +335,47 @@ class GuestReplicationIT {
     assertThat(guest.holds(fs + "@s1")).isEmpty();
     assertThat(guest.holds(fs + "@s2")).isEmpty();
     assertThat(guest.holds(target(fs) + "@s2")).containsExactly("zrepl_last_received_J_" + job);
+  }
+
+  /**
+   * guarantee_incremental protects a step's {@code from} with a tentative cursor bookmark instead
+   * of holds; guarantee_nothing protects nothing. Either way the next run (a new driver) moves the
+   * cursor and leaves no tentative bookmark and no hold.
+   */
+  @ParameterizedTest
+  @EnumSource(
+      value = Protection.class,
+      names = {"GUARANTEE_INCREMENTAL", "GUARANTEE_NOTHING"})
+  void aStoppedStepAtLowerProtectionLeavesWhatItPromisesAndTheNextRunCleansUp(Protection level)
+      throws Exception {
+    var job = "gprot" + level.ordinal();
+    var fs = src("prot" + level.ordinal());
+    var push = pushedOnce(job, fs, 1);
+    guest.writeRandom("/" + fs + "/more.bin", 1);
+    snapshot("s2", fs);
+    var config = once(job).withProtection(Protection.GUARANTEE_RESUMABILITY, level);
+    Replication.Connector stopping =
+        () -> {
+          var c = push.connect();
+          return new Replication.Connection(new CompletionLost(c.sender()), c.receiver(), c);
+        };
+    var r = stopping.run(config, Replication.Progress.none());
+    assertThat(r.of(fs).state()).isEqualTo(State.FAILED);
+    assertThat(guest.versions(target(fs))).containsExactly("@s1", "@s2");
+    var expected = new ArrayList<>(List.of("@s1", "@s2", cursor(fs + "@s1", job)));
+    if (level == Protection.GUARANTEE_INCREMENTAL) {
+      long s1 = Long.parseUnsignedLong(guest.prop(fs + "@s1", "guid"));
+      expected.add("#" + ZreplNames.tentativeCursorBookmark(s1, job));
+    }
+    assertThat(guest.versions(fs)).containsExactlyInAnyOrderElementsOf(expected);
+    assertThat(guest.holds(fs + "@s1")).isEmpty();
+    assertThat(guest.holds(fs + "@s2")).isEmpty();
+
+    r = push.run(config, Replication.Progress.none());
+    assertThat(r.of(fs).state()).isEqualTo(State.UP_TO_DATE);
+    assertThat(guest.versions(fs)).containsExactlyInAnyOrder("@s1", "@s2", cursor(fs + "@s2", job));
+    assertThat(guest.holds(fs + "@s1")).isEmpty();
+    assertThat(guest.holds(fs + "@s2")).isEmpty();
   }
 
   @Test

@@ -21,6 +21,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The replication scenarios end to end on real zfs-fuse pools: push and pull over TCP on 127.0.0.1,
@@ -375,6 +377,54 @@ class ReplicationIT {
         assertThat(src.userRefs(path, "s2")).isZero();
       }
       assertReplicated(sinkRoot, "s1", "s2");
+    }
+  }
+
+  /**
+   * What a step stopped between receive and completion leaves on zfs-fuse at each protection level
+   * of incremental steps (zrepl's {@code replication.protection.incremental}), and that the next
+   * run repairs it alike: guarantee_resumability holds from and to, guarantee_incremental only
+   * from, guarantee_nothing neither; the cursor stays on s1 until the repair moves it to s2.
+   */
+  @ParameterizedTest
+  @EnumSource(Protection.class)
+  void eachProtectionLevelHoldsWhatItPromisesDuringAStepAndTheNextRunReleasesIt(Protection level)
+      throws Exception {
+    zfs.create(src.path("p"), Map.of());
+    Trees.write(src.mounted("p/file.bin"), 5, 100_000);
+    zfs.snapshot(List.of(src.path("p")), "s1");
+    var fs = src.path("p");
+    var sender = new Sender(zfs, p -> p.equals(fs), "prot", SenderOptions.PLAIN);
+    var receiver = Receiver.localRoot(zfs, sinkRoot, "prot", ReceiverOptions.DEFAULTS);
+    var once =
+        config("prot")
+            .withRetries(1, Duration.ZERO)
+            .withProtection(Protection.GUARANTEE_RESUMABILITY, level);
+    try (var local = new Local(sender, receiver, "prot")) {
+      assertThat(local.run(once, Replication.Progress.none()).ok()).isTrue();
+      assertThat(src.userRefs(fs, "s1")).isEqualTo(1); // the cursor
+      Trees.write(src.mounted("p/file.bin"), 6, 100_000);
+      zfs.snapshot(List.of(fs), "s2");
+      Replication.Connector stopping =
+          () -> {
+            var c = local.connect();
+            return new Replication.Connection(new CompletionLost(c.sender()), c.receiver(), c);
+          };
+      var r = stopping.run(once, Replication.Progress.none());
+      assertThat(r.of(fs.toString()).state()).isEqualTo(State.FAILED);
+      assertThat(dst.versions(sinkRoot.extend(fs)))
+          .extracting(v -> v.name())
+          .containsExactly("s1", "s2");
+      int fromHeld = level == Protection.GUARANTEE_NOTHING ? 0 : 1;
+      int toHeld = level == Protection.GUARANTEE_RESUMABILITY ? 1 : 0;
+      assertThat(src.userRefs(fs, "s1")).as("s1: cursor + step hold").isEqualTo(1 + fromHeld);
+      assertThat(src.userRefs(fs, "s2")).as("s2: step hold").isEqualTo(toHeld);
+
+      r = local.run(once, Replication.Progress.none());
+      assertThat(r.of(fs.toString()).state()).isEqualTo(State.UP_TO_DATE);
+      assertThat(src.userRefs(fs, "s1")).isZero();
+      assertThat(src.userRefs(fs, "s2")).isEqualTo(1);
+      FuseFixture.run("zfs", "release", "zrepl_CURSOR_J_prot", fs + "@s2");
     }
   }
 
