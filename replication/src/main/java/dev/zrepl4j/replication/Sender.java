@@ -171,11 +171,36 @@ public final class Sender implements SenderApi {
   public InputStream send(SendSpec spec) throws IOException {
     var step = resolve(spec);
     var request = request(spec, step);
-    if (spec.protection() != Protection.GUARANTEE_NOTHING) {
-      protect(spec.protection(), step);
-    }
+    // the step's protection goes on while zfs send starts: ZFS itself keeps the snapshots of a
+    // running send from being destroyed, the protection is for resuming after a failure, and the
+    // stream is handed out only once it is in place
+    var protecting =
+        spec.protection() == Protection.GUARANTEE_NOTHING
+            ? null
+            : Beside.start("protect-" + job, () -> protect(spec.protection(), step));
     log.debug("{}: send {}", job, request);
-    return zfs.send(request);
+    InputStream stream;
+    try {
+      stream = zfs.send(request);
+    } catch (IOException | RuntimeException e) {
+      if (protecting != null) {
+        protecting.joinAfter(e);
+      }
+      throw e;
+    }
+    if (protecting != null) {
+      try {
+        protecting.join();
+      } catch (IOException | RuntimeException e) {
+        try {
+          stream.close(); // kills zfs send
+        } catch (IOException | RuntimeException c) {
+          e.addSuppressed(c);
+        }
+        throw e;
+      }
+    }
+    return stream;
   }
 
   @Override

@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.tuple;
 
 import dev.zrepl4j.zfs.DatasetPath;
 import dev.zrepl4j.zfs.RealZfs;
+import dev.zrepl4j.zfs.Zfs;
+import dev.zrepl4j.zfs.ZfsException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.util.List;
@@ -224,6 +226,42 @@ class SenderReceiverIT {
     assertThat(src.userRefs(fs, "r1")).isZero();
     assertThat(src.userRefs(fs, "r2")).isEqualTo(1);
     assertThat(sender.replicationCursor(new FsRequest(fs.toString()))).containsExactly(r2);
+  }
+
+  @Test
+  void aStepWhoseProtectionFailsHandsOutNoStreamAndKillsItsZfsSend() throws Exception {
+    var pair = ends("unheld", "job5");
+    var fs = pair.fs();
+    // more than the 1 MiB pipe: a zfs send left alone would block on it for ever
+    Trees.write(src.mounted("unheld/big.bin"), 8, 3 << 20);
+    zfs.snapshot(List.of(fs), "u1");
+    // the real zfs, except that holds fail (the protection goes on beside the start of zfs send)
+    var failingHolds =
+        (Zfs)
+            java.lang.reflect.Proxy.newProxyInstance(
+                Zfs.class.getClassLoader(),
+                new Class<?>[] {Zfs.class},
+                (proxy, method, args) -> {
+                  if (method.getName().equals("hold")) {
+                    throw new ZfsException(List.of("zfs", "hold"), 1, "cannot hold: injected");
+                  }
+                  try {
+                    return method.invoke(zfs, args);
+                  } catch (java.lang.reflect.InvocationTargetException e) {
+                    throw e.getCause();
+                  }
+                });
+    var sender = new Sender(failingHolds, p -> p.equals(fs), "job5", SenderOptions.PLAIN);
+    var u1 = version(sender, fs, "u1");
+    var spec = new SendSpec(fs.toString(), null, u1, "", false, Protection.GUARANTEE_RESUMABILITY);
+    assertThatThrownBy(() -> sender.send(spec)).hasMessageContaining("injected");
+    assertThat(
+            ProcessHandle.allProcesses()
+                .map(p -> p.info().commandLine().orElse(""))
+                // zfs rewrites its own argv: "zfs send <fs> u1", without the @
+                .filter(c -> c.contains("send") && c.contains(fs.toString())))
+        .isEmpty();
+    assertThat(src.userRefs(fs, "u1")).isZero();
   }
 
   @Test
