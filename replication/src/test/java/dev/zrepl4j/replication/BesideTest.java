@@ -92,17 +92,7 @@ class BesideTest {
   void anInterruptedJoinInterruptsTheActionAndSaysSo() throws Exception {
     var started = new CountDownLatch(1);
     var interrupted = new CountDownLatch(1);
-    var b =
-        Beside.start(
-            "t",
-            () -> {
-              started.countDown();
-              try {
-                Thread.sleep(60_000);
-              } catch (InterruptedException e) {
-                interrupted.countDown();
-              }
-            });
+    var b = sleeping(started, interrupted::countDown);
     assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
     Thread.currentThread().interrupt();
     try {
@@ -155,20 +145,28 @@ class BesideTest {
   void aCancelledCallFailsItsJoin() throws Exception {
     var started = new CountDownLatch(1);
     var b =
-        Beside.call(
-            "t",
+        sleeping(
+            started,
             () -> {
-              started.countDown();
-              try {
-                Thread.sleep(60_000);
-              } catch (InterruptedException e) {
-                throw new InterruptedIOException("killed");
-              }
-              return 1;
+              throw new InterruptedIOException("killed");
             });
     assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
     b.cancel();
     assertThatThrownBy(b::join).isInstanceOf(InterruptedIOException.class);
     assertThat(Beside.call("t", () -> 42).join()).isEqualTo(42);
+  }
+
+  /** Work that says it started, then sleeps a minute; interrupted, it runs {@code onInterrupt}. */
+  private static Beside<Boolean> sleeping(CountDownLatch started, Beside.Action onInterrupt) {
+    return Beside.start(
+        "t",
+        () -> {
+          started.countDown();
+          try {
+            Thread.sleep(60_000);
+          } catch (InterruptedException e) {
+            onInterrupt.run();
+          }
+        });
   }
 }
