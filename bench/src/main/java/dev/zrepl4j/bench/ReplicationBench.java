@@ -55,7 +55,9 @@ import java.util.UUID;
  *       both sides, planning, the step and its holds.
  *   <li>{@code replication.full.ratio}: zrepl4j / raw, the best round of each (the issue's figure);
  *       {@code replication.full.ratio.median}: the same of the median rounds (the raw pipe's rounds
- *       spread far more than ours on zfs-fuse: 540-860 vs 600-690 MiB/s).
+ *       spread far more than ours on zfs-fuse: 540-860 vs 600-730 MiB/s); {@code
+ *       replication.full.ratio.paired}: the median of the per-round ratios (each zrepl4j round
+ *       right after its raw round).
  *   <li>{@code replication.full.pull.tcp} MiB/s and {@code replication.full.pull.ratio}: the same
  *       the other way round, a {@link Pull} (local receiver) from an {@link RpcServer} serving a
  *       source {@link Sender} over TCP (the stream is the RPC's response, not a request body).
@@ -229,6 +231,8 @@ public final class ReplicationBench {
         Locale.ROOT, "replication.full.pull.ratio %.3f ratio%n", pull.best() / raw.best());
     System.out.printf(
         Locale.ROOT, "replication.full.ratio.median %.3f ratio%n", push.median() / raw.median());
+    System.out.printf(
+        Locale.ROOT, "replication.full.ratio.paired %.3f ratio%n", push.pairedRatio(raw));
     System.err.printf(
         Locale.ROOT, "median raw %.1f MiB/s, zrepl4j %.1f MiB/s%n", raw.median(), push.median());
   }
@@ -376,7 +380,23 @@ public final class ReplicationBench {
     }
 
     double median() {
-      var s = mibPerSecond.stream().sorted().toList();
+      return medianOf(mibPerSecond);
+    }
+
+    /**
+     * The median of this series' round-by-round ratios to {@code base}'s: each round of one ran
+     * right after the same round of the other, so a slow spell of the machine hits both.
+     */
+    double pairedRatio(Series base) {
+      var ratios = new ArrayList<Double>();
+      for (int i = 0; i < Math.min(mibPerSecond.size(), base.mibPerSecond.size()); i++) {
+        ratios.add(mibPerSecond.get(i) / base.mibPerSecond.get(i));
+      }
+      return medianOf(ratios);
+    }
+
+    private static double medianOf(List<Double> values) {
+      var s = values.stream().sorted().toList();
       int n = s.size();
       return n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2;
     }
