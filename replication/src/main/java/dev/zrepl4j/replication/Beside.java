@@ -28,6 +28,8 @@ final class Beside<T> {
     T call() throws IOException;
   }
 
+  private static final String WHAT = "work beside this one";
+
   private final FutureTask<T> task;
 
   private Beside(Call<T> work) {
@@ -38,6 +40,13 @@ final class Beside<T> {
   static <T> Beside<T> call(String name, Call<T> work) {
     var b = new Beside<>(work);
     Thread.ofVirtual().name(name).start(b.task);
+    return b;
+  }
+
+  /** Nothing to run: joins at once, successfully (for work that only some cases have). */
+  static Beside<Boolean> none() {
+    var b = new Beside<Boolean>(() -> true);
+    b.task.run();
     return b;
   }
 
@@ -62,11 +71,11 @@ final class Beside<T> {
     } catch (InterruptedException e) {
       task.cancel(true);
       Thread.currentThread().interrupt();
-      var io = new InterruptedIOException("interrupted waiting for " + what());
+      var io = new InterruptedIOException("interrupted waiting for " + WHAT);
       io.initCause(e);
       throw io;
     } catch (CancellationException e) {
-      throw new InterruptedIOException(what() + " cancelled");
+      throw new InterruptedIOException(WHAT + " cancelled");
     } catch (ExecutionException e) {
       return rethrow(e);
     }
@@ -93,10 +102,6 @@ final class Beside<T> {
         Thread.currentThread().interrupt();
       }
     }
-  }
-
-  private static String what() {
-    return "work beside this one";
   }
 
   /** Interrupts the work (a running zfs command is killed); a later join fails. */

@@ -176,29 +176,25 @@ public final class Sender implements SenderApi {
     // stream is handed out only once it is in place
     var protecting =
         spec.protection() == Protection.GUARANTEE_NOTHING
-            ? null
+            ? Beside.none()
             : Beside.start("protect-" + job, () -> protect(spec.protection(), step));
     log.debug("{}: send {}", job, request);
     InputStream stream;
     try {
       stream = zfs.send(request);
     } catch (IOException | RuntimeException e) {
-      if (protecting != null) {
-        protecting.joinAfter(e);
-      }
+      protecting.joinAfter(e);
       throw e;
     }
-    if (protecting != null) {
+    try {
+      protecting.join();
+    } catch (IOException | RuntimeException e) {
       try {
-        protecting.join();
-      } catch (IOException | RuntimeException e) {
-        try {
-          stream.close(); // kills zfs send
-        } catch (IOException | RuntimeException c) {
-          e.addSuppressed(c);
-        }
-        throw e;
+        stream.close(); // kills zfs send
+      } catch (IOException | RuntimeException c) {
+        e.addSuppressed(c);
       }
+      throw e;
     }
     return stream;
   }
@@ -224,7 +220,7 @@ public final class Sender implements SenderApi {
     // snapshot, and the next completion releases it
     var cursorHold =
         zfs.capabilities().has(ZfsFeature.BOOKMARKS)
-            ? null
+            ? Beside.none()
             : Beside.start(
                 "cursor-" + job,
                 () ->
@@ -241,16 +237,12 @@ public final class Sender implements SenderApi {
       var fromRef = done.from();
       from = fromRef == null ? null : find(fs, versions, fromRef);
     } catch (IOException | RuntimeException e) {
-      if (cursorHold != null) {
-        cursorHold.joinAfter(e);
-      }
+      cursorHold.joinAfter(e);
       throw e;
     }
-    if (cursorHold != null) {
-      cursorHold.join();
-    }
+    cursorHold.join();
     // the cursor first; then the older cursors go beside the step's holds (neither needs the other)
-    var olderCursors = moveCursor(fs, versions, to, cursorHold != null);
+    var olderCursors = moveCursor(fs, versions, to);
     try {
       // the step's holds, and any this job left on older snapshots: a step cut short between its
       // receive and this call (a crash, a lost connection) left them, and nothing else releases
@@ -439,14 +431,14 @@ public final class Sender implements SenderApi {
   }
 
   /**
-   * Places the cursor on {@code to} (unless {@code held}: its hold is already there), then starts
-   * removing this job's older cursors.
+   * Places the cursor bookmark on {@code to} (where ZFS has bookmarks; without them the cursor is a
+   * hold that {@link #sendCompleted} has already placed), then starts removing this job's older
+   * cursors.
    *
    * @return the removal, running
    */
-  private Beside moveCursor(
-      DatasetPath fs, List<FilesystemVersion> versions, FilesystemVersion to, boolean held)
-      throws IOException {
+  private Beside<Boolean> moveCursor(
+      DatasetPath fs, List<FilesystemVersion> versions, FilesystemVersion to) throws IOException {
     if (zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
       var name = ZreplNames.cursorBookmark(to.guid(), job);
       bookmarkTolerant(full(to), name);
@@ -480,9 +472,6 @@ public final class Sender implements SenderApi {
           ZreplNames.cursorHold(job));
     }
     var tag = ZreplNames.cursorHold(job);
-    if (!held) {
-      Holds.hold(zfs, tag, List.of(full(to)));
-    }
     var older = new ArrayList<FullName>();
     for (var v : versions) {
       if (v.isSnapshot() && v.guid() != to.guid() && v.userRefs() != 0) {

@@ -76,6 +76,13 @@ class BesideTest {
   }
 
   @Test
+  void noneIsDoneAtOnce() throws Exception {
+    var b = Beside.none();
+    assertThat(b.join()).isTrue();
+    assertThat(b.succeeded()).isTrue();
+  }
+
+  @Test
   void succeededTellsWithoutThrowing() {
     assertThat(Beside.start("t", () -> {}).succeeded()).isTrue();
     assertThat(

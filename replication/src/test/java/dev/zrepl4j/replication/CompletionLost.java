@@ -13,6 +13,14 @@ final class CompletionLost extends ForwardingSender {
     super(sender);
   }
 
+  /** {@code connector}'s connections, with their sender's completions lost. */
+  static Replication.Connector around(Replication.Connector connector) {
+    return () -> {
+      var c = connector.connect();
+      return new Replication.Connection(new CompletionLost(c.sender()), c.receiver(), c);
+    };
+  }
+
   @Override
   public void sendCompleted(SendCompleted done) throws IOException {
     throw new RemoteException(ErrorCode.INTERNAL, "stopped before the completion (test)");

@@ -316,11 +316,7 @@ class GuestReplicationIT {
     guest.writeRandom("/" + fs + "/more.bin", 1);
     snapshot("s2", fs);
     // the run stops after the receive, before the sender's completion
-    Replication.Connector stopping =
-        () -> {
-          var c = push.connect();
-          return new Replication.Connection(new CompletionLost(c.sender()), c.receiver(), c);
-        };
+    Replication.Connector stopping = CompletionLost.around(push);
     var r = stopping.run(once(job), Replication.Progress.none());
     assertThat(r.of(fs).state()).isEqualTo(State.FAILED);
     assertThat(guest.versions(target(fs))).containsExactly("@s1", "@s2");
@@ -354,11 +350,7 @@ class GuestReplicationIT {
     guest.writeRandom("/" + fs + "/more.bin", 1);
     snapshot("s2", fs);
     var config = once(job).withProtection(Protection.GUARANTEE_RESUMABILITY, level);
-    Replication.Connector stopping =
-        () -> {
-          var c = push.connect();
-          return new Replication.Connection(new CompletionLost(c.sender()), c.receiver(), c);
-        };
+    Replication.Connector stopping = CompletionLost.around(push);
     var r = stopping.run(config, Replication.Progress.none());
     assertThat(r.of(fs).state()).isEqualTo(State.FAILED);
     assertThat(guest.versions(target(fs))).containsExactly("@s1", "@s2");

@@ -349,11 +349,7 @@ class ReplicationIT {
       assertThat(local.run(once, Replication.Progress.none()).ok()).isTrue();
       change();
       // the sender's completion never arrives: this run "crashes" right after each receive
-      Replication.Connector crashing =
-          () -> {
-            var c = local.connect();
-            return new Replication.Connection(new CompletionLost(c.sender()), c.receiver(), c);
-          };
+      Replication.Connector crashing = CompletionLost.around(local);
       var r = crashing.run(once, Replication.Progress.none());
       for (var fs : fss) {
         assertThat(r.of(src.path(fs).toString()).state()).isEqualTo(State.FAILED);
@@ -405,11 +401,7 @@ class ReplicationIT {
       assertThat(src.userRefs(fs, "s1")).isEqualTo(1); // the cursor
       Trees.write(src.mounted("p/file.bin"), 6, 100_000);
       zfs.snapshot(List.of(fs), "s2");
-      Replication.Connector stopping =
-          () -> {
-            var c = local.connect();
-            return new Replication.Connection(new CompletionLost(c.sender()), c.receiver(), c);
-          };
+      Replication.Connector stopping = CompletionLost.around(local);
       var r = stopping.run(once, Replication.Progress.none());
       assertThat(r.of(fs.toString()).state()).isEqualTo(State.FAILED);
       assertThat(dst.versions(sinkRoot.extend(fs)))
