@@ -1,12 +1,10 @@
 package dev.zrepl4j.zfs;
 
-import java.io.File;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -23,13 +21,14 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Implementation notes: {@code pipe2(2)} and {@code fcntl(F_SETPIPE_SZ)} are called through the
  * FFM API. {@link ProcessBuilder} cannot take a descriptor, so each end is handed over as the path
- * {@code /proc/self/fd/N}: opening it opens the same pipe (the child's end by {@link
- * ProcessBuilder}, ours as a {@link java.io.FileInputStream} or {@link java.io.FileOutputStream}).
- * The caller opens both ends before {@link #close()} closes the raw descriptors, so no open ever
- * waits for the other side. Where this cannot work (not Linux, no {@code /proc}, native access
- * denied) {@link #open()} returns null and the caller uses {@link ProcessBuilder}'s own pipes; a
- * capacity the kernel refuses ({@code /proc/sys/fs/pipe-max-size} below it for a non-root user)
- * leaves the default one. Thread-safe.
+ * {@code /proc/self/fd/N} (under the descriptor directory {@link LargePipes} gives): opening it
+ * opens the same pipe (the child's end by {@link ProcessBuilder}, ours as a {@link
+ * java.io.FileInputStream} or {@link java.io.FileOutputStream}). The caller opens both ends before
+ * {@link #close()} closes the raw descriptors, so no open ever waits for the other side. Where the
+ * downcalls cannot be made (not Linux, native access denied) or {@code pipe2} fails, {@link
+ * #open(Path)} returns null and the caller uses {@link ProcessBuilder}'s own pipes; a capacity the
+ * kernel refuses ({@code /proc/sys/fs/pipe-max-size} below it for a non-root user) leaves the
+ * default one. Thread-safe.
  */
 final class LargePipe implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(LargePipe.class);
@@ -41,19 +40,24 @@ final class LargePipe implements AutoCloseable {
   private static final int F_GETPIPE_SZ = 1032;
   private static final @Nullable Native NATIVE = Native.load();
 
+  private final Path fdDirectory;
   private final int readFd;
   private final int writeFd;
   private final int capacity;
   private boolean closed;
 
-  private LargePipe(int readFd, int writeFd, int capacity) {
+  private LargePipe(Path fdDirectory, int readFd, int writeFd, int capacity) {
+    this.fdDirectory = fdDirectory;
     this.readFd = readFd;
     this.writeFd = writeFd;
     this.capacity = capacity;
   }
 
-  /** A new pipe, or null when large pipes are not available here. */
-  static @Nullable LargePipe open() {
+  /**
+   * A new pipe whose ends are reopened under {@code fdDirectory} (the real one is {@link
+   * LargePipes#PROC_FD}), or null when large pipes cannot be made here.
+   */
+  static @Nullable LargePipe open(Path fdDirectory) {
     var n = NATIVE;
     if (n == null) {
       return null;
@@ -69,7 +73,7 @@ final class LargePipe implements AutoCloseable {
       int w = fds.getAtIndex(ValueLayout.JAVA_INT, 1);
       int set = (int) n.fcntl.invokeExact(w, F_SETPIPE_SZ, CAPACITY);
       int capacity = set > 0 ? set : (int) n.fcntl.invokeExact(w, F_GETPIPE_SZ, 0);
-      return new LargePipe(r, w, capacity);
+      return new LargePipe(fdDirectory, r, w, capacity);
     } catch (Throwable t) {
       log.debug("large pipe failed: {}", t.toString());
       return null;
@@ -77,17 +81,14 @@ final class LargePipe implements AutoCloseable {
   }
 
   /** The path that opens the read end. */
-  File readEnd() {
-    return new File(fdDirectory + "/" + readFd);
+  Path readEnd() {
+    return fdDirectory.resolve(Integer.toString(readFd));
   }
 
   /** The path that opens the write end. */
-  File writeEnd() {
-    return new File(fdDirectory + "/" + writeFd);
+  Path writeEnd() {
+    return fdDirectory.resolve(Integer.toString(writeFd));
   }
-
-  // where the descriptors are reopened; tests point it elsewhere to see the fallback
-  static volatile String fdDirectory = "/proc/self/fd";
 
   /** The pipe's capacity in bytes as the kernel reports it. */
   int capacity() {
@@ -119,9 +120,7 @@ final class LargePipe implements AutoCloseable {
   /** The downcalls, or null where they cannot be made. */
   private record Native(MethodHandle pipe2, MethodHandle fcntl, MethodHandle close) {
     static @Nullable Native load() {
-      if (!System.getProperty("os.name", "").equals("Linux")
-          || !Files.isDirectory(Path.of("/proc/self/fd"))
-          || Boolean.getBoolean("zrepl4j.zfs.smallPipes")) {
+      if (!System.getProperty("os.name", "").equals("Linux")) {
         return null;
       }
       try {

@@ -45,17 +45,22 @@ public final class RealZfs implements Zfs {
   private final List<String> zfs;
   private final List<String> zpool;
   private final ZfsCapabilities capabilities;
+  private final LargePipes pipes;
   private final AtomicLong invocations = new AtomicLong();
 
-  private RealZfs(List<String> zfs, List<String> zpool, ZfsCapabilities capabilities) {
+  private RealZfs(
+      List<String> zfs, List<String> zpool, ZfsCapabilities capabilities, LargePipes pipes) {
     this.zfs = List.copyOf(zfs);
     this.zpool = List.copyOf(zpool);
     this.capabilities = capabilities;
+    this.pipes = pipes;
   }
 
   /**
    * Detects the capabilities of {@code zfs} (logging one line per degraded feature) and returns a
-   * ready instance.
+   * ready instance. Whether its bulk streams use 1 MiB pipes is decided here ({@code
+   * -Dzrepl4j.zfs.smallPipes=true} says no) and, if reopening a pipe through {@code /proc/self/fd}
+   * turns out to be refused, once for the life of the instance (see {@link LargePipes}).
    *
    * @param zfs argv prefix of the zfs binary, e.g. {@code List.of("zfs")}
    * @param zpool argv prefix of the zpool binary
@@ -65,7 +70,8 @@ public final class RealZfs implements Zfs {
     if (zfs.isEmpty() || zpool.isEmpty()) {
       throw new IllegalArgumentException("empty zfs or zpool argv");
     }
-    var probe = new RealZfs(zfs, zpool, ZfsCapabilities.legacy("probing"));
+    var pipes = LargePipes.standard();
+    var probe = new RealZfs(zfs, zpool, ZfsCapabilities.legacy("probing"), pipes);
     var caps = probe.detect();
     log.info("zfs: {} ({})", caps.version(), caps.openZfs() ? "OpenZFS" : "legacy dialect");
     for (var f : ZfsFeature.values()) {
@@ -73,12 +79,12 @@ public final class RealZfs implements Zfs {
         log.warn("zfs: degraded: no {}: {}", f.description(), degradation(f));
       }
     }
-    return new RealZfs(zfs, zpool, caps);
+    return new RealZfs(zfs, zpool, caps, pipes);
   }
 
   /** An instance with given capabilities, skipping detection (tests). */
   static RealZfs withCapabilities(List<String> zfs, List<String> zpool, ZfsCapabilities caps) {
-    return new RealZfs(zfs, zpool, caps);
+    return new RealZfs(zfs, zpool, caps, LargePipes.standard());
   }
 
   private static String degradation(ZfsFeature f) {
@@ -147,7 +153,7 @@ public final class RealZfs implements Zfs {
   ZfsProcess startZfs(List<String> args, ZfsProcess.Stdin stdin, ZfsProcess.Stdout stdout)
       throws ZfsException {
     invocations.incrementAndGet();
-    return ZfsProcess.start(argv(zfs, args), stdin, stdout);
+    return ZfsProcess.start(argv(zfs, args), stdin, stdout, pipes);
   }
 
   <T> T run(List<String> binary, List<String> args, Parser<T> parser) throws IOException {
@@ -163,7 +169,8 @@ public final class RealZfs implements Zfs {
       throws IOException {
     invocations.incrementAndGet();
     try (var p =
-        ZfsProcess.start(argv(binary, args), ZfsProcess.Stdin.NULL, ZfsProcess.Stdout.PIPE)) {
+        ZfsProcess.start(
+            argv(binary, args), ZfsProcess.Stdin.NULL, ZfsProcess.Stdout.PIPE, pipes)) {
       T result;
       try {
         result = parser.parse(p.stdout());

@@ -7,6 +7,9 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
@@ -71,37 +74,17 @@ final class ZfsProcess implements AutoCloseable {
   }
 
   /**
-   * Starts {@code argv} without a shell.
+   * Starts {@code argv} without a shell; the {@code BULK} ends are large pipes where {@code pipes}
+   * gives them.
+   *
+   * <p>Before the child starts, its end of each large pipe is opened once from here through the
+   * descriptor directory, as {@link ProcessBuilder} will open it: if that is refused ({@link
+   * LargePipes#isRefusal}), {@code pipes} is told so and this and later processes get the default
+   * pipes. Any other failure (out of descriptors, a binary that cannot be run) fails the start.
    *
    * @throws ZfsException if the binary cannot be started
    */
-  static ZfsProcess start(List<String> argv, Stdin stdin, Stdout stdout) throws ZfsException {
-    boolean large = (stdin == Stdin.BULK || stdout == Stdout.BULK) && !largePipesRefused;
-    try {
-      return start(argv, stdin, stdout, large);
-    } catch (ZfsException e) {
-      var why = String.valueOf(e.getMessage());
-      if (!large || !why.contains(LargePipe.fdDirectory) || why.contains("Too many open files")) {
-        throw e; // not the reopening of a pipe being refused
-      }
-      // a policy (LSM, a hardened /proc) may refuse reopening a pipe through /proc/self/fd: the
-      // process pipes of ProcessBuilder still work, and are used from then on if they do here
-      var p = start(argv, stdin, stdout, false);
-      if (!largePipesRefused) {
-        largePipesRefused = true;
-        log.warn(
-            "1 MiB pipes to zfs are refused here ({}); using the default pipes (slower bulk"
-                + " streams)",
-            e.getMessage());
-      }
-      return p;
-    }
-  }
-
-  // set once starting a process with large pipes failed and without them worked
-  static volatile boolean largePipesRefused;
-
-  private static ZfsProcess start(List<String> argv, Stdin stdin, Stdout stdout, boolean large)
+  static ZfsProcess start(List<String> argv, Stdin stdin, Stdout stdout, LargePipes pipes)
       throws ZfsException {
     var pb = new ProcessBuilder(argv);
     if (stdin == Stdin.NULL) {
@@ -110,19 +93,38 @@ final class ZfsProcess implements AutoCloseable {
     if (stdout == Stdout.DISCARD) {
       pb.redirectOutput(ProcessBuilder.Redirect.DISCARD);
     }
-    LargePipe inPipe = large && stdin == Stdin.BULK ? LargePipe.open() : null;
-    LargePipe outPipe = large && stdout == Stdout.BULK ? LargePipe.open() : null;
+    LargePipe inPipe = stdin == Stdin.BULK ? pipes.open() : null;
+    LargePipe outPipe = stdout == Stdout.BULK ? pipes.open() : null;
     OutputStream ourStdin = null;
     InputStream ourStdout = null;
     try {
+      if (inPipe != null || outPipe != null) {
+        try {
+          if (inPipe != null) {
+            reopen(inPipe.readEnd(), StandardOpenOption.READ);
+          }
+          if (outPipe != null) {
+            reopen(outPipe.writeEnd(), StandardOpenOption.WRITE);
+          }
+        } catch (IOException e) {
+          if (!LargePipes.isRefusal(e)) {
+            throw e;
+          }
+          pipes.refuse(e);
+          close(inPipe);
+          close(outPipe);
+          inPipe = null;
+          outPipe = null;
+        }
+      }
       // our ends are opened before the raw descriptors close (see LargePipe)
       if (inPipe != null) {
-        pb.redirectInput(inPipe.readEnd());
-        ourStdin = new FileOutputStream(inPipe.writeEnd());
+        pb.redirectInput(inPipe.readEnd().toFile());
+        ourStdin = new FileOutputStream(inPipe.writeEnd().toFile());
       }
       if (outPipe != null) {
-        pb.redirectOutput(outPipe.writeEnd());
-        ourStdout = new FileInputStream(outPipe.readEnd());
+        pb.redirectOutput(outPipe.writeEnd().toFile());
+        ourStdout = new FileInputStream(outPipe.readEnd().toFile());
       }
       var p = pb.start();
       log.debug("started {} (pid {})", argv, p.pid());
@@ -134,12 +136,21 @@ final class ZfsProcess implements AutoCloseable {
       z.initCause(e);
       throw z;
     } finally {
-      if (inPipe != null) {
-        inPipe.close();
-      }
-      if (outPipe != null) {
-        outPipe.close();
-      }
+      close(inPipe);
+      close(outPipe);
+    }
+  }
+
+  private static void close(@Nullable LargePipe pipe) {
+    if (pipe != null) {
+      pipe.close();
+    }
+  }
+
+  /** Opens and closes {@code end}: throws what opening it for the child would throw. */
+  private static void reopen(Path end, StandardOpenOption mode) throws IOException {
+    try (var unused = FileChannel.open(end, mode)) {
+      // opened: the child's open of the same path is allowed
     }
   }
 
