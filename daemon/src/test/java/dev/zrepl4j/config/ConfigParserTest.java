@@ -11,6 +11,7 @@ import dev.zrepl4j.replication.PruneRule;
 import dev.zrepl4j.replication.ReceiverOptions.PlaceholderEncryption;
 import dev.zrepl4j.replication.SnapshotNameFormat;
 import dev.zrepl4j.replication.Snapshotter;
+import dev.zrepl4j.rpc.transport.Identities;
 import dev.zrepl4j.zfs.DatasetPath;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -448,8 +449,16 @@ class ConfigParserTest {
     assertThat(ConfigParser.parse(main).jobs()).hasSize(6);
     var e = catchThrowableOfType(ConfigException.class, () -> ConfigParser.parse(main, true));
     assertThat(e.problems()).hasSize(2);
-    assertHas(e.problems(), 30, "jobs[0].connect.key", "does not exist");
-    assertHas(e.problems(), 77, "jobs[1].serve.cert", "holds no PEM CERTIFICATE block");
+    assertHas(
+        e.problems(),
+        30,
+        "jobs[0].connect.key",
+        "file " + dir.resolve("prod.key") + " does not exist");
+    assertHas(
+        e.problems(),
+        77,
+        "jobs[1].serve.cert",
+        dir.resolve("backup.crt") + ": no PEM certificate (-----BEGIN CERTIFICATE-----) found");
   }
 
   @Test
@@ -492,36 +501,43 @@ class ConfigParserTest {
 
   @Test
   void hostPortFollowsGoSplitHostPort() {
-    assertThat(ConfigParser.splitHostPort(":8888")).isEqualTo(new ConfigParser.HostPort("", 8888));
-    assertThat(ConfigParser.splitHostPort("[::1]:8888"))
-        .isEqualTo(new ConfigParser.HostPort("::1", 8888));
-    assertThat(ConfigParser.splitHostPort("host.example:1"))
-        .isEqualTo(new ConfigParser.HostPort("host.example", 1));
-    assertThat(ConfigParser.splitHostPort("::1:8888")).isInstanceOf(String.class);
-    assertThat(ConfigParser.splitHostPort("host")).isInstanceOf(String.class);
-    assertThat(ConfigParser.splitHostPort("host:99999")).isInstanceOf(String.class);
-    assertThat(ConfigParser.splitHostPort("[::1]")).isInstanceOf(String.class);
+    assertThat(TransportParser.splitHostPort(":8888"))
+        .isEqualTo(new TransportParser.HostPort("", 8888));
+    assertThat(TransportParser.splitHostPort("[::1]:8888"))
+        .isEqualTo(new TransportParser.HostPort("::1", 8888));
+    assertThat(TransportParser.splitHostPort("host.example:1"))
+        .isEqualTo(new TransportParser.HostPort("host.example", 1));
+    assertThatThrownBy(() -> TransportParser.splitHostPort("::1:8888"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage(
+            "invalid address '::1:8888': too many colons (write an IPv6 address as [ADDR]:PORT)");
+    assertThatThrownBy(() -> TransportParser.splitHostPort("host"))
+        .hasMessage("invalid address 'host': missing port (expected HOST:PORT or :PORT)");
+    assertThatThrownBy(() -> TransportParser.splitHostPort("host:99999"))
+        .hasMessage("invalid address 'host:99999': port '99999' must be a number from 0 to 65535");
+    assertThatThrownBy(() -> TransportParser.splitHostPort("[::1]"))
+        .hasMessage("invalid address '[::1]': missing port (expected [HOST]:PORT)");
   }
 
   @Test
   void cidrsAndAddressesAreChecked() {
-    assertThat(ConfigParser.cidrProblem("10.0.0.1")).isEmpty();
-    assertThat(ConfigParser.cidrProblem("10.0.0.0/8")).isEmpty();
-    assertThat(ConfigParser.cidrProblem("fd00::/8")).isEmpty();
-    assertThat(ConfigParser.cidrProblem("::1")).isEmpty();
-    assertThat(ConfigParser.cidrProblem("10.0.0.256")).isPresent();
-    assertThat(ConfigParser.cidrProblem("10.0.0.0/33")).isPresent();
-    assertThat(ConfigParser.cidrProblem("fd00::/129")).isPresent();
-    assertThat(ConfigParser.cidrProblem("localhost")).isPresent();
+    assertThat(TransportParser.cidrProblem("10.0.0.1")).isEmpty();
+    assertThat(TransportParser.cidrProblem("10.0.0.0/8")).isEmpty();
+    assertThat(TransportParser.cidrProblem("fd00::/8")).isEmpty();
+    assertThat(TransportParser.cidrProblem("::1")).isEmpty();
+    assertThat(TransportParser.cidrProblem("10.0.0.256")).isPresent();
+    assertThat(TransportParser.cidrProblem("10.0.0.0/33")).isPresent();
+    assertThat(TransportParser.cidrProblem("fd00::/129")).isPresent();
+    assertThat(TransportParser.cidrProblem("localhost")).isPresent();
   }
 
   @Test
   void componentNamesFollowZfs() {
-    assertThat(ConfigParser.componentProblem("prod_to-backup.1:a b")).isEmpty();
-    assertThat(ConfigParser.componentProblem("")).isPresent();
-    assertThat(ConfigParser.componentProblem("a/b")).isPresent();
-    assertThat(ConfigParser.componentProblem("a@b")).isPresent();
-    assertThat(ConfigParser.componentProblem("..")).isPresent();
+    assertThat(Identities.problem("prod_to-backup.1:a b")).isEmpty();
+    assertThat(Identities.problem("")).isPresent();
+    assertThat(Identities.problem("a/b")).isPresent();
+    assertThat(Identities.problem("a@b")).isPresent();
+    assertThat(Identities.problem("..")).isPresent();
   }
 
   // -------------------------------------------------------------------------------------------
