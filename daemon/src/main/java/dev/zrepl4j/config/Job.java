@@ -30,6 +30,11 @@ public sealed interface Job {
     InitialPolicy initialReplication();
   }
 
+  /** A passive job that serves active ones (sink, source). */
+  sealed interface Passive extends Job {
+    Serve serve();
+  }
+
   /** {@code type: push}: takes snapshots, sends to a sink. */
   record Push(
       String name,
@@ -57,7 +62,7 @@ public sealed interface Job {
    */
   record Sink(
       String name, DatasetPath rootFs, Serve serve, Recv recv, Optional<DatasetMapping> mapping)
-      implements Job {
+      implements Passive {
     @Override
     public String type() {
       return "sink";
@@ -92,7 +97,7 @@ public sealed interface Job {
   /** {@code type: source}: takes snapshots, serves them to pull jobs. */
   record Source(
       String name, Serve serve, DatasetFilter filesystems, Send send, Snapshotting snapshotting)
-      implements Job {
+      implements Passive {
     @Override
     public String type() {
       return "source";
