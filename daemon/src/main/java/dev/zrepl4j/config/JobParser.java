@@ -2,6 +2,7 @@ package dev.zrepl4j.config;
 
 import dev.zrepl4j.config.Yaml.Value;
 import dev.zrepl4j.config.Yaml.YMap;
+import dev.zrepl4j.replication.DatasetMapping;
 import dev.zrepl4j.replication.InitialPolicy;
 import dev.zrepl4j.replication.Protection;
 import dev.zrepl4j.replication.PruneRule;
@@ -9,7 +10,6 @@ import dev.zrepl4j.replication.ReceiverOptions;
 import dev.zrepl4j.replication.ReceiverOptions.PlaceholderEncryption;
 import dev.zrepl4j.replication.SenderOptions;
 import dev.zrepl4j.rpc.transport.Identities;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -141,11 +141,11 @@ final class JobParser {
     var rootFs = m.required("root_fs").flatMap(DatasetParser::rootFs);
     var serve = m.requiredMap("serve").flatMap(transports::serve);
     var recv = recv(m);
-    var mapping = DatasetParser.mapping(m, null);
+    var targets = targets(DatasetParser.mapping(m, null));
     if (rootFs.isEmpty() || serve.isEmpty()) {
       return Optional.empty();
     }
-    return Optional.of(new Job.Sink(name, rootFs.get(), serve.get(), recv, mapping));
+    return Optional.of(new Job.Sink(name, rootFs.get(), serve.get(), recv, targets));
   }
 
   private Optional<Job> pull(YMap m, String name) {
@@ -159,13 +159,13 @@ final class JobParser {
                         .flatMap(
                             s ->
                                 s.equals("manual")
-                                    ? Optional.of(Optional.<Duration>empty())
-                                    : v.positiveDuration().map(Optional::of)));
+                                    ? Optional.<Job.Interval>of(new Job.Interval.Manual())
+                                    : v.positiveDuration().map(Job.Interval.Every::new)));
     var recv = recv(m);
     var pruning = m.requiredMap("pruning").flatMap(PruningParser::pruning);
     var replication = replication(m);
     var initial = initialReplication(m);
-    var mapping = DatasetParser.mapping(m, rootFs.orElse(null));
+    var targets = targets(DatasetParser.mapping(m, rootFs.orElse(null)));
     if (connect.isEmpty() || rootFs.isEmpty() || interval.isEmpty() || pruning.isEmpty()) {
       return Optional.empty();
     }
@@ -179,7 +179,11 @@ final class JobParser {
             pruning.get(),
             replication,
             initial,
-            mapping));
+            targets));
+  }
+
+  private static Job.Targets targets(Optional<DatasetMapping> mapping) {
+    return mapping.<Job.Targets>map(Job.Targets.Mapped::new).orElse(new Job.Targets.SenderNames());
   }
 
   private Optional<Job> source(YMap m, String name) {

@@ -62,15 +62,21 @@ final class ActiveJob extends JobRunner {
         snapshots = new Snapshots(p.snapshotting(), zfs, p.filesystems(), clock);
       }
       case Job.Pull p -> {
-        var receiver =
-            p.mapping().isPresent()
-                ? Receiver.localRoot(
-                    zfs, p.rootFs(), p.name(), p.recv().options(), p.mapping().get())
-                : Receiver.localRoot(zfs, p.rootFs(), p.name(), p.recv().options());
         var pull =
-            p.mapping().isPresent()
-                ? new Pull(dialer, receiver, p.name(), p.mapping().get())
-                : new Pull(dialer, receiver, p.name());
+            switch (p.targets()) {
+              case Job.Targets.Mapped t ->
+                  new Pull(
+                      dialer,
+                      Receiver.localRoot(
+                          zfs, p.rootFs(), p.name(), p.recv().options(), t.mapping()),
+                      p.name(),
+                      t.mapping());
+              case Job.Targets.SenderNames t ->
+                  new Pull(
+                      dialer,
+                      Receiver.localRoot(zfs, p.rootFs(), p.name(), p.recv().options()),
+                      p.name());
+            };
         base = pull;
         resources = pull::close;
         snapshots = null;
@@ -107,7 +113,12 @@ final class ActiveJob extends JobRunner {
         snapshotDue = lastEnd != null || (due.isPresent() && !due.get().isAfter(now));
         yield lastEnd == null && !s.manual() ? Optional.of(now) : due;
       }
-      case Job.Pull p -> p.interval().map(i -> lastEnd == null ? clock.instant() : lastEnd.plus(i));
+      case Job.Pull p ->
+          switch (p.interval()) {
+            case Job.Interval.Every e ->
+                Optional.of(lastEnd == null ? clock.instant() : lastEnd.plus(e.period()));
+            case Job.Interval.Manual m -> Optional.empty();
+          };
     };
   }
 

@@ -48,10 +48,13 @@ final class PassiveJob extends JobRunner {
         var opts = s.recv().options();
         server.register(
             "receiver",
-            s.mapping().isPresent()
-                ? new ReceiverEndpoint(
-                    zfs, s.rootFs(), Receiver.Mode.SINK, s.name(), opts, s.mapping().get())
-                : new ReceiverEndpoint(zfs, s.rootFs(), Receiver.Mode.SINK, s.name(), opts));
+            switch (s.targets()) {
+              case Job.Targets.Mapped t ->
+                  new ReceiverEndpoint(
+                      zfs, s.rootFs(), Receiver.Mode.SINK, s.name(), opts, t.mapping());
+              case Job.Targets.SenderNames t ->
+                  new ReceiverEndpoint(zfs, s.rootFs(), Receiver.Mode.SINK, s.name(), opts);
+            });
         snapshots = null;
       }
       case Job.Source s -> {

@@ -8,6 +8,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -119,6 +120,23 @@ class ConfigcheckCommandTest {
     out.getBuffer().setLength(0);
     assertThat(run("configcheck", "--config", f.toString(), "--skip-cert-check")).isEqualTo(0);
     assertThat(out.toString()).contains("ok, 2 jobs");
+  }
+
+  @Test
+  void keyOfAnotherCertificateIsReportedAtTheKey() throws IOException {
+    var certs = certs();
+    certs.client("other", "other", "ca", TestCerts.KeyType.EC_PKCS8);
+    var f = tlsConfig();
+    Files.copy(certs.key("other"), dir.resolve("c.key"), StandardCopyOption.REPLACE_EXISTING);
+    assertThat(run("configcheck", "--config", f.toString())).isEqualTo(1);
+    assertThat(err.toString().lines())
+        .singleElement()
+        .asString()
+        .endsWith(
+            "jobs[0].serve.key: key "
+                + dir.resolve("c.key")
+                + " does not belong to the certificate in "
+                + dir.resolve("c.crt"));
   }
 
   @Test

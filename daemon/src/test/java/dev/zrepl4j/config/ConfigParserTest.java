@@ -112,7 +112,7 @@ class ConfigParserTest {
         .containsExactly(Map.entry("canmount", "off"));
     assertThat(sink.recv().options().placeholderEncryption())
         .isEqualTo(PlaceholderEncryption.UNSPECIFIED);
-    assertThat(sink.mapping()).isEmpty();
+    assertThat(sink.targets()).isEqualTo(new Job.Targets.SenderNames());
 
     var snap = (Job.Snap) c.job("snapjob").orElseThrow();
     var cron = (Snapshotting.Cron) snap.snapshotting();
@@ -130,9 +130,10 @@ class ConfigParserTest {
     assertThat(ssh.identityFile()).isEqualTo(Path.of("/etc/zrepl/ssh/identity"));
     assertThat(ssh.options()).containsExactly("Compression=yes");
     assertThat(ssh.dialTimeout()).isEqualTo(Duration.ofSeconds(10));
-    assertThat(pull.interval()).isEmpty();
+    assertThat(pull.interval()).isEqualTo(new Job.Interval.Manual());
     assertThat(pull.initialReplication()).isEqualTo(InitialPolicy.ALL);
-    assertThat(pull.mapping().orElseThrow().map(DatasetPath.parse("zroot/data/a")))
+    assertThat(
+            ((Job.Targets.Mapped) pull.targets()).mapping().map(DatasetPath.parse("zroot/data/a")))
         .contains(DatasetPath.parse("pool2/pulled/data/a"));
     assertThat(pull.recv()).isEqualTo(Job.Recv.DEFAULTS);
 
@@ -188,7 +189,7 @@ class ConfigParserTest {
     assertThat(p.send().bandwidth()).isEqualTo(Job.BandwidthLimit.NONE);
     var pl = (Job.Pull) c.jobs().get(1);
     assertThat(pl.connect().dialTimeout()).isEqualTo(Duration.ofSeconds(2));
-    assertThat(pl.interval()).contains(Duration.ofHours(1));
+    assertThat(pl.interval()).isEqualTo(new Job.Interval.Every(Duration.ofHours(1)));
     assertThat(pl.recv()).isEqualTo(Job.Recv.DEFAULTS);
   }
 
@@ -285,12 +286,12 @@ class ConfigParserTest {
             """,
             Path.of("a.yml"));
     var sink = (Job.Sink) c.job("sink1").orElseThrow();
-    var m = sink.mapping().orElseThrow();
+    var m = ((Job.Targets.Mapped) sink.targets()).mapping();
     assertThat(m.map(DatasetPath.parse("src/data/x"))).contains(DatasetPath.parse("backup/d/x"));
     assertThat(m.map(DatasetPath.parse("src/other"))).contains(DatasetPath.parse("misc/o"));
     assertThat(m.map(DatasetPath.parse("src/unmapped"))).isEmpty();
     var pull = (Job.Pull) c.job("pull1").orElseThrow();
-    assertThat(pull.mapping().orElseThrow().map(DatasetPath.parse("zroot/data")))
+    assertThat(((Job.Targets.Mapped) pull.targets()).mapping().map(DatasetPath.parse("zroot/data")))
         .contains(DatasetPath.parse("pool/pulled/data"));
   }
 
