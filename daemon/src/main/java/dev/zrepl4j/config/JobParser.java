@@ -9,6 +9,7 @@ import dev.zrepl4j.replication.PruneRule;
 import dev.zrepl4j.replication.ReceiverOptions;
 import dev.zrepl4j.replication.ReceiverOptions.PlaceholderEncryption;
 import dev.zrepl4j.replication.SenderOptions;
+import dev.zrepl4j.replication.ZreplNames;
 import dev.zrepl4j.rpc.transport.Identities;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -30,6 +31,8 @@ import java.util.Set;
 final class JobParser {
   private static final Set<String> KNOWN_JOB_TYPES =
       Set.of("push", "sink", "pull", "source", "snap");
+  // their names go into hold tags and bookmark names (ZreplNames), a snap job's do not
+  private static final Set<String> REPLICATING_JOB_TYPES = Set.of("push", "sink", "pull", "source");
 
   private final TransportParser transports;
 
@@ -50,11 +53,27 @@ final class JobParser {
 
   private Optional<Job> job(YMap m) {
     int before = m.problems().count();
-    var name = m.required("name").flatMap(this::jobName);
+    var nameNode = m.required("name");
+    var name = nameNode.flatMap(this::jobName);
     var typeNode = m.required("type");
     var type = typeNode.flatMap(Value::string);
     if (type.isEmpty()) {
       return Optional.empty();
+    }
+    if (name.isPresent() && REPLICATING_JOB_TYPES.contains(type.get())) {
+      var bad = ZreplNames.jobProblem(name.get());
+      if (bad.isPresent()) {
+        nameNode
+            .orElseThrow()
+            .error(
+                "invalid job name '"
+                    + name.get()
+                    + "': "
+                    + bad.get()
+                    + " (a "
+                    + type.get()
+                    + " job's name becomes part of ZFS hold tags and bookmark names)");
+      }
     }
     var n = name.orElse("");
     Optional<Job> job =

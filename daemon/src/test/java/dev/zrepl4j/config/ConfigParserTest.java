@@ -356,6 +356,34 @@ class ConfigParserTest {
         "bad-cron.yml", 8, 11, "jobs[0].snapshotting.cron", "invalid cron expression '61 * * * *'");
   }
 
+  /** configcheck accepted "my sink", which the daemon's Receiver then refused at start. */
+  @Test
+  void issue12_replicatingJobNamesFollowTheDaemonsRule() {
+    var e =
+        catchThrowableOfType(
+            ConfigException.class,
+            () ->
+                ConfigParser.parse(
+                    """
+                    jobs:
+                    - name: my sink
+                      type: sink
+                      root_fs: pool/sink
+                      serve: {type: stdinserver, client_identities: [a]}
+                    - name: my snaps
+                      type: snap
+                      filesystems: {"tank<": true}
+                      snapshotting: {type: manual}
+                      pruning: {keep: []}
+                    """,
+                    Path.of("a.yml")));
+    assertThat(e.problems())
+        .singleElement()
+        .hasToString(
+            "a.yml:2:9: jobs[0].name: invalid job name 'my sink': use 1-128 of A-Z a-z 0-9 _ . :"
+                + " - (a sink job's name becomes part of ZFS hold tags and bookmark names)");
+  }
+
   @Test
   void invalidAndReservedJobNamesAreNamed() {
     var problems = problems("invalid-job-name.yml");
