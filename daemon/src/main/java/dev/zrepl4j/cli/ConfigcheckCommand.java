@@ -3,6 +3,7 @@ package dev.zrepl4j.cli;
 import dev.zrepl4j.config.ConfigException;
 import dev.zrepl4j.config.ConfigParser;
 import java.nio.file.Path;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
@@ -35,7 +36,7 @@ public final class ConfigcheckCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    var cl = java.util.Objects.requireNonNull(spec).commandLine();
+    var cl = Objects.requireNonNull(spec).commandLine();
     var out = cl.getOut();
     var err = cl.getErr();
     Optional<Path> file = config != null ? Optional.of(config) : ConfigParser.defaultPath();

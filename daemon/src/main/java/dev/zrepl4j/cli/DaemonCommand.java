@@ -1,6 +1,7 @@
 package dev.zrepl4j.cli;
 
 import dev.zrepl4j.config.ConfigException;
+import dev.zrepl4j.config.DaemonConfig;
 import dev.zrepl4j.daemon.Daemon;
 import java.time.Clock;
 import java.util.concurrent.Callable;
@@ -17,7 +18,7 @@ final class DaemonCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    dev.zrepl4j.config.DaemonConfig cfg;
+    DaemonConfig cfg;
     try {
       cfg = config.load();
     } catch (ConfigException e) {

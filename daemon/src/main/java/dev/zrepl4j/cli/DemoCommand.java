@@ -10,6 +10,7 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -59,7 +60,7 @@ final class DemoCommand implements Callable<Integer> {
           return -1;
         }
         int k = (int) Math.min(len, left);
-        java.util.Arrays.fill(b, off, off + k, (byte) 0);
+        Arrays.fill(b, off, off + k, (byte) 0);
         left -= k;
         return k;
       }

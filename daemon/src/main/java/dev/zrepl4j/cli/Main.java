@@ -1,5 +1,7 @@
 package dev.zrepl4j.cli;
 
+import dev.zrepl4j.config.ConfigException;
+import java.io.IOException;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -42,8 +44,8 @@ public final class Main implements Callable<Integer> {
         .setExecutionExceptionHandler(
             (e, cmd, parsed) -> {
               var msg =
-                  e instanceof dev.zrepl4j.config.ConfigException
-                          || e instanceof java.io.IOException
+                  e instanceof ConfigException
+                          || e instanceof IOException
                           || e instanceof IllegalArgumentException
                       ? e.getMessage()
                       : e.toString();

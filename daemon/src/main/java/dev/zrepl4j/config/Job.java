@@ -10,7 +10,6 @@ import dev.zrepl4j.replication.SenderOptions;
 import dev.zrepl4j.zfs.DatasetPath;
 import java.time.Duration;
 import java.util.List;
-import java.util.Optional;
 
 /** One entry of {@code jobs:}. The name is unique in the config and never changes (zrepl#327). */
 public sealed interface Job {
@@ -30,6 +29,11 @@ public sealed interface Job {
     InitialPolicy initialReplication();
   }
 
+  /** A passive job that serves active ones (sink, source). */
+  sealed interface Passive extends Job {
+    Serve serve();
+  }
+
   /** {@code type: push}: takes snapshots, sends to a sink. */
   record Push(
       String name,
@@ -47,41 +51,52 @@ public sealed interface Job {
     }
   }
 
-  /**
-   * {@code type: sink}: receives into {@code root_fs/<client identity>/<sender path>}.
-   *
-   * @param mapping the seed's {@code pattern<: target} rules (extra key {@code mapping:}), applied
-   *     below {@code root_fs/<client identity>} instead of the sender's path when present (targets
-   *     relative to it; invertible, see {@link DatasetMapping#inverse()}); unmapped names are
-   *     refused
-   */
-  record Sink(
-      String name, DatasetPath rootFs, Serve serve, Recv recv, Optional<DatasetMapping> mapping)
-      implements Job {
+  /** Where a receiving job (sink, pull) puts each filesystem it receives. */
+  sealed interface Targets {
+    /**
+     * By the sender's name: a sink's {@code root_fs/<client identity>/<sender path>}, a pull job's
+     * {@code root_fs/<source path>}.
+     */
+    record SenderNames() implements Targets {}
+
+    /**
+     * The seed's {@code pattern<: target} rules (extra key {@code mapping:}): a sink's targets are
+     * relative to {@code root_fs/<client identity>}, a pull job's are absolute and below {@code
+     * root_fs}; invertible (see {@link DatasetMapping#inverse()}). Unmapped names are refused (a
+     * sink) or skipped (a pull job).
+     */
+    record Mapped(DatasetMapping mapping) implements Targets {}
+  }
+
+  /** {@code interval:} of a pull job. */
+  sealed interface Interval {
+    /** A run {@code period} after the previous one ended (and one at start). */
+    record Every(Duration period) implements Interval {}
+
+    /** {@code interval: manual}: runs only on {@code signal wakeup}. */
+    record Manual() implements Interval {}
+  }
+
+  /** {@code type: sink}: receives into {@code root_fs/<client identity>/...} by {@code targets}. */
+  record Sink(String name, DatasetPath rootFs, Serve serve, Recv recv, Targets targets)
+      implements Passive {
     @Override
     public String type() {
       return "sink";
     }
   }
 
-  /**
-   * {@code type: pull}: receives from a source into {@code root_fs/<source path>}.
-   *
-   * @param interval empty for {@code interval: manual} (runs only on {@code signal wakeup})
-   * @param mapping the seed's {@code pattern<: target} rules (extra key {@code mapping:}): absolute
-   *     targets, each below {@code root_fs}, instead of {@code root_fs/<source path>}; invertible
-   *     (see {@link DatasetMapping#inverse()}); unmapped source filesystems are skipped
-   */
+  /** {@code type: pull}: receives from a source below {@code root_fs}, by {@code targets}. */
   record Pull(
       String name,
       Connect connect,
       DatasetPath rootFs,
-      Optional<Duration> interval,
+      Interval interval,
       Recv recv,
       Pruning pruning,
       ReplicationOptions replication,
       InitialPolicy initialReplication,
-      Optional<DatasetMapping> mapping)
+      Targets targets)
       implements Active {
     @Override
     public String type() {
@@ -92,7 +107,7 @@ public sealed interface Job {
   /** {@code type: source}: takes snapshots, serves them to pull jobs. */
   record Source(
       String name, Serve serve, DatasetFilter filesystems, Send send, Snapshotting snapshotting)
-      implements Job {
+      implements Passive {
     @Override
     public String type() {
       return "source";

@@ -3,6 +3,8 @@ package dev.zrepl4j.config;
 import dev.zrepl4j.replication.Snapshotter;
 import dev.zrepl4j.zfs.DatasetPath;
 import java.io.IOException;
+import java.math.BigDecimal;
+import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -15,6 +17,8 @@ import java.util.Set;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import org.jspecify.annotations.Nullable;
+import org.mariadb.jdbc.Driver;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -140,7 +144,7 @@ public final class MysqlLockTables implements Snapshotter.PreSnapshot {
   }
 
   private Connection connect() throws SQLException {
-    var c = new org.mariadb.jdbc.Driver().connect(target.url(), target.driverProperties());
+    var c = new Driver().connect(target.url(), target.driverProperties());
     return Objects.requireNonNull(c, "the MariaDB driver refused its own URL");
   }
 
@@ -149,8 +153,7 @@ public final class MysqlLockTables implements Snapshotter.PreSnapshot {
   }
 
   /** Closes {@code c}; a failure is added to {@code primary}, or logged if there is none. */
-  private void close(Connection c, @org.jspecify.annotations.Nullable IOException primary)
-      throws IOException {
+  private void close(Connection c, @Nullable IOException primary) throws IOException {
     try {
       c.close();
     } catch (SQLException e) {
@@ -315,7 +318,7 @@ public final class MysqlLockTables implements Snapshotter.PreSnapshot {
             + ":"
             + port
             + "/"
-            + java.net.URLEncoder.encode(dbname, StandardCharsets.UTF_8).replace("+", "%20");
+            + URLEncoder.encode(dbname, StandardCharsets.UTF_8).replace("+", "%20");
     var display =
         (user.isEmpty() ? "" : user + "@") + "tcp(" + hostPart + ":" + port + ")/" + dbname;
     return new JdbcTarget(url, props, display);
@@ -378,10 +381,7 @@ public final class MysqlLockTables implements Snapshotter.PreSnapshot {
             case "m" -> 60_000_000_000L;
             default -> 3_600_000_000_000L;
           };
-      nanos +=
-          new java.math.BigDecimal(m.group(1))
-              .multiply(java.math.BigDecimal.valueOf(unit))
-              .longValue();
+      nanos += new BigDecimal(m.group(1)).multiply(BigDecimal.valueOf(unit)).longValue();
       end = m.end();
     }
     if (end == 0 || end != t.length()) {

@@ -3,6 +3,7 @@ package dev.zrepl4j.config;
 import dev.zrepl4j.replication.Snapshotter;
 import dev.zrepl4j.zfs.DatasetPath;
 import java.io.IOException;
+import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -11,6 +12,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
+import org.postgresql.Driver;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -92,7 +95,7 @@ public final class PostgresCheckpoint implements Snapshotter.PreSnapshot {
   }
 
   private Connection connect() throws SQLException {
-    var c = new org.postgresql.Driver().connect(target.url(), target.driverProperties());
+    var c = new Driver().connect(target.url(), target.driverProperties());
     return Objects.requireNonNull(c, "the PostgreSQL driver refused its own URL");
   }
 
@@ -205,7 +208,7 @@ public final class PostgresCheckpoint implements Snapshotter.PreSnapshot {
     return new JdbcTarget(url, props, display);
   }
 
-  private static String nonEmpty(@org.jspecify.annotations.Nullable String v, String dflt) {
+  private static String nonEmpty(@Nullable String v, String dflt) {
     return v == null || v.isEmpty() ? dflt : v;
   }
 
@@ -214,7 +217,7 @@ public final class PostgresCheckpoint implements Snapshotter.PreSnapshot {
   }
 
   private static String urlEncode(String s) {
-    return java.net.URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
+    return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
   }
 
   /** lib/pq's {@code parseOpts}: {@code key=value} pairs, values optionally single-quoted. */

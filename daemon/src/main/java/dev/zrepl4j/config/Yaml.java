@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import org.snakeyaml.engine.v2.exceptions.Mark;
 import org.snakeyaml.engine.v2.nodes.MappingNode;
 import org.snakeyaml.engine.v2.nodes.Node;
@@ -27,6 +28,9 @@ import org.snakeyaml.engine.v2.nodes.Tag;
  * empty; the caller builds its result only if no problem was recorded. Not thread-safe.
  */
 final class Yaml {
+
+  /** The message of a key zrepl has and zrepl4j does not act on yet (with a non-default value). */
+  static final String NOT_SUPPORTED = "not supported yet";
 
   /** The problems of one parse, shared by all files of it. */
   static final class Problems {
@@ -142,7 +146,7 @@ final class Yaml {
     }
 
     /** Runs {@code f}, reporting its IllegalArgumentException at this node. */
-    <T> Optional<T> attempt(java.util.function.Supplier<T> f) {
+    <T> Optional<T> attempt(Supplier<T> f) {
       try {
         return Optional.of(f.get());
       } catch (IllegalArgumentException e) {
@@ -157,6 +161,32 @@ final class Yaml {
 
     Optional<Duration> positiveDuration() {
       return parse(Durations::parsePositive);
+    }
+
+    /** An absolute path; reports anything else. */
+    Optional<Path> absolutePath() {
+      return string()
+          .flatMap(
+              s -> {
+                if (!s.startsWith("/")) {
+                  error("must be an absolute path, got '" + s + "'");
+                  return Optional.empty();
+                }
+                return attempt(() -> Path.of(s));
+              });
+    }
+
+    /** A path, relative or absolute, but not empty. */
+    Optional<Path> nonEmptyPath() {
+      return string()
+          .flatMap(
+              s -> {
+                if (s.isEmpty()) {
+                  error("must not be empty");
+                  return Optional.empty();
+                }
+                return attempt(() -> Path.of(s));
+              });
     }
 
     private String kind() {
@@ -195,6 +225,11 @@ final class Yaml {
 
     Value self() {
       return self;
+    }
+
+    /** The problems of the parse this map is part of (to count them before and after a key). */
+    Problems problems() {
+      return self.problems;
     }
 
     String path() {
@@ -270,6 +305,61 @@ final class Yaml {
 
     Optional<List<Value>> list(String key) {
       return get(key).flatMap(Value::list);
+    }
+
+    /** The key's value if it is one of {@code allowed}; reports anything else. */
+    Optional<String> oneOf(String key, List<String> allowed) {
+      return get(key)
+          .flatMap(
+              v ->
+                  v.string()
+                      .filter(
+                          s -> {
+                            if (!allowed.contains(s)) {
+                              v.error(
+                                  "invalid value '"
+                                      + s
+                                      + "' (expected "
+                                      + String.join(", ", allowed)
+                                      + ")");
+                              return false;
+                            }
+                            return true;
+                          }));
+    }
+
+    /** The key's integer if it is at least 1; reports anything else. */
+    Optional<Integer> positiveInt(String key) {
+      return get(key)
+          .flatMap(
+              v ->
+                  v.integer()
+                      .filter(
+                          i -> {
+                            if (i < 1) {
+                              v.error("must be at least 1, got " + i);
+                            }
+                            return i >= 1;
+                          }));
+    }
+
+    /** A bool key whose only supported value is false (the default); true is reported. */
+    boolean unsupportedTrue(String key) {
+      var v = get(key);
+      boolean b = v.flatMap(Value::bool).orElse(false);
+      if (b) {
+        v.orElseThrow().error(NOT_SUPPORTED + " (" + key + ": true)");
+      }
+      return b;
+    }
+
+    /** Whether {@code s}, the key's string, is non-empty; reports "must not be empty" if not. */
+    boolean nonEmpty(String key, String s) {
+      if (s.isEmpty()) {
+        get(key).ifPresent(v -> v.error("must not be empty"));
+        return false;
+      }
+      return true;
     }
 
     /** Reports every key not asked for, with a suggestion among those asked for. */

@@ -11,6 +11,7 @@ import dev.zrepl4j.replication.Step;
 import dev.zrepl4j.zfs.Zfs;
 import java.io.Closeable;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -18,6 +19,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -36,7 +38,8 @@ final class ActiveJob extends JobRunner {
 
   private final Job.Active config;
   private final Replication.Connector connector;
-  private final Optional<Snapshots> snapshots;
+  // a push job's snapshots; null for a pull job
+  private final @Nullable Snapshots snapshots;
   private final Set<Closeable> open = ConcurrentHashMap.newKeySet();
   private final Map<String, JobStatus.Fs> progress = new ConcurrentHashMap<>();
   // the filesystems whose sender cursor this job's runs have confirmed since the daemon started
@@ -56,28 +59,34 @@ final class ActiveJob extends JobRunner {
         var push = new Push(sender, "local", dialer);
         base = push;
         resources = push::close;
-        snapshots = Optional.of(new Snapshots(p.snapshotting(), zfs, p.filesystems(), clock));
+        snapshots = new Snapshots(p.snapshotting(), zfs, p.filesystems(), clock);
       }
       case Job.Pull p -> {
-        var receiver =
-            p.mapping().isPresent()
-                ? Receiver.localRoot(
-                    zfs, p.rootFs(), p.name(), p.recv().options(), p.mapping().get())
-                : Receiver.localRoot(zfs, p.rootFs(), p.name(), p.recv().options());
         var pull =
-            p.mapping().isPresent()
-                ? new Pull(dialer, receiver, p.name(), p.mapping().get())
-                : new Pull(dialer, receiver, p.name());
+            switch (p.targets()) {
+              case Job.Targets.Mapped t ->
+                  new Pull(
+                      dialer,
+                      Receiver.localRoot(
+                          zfs, p.rootFs(), p.name(), p.recv().options(), t.mapping()),
+                      p.name(),
+                      t.mapping());
+              case Job.Targets.SenderNames t ->
+                  new Pull(
+                      dialer,
+                      Receiver.localRoot(zfs, p.rootFs(), p.name(), p.recv().options()),
+                      p.name());
+            };
         base = pull;
         resources = pull::close;
-        snapshots = Optional.empty();
+        snapshots = null;
       }
     }
     this.connector =
         () -> {
           if (aborted) {
             // a run being aborted (reset, shutdown) must not reconnect in a retry
-            throw new java.io.InterruptedIOException("job " + name + ": run aborted");
+            throw new InterruptedIOException("job " + name + ": run aborted");
           }
           var c = base.connect();
           open.add(c);
@@ -97,14 +106,19 @@ final class ActiveJob extends JobRunner {
       // at start a push job replicates what is there (a restart resumes at once) unless its
       // snapshotting is manual; later it runs when the next snapshot is due
       case Job.Push p -> {
-        var s = snapshots.orElseThrow();
+        var s = Objects.requireNonNull(snapshots, "a push job has snapshotting");
         var due = s.next();
         var now = clock.instant();
         // a scheduled run snapshots; the run at start snapshots only if one is due by now
         snapshotDue = lastEnd != null || (due.isPresent() && !due.get().isAfter(now));
         yield lastEnd == null && !s.manual() ? Optional.of(now) : due;
       }
-      case Job.Pull p -> p.interval().map(i -> lastEnd == null ? clock.instant() : lastEnd.plus(i));
+      case Job.Pull p ->
+          switch (p.interval()) {
+            case Job.Interval.Every e ->
+                Optional.of(lastEnd == null ? clock.instant() : lastEnd.plus(e.period()));
+            case Job.Interval.Manual m -> Optional.empty();
+          };
     };
   }
 
@@ -114,9 +128,10 @@ final class ActiveJob extends JobRunner {
     var started = clock.instant();
     var problems = new ArrayList<String>();
     String snapshot = null;
-    if (!woken && snapshots.isPresent() && snapshotDue) {
+    var snaps = snapshots;
+    if (!woken && snaps != null && snapshotDue) {
       setState("snapshotting");
-      var r = snapshots.get().take();
+      var r = snaps.take();
       if (r.isPresent()) {
         snapshot = r.get().name();
         problems.addAll(r.get().hookFailures());

@@ -9,6 +9,9 @@ import dev.zrepl4j.rpc.RpcOptions;
 import dev.zrepl4j.rpc.RpcServer;
 import dev.zrepl4j.zfs.Zfs;
 import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -21,6 +24,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -70,17 +76,12 @@ public final class Daemon implements AutoCloseable {
     refuseIfRunning(config.global().controlSockpath());
     var transports = new Transports(config.global().stdinserverSockdir(), RpcOptions.defaults());
     var ordered = new ArrayList<Job>();
-    config.jobs().stream()
-        .filter(j -> j instanceof Job.Sink || j instanceof Job.Source)
-        .forEach(ordered::add);
-    config.jobs().stream()
-        .filter(j -> !(j instanceof Job.Sink || j instanceof Job.Source))
-        .forEach(ordered::add);
+    config.jobs().stream().filter(j -> j instanceof Job.Passive).forEach(ordered::add);
+    config.jobs().stream().filter(j -> !(j instanceof Job.Passive)).forEach(ordered::add);
     for (var job : ordered) {
       JobRunner r =
           switch (job) {
-            case Job.Sink s -> new PassiveJob(s, zfs, transports, clock);
-            case Job.Source s -> new PassiveJob(s, zfs, transports, clock);
+            case Job.Passive p -> new PassiveJob(p, zfs, transports, clock);
             case Job.Active a -> new ActiveJob(a, zfs, transports.dialer(a.connect()), clock);
             case Job.Snap s -> new SnapJob(s, zfs, clock);
           };
@@ -109,8 +110,8 @@ public final class Daemon implements AutoCloseable {
     if (!Files.exists(sock)) {
       return;
     }
-    try (var ch = java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
-      ch.connect(java.net.UnixDomainSocketAddress.of(sock));
+    try (var ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+      ch.connect(UnixDomainSocketAddress.of(sock));
     } catch (IOException stale) {
       log.info("control socket {} is stale (nobody listens): replacing it", sock);
       return;
@@ -214,8 +215,8 @@ public final class Daemon implements AutoCloseable {
     for (var p : children) {
       try {
         long left = Math.max(0, deadline - System.nanoTime());
-        p.onExit().get(left, java.util.concurrent.TimeUnit.NANOSECONDS);
-      } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+        p.onExit().get(left, TimeUnit.NANOSECONDS);
+      } catch (TimeoutException | ExecutionException e) {
         log.warn("child {} did not exit within {}: killing it", p.pid(), grace);
         p.destroyForcibly();
       } catch (InterruptedException e) {

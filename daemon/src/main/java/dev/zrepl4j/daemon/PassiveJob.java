@@ -13,8 +13,10 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,15 +30,16 @@ import org.slf4j.LoggerFactory;
 final class PassiveJob extends JobRunner {
   private static final Logger log = LoggerFactory.getLogger(PassiveJob.class);
 
-  private final Job config;
+  private final Job.Passive config;
   private final RpcServer server = new RpcServer(RpcOptions.defaults());
   private final Transports transports;
-  private final Optional<Snapshots> snapshots;
+  // a source's snapshots; null for a sink
+  private final @Nullable Snapshots snapshots;
   private @Nullable AutoCloseable listener;
   // the client identities a source job has served since the daemon started, in order
-  private final java.util.Set<String> clientIdentities = new java.util.LinkedHashSet<>();
+  private final Set<String> clientIdentities = new LinkedHashSet<>();
 
-  PassiveJob(Job config, Zfs zfs, Transports transports, Clock clock) {
+  PassiveJob(Job.Passive config, Zfs zfs, Transports transports, Clock clock) {
     super(config.name(), config.type(), clock);
     this.config = config;
     this.transports = transports;
@@ -45,30 +48,27 @@ final class PassiveJob extends JobRunner {
         var opts = s.recv().options();
         server.register(
             "receiver",
-            s.mapping().isPresent()
-                ? new ReceiverEndpoint(
-                    zfs, s.rootFs(), Receiver.Mode.SINK, s.name(), opts, s.mapping().get())
-                : new ReceiverEndpoint(zfs, s.rootFs(), Receiver.Mode.SINK, s.name(), opts));
-        snapshots = Optional.empty();
+            switch (s.targets()) {
+              case Job.Targets.Mapped t ->
+                  new ReceiverEndpoint(
+                      zfs, s.rootFs(), Receiver.Mode.SINK, s.name(), opts, t.mapping());
+              case Job.Targets.SenderNames t ->
+                  new ReceiverEndpoint(zfs, s.rootFs(), Receiver.Mode.SINK, s.name(), opts);
+            });
+        snapshots = null;
       }
       case Job.Source s -> {
         server.onConnection(c -> pulledBy(c.identity()));
         server.register("sender", new Sender(zfs, s.filesystems(), s.name(), s.send().options()));
         server.register(new SeedSource(zfs, s.filesystems()));
-        snapshots = Optional.of(new Snapshots(s.snapshotting(), zfs, s.filesystems(), clock));
+        snapshots = new Snapshots(s.snapshotting(), zfs, s.filesystems(), clock);
       }
-      default -> throw new IllegalArgumentException("not a passive job: " + config.type());
     }
   }
 
   @Override
   void start() throws Exception {
-    var serve =
-        switch (config) {
-          case Job.Sink s -> s.serve();
-          case Job.Source s -> s.serve();
-          default -> throw new IllegalStateException();
-        };
+    var serve = config.serve();
     listener = transports.serve(name, serve, server);
     log.info("job {}: serving {}", name, serve);
     super.start();
@@ -76,7 +76,7 @@ final class PassiveJob extends JobRunner {
 
   @Override
   protected Optional<Instant> nextRun(@Nullable Instant lastEnd) throws IOException {
-    return snapshots.isEmpty() ? Optional.empty() : snapshots.get().next();
+    return snapshots == null ? Optional.empty() : snapshots.next();
   }
 
   @Override
@@ -84,9 +84,9 @@ final class PassiveJob extends JobRunner {
     var started = clock.instant();
     var problems = new ArrayList<String>();
     String snapshot = null;
-    if (snapshots.isPresent() && !woken) {
+    if (snapshots != null && !woken) {
       setState("snapshotting");
-      var r = snapshots.get().take();
+      var r = snapshots.take();
       if (r.isPresent()) {
         snapshot = r.get().name();
         problems.addAll(r.get().hookFailures());

@@ -9,8 +9,10 @@ import java.io.IOException;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.function.Predicate;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A job's {@code snapshotting:} at run time: when the next snapshot is due and taking it. {@code
@@ -21,7 +23,8 @@ import java.util.function.Predicate;
 final class Snapshots {
   private final Snapshotting config;
   private final Clock clock;
-  private final Optional<Snapshotter> snapshotter;
+  // null for manual
+  private final @Nullable Snapshotter snapshotter;
 
   Snapshots(Snapshotting config, Zfs zfs, Predicate<DatasetPath> filter, Clock clock) {
     this.config = config;
@@ -29,15 +32,15 @@ final class Snapshots {
     this.snapshotter =
         switch (config) {
           case Snapshotting.Periodic p ->
-              Optional.of(new Snapshotter(zfs, List.of(), filter, p.names(), p.hooks(), clock));
+              new Snapshotter(zfs, List.of(), filter, p.names(), p.hooks(), clock);
           case Snapshotting.Cron c ->
-              Optional.of(new Snapshotter(zfs, List.of(), filter, c.names(), c.hooks(), clock));
-          case Snapshotting.Manual m -> Optional.empty();
+              new Snapshotter(zfs, List.of(), filter, c.names(), c.hooks(), clock);
+          case Snapshotting.Manual m -> null;
         };
   }
 
   boolean manual() {
-    return snapshotter.isEmpty();
+    return snapshotter == null;
   }
 
   /** When the next snapshot is due (possibly now or in the past); empty for manual. */
@@ -46,7 +49,8 @@ final class Snapshots {
       case Snapshotting.Periodic p ->
           Optional.of(
               new PeriodicSchedule(p.interval())
-                  .next(clock.instant(), snapshotter.orElseThrow().existing()));
+                  .next(
+                      clock.instant(), Objects.requireNonNull(snapshotter, "periodic").existing()));
       case Snapshotting.Cron c -> Optional.of(c.cron().next(clock.instant()));
       case Snapshotting.Manual m -> Optional.empty();
     };
@@ -54,9 +58,7 @@ final class Snapshots {
 
   /** Takes the snapshots (with hooks); empty for manual. */
   Optional<Snapshotter.Result> take() throws IOException, InterruptedException {
-    if (snapshotter.isEmpty()) {
-      return Optional.empty();
-    }
-    return Optional.of(snapshotter.get().snapshot(false));
+    var s = snapshotter;
+    return s == null ? Optional.empty() : Optional.of(s.snapshot(false));
   }
 }

@@ -2,11 +2,13 @@ package dev.zrepl4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.zrepl4j.rpc.transport.TestCerts;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -30,14 +32,15 @@ class ConfigcheckCommandTest {
     return f;
   }
 
-  private static String pem(String type) {
-    return "-----BEGIN " + type + "-----\nQUJDRA==\n-----END " + type + "-----\n";
+  /** ca.crt, and c.crt with c.key (CN backup) from it, made by openssl. */
+  private TestCerts certs() throws IOException {
+    var certs = new TestCerts(dir);
+    certs.ca("ca", "zrepl4j test CA", TestCerts.KeyType.EC_PKCS8);
+    certs.server("c", "backup", "ca", TestCerts.KeyType.EC_SEC1, "localhost");
+    return certs;
   }
 
   private Path tlsConfig() throws IOException {
-    Files.writeString(dir.resolve("ca.crt"), pem("CERTIFICATE"));
-    Files.writeString(dir.resolve("c.crt"), pem("CERTIFICATE"));
-    Files.writeString(dir.resolve("c.key"), pem("EC PRIVATE KEY"));
     return write(
         "zrepl.yml",
         """
@@ -63,6 +66,7 @@ class ConfigcheckCommandTest {
 
   @Test
   void goodConfigExitsZeroWithJobSummary() throws IOException {
+    certs();
     var f = tlsConfig();
     assertThat(run("configcheck", "--config", f.toString())).isEqualTo(0);
     assertThat(out.toString()).isEqualTo(f + ": ok, 2 jobs: sink1 (sink), snap1 (snap)\n");
@@ -102,16 +106,37 @@ class ConfigcheckCommandTest {
 
   @Test
   void certCheckCanBeSkipped() throws IOException {
+    certs();
     var f = tlsConfig();
     Files.delete(dir.resolve("c.key"));
     Files.writeString(dir.resolve("ca.crt"), "no pem here");
     assertThat(run("configcheck", "--config", f.toString())).isEqualTo(1);
     assertThat(err.toString())
         .contains("jobs[0].serve.key: file " + dir.resolve("c.key") + " does not exist")
-        .contains("jobs[0].serve.ca: " + dir.resolve("ca.crt") + " holds no PEM CERTIFICATE");
+        .contains(
+            "jobs[0].serve.ca: "
+                + dir.resolve("ca.crt")
+                + ": no PEM certificate (-----BEGIN CERTIFICATE-----) found");
     out.getBuffer().setLength(0);
     assertThat(run("configcheck", "--config", f.toString(), "--skip-cert-check")).isEqualTo(0);
     assertThat(out.toString()).contains("ok, 2 jobs");
+  }
+
+  @Test
+  void keyOfAnotherCertificateIsReportedAtTheKey() throws IOException {
+    var certs = certs();
+    certs.client("other", "other", "ca", TestCerts.KeyType.EC_PKCS8);
+    var f = tlsConfig();
+    Files.copy(certs.key("other"), dir.resolve("c.key"), StandardCopyOption.REPLACE_EXISTING);
+    assertThat(run("configcheck", "--config", f.toString())).isEqualTo(1);
+    assertThat(err.toString().lines())
+        .singleElement()
+        .asString()
+        .endsWith(
+            "jobs[0].serve.key: key "
+                + dir.resolve("c.key")
+                + " does not belong to the certificate in "
+                + dir.resolve("c.crt"));
   }
 
   @Test

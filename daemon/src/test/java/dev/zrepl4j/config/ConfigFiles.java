@@ -1,5 +1,6 @@
 package dev.zrepl4j.config;
 
+import dev.zrepl4j.rpc.transport.TestCerts;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -26,26 +27,18 @@ final class ConfigFiles {
     }
   }
 
-  /** The full example, its includes and PEM files for its TLS keys; returns the main file. */
+  /**
+   * The full example, its includes and its TLS files (a CA, and certificates and keys for prod and
+   * backup, made by openssl); returns the main file.
+   */
   static Path full(Path dir) throws IOException {
     copy(dir, "jobs.d/10-pull.yml");
     copy(dir, "jobs.d/20-more.yml");
     Files.writeString(dir.resolve("jobs.d/README.txt"), "not a yml file, not included");
-    for (var cert : new String[] {"ca.crt", "prod.crt", "backup.crt"}) {
-      Files.writeString(dir.resolve(cert), pem("CERTIFICATE"));
-    }
-    for (var key : new String[] {"prod.key", "backup.key"}) {
-      Files.writeString(dir.resolve(key), pem("PRIVATE KEY"));
-    }
+    var certs = new TestCerts(dir);
+    certs.ca("ca", "zrepl4j test CA", TestCerts.KeyType.EC_PKCS8);
+    certs.client("prod", "prod", "ca", TestCerts.KeyType.EC_PKCS8);
+    certs.server("backup", "backup", "ca", TestCerts.KeyType.EC_SEC1, "backup.example.com");
     return copy(dir, "full.yml");
-  }
-
-  /** A syntactically valid PEM block (its content is not a real certificate or key). */
-  static String pem(String type) {
-    return "-----BEGIN "
-        + type
-        + "-----\nTUlJQ2RqQ0NBZDRDQVFBd0RRWUpLb1pJaHZjTkFRRUJCUUF3\nZ2dJQ0F3\n-----END "
-        + type
-        + "-----\n";
   }
 }

@@ -11,6 +11,7 @@ import dev.zrepl4j.replication.PruneRule;
 import dev.zrepl4j.replication.ReceiverOptions.PlaceholderEncryption;
 import dev.zrepl4j.replication.SnapshotNameFormat;
 import dev.zrepl4j.replication.Snapshotter;
+import dev.zrepl4j.rpc.transport.Identities;
 import dev.zrepl4j.zfs.DatasetPath;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -111,7 +112,7 @@ class ConfigParserTest {
         .containsExactly(Map.entry("canmount", "off"));
     assertThat(sink.recv().options().placeholderEncryption())
         .isEqualTo(PlaceholderEncryption.UNSPECIFIED);
-    assertThat(sink.mapping()).isEmpty();
+    assertThat(sink.targets()).isEqualTo(new Job.Targets.SenderNames());
 
     var snap = (Job.Snap) c.job("snapjob").orElseThrow();
     var cron = (Snapshotting.Cron) snap.snapshotting();
@@ -129,9 +130,10 @@ class ConfigParserTest {
     assertThat(ssh.identityFile()).isEqualTo(Path.of("/etc/zrepl/ssh/identity"));
     assertThat(ssh.options()).containsExactly("Compression=yes");
     assertThat(ssh.dialTimeout()).isEqualTo(Duration.ofSeconds(10));
-    assertThat(pull.interval()).isEmpty();
+    assertThat(pull.interval()).isEqualTo(new Job.Interval.Manual());
     assertThat(pull.initialReplication()).isEqualTo(InitialPolicy.ALL);
-    assertThat(pull.mapping().orElseThrow().map(DatasetPath.parse("zroot/data/a")))
+    assertThat(
+            ((Job.Targets.Mapped) pull.targets()).mapping().map(DatasetPath.parse("zroot/data/a")))
         .contains(DatasetPath.parse("pool2/pulled/data/a"));
     assertThat(pull.recv()).isEqualTo(Job.Recv.DEFAULTS);
 
@@ -187,7 +189,7 @@ class ConfigParserTest {
     assertThat(p.send().bandwidth()).isEqualTo(Job.BandwidthLimit.NONE);
     var pl = (Job.Pull) c.jobs().get(1);
     assertThat(pl.connect().dialTimeout()).isEqualTo(Duration.ofSeconds(2));
-    assertThat(pl.interval()).contains(Duration.ofHours(1));
+    assertThat(pl.interval()).isEqualTo(new Job.Interval.Every(Duration.ofHours(1)));
     assertThat(pl.recv()).isEqualTo(Job.Recv.DEFAULTS);
   }
 
@@ -284,12 +286,12 @@ class ConfigParserTest {
             """,
             Path.of("a.yml"));
     var sink = (Job.Sink) c.job("sink1").orElseThrow();
-    var m = sink.mapping().orElseThrow();
+    var m = ((Job.Targets.Mapped) sink.targets()).mapping();
     assertThat(m.map(DatasetPath.parse("src/data/x"))).contains(DatasetPath.parse("backup/d/x"));
     assertThat(m.map(DatasetPath.parse("src/other"))).contains(DatasetPath.parse("misc/o"));
     assertThat(m.map(DatasetPath.parse("src/unmapped"))).isEmpty();
     var pull = (Job.Pull) c.job("pull1").orElseThrow();
-    assertThat(pull.mapping().orElseThrow().map(DatasetPath.parse("zroot/data")))
+    assertThat(((Job.Targets.Mapped) pull.targets()).mapping().map(DatasetPath.parse("zroot/data")))
         .contains(DatasetPath.parse("pool/pulled/data"));
   }
 
@@ -352,6 +354,34 @@ class ConfigParserTest {
   void badCronIsNamed() {
     assertProblem(
         "bad-cron.yml", 8, 11, "jobs[0].snapshotting.cron", "invalid cron expression '61 * * * *'");
+  }
+
+  /** configcheck accepted "my sink", which the daemon's Receiver then refused at start. */
+  @Test
+  void issue12_replicatingJobNamesFollowTheDaemonsRule() {
+    var e =
+        catchThrowableOfType(
+            ConfigException.class,
+            () ->
+                ConfigParser.parse(
+                    """
+                    jobs:
+                    - name: my sink
+                      type: sink
+                      root_fs: pool/sink
+                      serve: {type: stdinserver, client_identities: [a]}
+                    - name: my snaps
+                      type: snap
+                      filesystems: {"tank<": true}
+                      snapshotting: {type: manual}
+                      pruning: {keep: []}
+                    """,
+                    Path.of("a.yml")));
+    assertThat(e.problems())
+        .singleElement()
+        .hasToString(
+            "a.yml:2:9: jobs[0].name: invalid job name 'my sink': use 1-128 of A-Z a-z 0-9 _ . :"
+                + " - (a sink job's name becomes part of ZFS hold tags and bookmark names)");
   }
 
   @Test
@@ -448,8 +478,16 @@ class ConfigParserTest {
     assertThat(ConfigParser.parse(main).jobs()).hasSize(6);
     var e = catchThrowableOfType(ConfigException.class, () -> ConfigParser.parse(main, true));
     assertThat(e.problems()).hasSize(2);
-    assertHas(e.problems(), 30, "jobs[0].connect.key", "does not exist");
-    assertHas(e.problems(), 77, "jobs[1].serve.cert", "holds no PEM CERTIFICATE block");
+    assertHas(
+        e.problems(),
+        30,
+        "jobs[0].connect.key",
+        "file " + dir.resolve("prod.key") + " does not exist");
+    assertHas(
+        e.problems(),
+        77,
+        "jobs[1].serve.cert",
+        dir.resolve("backup.crt") + ": no PEM certificate (-----BEGIN CERTIFICATE-----) found");
   }
 
   @Test
@@ -492,36 +530,43 @@ class ConfigParserTest {
 
   @Test
   void hostPortFollowsGoSplitHostPort() {
-    assertThat(ConfigParser.splitHostPort(":8888")).isEqualTo(new ConfigParser.HostPort("", 8888));
-    assertThat(ConfigParser.splitHostPort("[::1]:8888"))
-        .isEqualTo(new ConfigParser.HostPort("::1", 8888));
-    assertThat(ConfigParser.splitHostPort("host.example:1"))
-        .isEqualTo(new ConfigParser.HostPort("host.example", 1));
-    assertThat(ConfigParser.splitHostPort("::1:8888")).isInstanceOf(String.class);
-    assertThat(ConfigParser.splitHostPort("host")).isInstanceOf(String.class);
-    assertThat(ConfigParser.splitHostPort("host:99999")).isInstanceOf(String.class);
-    assertThat(ConfigParser.splitHostPort("[::1]")).isInstanceOf(String.class);
+    assertThat(TransportParser.splitHostPort(":8888"))
+        .isEqualTo(new TransportParser.HostPort("", 8888));
+    assertThat(TransportParser.splitHostPort("[::1]:8888"))
+        .isEqualTo(new TransportParser.HostPort("::1", 8888));
+    assertThat(TransportParser.splitHostPort("host.example:1"))
+        .isEqualTo(new TransportParser.HostPort("host.example", 1));
+    assertThatThrownBy(() -> TransportParser.splitHostPort("::1:8888"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage(
+            "invalid address '::1:8888': too many colons (write an IPv6 address as [ADDR]:PORT)");
+    assertThatThrownBy(() -> TransportParser.splitHostPort("host"))
+        .hasMessage("invalid address 'host': missing port (expected HOST:PORT or :PORT)");
+    assertThatThrownBy(() -> TransportParser.splitHostPort("host:99999"))
+        .hasMessage("invalid address 'host:99999': port '99999' must be a number from 0 to 65535");
+    assertThatThrownBy(() -> TransportParser.splitHostPort("[::1]"))
+        .hasMessage("invalid address '[::1]': missing port (expected [HOST]:PORT)");
   }
 
   @Test
   void cidrsAndAddressesAreChecked() {
-    assertThat(ConfigParser.cidrProblem("10.0.0.1")).isEmpty();
-    assertThat(ConfigParser.cidrProblem("10.0.0.0/8")).isEmpty();
-    assertThat(ConfigParser.cidrProblem("fd00::/8")).isEmpty();
-    assertThat(ConfigParser.cidrProblem("::1")).isEmpty();
-    assertThat(ConfigParser.cidrProblem("10.0.0.256")).isPresent();
-    assertThat(ConfigParser.cidrProblem("10.0.0.0/33")).isPresent();
-    assertThat(ConfigParser.cidrProblem("fd00::/129")).isPresent();
-    assertThat(ConfigParser.cidrProblem("localhost")).isPresent();
+    assertThat(TransportParser.cidrProblem("10.0.0.1")).isEmpty();
+    assertThat(TransportParser.cidrProblem("10.0.0.0/8")).isEmpty();
+    assertThat(TransportParser.cidrProblem("fd00::/8")).isEmpty();
+    assertThat(TransportParser.cidrProblem("::1")).isEmpty();
+    assertThat(TransportParser.cidrProblem("10.0.0.256")).isPresent();
+    assertThat(TransportParser.cidrProblem("10.0.0.0/33")).isPresent();
+    assertThat(TransportParser.cidrProblem("fd00::/129")).isPresent();
+    assertThat(TransportParser.cidrProblem("localhost")).isPresent();
   }
 
   @Test
   void componentNamesFollowZfs() {
-    assertThat(ConfigParser.componentProblem("prod_to-backup.1:a b")).isEmpty();
-    assertThat(ConfigParser.componentProblem("")).isPresent();
-    assertThat(ConfigParser.componentProblem("a/b")).isPresent();
-    assertThat(ConfigParser.componentProblem("a@b")).isPresent();
-    assertThat(ConfigParser.componentProblem("..")).isPresent();
+    assertThat(Identities.problem("prod_to-backup.1:a b")).isEmpty();
+    assertThat(Identities.problem("")).isPresent();
+    assertThat(Identities.problem("a/b")).isPresent();
+    assertThat(Identities.problem("a@b")).isPresent();
+    assertThat(Identities.problem("..")).isPresent();
   }
 
   // -------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@ package dev.zrepl4j.replication;
 
 import dev.zrepl4j.rpc.ErrorCode;
 import dev.zrepl4j.rpc.RemoteException;
+import dev.zrepl4j.rpc.transport.Identities;
 import dev.zrepl4j.zfs.DatasetPath;
 import dev.zrepl4j.zfs.ZfsException;
 import java.util.function.Predicate;
@@ -12,32 +13,6 @@ import java.util.function.Predicate;
  */
 final class Access {
   private Access() {}
-
-  /**
-   * Whether {@code c} is a valid dataset name component: non-empty, not {@code .} or {@code ..},
-   * only the characters ZFS allows ({@code A-Z a-z 0-9 _ - . :} and space).
-   */
-  static boolean validComponent(String c) {
-    if (c.isEmpty() || c.equals(".") || c.equals("..") || c.length() > 255) {
-      return false;
-    }
-    for (int i = 0; i < c.length(); i++) {
-      char ch = c.charAt(i);
-      boolean ok =
-          (ch >= 'a' && ch <= 'z')
-              || (ch >= 'A' && ch <= 'Z')
-              || (ch >= '0' && ch <= '9')
-              || ch == '_'
-              || ch == '-'
-              || ch == '.'
-              || ch == ':'
-              || ch == ' ';
-      if (!ok) {
-        return false;
-      }
-    }
-    return true;
-  }
 
   /**
    * Parses a filesystem name a client sent: a non-empty path of valid components.
@@ -54,13 +29,15 @@ final class Access {
     return checked(p, name);
   }
 
-  /** Checks a path built from JSON components (the seed's form). */
+  /**
+   * Checks a path built from JSON components (the seed's form): each one {@link Identities#valid}.
+   */
   static DatasetPath checked(DatasetPath p, String asSent) throws RemoteException {
     if (p.isEmpty()) {
       throw new RemoteException(ErrorCode.INVALID_ARGUMENT, "empty filesystem name");
     }
     for (var c : p.components()) {
-      if (!validComponent(c)) {
+      if (!Identities.valid(c)) {
         throw new RemoteException(
             ErrorCode.INVALID_ARGUMENT,
             "invalid filesystem name '" + asSent + "': bad component '" + c + "'");

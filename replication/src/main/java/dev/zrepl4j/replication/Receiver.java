@@ -2,6 +2,7 @@ package dev.zrepl4j.replication;
 
 import dev.zrepl4j.rpc.ErrorCode;
 import dev.zrepl4j.rpc.RemoteException;
+import dev.zrepl4j.rpc.transport.Identities;
 import dev.zrepl4j.zfs.DatasetPath;
 import dev.zrepl4j.zfs.FilesystemVersion;
 import dev.zrepl4j.zfs.FilesystemVersion.FullName;
@@ -81,7 +82,7 @@ public final class Receiver implements ReceiverApi {
       throw new IllegalArgumentException("root_fs must be a dataset");
     }
     for (var c : rootFs.components()) {
-      if (!Access.validComponent(c)) {
+      if (!Identities.valid(c)) {
         throw new IllegalArgumentException("invalid root_fs " + rootFs);
       }
     }
@@ -160,10 +161,14 @@ public final class Receiver implements ReceiverApi {
     return switch (mode) {
       case LOCAL_ROOT -> rootFs;
       case SINK -> {
-        if (!Access.validComponent(identity) || identity.indexOf(' ') >= 0) {
+        var problem = Identities.problem(identity);
+        if (problem.isPresent()) {
           throw new RemoteException(
               ErrorCode.INVALID_ARGUMENT,
-              "client identity '" + identity + "' is not a valid dataset name component");
+              "client identity '"
+                  + identity
+                  + "' is not a valid dataset name component: "
+                  + problem.get());
         }
         yield rootFs.child(identity);
       }

@@ -12,7 +12,7 @@ import java.util.regex.Pattern;
  * last-received hold {@code zrepl_last_received_J_<job>}; and, where ZFS has no bookmarks
  * (zfs-fuse), the cursor as a hold {@code zrepl_CURSOR_J_<job>}. Stateless.
  */
-final class ZreplNames {
+public final class ZreplNames {
   private static final Pattern JOB = Pattern.compile("[A-Za-z0-9_.:\\-]{1,128}");
   private static final Pattern CURSOR =
       Pattern.compile("zrepl_CURSOR(TENTATIVE)?_G_([0-9a-f]{16})_J_(.+)");
@@ -26,11 +26,21 @@ final class ZreplNames {
    *     A-Za-z0-9_.:-} or is empty or too long
    */
   static String checkJob(String job) {
-    if (!JOB.matcher(job).matches()) {
-      throw new IllegalArgumentException(
-          "invalid job name '" + job + "': use 1-128 of A-Z a-z 0-9 _ . : -");
+    var problem = jobProblem(job);
+    if (problem.isPresent()) {
+      throw new IllegalArgumentException("invalid job name '" + job + "': " + problem.get());
     }
     return job;
+  }
+
+  /**
+   * Why {@code job} cannot name a job that replicates (its name becomes part of hold tags and
+   * bookmark names), if it cannot; for configcheck, which must refuse what {@link #checkJob} will.
+   */
+  public static Optional<String> jobProblem(String job) {
+    return JOB.matcher(job).matches()
+        ? Optional.empty()
+        : Optional.of("use 1-128 of A-Z a-z 0-9 _ . : -");
   }
 
   /** {@code zrepl_CURSOR_G_<guid 16 hex>_J_<job>}. */

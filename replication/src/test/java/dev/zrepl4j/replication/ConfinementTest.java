@@ -24,6 +24,13 @@ class ConfinementTest {
         .isEqualTo(DatasetPath.parse("backup/sink/host1/tank/a b:c.d-e_f"));
   }
 
+  /** configcheck accepted "my host" and the receiver refused it at run time. */
+  @Test
+  void issue12_identityWithASpaceIsOneComponentAsZfsAndZreplSay() throws Exception {
+    assertThat(Receiver.clientRoot(ROOT_FS, Receiver.Mode.SINK, "my host"))
+        .isEqualTo(DatasetPath.parse("backup/sink/my host"));
+  }
+
   @Test
   void localRootMapsTheFullSourcePathBelowRootFs() throws Exception {
     var root = Receiver.clientRoot(ROOT_FS, Receiver.Mode.LOCAL_ROOT, "ignored");
@@ -62,7 +69,7 @@ class ConfinementTest {
 
   @Test
   void refusesIdentitiesThatAreNotOneComponent() {
-    for (var bad : new String[] {"..", ".", "a/b", "../other", "a b", "a@b", "x\n", "ü"}) {
+    for (var bad : new String[] {"..", ".", "a/b", "../other", "a@b", "a%b", "x\n", "ü", ""}) {
       assertThatThrownBy(() -> Receiver.clientRoot(ROOT_FS, Receiver.Mode.SINK, bad))
           .as(bad)
           .isInstanceOf(RemoteException.class)

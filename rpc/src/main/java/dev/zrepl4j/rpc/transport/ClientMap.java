@@ -36,8 +36,8 @@ import org.jspecify.annotations.Nullable;
  *       of two or more zero groups shortened to {@code ::} ({@code fde4:8dba:82e1::1}), with {@code
  *       -zone} appended for a scoped address. {@code :} and {@code .} are legal in ZFS dataset
  *       names and {@code [}, {@code ]} and {@code %} are not, which is why this form.
- *   <li>Identities (after expansion) are ZFS dataset name components: letters, digits and {@code
- *       _-.:}.
+ *   <li>Identities (after expansion) are ZFS dataset name components ({@link Identities}): letters,
+ *       digits, {@code _-.:} and space.
  * </ul>
  */
 public final class ClientMap implements Function<InetSocketAddress, Optional<String>> {
@@ -152,10 +152,14 @@ public final class ClientMap implements Function<InetSocketAddress, Optional<Str
     }
     // the longest expansion must be a valid identity
     String longest = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff" + (zone.isEmpty() ? "" : "-" + zone);
-    String problem = Identities.problem(identity.replace("*", longest));
-    if (problem != null) {
+    var problem = Identities.problem(identity.replace("*", longest));
+    if (problem.isPresent()) {
       throw new IllegalArgumentException(
-          what + ": invalid client identity '" + identity + "' once '*' is expanded: " + problem);
+          what
+              + ": invalid client identity '"
+              + identity
+              + "' once '*' is expanded: "
+              + problem.get());
     }
     return Entry.of(key, bytes, prefix + (128 - bits), zone, identity);
   }
@@ -208,7 +212,7 @@ public final class ClientMap implements Function<InetSocketAddress, Optional<Str
         }
         String ip = format(addr) + (zone.isEmpty() ? "" : "-" + zone);
         String id = e.identity().replace("*", ip);
-        return Identities.problem(id) == null ? Optional.of(id) : Optional.empty();
+        return Identities.valid(id) ? Optional.of(id) : Optional.empty();
       }
     }
     return Optional.empty();

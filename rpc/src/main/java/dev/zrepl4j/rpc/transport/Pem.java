@@ -3,8 +3,11 @@ package dev.zrepl4j.rpc.transport;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
@@ -66,7 +69,18 @@ final class Pem {
   }
 
   private static List<Block> blocks(Path file) throws IOException {
-    String text = Files.readString(file, StandardCharsets.US_ASCII);
+    String text;
+    try {
+      text = Files.readString(file, StandardCharsets.US_ASCII);
+    } catch (NoSuchFileException e) {
+      throw new IOException("file " + file + " does not exist", e);
+    } catch (AccessDeniedException e) {
+      throw new IOException("file " + file + " is not readable (permission denied)", e);
+    } catch (CharacterCodingException e) {
+      throw new IOException("file " + file + " is not a PEM text file (not ASCII)", e);
+    } catch (IOException e) {
+      throw new IOException("cannot read " + file + ": " + e.getMessage(), e);
+    }
     var out = new ArrayList<Block>();
     Matcher m = BLOCK.matcher(text);
     while (m.find()) {

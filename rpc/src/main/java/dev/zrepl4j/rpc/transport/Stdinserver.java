@@ -144,9 +144,10 @@ public final class Stdinserver {
    */
   public static int relay(
       Path sockdir, String identity, InputStream in, OutputStream out, PrintStream err) {
-    String problem = Identities.problem(identity);
-    if (problem != null) {
-      err.println("zrepl4j stdinserver: invalid client identity '" + identity + "': " + problem);
+    var problem = Identities.problem(identity);
+    if (problem.isPresent()) {
+      err.println(
+          "zrepl4j stdinserver: invalid client identity '" + identity + "': " + problem.get());
       return 1;
     }
     Path socket = sockdir.resolve(identity);

@@ -65,21 +65,57 @@ public final class Tls {
   private Tls() {}
 
   /**
-   * Loads a CA, a certificate and its key, and checks that they are usable: the files parse, the
-   * certificate is currently valid, and the key belongs to the certificate. For {@code
-   * configcheck}.
+   * Loads a CA, a certificate and its key as {@link #listen} and {@link #dial} do, and checks that
+   * they are usable: the files parse, the certificates are currently valid, and the key belongs to
+   * the certificate. The one check of TLS files: {@code configcheck} runs its four parts ({@link
+   * #checkCa}, {@link #checkCert}, {@link #checkKey}, {@link #checkPair}) one by one, to report
+   * each problem at the config key that names the file.
    *
    * @throws IOException naming the file and the problem
    */
   public static void check(Path ca, Path cert, Path key) throws IOException {
-    List<X509Certificate> cas = Pem.certificates(ca);
-    for (X509Certificate c : cas) {
+    checkCa(ca);
+    checkCert(cert);
+    checkKey(key);
+    checkPair(cert, key);
+  }
+
+  /**
+   * Checks a CA file: it holds PEM certificates, each currently valid.
+   *
+   * @throws IOException naming the file and the problem
+   */
+  public static void checkCa(Path ca) throws IOException {
+    for (X509Certificate c : Pem.certificates(ca)) {
       checkValidity(ca, c);
     }
-    List<X509Certificate> chain = Pem.certificates(cert);
-    checkValidity(cert, chain.get(0));
-    PrivateKey k = Pem.privateKey(key);
-    checkKeyMatches(cert, chain.get(0), key, k);
+  }
+
+  /**
+   * Checks a certificate file: it holds PEM certificates, the first (the leaf) currently valid.
+   *
+   * @throws IOException naming the file and the problem
+   */
+  public static void checkCert(Path cert) throws IOException {
+    checkValidity(cert, Pem.certificates(cert).get(0));
+  }
+
+  /**
+   * Checks a private key file: it holds an unencrypted key in PKCS#8, PKCS#1 or SEC1 form.
+   *
+   * @throws IOException naming the file and the problem
+   */
+  public static void checkKey(Path key) throws IOException {
+    Pem.privateKey(key);
+  }
+
+  /**
+   * Checks that the key in {@code key} belongs to the first certificate in {@code cert}.
+   *
+   * @throws IOException naming the files and the problem
+   */
+  public static void checkPair(Path cert, Path key) throws IOException {
+    checkKeyMatches(cert, Pem.certificates(cert).get(0), key, Pem.privateKey(key));
   }
 
   /**

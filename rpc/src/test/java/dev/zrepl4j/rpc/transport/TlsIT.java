@@ -211,6 +211,6 @@ class TlsIT {
         .hasMessageContaining("prod.crt")
         .hasMessageContaining("no PEM private key");
     assertThatThrownBy(() -> Tls.check(f("missing.crt"), f("prod.crt"), f("prod.key")))
-        .hasMessageContaining("missing.crt");
+        .hasMessage("file " + f("missing.crt") + " does not exist");
   }
 }

@@ -1,0 +1,387 @@
+package dev.zrepl4j.config;
+
+import dev.zrepl4j.config.Yaml.Value;
+import dev.zrepl4j.config.Yaml.YMap;
+import dev.zrepl4j.replication.DatasetMapping;
+import dev.zrepl4j.replication.InitialPolicy;
+import dev.zrepl4j.replication.Protection;
+import dev.zrepl4j.replication.PruneRule;
+import dev.zrepl4j.replication.ReceiverOptions;
+import dev.zrepl4j.replication.ReceiverOptions.PlaceholderEncryption;
+import dev.zrepl4j.replication.SenderOptions;
+import dev.zrepl4j.replication.ZreplNames;
+import dev.zrepl4j.rpc.transport.Identities;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Reads {@code jobs:}: each job's name and type, the keys of each type (push, sink, pull, source,
+ * snap), and the job-level {@code send}, {@code recv}, {@code replication} and {@code
+ * conflict_resolution} sections. It hands {@code connect}/{@code serve} to {@link TransportParser},
+ * {@code snapshotting} to {@link SnapshottingParser}, {@code pruning} to {@link PruningParser} and
+ * dataset names to {@link DatasetParser}. One instance per parse, since job names must be unique
+ * across the main file and its includes; not thread-safe.
+ */
+final class JobParser {
+  private static final Set<String> KNOWN_JOB_TYPES =
+      Set.of("push", "sink", "pull", "source", "snap");
+  // their names go into hold tags and bookmark names (ZreplNames), a snap job's do not
+  private static final Set<String> REPLICATING_JOB_TYPES = Set.of("push", "sink", "pull", "source");
+
+  private final TransportParser transports;
+
+  /** Job name → where it was first defined, for duplicates across files. */
+  private final Map<String, String> jobNames = new HashMap<>();
+
+  JobParser(TransportParser transports) {
+    this.transports = transports;
+  }
+
+  /** The jobs of {@code jobs:} in {@code root} (a main or an included file) that are valid. */
+  List<Job> jobs(YMap root) {
+    var out = new ArrayList<Job>();
+    root.list("jobs")
+        .ifPresent(l -> l.forEach(v -> v.map().flatMap(this::job).ifPresent(out::add)));
+    return out;
+  }
+
+  private Optional<Job> job(YMap m) {
+    int before = m.problems().count();
+    var nameNode = m.required("name");
+    var name = nameNode.flatMap(this::jobName);
+    var typeNode = m.required("type");
+    var type = typeNode.flatMap(Value::string);
+    if (type.isEmpty()) {
+      return Optional.empty();
+    }
+    if (name.isPresent() && REPLICATING_JOB_TYPES.contains(type.get())) {
+      var bad = ZreplNames.jobProblem(name.get());
+      if (bad.isPresent()) {
+        nameNode
+            .orElseThrow()
+            .error(
+                "invalid job name '"
+                    + name.get()
+                    + "': "
+                    + bad.get()
+                    + " (a "
+                    + type.get()
+                    + " job's name becomes part of ZFS hold tags and bookmark names)");
+      }
+    }
+    var n = name.orElse("");
+    Optional<Job> job =
+        switch (type.get()) {
+          case "push" -> push(m, n);
+          case "sink" -> sink(m, n);
+          case "pull" -> pull(m, n);
+          case "source" -> source(m, n);
+          case "snap" -> snap(m, n);
+          default -> {
+            typeNode
+                .orElseThrow()
+                .error(
+                    "unknown job type '"
+                        + type.get()
+                        + "' (expected push, sink, pull, source or snap)");
+            yield Optional.empty();
+          }
+        };
+    if (!KNOWN_JOB_TYPES.contains(type.get())) {
+      return Optional.empty(); // its keys mean nothing: don't report them as unknown
+    }
+    m.finish();
+    return m.problems().count() > before ? Optional.empty() : job;
+  }
+
+  private Optional<String> jobName(Value v) {
+    var name = v.string();
+    if (name.isEmpty()) {
+      return name;
+    }
+    var n = name.get();
+    var bad = Identities.problem(n);
+    if (bad.isPresent()) {
+      v.error("invalid job name '" + n + "': " + bad.get());
+      return Optional.empty();
+    }
+    if (n.startsWith("_")) {
+      v.error("invalid job name '" + n + "': names starting with '_' are reserved");
+      return Optional.empty();
+    }
+    var where =
+        v.file()
+            + ":"
+            + v.node()
+                .getStartMark()
+                .map(mk -> (mk.getLine() + 1) + ":" + (mk.getColumn() + 1))
+                .orElse("?");
+    var first = jobNames.putIfAbsent(n, where);
+    if (first != null) {
+      v.error("duplicate job name '" + n + "' (first defined at " + first + ")");
+      return Optional.empty();
+    }
+    return name;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // the job types
+
+  private Optional<Job> push(YMap m, String name) {
+    var connect = m.requiredMap("connect").flatMap(transports::connect);
+    var filesystems = m.required("filesystems").flatMap(DatasetParser::filter);
+    var send = send(m);
+    var snapshotting = m.requiredMap("snapshotting").flatMap(SnapshottingParser::snapshotting);
+    var pruning = m.requiredMap("pruning").flatMap(PruningParser::pruning);
+    var replication = replication(m);
+    var initial = initialReplication(m);
+    if (connect.isEmpty() || filesystems.isEmpty() || snapshotting.isEmpty() || pruning.isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        new Job.Push(
+            name,
+            connect.get(),
+            filesystems.get(),
+            send,
+            snapshotting.get(),
+            pruning.get(),
+            replication,
+            initial));
+  }
+
+  private Optional<Job> sink(YMap m, String name) {
+    var rootFs = m.required("root_fs").flatMap(DatasetParser::rootFs);
+    var serve = m.requiredMap("serve").flatMap(transports::serve);
+    var recv = recv(m);
+    var targets = targets(DatasetParser.mapping(m, null));
+    if (rootFs.isEmpty() || serve.isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(new Job.Sink(name, rootFs.get(), serve.get(), recv, targets));
+  }
+
+  private Optional<Job> pull(YMap m, String name) {
+    var connect = m.requiredMap("connect").flatMap(transports::connect);
+    var rootFs = m.required("root_fs").flatMap(DatasetParser::rootFs);
+    var interval =
+        m.required("interval")
+            .flatMap(
+                v ->
+                    v.string()
+                        .flatMap(
+                            s ->
+                                s.equals("manual")
+                                    ? Optional.<Job.Interval>of(new Job.Interval.Manual())
+                                    : v.positiveDuration().map(Job.Interval.Every::new)));
+    var recv = recv(m);
+    var pruning = m.requiredMap("pruning").flatMap(PruningParser::pruning);
+    var replication = replication(m);
+    var initial = initialReplication(m);
+    var targets = targets(DatasetParser.mapping(m, rootFs.orElse(null)));
+    if (connect.isEmpty() || rootFs.isEmpty() || interval.isEmpty() || pruning.isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        new Job.Pull(
+            name,
+            connect.get(),
+            rootFs.get(),
+            interval.get(),
+            recv,
+            pruning.get(),
+            replication,
+            initial,
+            targets));
+  }
+
+  private static Job.Targets targets(Optional<DatasetMapping> mapping) {
+    return mapping.<Job.Targets>map(Job.Targets.Mapped::new).orElse(new Job.Targets.SenderNames());
+  }
+
+  private Optional<Job> source(YMap m, String name) {
+    var serve = m.requiredMap("serve").flatMap(transports::serve);
+    var filesystems = m.required("filesystems").flatMap(DatasetParser::filter);
+    var send = send(m);
+    var snapshotting = m.requiredMap("snapshotting").flatMap(SnapshottingParser::snapshotting);
+    if (serve.isEmpty() || filesystems.isEmpty() || snapshotting.isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        new Job.Source(name, serve.get(), filesystems.get(), send, snapshotting.get()));
+  }
+
+  private Optional<Job> snap(YMap m, String name) {
+    var filesystems = m.required("filesystems").flatMap(DatasetParser::filter);
+    var snapshotting = m.requiredMap("snapshotting").flatMap(SnapshottingParser::snapshotting);
+    Optional<List<PruneRule>> keep = m.requiredMap("pruning").flatMap(PruningParser::keep);
+    if (filesystems.isEmpty() || snapshotting.isEmpty() || keep.isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(new Job.Snap(name, filesystems.get(), snapshotting.get(), keep.get()));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // send / recv / replication / conflict_resolution
+
+  private static Job.Send send(YMap job) {
+    var o = job.map("send");
+    if (o.isEmpty()) {
+      return new Job.Send(SenderOptions.PLAIN, false, false, Job.BandwidthLimit.NONE);
+    }
+    var m = o.get();
+    var options =
+        new SenderOptions(
+            m.bool("encrypted", false),
+            m.bool("raw", false),
+            m.bool("compressed", false),
+            m.bool("large_blocks", false),
+            m.bool("embedded_data", false),
+            m.bool("send_properties", false));
+    var backup = m.unsupportedTrue("backup_properties");
+    var saved = m.unsupportedTrue("saved");
+    var bw = bandwidth(m);
+    m.finish();
+    return new Job.Send(options, backup, saved, bw);
+  }
+
+  private static Job.BandwidthLimit bandwidth(YMap parent) {
+    var o = parent.map("bandwidth_limit");
+    if (o.isEmpty()) {
+      return Job.BandwidthLimit.NONE;
+    }
+    var m = o.get();
+    var max = m.get("max");
+    long maxBytes =
+        max.flatMap(v -> v.parse(DataSizes::parseBytes))
+            .orElse(Job.BandwidthLimit.NONE.maxBytesPerSecond());
+    long capacity =
+        m.get("bucket_capacity")
+            .flatMap(
+                v ->
+                    v.parse(DataSizes::parseBytes)
+                        .filter(
+                            c -> {
+                              if (c <= 0) {
+                                v.error("bucket_capacity must be positive");
+                              }
+                              return c > 0;
+                            }))
+            .orElse(Job.BandwidthLimit.NONE.bucketCapacity());
+    if (max.isPresent()) {
+      if (maxBytes == 0 || maxBytes < -1) {
+        max.get().error("max must be positive, or -1 B for unlimited");
+      } else if (maxBytes > 0) {
+        max.get().error(Yaml.NOT_SUPPORTED + " (a bandwidth limit other than -1 B, unlimited)");
+      }
+    }
+    m.finish();
+    return new Job.BandwidthLimit(maxBytes, capacity);
+  }
+
+  private static Job.Recv recv(YMap job) {
+    var o = job.map("recv");
+    if (o.isEmpty()) {
+      return Job.Recv.DEFAULTS;
+    }
+    var m = o.get();
+    List<String> inherit = List.of();
+    Map<String, String> override = Map.of();
+    var props = m.map("properties");
+    if (props.isPresent()) {
+      var p = props.get();
+      inherit = p.get("inherit").flatMap(Value::strings).orElse(List.of());
+      var ov = p.map("override");
+      if (ov.isPresent()) {
+        var map = new LinkedHashMap<String, String>();
+        for (var k : ov.get().keys()) {
+          ov.get()
+              .get(k)
+              .ifPresentOrElse(
+                  v -> v.string().ifPresent(s -> map.put(k, s)),
+                  () -> ov.get().keyNode(k).ifPresent(kn -> kn.error("missing value")));
+        }
+        override = map;
+      }
+      p.finish();
+    }
+    var encryption = PlaceholderEncryption.UNSPECIFIED;
+    var ph = m.map("placeholder");
+    if (ph.isPresent()) {
+      encryption =
+          ph.get()
+              .oneOf("encryption", List.of("unspecified", "off", "inherit"))
+              .map(s -> PlaceholderEncryption.valueOf(s.toUpperCase(Locale.ROOT)))
+              .orElse(PlaceholderEncryption.UNSPECIFIED);
+      ph.get().finish();
+    }
+    var bw = bandwidth(m);
+    var finalInherit = inherit;
+    var finalOverride = override;
+    var finalEncryption = encryption;
+    var options =
+        (props.isPresent() ? props.get().self() : m.self())
+            .attempt(() -> new ReceiverOptions(finalOverride, finalInherit, finalEncryption))
+            .orElse(ReceiverOptions.DEFAULTS);
+    m.finish();
+    return new Job.Recv(options, bw);
+  }
+
+  private static Job.ReplicationOptions replication(YMap job) {
+    var o = job.map("replication");
+    var d = Job.ReplicationOptions.DEFAULTS;
+    if (o.isEmpty()) {
+      return d;
+    }
+    var m = o.get();
+    var initial = d.initial();
+    var incremental = d.incremental();
+    var protection = m.map("protection");
+    var levels = List.of("guarantee_resumability", "guarantee_incremental", "guarantee_nothing");
+    if (protection.isPresent()) {
+      initial =
+          protection.get().oneOf("initial", levels).map(JobParser::protection).orElse(initial);
+      incremental =
+          protection
+              .get()
+              .oneOf("incremental", levels)
+              .map(JobParser::protection)
+              .orElse(incremental);
+      protection.get().finish();
+    }
+    int steps = d.steps();
+    int sizeEstimates = d.sizeEstimates();
+    var concurrency = m.map("concurrency");
+    if (concurrency.isPresent()) {
+      steps = concurrency.get().positiveInt("steps").orElse(steps);
+      sizeEstimates = concurrency.get().positiveInt("size_estimates").orElse(sizeEstimates);
+      concurrency.get().finish();
+    }
+    m.finish();
+    return new Job.ReplicationOptions(initial, incremental, steps, sizeEstimates);
+  }
+
+  private static Protection protection(String s) {
+    return Protection.valueOf(s.toUpperCase(Locale.ROOT));
+  }
+
+  private static InitialPolicy initialReplication(YMap job) {
+    var o = job.map("conflict_resolution");
+    if (o.isEmpty()) {
+      return InitialPolicy.MOST_RECENT;
+    }
+    var policy =
+        o.get()
+            .oneOf("initial_replication", List.of("most_recent", "all", "fail"))
+            .map(s -> InitialPolicy.valueOf(s.toUpperCase(Locale.ROOT)))
+            .orElse(InitialPolicy.MOST_RECENT);
+    o.get().finish();
+    return policy;
+  }
+}
