@@ -30,7 +30,11 @@ public final class Main implements Callable<Integer> {
   }
 
   public static void main(String[] args) {
-    System.exit(commandLine().execute(args));
+    int status;
+    try (var logging = Logging.defaults()) {
+      status = commandLine().execute(args);
+    }
+    System.exit(status);
   }
 
   /**
