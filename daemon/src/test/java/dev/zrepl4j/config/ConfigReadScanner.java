@@ -33,8 +33,8 @@ import java.util.stream.Stream;
  * permitted subclasses of sealed interfaces), then scans compiled classes with the JDK's {@code
  * java.lang.classfile} API for what reads each component: a call of its accessor (on the record or
  * on an interface the record implements, also as a method reference), or a {@code getfield} of it
- * inside the record's own methods. Calls from the config parser's classes, and from records' own
- * {@code equals}/{@code hashCode}/{@code toString} and constructors, do not count.
+ * inside the record's own methods (not its accessor). Calls from the config parser's classes, and
+ * from records' own {@code equals}/{@code hashCode}/{@code toString}, do not count.
  */
 final class ConfigReadScanner {
   /** A record component: {@code SimpleRecordName.component}, e.g. {@code Global.monitoring}. */
@@ -103,8 +103,10 @@ final class ConfigReadScanner {
         if (ignored.test(owner)) {
           continue;
         }
+        boolean record =
+            cm.superclass().map(sc -> sc.asInternalName().equals("java/lang/Record")).orElse(false);
         for (var m : cm.methods()) {
-          if (ownObjectMethod(m)) {
+          if (record && ownObjectMethod(m)) {
             continue;
           }
           scan(owner, m, calls);
@@ -122,7 +124,7 @@ final class ConfigReadScanner {
 
   private static boolean ownObjectMethod(MethodModel m) {
     var n = m.methodName().stringValue();
-    return n.equals("equals") || n.equals("hashCode") || n.equals("toString") || n.equals("<init>");
+    return n.equals("equals") || n.equals("hashCode") || n.equals("toString");
   }
 
   private static void scan(String owner, MethodModel m, Set<Call> calls) {
@@ -147,8 +149,10 @@ final class ConfigReadScanner {
                   }
                   case FieldInstruction f
                       when f.opcode() == Opcode.GETFIELD
-                          && f.owner().asInternalName().equals(owner) ->
-                      // a record's own method reading its field (e.g. BandwidthLimit.unlimited())
+                          && f.owner().asInternalName().equals(owner)
+                          && !f.name().equals(m.methodName()) ->
+                      // a record's own method, not its accessor, reading its field (e.g.
+                      // BandwidthLimit.unlimited())
                       calls.add(
                           new Call(owner, f.name().stringValue(), "()" + f.type().stringValue()));
                   default -> {}
