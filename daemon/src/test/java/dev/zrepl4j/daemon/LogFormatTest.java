@@ -2,6 +2,7 @@ package dev.zrepl4j.daemon;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.Test;
 class LogFormatTest {
   private static final Instant T = Instant.parse("2026-12-06T12:34:56.789Z");
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final TypeReference<Map<String, Object>> MAP = new TypeReference<>() {};
 
   private static LogEntry entry(LogEntry.Level level, String msg, Map<String, String> extra) {
     var f = new LinkedHashMap<String, String>();
@@ -66,7 +68,7 @@ class LogFormatTest {
             "{\"err\":\"x\",\"job\":\"prod_to_backup\",\"level\":\"debug\","
                 + "\"msg\":\"a \\u003cb\\u003e \\u0026 c\",\"subsystem\":\"repl\","
                 + "\"time\":\"2026-12-06T12:34:56Z\"}");
-    var m = JSON.readValue(line, Map.class);
+    var m = JSON.readValue(line, MAP);
     assertThat(m).containsEntry("msg", "a <b> & c").containsEntry("job", "prod_to_backup");
   }
 
@@ -85,7 +87,7 @@ class LogFormatTest {
   @Property(tries = 300)
   void jsonRoundTripsAnyText(@ForAll String message, @ForAll String value) throws Exception {
     var e = entry(LogEntry.Level.INFO, message, Map.of("err", value));
-    var m = JSON.readValue(LogFormat.JSON.format(e, LogFormat.Metadata.NONE), Map.class);
+    var m = JSON.readValue(LogFormat.JSON.format(e, LogFormat.Metadata.NONE), MAP);
     assertThat(m)
         .containsEntry("msg", message)
         .containsEntry("err", value)
