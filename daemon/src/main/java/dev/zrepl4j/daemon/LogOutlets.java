@@ -208,14 +208,17 @@ public final class LogOutlets implements AutoCloseable {
     if (t != null) {
       fields.put(LogEntry.ERR, ThrowableProxyUtil.asString(t).strip());
     }
-    var level =
-        switch (event.getLevel().toInt()) {
-          case Level.ERROR_INT -> LogEntry.Level.ERROR;
-          case Level.WARN_INT -> LogEntry.Level.WARN;
-          case Level.INFO_INT -> LogEntry.Level.INFO;
-          default -> LogEntry.Level.DEBUG;
-        };
-    return new LogEntry(event.getInstant(), level, event.getFormattedMessage(), fields);
+    return new LogEntry(event.getInstant(), level(event), event.getFormattedMessage(), fields);
+  }
+
+  /** zrepl's level of a logback event (trace counts as debug; it is not logged by default). */
+  static LogEntry.Level level(ILoggingEvent event) {
+    return switch (event.getLevel().toInt()) {
+      case Level.ERROR_INT -> LogEntry.Level.ERROR;
+      case Level.WARN_INT -> LogEntry.Level.WARN;
+      case Level.INFO_INT -> LogEntry.Level.INFO;
+      default -> LogEntry.Level.DEBUG;
+    };
   }
 
   /**

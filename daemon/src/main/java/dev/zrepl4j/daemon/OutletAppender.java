@@ -79,7 +79,10 @@ final class OutletAppender extends UnsynchronizedAppenderBase<ILoggingEvent> {
 
   @Override
   protected void append(ILoggingEvent event) {
-    offer(LogOutlets.entry(event));
+    // most debug entries go to no outlet: decide before building the entry
+    if (LogOutlets.level(event).compareTo(threshold) >= 0) {
+      offer(LogOutlets.entry(event));
+    }
   }
 
   /** Formats {@code e} and buffers it if it is of this outlet's level; never blocks. */
