@@ -279,6 +279,41 @@ class LogOutletsTest {
   }
 
   @Test
+  void tcpOutletDialsOnlyTheAddressFamilyOfItsNet() throws Exception {
+    var server = plainServer();
+    var o =
+        install(
+            List.of(
+                new LogOutlet.Stdout("error", "logfmt", false, false),
+                new LogOutlet.Tcp(
+                    "info",
+                    "logfmt",
+                    "tcp6",
+                    "127.0.0.1",
+                    server.port(),
+                    Duration.ofSeconds(30),
+                    Optional.empty())),
+            OutletAppender.BUFFER);
+    logger("dev.zrepl4j.daemon.Daemon").info("v4 only");
+    await(() -> !stdoutLines().isEmpty(), Duration.ofSeconds(10), "the outlet's report");
+    assertThat(Logfmt.parse(stdoutLines().getFirst()).get("msg"))
+        .contains("127.0.0.1 has no tcp6 address");
+    assertThat(server.lines).isEmpty();
+    assertThat(o.stats().outlets().get(1).dropped()).isEqualTo(1);
+  }
+
+  @Test
+  void syslogDatagramIsGosLocalFormatWithFacilityAndSeverity() {
+    var s = new SyslogSink(List.of(dir.resolve("x")), "local3", "zrepl", ZoneOffset.UTC);
+    var when = java.time.LocalDateTime.of(2026, 12, 6, 9, 5, 7);
+    // local3 = 19: 19 * 8 + 4 (warning) = 156; the day padded to two columns, as in RFC 3164
+    assertThat(s.message(LogEntry.Level.WARN, "job=x msg=y", when, 42))
+        .isEqualTo("<156>Dec  6 09:05:07 zrepl[42]: job=x msg=y");
+    assertThat(SyslogSink.facilityCode("kern")).isZero();
+    assertThat(SyslogSink.facilityCode("local7")).isEqualTo(23);
+  }
+
+  @Test
   void unreachableTcpOutletNeitherBlocksNorFailsAJob() throws Exception {
     int closedPort;
     try (var s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
