@@ -251,7 +251,11 @@ public final class LogOutlets implements AutoCloseable {
 
     @Override
     protected void append(ILoggingEvent event) {
-      stats.count(entry(event));
+      // no message formatting here: most events are debug entries no outlet writes
+      stats.count(
+          LogContext.job().orElse(LogStats.NO_JOB),
+          LogContext.subsystem(event.getLoggerName()),
+          level(event));
     }
   }
 }

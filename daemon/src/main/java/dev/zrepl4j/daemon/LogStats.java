@@ -75,8 +75,11 @@ public final class LogStats {
   }
 
   void count(LogEntry e) {
-    var job = e.fields().getOrDefault(LogEntry.JOB, NO_JOB);
-    var key = new Key(job, e.field(LogEntry.SUBSYSTEM), e.level().text());
+    count(e.fields().getOrDefault(LogEntry.JOB, NO_JOB), e.field(LogEntry.SUBSYSTEM), e.level());
+  }
+
+  void count(String job, String subsystem, LogEntry.Level level) {
+    var key = new Key(job, subsystem, level.text());
     entries.computeIfAbsent(key, k -> new LongAdder()).increment();
   }
 
