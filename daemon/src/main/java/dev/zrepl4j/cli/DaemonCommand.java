@@ -25,9 +25,22 @@ final class DaemonCommand implements Callable<Integer> {
       System.err.println(e.getMessage());
       return 1;
     }
-    Logging.configure(cfg.global().logging());
-    var daemon = Daemon.start(cfg, HostZfs.open(), Clock.systemUTC(), Main.version());
-    var hook = Thread.ofPlatform().name("shutdown").unstarted(daemon::close);
+    var outlets = Logging.configure(cfg.global().logging());
+    Daemon daemon;
+    try {
+      daemon = Daemon.start(cfg, HostZfs.open(), Clock.systemUTC(), Main.version());
+    } catch (Exception e) {
+      outlets.close();
+      throw e;
+    }
+    var hook =
+        Thread.ofPlatform()
+            .name("shutdown")
+            .unstarted(
+                () -> {
+                  daemon.close();
+                  outlets.close(); // last: the daemon's shutdown lines reach every outlet
+                });
     Runtime.getRuntime().addShutdownHook(hook);
     System.err.println(
         "zrepl4j daemon running "

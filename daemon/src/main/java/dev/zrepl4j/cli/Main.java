@@ -32,7 +32,11 @@ public final class Main implements Callable<Integer> {
   }
 
   public static void main(String[] args) {
-    System.exit(commandLine().execute(args));
+    int status;
+    try (var logging = Logging.defaults()) {
+      status = commandLine().execute(args);
+    }
+    System.exit(status);
   }
 
   /**

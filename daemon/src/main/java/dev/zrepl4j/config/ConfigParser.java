@@ -41,10 +41,12 @@ public final class ConfigParser {
           Path.of("/usr/local/etc/zrepl/zrepl.yml"));
 
   private final Problems problems = new Problems();
+  private final TransportParser transports;
   private final JobParser jobs;
 
   private ConfigParser(boolean checkFiles) {
-    this.jobs = new JobParser(new TransportParser(checkFiles));
+    this.transports = new TransportParser(checkFiles);
+    this.jobs = new JobParser(transports);
   }
 
   /**
@@ -100,7 +102,7 @@ public final class ConfigParser {
     var root = compose(yaml, file).flatMap(Value::map);
     if (root.isPresent()) {
       var m = root.get();
-      global = m.map("global").flatMap(GlobalParser::global).orElse(global);
+      global = m.map("global").flatMap(g -> GlobalParser.global(g, transports)).orElse(global);
       all.addAll(jobs.jobs(m));
       m.list("include").ifPresent(l -> include(l, file, all));
       m.finish();

@@ -1,6 +1,7 @@
 package dev.zrepl4j.config;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 
@@ -54,28 +55,82 @@ public record DaemonConfig(Path file, Global global, List<Job> jobs) {
   }
 
   /**
-   * One {@code global.logging} outlet.
-   *
-   * @param type stdout | syslog | tcp
-   * @param level error | warn | info | debug
-   * @param format human | logfmt | json
-   * @param time stdout: print a timestamp
-   * @param color stdout: colours
-   * @param facility syslog: facility (default local0)
-   * @param address tcp: host:port
+   * One {@code global.logging} outlet: where log entries of at least {@link #level()} go, written
+   * in {@link #format()}. zrepl allows at most one stdout and one syslog outlet.
    */
-  public record LogOutlet(
-      String type,
-      String level,
-      String format,
-      boolean time,
-      boolean color,
-      String facility,
-      Optional<String> address) {
-    public static LogOutlet defaultStdout() {
-      return new LogOutlet("stdout", "warn", "human", true, true, "local0", Optional.empty());
+  public sealed interface LogOutlet {
+    /** zrepl's {@code type:}: stdout, syslog or tcp. */
+    String type();
+
+    /** The least severe level written: error, warn, info or debug. */
+    String level();
+
+    /** human, logfmt or json. */
+    String format();
+
+    /** zrepl's default outlet (used when {@code global.logging} is absent or empty). */
+    static LogOutlet defaultStdout() {
+      return new Stdout("warn", "human", true, true);
+    }
+
+    /**
+     * {@code type: stdout}.
+     *
+     * @param time print a timestamp even when stdout is not a terminal (on a terminal it is always
+     *     printed, as in zrepl)
+     * @param color colour the level and prefix fields when stdout is a terminal
+     */
+    record Stdout(String level, String format, boolean time, boolean color) implements LogOutlet {
+      @Override
+      public String type() {
+        return "stdout";
+      }
+    }
+
+    /**
+     * {@code type: syslog}: datagrams to the local syslog socket ({@code /dev/log}).
+     *
+     * @param facility the syslog facility name (default local0)
+     * @param retryInterval how long to wait before trying again after the socket failed
+     */
+    record Syslog(String level, String format, String facility, Duration retryInterval)
+        implements LogOutlet {
+      @Override
+      public String type() {
+        return "syslog";
+      }
+    }
+
+    /**
+     * {@code type: tcp}: one line per entry over a TCP (optionally TLS) connection.
+     *
+     * @param net tcp, tcp4 or tcp6 (which address family {@code host} may resolve to)
+     * @param host the host of {@code address}
+     * @param port the port of {@code address}
+     * @param retryInterval the dial and write timeout, and the wait before reconnecting
+     * @param tls {@code tls:}, if given
+     */
+    record Tcp(
+        String level,
+        String format,
+        String net,
+        String host,
+        int port,
+        Duration retryInterval,
+        Optional<OutletTls> tls)
+        implements LogOutlet {
+      @Override
+      public String type() {
+        return "tcp";
+      }
     }
   }
+
+  /**
+   * {@code tls:} of a tcp log outlet: this client's certificate and key, and the CA the log
+   * server's certificate must chain to (its certificate must also name the outlet's host).
+   */
+  public record OutletTls(Path ca, Path cert, Path key) {}
 
   /** {@code global.monitoring}: a prometheus listener. */
   public record Monitoring(String listen, boolean listenFreebind) {}

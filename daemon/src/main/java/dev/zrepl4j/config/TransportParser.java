@@ -260,14 +260,14 @@ final class TransportParser {
   }
 
   /** The {@code ca}, {@code cert} and {@code key} of a tls connect or serve. */
-  private record TlsFiles(Path ca, Path cert, Path key) {}
+  record TlsFiles(Path ca, Path cert, Path key) {}
 
   /**
    * Reads {@code ca}, {@code cert} and {@code key}; with {@link #checkFiles}, loads each with
    * {@link Tls}'s checks (and that the key belongs to the certificate) and reports a problem at the
    * key whose file is bad.
    */
-  private Optional<TlsFiles> tlsFiles(YMap m) {
+  Optional<TlsFiles> tlsFiles(YMap m) {
     var ca = tlsFile(m, "ca", Tls::checkCa);
     var cert = tlsFile(m, "cert", Tls::checkCert);
     var key = tlsFile(m, "key", Tls::checkKey);

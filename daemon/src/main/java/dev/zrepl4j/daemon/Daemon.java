@@ -88,8 +88,11 @@ public final class Daemon implements AutoCloseable {
       synchronized (this) {
         jobs.put(job.name(), r);
       }
-      r.start();
-      log.info("job {} ({}) started", job.name(), job.type());
+      // the job's thread and every thread it starts log with job=NAME
+      try (var _ = LogContext.job(job.name())) {
+        r.start();
+        log.info("job {} ({}) started", job.name(), job.type());
+      }
     }
     control.register(Control.PREFIX, new Endpoints());
     var sock = config.global().controlSockpath();

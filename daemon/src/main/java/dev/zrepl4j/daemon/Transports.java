@@ -3,6 +3,7 @@ package dev.zrepl4j.daemon;
 import dev.zrepl4j.config.Connect;
 import dev.zrepl4j.config.Serve;
 import dev.zrepl4j.replication.Dialer;
+import dev.zrepl4j.rpc.RpcClient;
 import dev.zrepl4j.rpc.RpcOptions;
 import dev.zrepl4j.rpc.RpcServer;
 import dev.zrepl4j.rpc.transport.ClientMap;
@@ -14,6 +15,7 @@ import dev.zrepl4j.rpc.transport.Tls;
 import dev.zrepl4j.rpc.transport.TlsClientSettings;
 import dev.zrepl4j.rpc.transport.TlsServerSettings;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 
@@ -43,8 +45,31 @@ final class Transports {
         var settings = new SshSettings(s.host(), s.user(), s.port(), s.identityFile(), s.options());
         yield () -> Ssh.dial(settings, s.dialTimeout(), options);
       }
-      case Connect.Local l -> () -> local.dial(l.listenerName(), l.clientIdentity());
+      case Connect.Local l -> () -> dialLocal(l);
     };
+  }
+
+  /**
+   * zrepl's local connect: waits up to {@code dial_timeout} for the sink or source to register its
+   * listener (a daemon starting up, or a passive job being restarted).
+   */
+  private RpcClient dialLocal(Connect.Local l) throws IOException {
+    long deadline = System.nanoTime() + l.dialTimeout().toNanos();
+    while (true) {
+      try {
+        return local.dial(l.listenerName(), l.clientIdentity());
+      } catch (IOException e) {
+        if (System.nanoTime() - deadline >= 0) {
+          throw new IOException(e.getMessage() + " within dial_timeout " + l.dialTimeout(), e);
+        }
+      }
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException("dialing local listener '" + l.listenerName() + "'");
+      }
+    }
   }
 
   /** Starts serving {@code server} as configured; closing the result stops accepting. */

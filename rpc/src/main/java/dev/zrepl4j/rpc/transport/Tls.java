@@ -289,7 +289,14 @@ public final class Tls {
 
   // ------------------------------------------------------------------------- certificates, keys
 
-  private static SSLContext context(Path ca, Path cert, Path key) throws IOException {
+  /**
+   * A TLS context that presents {@code cert} (with {@code key}) and trusts only the CAs in {@code
+   * ca}; also used by the daemon's tcp log outlet.
+   *
+   * @throws IOException naming the file that cannot be loaded, or a key that does not belong to the
+   *     certificate
+   */
+  public static SSLContext context(Path ca, Path cert, Path key) throws IOException {
     List<X509Certificate> cas = Pem.certificates(ca);
     List<X509Certificate> chain = Pem.certificates(cert);
     PrivateKey k = Pem.privateKey(key);
