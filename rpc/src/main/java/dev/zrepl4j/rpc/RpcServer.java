@@ -22,6 +22,7 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -492,20 +493,42 @@ public final class RpcServer implements AutoCloseable {
         .name("rpc-accept-" + name)
         .start(
             () -> {
+              int failures = 0;
               while (!l.isClosed()) {
                 S s;
                 try {
                   connectionSlots.acquire();
-                  s = acceptor.accept();
                 } catch (InterruptedException e) {
                   Thread.currentThread().interrupt();
                   return;
+                }
+                try {
+                  s = acceptor.accept();
                 } catch (IOException | RuntimeException e) {
                   connectionSlots.release();
-                  if (!l.isClosed()) {
-                    log.warn("accept on {}: {}", address, e.toString());
+                  if (l.isClosed()) {
+                    return;
                   }
-                  return;
+                  failures++;
+                  if (failures == 1) {
+                    log.warn(
+                        "accept on {} failed, retrying until it succeeds: {}",
+                        address,
+                        e.toString());
+                  } else {
+                    log.debug("accept on {} failed again ({}): {}", address, failures, e);
+                  }
+                  try {
+                    Thread.sleep(acceptBackoff(failures));
+                  } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    return;
+                  }
+                  continue;
+                }
+                if (failures > 0) {
+                  log.info("accept on {} works again after {} failures", address, failures);
+                  failures = 0;
                 }
                 Thread.ofPlatform()
                     .daemon()
@@ -514,6 +537,14 @@ public final class RpcServer implements AutoCloseable {
               }
             });
     return l;
+  }
+
+  /**
+   * The pause after the {@code failures}-th accept failure in a row: 10 ms doubling up to 1 s, so a
+   * listener out of file descriptors (EMFILE) neither spins nor stays deaf long once one is free.
+   */
+  static Duration acceptBackoff(int failures) {
+    return Duration.ofMillis(Math.min(1000, 10L << Math.min(failures - 1, 7)));
   }
 
   private <S extends Closeable> void open(Acceptor<S> acceptor, S s, SocketAddress address) {
