@@ -13,10 +13,12 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import dev.zrepl4j.rpc.frame.Limits;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.lang.reflect.Type;
 import java.net.ProtocolException;
+import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -130,6 +132,44 @@ final class Json {
           endpoint, DataType.of(dataType), DataType.of(accept), Status.of(error), message, code);
     } catch (IllegalArgumentException e) {
       throw new ProtocolException("header: " + e.getMessage());
+    }
+  }
+
+  private static final List<String> HEADER_KEYS =
+      List.of("endpoint", "datatype", "accept", "error", "errormessage");
+
+  /**
+   * Whether the seed, reading {@code json} (a body we sent) as a request header, sees a header with
+   * every key unset: {@code null} or a JSON object without any of the five header keys (Go matches
+   * keys case-insensitively, with Unicode folding), shorter than the header limit.
+   */
+  static boolean readsAsEmptyHeader(byte[] json) {
+    if (json.length >= Limits.MAX_HEADER_MESSAGE) {
+      return false;
+    }
+    try (JsonParser p = MAPPER.getFactory().createParser(json)) {
+      JsonToken first = p.nextToken();
+      if (first == JsonToken.VALUE_NULL) {
+        return p.nextToken() == null;
+      }
+      if (first != JsonToken.START_OBJECT) {
+        return false;
+      }
+      JsonToken t;
+      while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
+        // Go's folding also maps the Kelvin sign to k and the long s to s
+        String key = p.currentName().replace('\u212A', 'k').replace('\u017F', 's');
+        for (String h : HEADER_KEYS) {
+          if (key.equalsIgnoreCase(h)) {
+            return false;
+          }
+        }
+        p.nextToken();
+        p.skipChildren();
+      }
+      return t == JsonToken.END_OBJECT && p.nextToken() == null;
+    } catch (IOException e) {
+      return false;
     }
   }
 
