@@ -90,16 +90,10 @@ final class NetClient implements RpcClient {
   private void hello() throws IOException {
     busy.acquireUninterruptibly();
     try {
-      var reply =
-          (Hello)
-              exchange(
-                  Hello.ENDPOINT,
-                  new Hello(Hello.VERSION, SOFTWARE, 0, options.keepAlive().toMillis()),
-                  null,
-                  Hello.class,
-                  true);
+      var reply = (Hello) exchange(Hello.ENDPOINT, ownHello(), null, Hello.class, true);
       peer = Peer.ZREPL4J;
       if (reply != null && reply.version() >= 1) {
+        c.adoptPeerTimings(reply);
         c.enableV1();
         log.debug("{}: protocol version 1 with {}", c.transport.remote(), reply.software());
       }
@@ -119,18 +113,19 @@ final class NetClient implements RpcClient {
     }
   }
 
+  /** The hello (and ping) this client sends: its version and the timings it uses now. */
+  private Hello ownHello() {
+    return new Hello(
+        Hello.VERSION, SOFTWARE, 0, c.keepAlive().toMillis(), c.readTimeout().toMillis());
+  }
+
   /** Keeps an idle v1 connection alive (called by the monitor thread). */
   private void idle() {
     if (!c.v1() || closed || !busy.tryAcquire()) {
       return;
     }
     try {
-      exchange(
-          Hello.ENDPOINT,
-          new Hello(Hello.VERSION, SOFTWARE, 0, options.keepAlive().toMillis()),
-          null,
-          Hello.class,
-          true);
+      exchange(Hello.ENDPOINT, ownHello(), null, Hello.class, true);
     } catch (IOException e) {
       log.debug("{}: ping failed: {}", c.transport.remote(), e.toString());
     } finally {

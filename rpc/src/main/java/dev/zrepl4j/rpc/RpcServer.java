@@ -325,9 +325,16 @@ public final class RpcServer implements AutoCloseable {
       return;
     }
     int version = options.seedOnly() || peer == null ? 0 : Math.min(peer.version(), Hello.VERSION);
+    if (version >= 1 && peer != null) {
+      c.adoptPeerTimings(peer); // before the reply, which tells the client the adopted timings
+    }
     var reply =
         new Hello(
-            version, SOFTWARE, options.idleTimeout().toMillis(), options.keepAlive().toMillis());
+            version,
+            SOFTWARE,
+            options.idleTimeout().toMillis(),
+            c.keepAlive().toMillis(),
+            c.readTimeout().toMillis());
     byte[] out = Json.write(reply);
     c.writer.headerMessage(OK_JSON);
     c.writer.dataMessage(out, 0, out.length);
