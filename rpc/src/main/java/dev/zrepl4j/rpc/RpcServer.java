@@ -21,7 +21,11 @@ import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.Set;
@@ -449,19 +453,42 @@ public final class RpcServer implements AutoCloseable {
 
   /**
    * Accepts connections on a Unix domain socket at {@code path} (replacing a stale socket file),
-   * all with the given client identity. The caller sets the file's permissions.
+   * all with the given client identity.
+   *
+   * <p>The socket is never reachable by others, not even for an instant: its directory must be
+   * accessible to its owner only (no group or other permission bits), and the socket is bound in a
+   * fresh private directory beside it, set to mode 0600 there, and only then renamed to {@code
+   * path}. (The JDK has no umask for the bind; binding in place and changing the mode afterwards
+   * would leave a window in which the socket has the umask's mode.)
+   *
+   * @throws IOException if the directory is missing, not a directory, or accessible to group or
+   *     others (naming it and its permissions), or the socket cannot be bound
    */
   public RpcListener listenUnix(Path path, String identity) throws IOException {
-    Files.deleteIfExists(path);
+    Path dir = path.toAbsolutePath().getParent();
+    if (dir == null) {
+      throw new IOException("Unix socket " + path + " has no directory");
+    }
+    requireOwnerOnly(dir, path);
+    Path staging =
+        Files.createTempDirectory(
+            dir, ".bind", PosixFilePermissions.asFileAttribute(OWNER_ONLY_DIRECTORY));
+    Path bound = staging.resolve("s");
     var ssc = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
     try {
-      ssc.bind(UnixDomainSocketAddress.of(path));
+      ssc.bind(UnixDomainSocketAddress.of(bound));
+      Files.setPosixFilePermissions(bound, PosixFilePermissions.fromString("rw-------"));
+      Files.deleteIfExists(path);
+      Files.move(bound, path, StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException | RuntimeException e) {
       ssc.close();
+      Files.deleteIfExists(bound);
       throw e;
+    } finally {
+      Files.deleteIfExists(staging);
     }
     return listen(
-        ssc.getLocalAddress(),
+        UnixDomainSocketAddress.of(path),
         () -> {
           ssc.close();
           Files.deleteIfExists(path);
@@ -478,6 +505,30 @@ public final class RpcServer implements AutoCloseable {
                 new Accepted(Transport.of(ch), new Caller(identity, "unix:" + path)));
           }
         });
+  }
+
+  private static final Set<PosixFilePermission> OWNER_ONLY_DIRECTORY =
+      PosixFilePermissions.fromString("rwx------");
+
+  /** Refuses a socket directory that is not a directory or that group or others can access. */
+  private static void requireOwnerOnly(Path dir, Path socket) throws IOException {
+    if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+      throw new IOException(
+          "directory " + dir + " of Unix socket " + socket + " is missing or not a directory");
+    }
+    Set<PosixFilePermission> perms = Files.getPosixFilePermissions(dir, LinkOption.NOFOLLOW_LINKS);
+    for (PosixFilePermission p : perms) {
+      if (!OWNER_ONLY_DIRECTORY.contains(p)) {
+        throw new IOException(
+            "directory "
+                + dir
+                + " of Unix socket "
+                + socket
+                + " is accessible to group or others ("
+                + PosixFilePermissions.toString(perms)
+                + "): refusing to create the socket there; chmod 0700 it");
+      }
+    }
   }
 
   /**
