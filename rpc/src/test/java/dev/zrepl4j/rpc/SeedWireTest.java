@@ -291,6 +291,20 @@ class SeedWireTest {
   }
 
   @Test
+  void bodyEncodingMatchesGo() throws Exception {
+    // what the seed's Go (1.9) encoding/json writes for the same struct: lower-case hex in \\u
+    // escapes, <>& and U+2028/9 escaped, control characters as \\u00xx but for \\n \\r \\t,
+    // other characters (also outside the BMP) as raw UTF-8
+    String payload = "a<b>&\"c\"\\\n\r\t\b\f\u0001\u001f\u007f\u2028\u2029é\u20ac\ud83d\ude00";
+    assertThat(new String(Json.write(new EchoMsg(1, payload)), StandardCharsets.UTF_8))
+        .isEqualTo(
+            "{\"Seq\":1,\"Payload\":\"a\\u003cb\\u003e\\u0026\\\"c\\\"\\\\\\n\\r\\t"
+                + "\\u0008\\u000c\\u0001\\u001f\u007f\\u2028\\u2029é\u20ac\ud83d\ude00\"}\n");
+    assertThat(Json.read(Json.write(new EchoMsg(1, payload)), Json.type(EchoMsg.class)))
+        .isEqualTo(new EchoMsg(1, payload));
+  }
+
+  @Test
   void headerEncodingMatchesGoIncludingHtmlEscapes() {
     var h = Header.error(ErrorCode.UNKNOWN, "a<b>&\"c\"\n\u2028é", false);
     assertThat(new String(h.encode(), StandardCharsets.UTF_8))
