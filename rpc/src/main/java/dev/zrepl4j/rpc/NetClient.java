@@ -5,6 +5,7 @@ import dev.zrepl4j.rpc.frame.MessageOutputStream;
 import dev.zrepl4j.rpc.frame.ResetException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.lang.foreign.Arena;
 import java.lang.reflect.Type;
 import java.net.ProtocolException;
@@ -419,7 +420,7 @@ final class NetClient implements RpcClient {
     }
 
     @Override
-    public long transferTo(java.io.OutputStream out) throws IOException {
+    public long transferTo(OutputStream out) throws IOException {
       byte[] b = new byte[Math.max(64 * 1024, options.bufferSize())];
       long total = 0;
       int n;

@@ -1,6 +1,7 @@
 package dev.zrepl4j.rpc;
 
 import dev.zrepl4j.rpc.frame.FrameReader;
+import dev.zrepl4j.rpc.frame.Limits;
 import dev.zrepl4j.rpc.frame.MessageInputStream;
 import dev.zrepl4j.rpc.frame.MessageOutputStream;
 import dev.zrepl4j.rpc.frame.ResetException;
@@ -13,6 +14,7 @@ import java.lang.foreign.Arena;
 import java.net.InetSocketAddress;
 import java.net.ProtocolException;
 import java.net.SocketAddress;
+import java.net.SocketTimeoutException;
 import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.net.UnixDomainSocketAddress;
@@ -40,11 +42,17 @@ import org.slf4j.LoggerFactory;
 /**
  * Serves registered endpoints over any {@link Transport}, and locally.
  *
- * <p>Each connection is served by one virtual thread, request after request (lock-step, as in the
- * seed): read the header and the whole request, answer, read the next header. Every request is read
- * to its end before the next header is read, also when it is refused, so an error never
- * desynchronises the stream (the seed's defect). A connection whose bytes break the framing is
- * answered with an RST and closed; the server goes on serving its other connections.
+ * <p>Each connection is served by one platform thread, request after request (lock-step, as in the
+ * seed): read the header and the whole request, answer, read the next header. Platform, not
+ * virtual: a connection spends its life in blocking socket reads of large streams, and a virtual
+ * thread blocked in a socket read is parked and woken by the JDK's poller thread, one round trip
+ * (and a carrier switch) per read; a platform thread blocks in the read itself. Commit acd7e05
+ * (2026-11-26) made the switch with the direct-buffer streaming work for that reason; the bench's
+ * own threads are platform threads by default for the same reason ({@code RpcBench}). Threads that
+ * mostly wait (the accept loops, each connection's monitor, TLS and ssh watchdogs) are virtual.
+ * Every request is read to its end before the next header is read, also when it is refused, so an
+ * error never desynchronises the stream (the seed's defect). A connection whose bytes break the
+ * framing is answered with an RST and closed; the server goes on serving its other connections.
  *
  * <p>This class is thread-safe.
  */
@@ -141,8 +149,7 @@ public final class RpcServer implements AutoCloseable {
       }
     } catch (IOException e) {
       IOException f = c.fail(e);
-      if (c.isOpen()
-          && (f instanceof ProtocolException || f instanceof java.net.SocketTimeoutException)) {
+      if (c.isOpen() && (f instanceof ProtocolException || f instanceof SocketTimeoutException)) {
         log.warn("{}: closing connection: {}", caller, f.getMessage());
       } else {
         log.debug("{}: connection ended: {}", caller, f.toString());
@@ -170,7 +177,7 @@ public final class RpcServer implements AutoCloseable {
           "request bodies need protocol version 1 (" + Hello.ENDPOINT + " first)");
       throw new ProtocolException("octet request body from a peer without protocol version 1");
     }
-    if (headerBytes.length == dev.zrepl4j.rpc.frame.Limits.MAX_HEADER_MESSAGE) {
+    if (headerBytes.length == Limits.MAX_HEADER_MESSAGE) {
       c.reader.skipSeedEmptyHeaderFrame(); // the seed writes an empty final frame after it
     }
     byte[] json = null;
@@ -533,10 +540,13 @@ public final class RpcServer implements AutoCloseable {
 
   /**
    * Serves the connections of any listening socket the way {@link #listenTcp} does: one virtual
-   * thread accepts, each connection gets its own virtual thread, {@link RpcOptions#maxConnections}
-   * bounds them (a connection still being opened counts), and closing this server closes the
-   * listener. {@link Acceptor#open} runs on the connection's thread, so slow per-connection work (a
-   * TLS handshake) never holds up the accept loop.
+   * thread accepts, each connection gets its own platform thread (see the class notes for why),
+   * {@link RpcOptions#maxConnections} bounds them (a connection still being opened counts), and
+   * closing this server closes the listener. {@link Acceptor#open} runs on the connection's thread,
+   * so slow per-connection work (a TLS handshake) never holds up the accept loop. A failing {@link
+   * Acceptor#accept} (EMFILE when descriptors run out) does not end the loop: it retries with a
+   * backoff of 10 ms doubling to 1 s, logs the first failure of a burst at WARN, and stops only
+   * when the listener is closed.
    *
    * @param address the bound address, for logs and {@link RpcListener#address()}
    * @param socket the listening socket; closing it must make {@link Acceptor#accept} throw. The

@@ -1,5 +1,7 @@
 package dev.zrepl4j.rpc.transport;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * Client identities: a sink stores a client's datasets under {@code root_fs/<identity>}, so an
  * identity must be one valid ZFS dataset name component. Stateless.
@@ -11,7 +13,7 @@ final class Identities {
   private Identities() {}
 
   /** Null if {@code id} is a valid identity, else why not. */
-  static @org.jspecify.annotations.Nullable String problem(String id) {
+  static @Nullable String problem(String id) {
     if (id.isEmpty()) {
       return "empty";
     }

@@ -58,7 +58,7 @@ import org.slf4j.LoggerFactory;
 public final class Tls {
   /*
    * Implementation notes. The server accepts plain TCP sockets on the RpcServer's accept thread and
-   * layers TLS over each on the connection's own virtual thread (RpcServer.listen's Acceptor.open),
+   * layers TLS over each on the connection's own thread (RpcServer.listen's Acceptor.open),
    * so a client that connects and stays silent, speaks plain TCP, or presents a bad certificate
    * holds up nobody else. A watchdog virtual thread closes the socket when the handshake outlives
    * handshake_timeout; the handshake then fails and the connection is refused. Each side presents
