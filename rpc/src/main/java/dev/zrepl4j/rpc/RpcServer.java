@@ -22,6 +22,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -33,6 +34,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
@@ -477,9 +479,7 @@ public final class RpcServer implements AutoCloseable {
       throw new IOException("Unix socket " + path + " has no directory");
     }
     requireOwnerOnly(dir, path);
-    Path staging =
-        Files.createTempDirectory(
-            dir, ".bind", PosixFilePermissions.asFileAttribute(OWNER_ONLY_DIRECTORY));
+    Path staging = stagingDirectory(dir);
     Path bound = staging.resolve("s");
     var ssc = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
     try {
@@ -516,6 +516,24 @@ public final class RpcServer implements AutoCloseable {
 
   private static final Set<PosixFilePermission> OWNER_ONLY_DIRECTORY =
       PosixFilePermissions.fromString("rwx------");
+
+  /**
+   * A fresh owner-only directory in {@code dir} with a short name ({@code .b} and 6 hex digits):
+   * the staged socket's path is only a few bytes longer than its final one, which matters under the
+   * 107-byte limit of a Unix socket path.
+   */
+  private static Path stagingDirectory(Path dir) throws IOException {
+    for (int attempt = 0; ; attempt++) {
+      Path d = dir.resolve(String.format(".b%06x", ThreadLocalRandom.current().nextInt(1 << 24)));
+      try {
+        return Files.createDirectory(d, PosixFilePermissions.asFileAttribute(OWNER_ONLY_DIRECTORY));
+      } catch (FileAlreadyExistsException e) {
+        if (attempt >= 100) {
+          throw e;
+        }
+      }
+    }
+  }
 
   /** Refuses a socket directory that is not a directory or that group or others can access. */
   private static void requireOwnerOnly(Path dir, Path socket) throws IOException {

@@ -76,6 +76,22 @@ class UnixSocketTest {
   }
 
   @Test
+  void aSocketPathNearTheLengthLimitCanBeBound() throws Exception {
+    // Unix socket paths are limited to 107 bytes: the staged path must not be much longer
+    Path d = privateDir("run");
+    int pad = 100 - (d.toString().length() + "/".length() + "/control".length());
+    Path deep = privateDir("run/" + "d".repeat(pad));
+    Path sock = deep.resolve("control");
+    assertThat(sock.toString()).hasSize(100);
+    try (var server = new RpcServer(RpcOptions.defaults()).register(new SeedEndpoints());
+        var l = server.listenUnix(sock, "c");
+        var client = RpcClient.unix(sock, RpcOptions.defaults())) {
+      assertThat(client.call("Echo", new EchoMsg(3, "long"), EchoMsg.class))
+          .isEqualTo(new EchoMsg(3, "long"));
+    }
+  }
+
+  @Test
   void aStaleSocketFileIsReplaced() throws Exception {
     Path d = privateDir("run");
     Path sock = d.resolve("control");
