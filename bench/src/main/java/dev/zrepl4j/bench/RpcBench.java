@@ -71,8 +71,9 @@ import java.util.concurrent.ThreadFactory;
  * <p>Threads: the benchmark's own threads (the raw writer, reader and echo thread, and the RPC
  * client's calling and reading thread) are platform threads by default, the faster choice for both
  * baseline and RPC on this machine; {@code -Dzrepl4j.bench.threads=virtual} runs all of them on
- * virtual threads instead. The RPC server serves each connection on a virtual thread of its own, as
- * it always does.
+ * virtual threads instead. The RPC server serves each connection on a platform thread of its own,
+ * whatever this flag says: a virtual thread blocked in a socket read is woken through the JDK's
+ * poller, one round trip per read, which a platform thread saves (see {@code RpcServer}'s notes).
  */
 public final class RpcBench {
   private static final long GIB = 1L << 30;

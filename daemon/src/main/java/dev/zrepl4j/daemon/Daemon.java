@@ -15,7 +15,6 @@ import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
@@ -100,8 +99,7 @@ public final class Daemon implements AutoCloseable {
     if (runDir != null) {
       secureRuntimeDir(runDir);
     }
-    control.listenUnix(sock, "control");
-    Files.setPosixFilePermissions(sock, PosixFilePermissions.fromString("rw-------"));
+    control.listenUnix(sock, "control"); // mode 0600 from the start
     log.info("control socket {}", sock);
   }
 
@@ -126,8 +124,8 @@ public final class Daemon implements AutoCloseable {
   }
 
   /**
-   * Creates {@code dir} (mode 0700) or checks that an existing one is not accessible to others: the
-   * socket's only protection is the file system's permissions.
+   * Creates {@code dir} (mode 0700) or checks that an existing one is not accessible to group or
+   * others: the socket's only protection is the file system's permissions.
    */
   static void secureRuntimeDir(Path dir) throws IOException {
     if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
@@ -136,15 +134,13 @@ public final class Daemon implements AutoCloseable {
       return;
     }
     var perms = Files.getPosixFilePermissions(dir);
-    if (perms.contains(PosixFilePermission.OTHERS_READ)
-        || perms.contains(PosixFilePermission.OTHERS_WRITE)
-        || perms.contains(PosixFilePermission.OTHERS_EXECUTE)) {
+    if (!PosixFilePermissions.fromString("rwx------").containsAll(perms)) {
       throw new IOException(
           "runtime directory "
               + dir
-              + " is accessible to others ("
+              + " is accessible to group or others ("
               + PosixFilePermissions.toString(perms)
-              + "): refusing to put the control socket there; chmod o-rwx it");
+              + "): refusing to put the control socket there; chmod 0700 it");
     }
   }
 

@@ -23,15 +23,18 @@ class RuntimeDirTest {
   }
 
   @Test
-  void aDirectoryOthersCanEnterIsRefused() throws IOException {
+  void aDirectoryGroupOrOthersCanEnterIsRefused() throws IOException {
     var run = Files.createDirectory(dir.resolve("run"));
-    Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxr-xr-x"));
-    assertThatThrownBy(() -> Daemon.secureRuntimeDir(run))
-        .isInstanceOf(IOException.class)
-        .hasMessageContaining("accessible to others")
-        .hasMessageContaining(run.toString());
-    Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxr-x---"));
-    Daemon.secureRuntimeDir(run); // group access is the administrator's choice
+    for (String mode : new String[] {"rwxr-xr-x", "rwxr-x---", "rwx--x---", "rwx-----x"}) {
+      Files.setPosixFilePermissions(run, PosixFilePermissions.fromString(mode));
+      assertThatThrownBy(() -> Daemon.secureRuntimeDir(run))
+          .as(mode)
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining("accessible to group or others")
+          .hasMessageContaining(run.toString());
+    }
+    Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwx------"));
+    Daemon.secureRuntimeDir(run);
   }
 
   @Test

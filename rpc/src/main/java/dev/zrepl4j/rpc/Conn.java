@@ -9,6 +9,7 @@ import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ReadableByteChannel;
 import java.time.Duration;
+import java.util.concurrent.locks.LockSupport;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -22,7 +23,12 @@ import org.slf4j.LoggerFactory;
  * the current {@link Watch} says must make progress, so a slow local handler never counts against
  * the peer. When the peer is silent too long the monitor closes the transport, which unblocks the
  * reader; {@link #fail(IOException)} then turns the resulting error into a {@link
- * SocketTimeoutException}. Thread-safe.
+ * SocketTimeoutException}.
+ *
+ * <p>The timings start as this side's {@link RpcOptions} and are adapted to the peer's hello
+ * ({@link #adoptPeerTimings}): keep-alives go out often enough for the peer's read timeout, the
+ * read timeout waits long enough for the peer's keep-alive interval, and an idle client pings often
+ * enough for the server's idle timeout. Thread-safe.
  */
 final class Conn implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Conn.class);
@@ -49,12 +55,18 @@ final class Conn implements AutoCloseable {
   private volatile Watch watch = Watch.NONE;
   private volatile boolean closed;
   private volatile String timedOut = "";
+  private volatile Duration keepAlive;
+  private volatile Duration readTimeout;
+  private volatile Duration idleTaskEvery;
   private final Runnable idleTask;
 
   Conn(Transport transport, RpcOptions options, String role, Runnable idleTask) {
     this.transport = transport;
     this.options = options;
     this.idleTask = idleTask;
+    this.keepAlive = options.keepAlive();
+    this.readTimeout = options.readTimeout();
+    this.idleTaskEvery = options.keepAlive();
     var channel = transport.channel();
     this.in = new Watched(transport.input(), channel);
     this.reader =
@@ -77,6 +89,57 @@ final class Conn implements AutoCloseable {
     v1 = true;
     reader.allowKeepAlives();
     writer.allowKeepAlives();
+  }
+
+  /** Smallest keep-alive interval this side adopts for a peer, however short its timeout. */
+  static final Duration MIN_KEEP_ALIVE = Duration.ofMillis(50);
+
+  /**
+   * Adapts this side's timings to the peer's hello, never weakening its own: keep-alives at most a
+   * third of the peer's read timeout apart; a read timeout (if enabled) of at least twice the
+   * peer's keep-alive interval; idle pings (a client's) at most a third of the server's idle
+   * timeout apart. A zero in the hello means unknown and changes nothing.
+   */
+  void adoptPeerTimings(Hello peer) {
+    Long peerReadTimeout = peer.readTimeoutMillis();
+    if (peerReadTimeout != null && peerReadTimeout > 0) {
+      Duration third = Duration.ofMillis(peerReadTimeout).dividedBy(3);
+      keepAlive = max(MIN_KEEP_ALIVE, min(options.keepAlive(), third));
+    }
+    if (peer.keepAliveMillis() > 0 && !options.readTimeout().isZero()) {
+      readTimeout =
+          max(options.readTimeout(), Duration.ofMillis(peer.keepAliveMillis()).multipliedBy(2));
+    }
+    if (peer.idleTimeoutMillis() > 0) {
+      Duration third = Duration.ofMillis(peer.idleTimeoutMillis()).dividedBy(3);
+      idleTaskEvery = max(MIN_KEEP_ALIVE, min(options.keepAlive(), third));
+    }
+    log.debug(
+        "{}: timings for {}: keep-alive {}, read timeout {}, idle ping {}",
+        transport.remote(),
+        peer.software(),
+        keepAlive,
+        readTimeout,
+        idleTaskEvery);
+    LockSupport.unpark(monitor);
+  }
+
+  /** The keep-alive interval in use (the peer's hello may have shortened it). */
+  Duration keepAlive() {
+    return keepAlive;
+  }
+
+  /** The read timeout in use (the peer's hello may have lengthened it). */
+  Duration readTimeout() {
+    return readTimeout;
+  }
+
+  private static Duration min(Duration a, Duration b) {
+    return a.compareTo(b) <= 0 ? a : b;
+  }
+
+  private static Duration max(Duration a, Duration b) {
+    return a.compareTo(b) >= 0 ? a : b;
   }
 
   void callActive(boolean active) {
@@ -130,13 +193,15 @@ final class Conn implements AutoCloseable {
   }
 
   private void monitor() {
-    long keepAlive = options.keepAlive().toNanos();
-    long tick = Math.max(Duration.ofMillis(20).toNanos(), keepAlive / 4);
     long lastIdleTask = System.nanoTime();
     while (!closed) {
-      try {
-        Thread.sleep(Duration.ofNanos(tick));
-      } catch (InterruptedException e) {
+      long keepAlive = this.keepAlive.toNanos();
+      long tick =
+          Math.max(
+              Duration.ofMillis(20).toNanos(), Math.min(keepAlive, idleTaskEvery.toNanos()) / 4);
+      // parked, not sleeping: adoptPeerTimings wakes it to apply shorter timings at once
+      LockSupport.parkNanos(this, tick);
+      if (closed || Thread.currentThread().isInterrupted()) {
         return;
       }
       long now = System.nanoTime();
@@ -147,7 +212,7 @@ final class Conn implements AutoCloseable {
       } catch (IOException e) {
         log.debug("{}: keep-alive failed: {}", transport.remote(), e.toString());
       }
-      if (!callActive && now - lastIdleTask >= keepAlive) {
+      if (!callActive && now - lastIdleTask >= idleTaskEvery.toNanos()) {
         lastIdleTask = now;
         idleTask.run();
       }
@@ -156,7 +221,7 @@ final class Conn implements AutoCloseable {
           switch (w) {
             case NONE -> 0;
             case IDLE -> options.idleTimeout().toNanos();
-            case READ -> options.readTimeout().toNanos();
+            case READ -> readTimeout.toNanos();
           };
       long blocked = in.blockedSince;
       if (limit > 0 && blocked != 0) {

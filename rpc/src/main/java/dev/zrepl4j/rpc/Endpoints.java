@@ -9,6 +9,7 @@ import java.lang.invoke.MethodType;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -45,7 +46,7 @@ final class Endpoints {
       throw new IllegalArgumentException(
           target.getClass().getName() + " has no public methods to register");
     }
-    var names = new java.util.HashSet<String>();
+    var names = new HashSet<String>();
     for (Endpoint e : found) {
       if (!names.add(e.name()) || byName.containsKey(e.name())) {
         throw new IllegalArgumentException(

@@ -1,10 +1,14 @@
 package dev.zrepl4j.rpc;
 
 import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonFactoryBuilder;
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.SerializableString;
 import com.fasterxml.jackson.core.io.CharacterEscapes;
+import com.fasterxml.jackson.core.io.SerializedString;
+import com.fasterxml.jackson.core.json.JsonWriteFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.MapperFeature;
@@ -13,10 +17,12 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import dev.zrepl4j.rpc.frame.Limits;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.lang.reflect.Type;
 import java.net.ProtocolException;
+import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -24,7 +30,12 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Bodies use the seed's (Go's) conventions: property names in UpperCamelCase ({@code createTXG}
  * is written {@code CreateTXG}), matched case-insensitively when read, unknown properties ignored
- * (Go does the same), {@code <>&} escaped as {@code \u003c} etc., and a newline after the value.
+ * (Go does the same), and a newline after the value. Strings are escaped byte for byte as the
+ * seed's Go wrote them: {@code <>&} and U+2028/U+2029 as <code>&#92;u003c</code> etc. (lower-case
+ * hex), control characters as <code>&#92;u00xx</code> except <code>&#92;n &#92;r &#92;t</code>
+ * (backspace and form feed too, as Go before 1.22 wrote them), everything else, characters outside
+ * the BMP included, as raw UTF-8. (Go's decoder and ours read either form; byte equality keeps our
+ * bytes comparable with the seed's captures.) {@link Header} writes its own JSON the same way.
  */
 final class Json {
   private static final ObjectMapper MAPPER = newMapper();
@@ -32,8 +43,12 @@ final class Json {
   private Json() {}
 
   private static ObjectMapper newMapper() {
-    var factory = new JsonFactory();
-    factory.setCharacterEscapes(new GoEscapes());
+    JsonFactory factory =
+        new JsonFactoryBuilder()
+            .characterEscapes(new GoEscapes())
+            .disable(JsonWriteFeature.WRITE_HEX_UPPER_CASE)
+            .enable(JsonWriteFeature.COMBINE_UNICODE_SURROGATES_IN_UTF8)
+            .build();
     return JsonMapper.builder(factory)
         .propertyNamingStrategy(PropertyNamingStrategies.UPPER_CAMEL_CASE)
         .enable(MapperFeature.ACCEPT_CASE_INSENSITIVE_PROPERTIES)
@@ -121,15 +136,51 @@ final class Json {
     } catch (IOException e) {
       throw new ProtocolException(
           "header is not valid JSON: "
-              + (e instanceof com.fasterxml.jackson.core.JsonProcessingException j
-                  ? j.getOriginalMessage()
-                  : e.getMessage()));
+              + (e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage()));
     }
     try {
       return new Header(
           endpoint, DataType.of(dataType), DataType.of(accept), Status.of(error), message, code);
     } catch (IllegalArgumentException e) {
       throw new ProtocolException("header: " + e.getMessage());
+    }
+  }
+
+  private static final List<String> HEADER_KEYS =
+      List.of("endpoint", "datatype", "accept", "error", "errormessage");
+
+  /**
+   * Whether the seed, reading {@code json} (a body we sent) as a request header, sees a header with
+   * every key unset: {@code null} or a JSON object without any of the five header keys (Go matches
+   * keys case-insensitively, with Unicode folding), shorter than the header limit.
+   */
+  static boolean readsAsEmptyHeader(byte[] json) {
+    if (json.length >= Limits.MAX_HEADER_MESSAGE) {
+      return false;
+    }
+    try (JsonParser p = MAPPER.getFactory().createParser(json)) {
+      JsonToken first = p.nextToken();
+      if (first == JsonToken.VALUE_NULL) {
+        return p.nextToken() == null;
+      }
+      if (first != JsonToken.START_OBJECT) {
+        return false;
+      }
+      JsonToken t;
+      while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
+        // Go's folding also maps the Kelvin sign to k and the long s to s
+        String key = p.currentName().replace('\u212A', 'k').replace('\u017F', 's');
+        for (String h : HEADER_KEYS) {
+          if (key.equalsIgnoreCase(h)) {
+            return false;
+          }
+        }
+        p.nextToken();
+        p.skipChildren();
+      }
+      return t == JsonToken.END_OBJECT && p.nextToken() == null;
+    } catch (IOException e) {
+      return false;
     }
   }
 
@@ -147,7 +198,9 @@ final class Json {
     return p.getLongValue();
   }
 
-  /** Go's HTML-safe escaping of {@code < > &} and U+2028/U+2029. */
+  /**
+   * Go's HTML-safe escaping of {@code < > &} and U+2028/U+2029; backspace and form feed as Go 1.9.
+   */
   private static final class GoEscapes extends CharacterEscapes {
     private static final long serialVersionUID = 1L;
     private final int[] table = standardAsciiEscapesForJSON();
@@ -156,6 +209,8 @@ final class Json {
       table['<'] = ESCAPE_STANDARD;
       table['>'] = ESCAPE_STANDARD;
       table['&'] = ESCAPE_STANDARD;
+      table['\b'] = ESCAPE_STANDARD;
+      table['\f'] = ESCAPE_STANDARD;
     }
 
     @Override
@@ -166,7 +221,7 @@ final class Json {
     @Override
     public @Nullable SerializableString getEscapeSequence(int ch) {
       if (ch == 0x2028 || ch == 0x2029) {
-        return new com.fasterxml.jackson.core.io.SerializedString(String.format("\\u%04x", ch));
+        return new SerializedString(String.format("\\u%04x", ch));
       }
       return null;
     }

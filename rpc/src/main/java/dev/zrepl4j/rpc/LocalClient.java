@@ -1,5 +1,6 @@
 package dev.zrepl4j.rpc;
 
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
@@ -7,8 +8,10 @@ import java.io.OutputStream;
 import java.lang.reflect.Type;
 import java.nio.ByteBuffer;
 import java.nio.channels.ReadableByteChannel;
+import java.util.Arrays;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -140,8 +143,7 @@ final class LocalClient implements RpcClient {
    * Reports a handler stream's failures as the network client does: as RemoteExceptions. A channel,
    * so that a channel source (zfs send's pipe) keeps its direct-buffer path through a local call.
    */
-  private static final class RemoteErrors extends java.io.FilterInputStream
-      implements ReadableByteChannel {
+  private static final class RemoteErrors extends FilterInputStream implements ReadableByteChannel {
     RemoteErrors(InputStream in) {
       super(in);
     }
@@ -201,7 +203,7 @@ final class LocalClient implements RpcClient {
             throw new IOException("the caller closed the stream");
           }
           if (len > 0) {
-            put(java.util.Arrays.copyOfRange(b, off, off + len));
+            put(Arrays.copyOfRange(b, off, off + len));
           }
         }
       };
@@ -218,7 +220,7 @@ final class LocalClient implements RpcClient {
 
     private void put(byte[] b) throws IOException {
       try {
-        while (!readerClosed && !q.offer(b, 100, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+        while (!readerClosed && !q.offer(b, 100, TimeUnit.MILLISECONDS)) {
           // wait for the reader
         }
       } catch (InterruptedException e) {

@@ -5,6 +5,7 @@ import dev.zrepl4j.rpc.frame.MessageOutputStream;
 import dev.zrepl4j.rpc.frame.ResetException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.lang.foreign.Arena;
 import java.lang.reflect.Type;
 import java.net.ProtocolException;
@@ -24,7 +25,17 @@ import org.slf4j.LoggerFactory;
  * answers "unregistered endpoint" twice (it reads the hello body as the next header, its desync
  * defect), and the client reads both answers and goes on in seed mode, byte for byte what a seed
  * client sends. While idle, a v1 client pings the server so neither side's timeouts fire and a dead
- * peer is noticed. Thread-safe.
+ * peer is noticed.
+ *
+ * <p>The seed server's desync defect (SEED-SPEC §1.8) strikes every call it refuses early
+ * (unregistered endpoint, wrong DataType or Accept, undecodable JSON): it answers without reading
+ * the request's JSON body, then reads that body as the next request header and answers it too. Left
+ * alone, every later call would get the previous call's answer. So after such a refusal from a peer
+ * that showed the defect in the hello, the client reads the second answer when it can predict it (a
+ * JSON object without header keys, within the header limit: the seed answers "unregistered endpoint
+ * " with an empty name) and checks it; in every other case (undecodable JSON, a body the seed would
+ * read differently, or a seed-only client that cannot tell a seed server from a zrepl4j one) it
+ * hangs up, so a later call fails loudly instead of getting another call's answer. Thread-safe.
  */
 final class NetClient implements RpcClient {
   private static final Logger log = LoggerFactory.getLogger(NetClient.class);
@@ -35,10 +46,22 @@ final class NetClient implements RpcClient {
   private final RpcOptions options;
   private final Semaphore busy = new Semaphore(1);
   private volatile boolean closed;
+  private volatile Peer peer;
+
+  /** What the hello told about the server. */
+  private enum Peer {
+    /** No hello (a seed-only client): a seed server or a zrepl4j one in seed mode. */
+    UNKNOWN,
+    /** A zrepl4j server: it answers every request once. */
+    ZREPL4J,
+    /** A seed server: it answers twice after an early refusal (its desync defect). */
+    SEED
+  }
 
   private NetClient(Transport t, RpcOptions options) {
     this.options = options;
     this.c = new Conn(t, options, "client", this::idle);
+    this.peer = Peer.UNKNOWN;
   }
 
   static NetClient open(Transport t, RpcOptions options) throws IOException {
@@ -68,15 +91,10 @@ final class NetClient implements RpcClient {
   private void hello() throws IOException {
     busy.acquireUninterruptibly();
     try {
-      var reply =
-          (Hello)
-              exchange(
-                  Hello.ENDPOINT,
-                  new Hello(Hello.VERSION, SOFTWARE, 0, options.keepAlive().toMillis()),
-                  null,
-                  Hello.class,
-                  true);
+      var reply = (Hello) exchange(Hello.ENDPOINT, ownHello(), null, Hello.class, true);
+      peer = Peer.ZREPL4J;
       if (reply != null && reply.version() >= 1) {
+        c.adoptPeerTimings(reply);
         c.enableV1();
         log.debug("{}: protocol version 1 with {}", c.transport.remote(), reply.software());
       }
@@ -89,10 +107,17 @@ final class NetClient implements RpcClient {
       if (second.status() == Status.OK) {
         throw new ProtocolException("unexpected second answer to hello from a seed peer");
       }
+      peer = Peer.SEED;
       log.debug("{}: seed protocol peer", c.transport.remote());
     } finally {
       busy.release();
     }
+  }
+
+  /** The hello (and ping) this client sends: its version and the timings it uses now. */
+  private Hello ownHello() {
+    return new Hello(
+        Hello.VERSION, SOFTWARE, 0, c.keepAlive().toMillis(), c.readTimeout().toMillis());
   }
 
   /** Keeps an idle v1 connection alive (called by the monitor thread). */
@@ -101,12 +126,7 @@ final class NetClient implements RpcClient {
       return;
     }
     try {
-      exchange(
-          Hello.ENDPOINT,
-          new Hello(Hello.VERSION, SOFTWARE, 0, options.keepAlive().toMillis()),
-          null,
-          Hello.class,
-          true);
+      exchange(Hello.ENDPOINT, ownHello(), null, Hello.class, true);
     } catch (IOException e) {
       log.debug("{}: ping failed: {}", c.transport.remote(), e.toString());
     } finally {
@@ -157,8 +177,9 @@ final class NetClient implements RpcClient {
     boolean handedOver = false;
     try {
       c.writer.headerMessage(Header.request(endpoint, in, accept).encode());
+      byte[] json = null;
       if (in != DataType.OCTETS) {
-        byte[] json = Json.write(request);
+        json = Json.write(request);
         c.writer.dataMessage(json, 0, json.length);
       }
       if (body != null) {
@@ -174,6 +195,9 @@ final class NetClient implements RpcClient {
           throw new ProtocolException("response header without a status");
         }
         RemoteException rx = h.toException();
+        if (!c.v1() && !hello && earlyRefusal(h)) {
+          afterSeedRefusal(endpoint, json, rx);
+        }
         if (localFailure != null) {
           localFailure.addSuppressed(rx);
           throw localFailure;
@@ -193,12 +217,12 @@ final class NetClient implements RpcClient {
                 + accept.wire());
       }
       if (accept == DataType.JSON) {
-        byte[] json = c.reader.readDataMessage(options.maxJsonBody());
+        byte[] reply = c.reader.readDataMessage(options.maxJsonBody());
         if (responseType == void.class || responseType == Void.class) {
           return null;
         }
         try {
-          return Json.read(json, Json.type(responseType));
+          return Json.read(reply, Json.type(responseType));
         } catch (IOException | RuntimeException e) {
           throw new ProtocolException(
               "cannot decode the response of " + endpoint + ": " + e.getMessage());
@@ -221,6 +245,60 @@ final class NetClient implements RpcClient {
         c.callActive(false);
       }
     }
+  }
+
+  /** A refusal that a seed server sends before reading the request's JSON body (SEED-SPEC §1.6). */
+  private static boolean earlyRefusal(Header h) {
+    String m = h.errorMessage();
+    return h.status() == Status.REQUEST_ERROR
+        && (m.startsWith("unregistered endpoint ")
+            || m.startsWith("wrong DataType for endpoint ")
+            || m.startsWith("wrong Accept for endpoint ")
+            || m.startsWith("cannot decode marshaled JSON"));
+  }
+
+  /**
+   * Keeps a seed-protocol connection in step after an early refusal: reads and checks the seed's
+   * second answer when it is certain to come, else hangs up. Returns normally when the connection
+   * is in step again or closed; the caller then throws {@code refusal}.
+   *
+   * @throws IOException if the second answer is not the one the seed sends (connection closed)
+   */
+  private void afterSeedRefusal(String endpoint, byte @Nullable [] json, RemoteException refusal)
+      throws IOException {
+    boolean predictable =
+        peer == Peer.SEED
+            && !refusal.getMessage().startsWith("cannot decode marshaled JSON")
+            && json != null
+            && Json.readsAsEmptyHeader(json);
+    if (peer == Peer.ZREPL4J) {
+      return; // answers once, also in seed mode
+    }
+    if (!predictable) {
+      log.debug(
+          "{}: {} refused by a {} peer ({}); hanging up: the seed protocol is out of step now",
+          c.transport.remote(),
+          endpoint,
+          peer == Peer.SEED ? "seed" : "seed-protocol",
+          refusal.getMessage());
+      c.hangUp();
+      return;
+    }
+    // the seed reads our JSON body as a header with an empty endpoint name and refuses that too
+    Header second = Json.readHeader(c.reader.readHeaderMessage());
+    if (second.status() != Status.REQUEST_ERROR
+        || !second.errorMessage().equals("unregistered endpoint ")) {
+      throw new ProtocolException(
+          "seed peer: expected its second answer 'unregistered endpoint ' after refusing "
+              + endpoint
+              + ", got status "
+              + second.status().wire()
+              + " '"
+              + second.errorMessage()
+              + "'");
+    }
+    log.debug(
+        "{}: read the seed's second answer after refusing {}", c.transport.remote(), endpoint);
   }
 
   /**
@@ -342,7 +420,7 @@ final class NetClient implements RpcClient {
     }
 
     @Override
-    public long transferTo(java.io.OutputStream out) throws IOException {
+    public long transferTo(OutputStream out) throws IOException {
       byte[] b = new byte[Math.max(64 * 1024, options.bufferSize())];
       long total = 0;
       int n;

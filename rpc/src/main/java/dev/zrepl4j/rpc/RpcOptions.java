@@ -5,6 +5,11 @@ import java.time.Duration;
 /**
  * Limits and timeouts of RPC connections, the same record for clients and servers.
  *
+ * <p>With a peer that negotiated protocol version 1 each side adapts its timings to the peer's
+ * hello: keep-alives go out at least every third of the peer's read timeout, the read timeout is at
+ * least twice the peer's keep-alive interval, and an idle client pings at least every third of the
+ * server's idle timeout (never weakening the values set here).
+ *
  * @param bufferSize per-connection frame buffer (read and write each); larger payload writes and
  *     reads bypass it
  * @param maxJsonBody largest JSON body accepted (checked before it is read)

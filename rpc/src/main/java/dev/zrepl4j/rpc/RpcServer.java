@@ -1,6 +1,7 @@
 package dev.zrepl4j.rpc;
 
 import dev.zrepl4j.rpc.frame.FrameReader;
+import dev.zrepl4j.rpc.frame.Limits;
 import dev.zrepl4j.rpc.frame.MessageInputStream;
 import dev.zrepl4j.rpc.frame.MessageOutputStream;
 import dev.zrepl4j.rpc.frame.ResetException;
@@ -13,6 +14,7 @@ import java.lang.foreign.Arena;
 import java.net.InetSocketAddress;
 import java.net.ProtocolException;
 import java.net.SocketAddress;
+import java.net.SocketTimeoutException;
 import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.net.UnixDomainSocketAddress;
@@ -20,12 +22,19 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
@@ -35,11 +44,17 @@ import org.slf4j.LoggerFactory;
 /**
  * Serves registered endpoints over any {@link Transport}, and locally.
  *
- * <p>Each connection is served by one virtual thread, request after request (lock-step, as in the
- * seed): read the header and the whole request, answer, read the next header. Every request is read
- * to its end before the next header is read, also when it is refused, so an error never
- * desynchronises the stream (the seed's defect). A connection whose bytes break the framing is
- * answered with an RST and closed; the server goes on serving its other connections.
+ * <p>Each connection is served by one platform thread, request after request (lock-step, as in the
+ * seed): read the header and the whole request, answer, read the next header. Platform, not
+ * virtual: a connection spends its life in blocking socket reads of large streams, and a virtual
+ * thread blocked in a socket read is parked and woken by the JDK's poller thread, one round trip
+ * (and a carrier switch) per read; a platform thread blocks in the read itself. Commit acd7e05
+ * (2026-11-26) made the switch with the direct-buffer streaming work for that reason; the bench's
+ * own threads are platform threads by default for the same reason ({@code RpcBench}). Threads that
+ * mostly wait (the accept loops, each connection's monitor, TLS and ssh watchdogs) are virtual.
+ * Every request is read to its end before the next header is read, also when it is refused, so an
+ * error never desynchronises the stream (the seed's defect). A connection whose bytes break the
+ * framing is answered with an RST and closed; the server goes on serving its other connections.
  *
  * <p>This class is thread-safe.
  */
@@ -136,8 +151,7 @@ public final class RpcServer implements AutoCloseable {
       }
     } catch (IOException e) {
       IOException f = c.fail(e);
-      if (c.isOpen()
-          && (f instanceof ProtocolException || f instanceof java.net.SocketTimeoutException)) {
+      if (c.isOpen() && (f instanceof ProtocolException || f instanceof SocketTimeoutException)) {
         log.warn("{}: closing connection: {}", caller, f.getMessage());
       } else {
         log.debug("{}: connection ended: {}", caller, f.toString());
@@ -165,7 +179,7 @@ public final class RpcServer implements AutoCloseable {
           "request bodies need protocol version 1 (" + Hello.ENDPOINT + " first)");
       throw new ProtocolException("octet request body from a peer without protocol version 1");
     }
-    if (headerBytes.length == dev.zrepl4j.rpc.frame.Limits.MAX_HEADER_MESSAGE) {
+    if (headerBytes.length == Limits.MAX_HEADER_MESSAGE) {
       c.reader.skipSeedEmptyHeaderFrame(); // the seed writes an empty final frame after it
     }
     byte[] json = null;
@@ -324,9 +338,16 @@ public final class RpcServer implements AutoCloseable {
       return;
     }
     int version = options.seedOnly() || peer == null ? 0 : Math.min(peer.version(), Hello.VERSION);
+    if (version >= 1 && peer != null) {
+      c.adoptPeerTimings(peer); // before the reply, which tells the client the adopted timings
+    }
     var reply =
         new Hello(
-            version, SOFTWARE, options.idleTimeout().toMillis(), options.keepAlive().toMillis());
+            version,
+            SOFTWARE,
+            options.idleTimeout().toMillis(),
+            c.keepAlive().toMillis(),
+            c.readTimeout().toMillis());
     byte[] out = Json.write(reply);
     c.writer.headerMessage(OK_JSON);
     c.writer.dataMessage(out, 0, out.length);
@@ -441,19 +462,40 @@ public final class RpcServer implements AutoCloseable {
 
   /**
    * Accepts connections on a Unix domain socket at {@code path} (replacing a stale socket file),
-   * all with the given client identity. The caller sets the file's permissions.
+   * all with the given client identity.
+   *
+   * <p>The socket is never reachable by others, not even for an instant: its directory must be
+   * accessible to its owner only (no group or other permission bits), and the socket is bound in a
+   * fresh private directory beside it, set to mode 0600 there, and only then renamed to {@code
+   * path}. (The JDK has no umask for the bind; binding in place and changing the mode afterwards
+   * would leave a window in which the socket has the umask's mode.)
+   *
+   * @throws IOException if the directory is missing, not a directory, or accessible to group or
+   *     others (naming it and its permissions), or the socket cannot be bound
    */
   public RpcListener listenUnix(Path path, String identity) throws IOException {
-    Files.deleteIfExists(path);
+    Path dir = path.toAbsolutePath().getParent();
+    if (dir == null) {
+      throw new IOException("Unix socket " + path + " has no directory");
+    }
+    requireOwnerOnly(dir, path);
+    Path staging = stagingDirectory(dir);
+    Path bound = staging.resolve("s");
     var ssc = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
     try {
-      ssc.bind(UnixDomainSocketAddress.of(path));
+      ssc.bind(UnixDomainSocketAddress.of(bound));
+      Files.setPosixFilePermissions(bound, PosixFilePermissions.fromString("rw-------"));
+      Files.deleteIfExists(path);
+      Files.move(bound, path, StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException | RuntimeException e) {
       ssc.close();
+      Files.deleteIfExists(bound);
       throw e;
+    } finally {
+      Files.deleteIfExists(staging);
     }
     return listen(
-        ssc.getLocalAddress(),
+        UnixDomainSocketAddress.of(path),
         () -> {
           ssc.close();
           Files.deleteIfExists(path);
@@ -472,12 +514,57 @@ public final class RpcServer implements AutoCloseable {
         });
   }
 
+  private static final Set<PosixFilePermission> OWNER_ONLY_DIRECTORY =
+      PosixFilePermissions.fromString("rwx------");
+
+  /**
+   * A fresh owner-only directory in {@code dir} with a short name ({@code .b} and 6 hex digits):
+   * the staged socket's path is only a few bytes longer than its final one, which matters under the
+   * 107-byte limit of a Unix socket path.
+   */
+  private static Path stagingDirectory(Path dir) throws IOException {
+    for (int attempt = 0; ; attempt++) {
+      Path d = dir.resolve(String.format(".b%06x", ThreadLocalRandom.current().nextInt(1 << 24)));
+      try {
+        return Files.createDirectory(d, PosixFilePermissions.asFileAttribute(OWNER_ONLY_DIRECTORY));
+      } catch (FileAlreadyExistsException e) {
+        if (attempt >= 100) {
+          throw e;
+        }
+      }
+    }
+  }
+
+  /** Refuses a socket directory that is not a directory or that group or others can access. */
+  private static void requireOwnerOnly(Path dir, Path socket) throws IOException {
+    if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+      throw new IOException(
+          "directory " + dir + " of Unix socket " + socket + " is missing or not a directory");
+    }
+    Set<PosixFilePermission> perms = Files.getPosixFilePermissions(dir, LinkOption.NOFOLLOW_LINKS);
+    for (PosixFilePermission p : perms) {
+      if (!OWNER_ONLY_DIRECTORY.contains(p)) {
+        throw new IOException(
+            "directory "
+                + dir
+                + " of Unix socket "
+                + socket
+                + " is accessible to group or others ("
+                + PosixFilePermissions.toString(perms)
+                + "): refusing to create the socket there; chmod 0700 it");
+      }
+    }
+  }
+
   /**
    * Serves the connections of any listening socket the way {@link #listenTcp} does: one virtual
-   * thread accepts, each connection gets its own virtual thread, {@link RpcOptions#maxConnections}
-   * bounds them (a connection still being opened counts), and closing this server closes the
-   * listener. {@link Acceptor#open} runs on the connection's thread, so slow per-connection work (a
-   * TLS handshake) never holds up the accept loop.
+   * thread accepts, each connection gets its own platform thread (see the class notes for why),
+   * {@link RpcOptions#maxConnections} bounds them (a connection still being opened counts), and
+   * closing this server closes the listener. {@link Acceptor#open} runs on the connection's thread,
+   * so slow per-connection work (a TLS handshake) never holds up the accept loop. A failing {@link
+   * Acceptor#accept} (EMFILE when descriptors run out) does not end the loop: it retries with a
+   * backoff of 10 ms doubling to 1 s, logs the first failure of a burst at WARN, and stops only
+   * when the listener is closed.
    *
    * @param address the bound address, for logs and {@link RpcListener#address()}
    * @param socket the listening socket; closing it must make {@link Acceptor#accept} throw. The
@@ -492,20 +579,42 @@ public final class RpcServer implements AutoCloseable {
         .name("rpc-accept-" + name)
         .start(
             () -> {
+              int failures = 0;
               while (!l.isClosed()) {
                 S s;
                 try {
                   connectionSlots.acquire();
-                  s = acceptor.accept();
                 } catch (InterruptedException e) {
                   Thread.currentThread().interrupt();
                   return;
+                }
+                try {
+                  s = acceptor.accept();
                 } catch (IOException | RuntimeException e) {
                   connectionSlots.release();
-                  if (!l.isClosed()) {
-                    log.warn("accept on {}: {}", address, e.toString());
+                  if (l.isClosed()) {
+                    return;
                   }
-                  return;
+                  failures++;
+                  if (failures == 1) {
+                    log.warn(
+                        "accept on {} failed, retrying until it succeeds: {}",
+                        address,
+                        e.toString());
+                  } else {
+                    log.debug("accept on {} failed again ({}): {}", address, failures, e);
+                  }
+                  try {
+                    Thread.sleep(acceptBackoff(failures));
+                  } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    return;
+                  }
+                  continue;
+                }
+                if (failures > 0) {
+                  log.info("accept on {} works again after {} failures", address, failures);
+                  failures = 0;
                 }
                 Thread.ofPlatform()
                     .daemon()
@@ -514,6 +623,14 @@ public final class RpcServer implements AutoCloseable {
               }
             });
     return l;
+  }
+
+  /**
+   * The pause after the {@code failures}-th accept failure in a row: 10 ms doubling up to 1 s, so a
+   * listener out of file descriptors (EMFILE) neither spins nor stays deaf long once one is free.
+   */
+  static Duration acceptBackoff(int failures) {
+    return Duration.ofMillis(Math.min(1000, 10L << Math.min(failures - 1, 7)));
   }
 
   private <S extends Closeable> void open(Acceptor<S> acceptor, S s, SocketAddress address) {

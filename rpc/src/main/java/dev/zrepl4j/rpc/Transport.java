@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
+import java.net.SocketException;
 import java.net.StandardSocketOptions;
 import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
@@ -35,7 +36,7 @@ public interface Transport extends Closeable {
   static Transport of(Socket socket) throws IOException {
     try {
       socket.setTcpNoDelay(true);
-    } catch (java.net.SocketException e) {
+    } catch (SocketException e) {
       // not a TCP socket: nothing to set
     }
     var in = socket.getInputStream();

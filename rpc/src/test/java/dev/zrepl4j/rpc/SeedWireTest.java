@@ -10,11 +10,13 @@ import dev.zrepl4j.rpc.SeedEndpoints.EchoMsg;
 import dev.zrepl4j.rpc.SeedEndpoints.StreamReq;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
+import java.net.ProtocolException;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -170,6 +172,136 @@ class SeedWireTest {
   @Test
   void ourSeedOnlyClientSendsExactlyTheSeedsBytes() throws Exception {
     clientCallsSeedServer(true);
+  }
+
+  /** Connects a client to a scripted seed server (after the seed's double answer to hello). */
+  private RpcClient clientOfSeedServer(ScriptedPeer srv, Socket clientSide, boolean seedOnly)
+      throws Exception {
+    Future<RpcClient> connecting =
+        exec.submit(
+            (Callable<RpcClient>)
+                () ->
+                    RpcClient.connect(
+                        Transport.of(clientSide), RpcOptions.defaults().withSeedOnly(seedOnly)));
+    if (!seedOnly) {
+      seedServerAnswersHello(srv);
+    }
+    return connecting.get(10, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void afterTheSeedServerAnswersAnUnknownEndpointTwiceTheNextCallGetsItsOwnAnswer()
+      throws Exception {
+    // issue 13 defect 6: the seed answers twice; reading one left us one answer behind for good
+    Socket[] pair = Loopback.pair();
+    try (ScriptedPeer srv = new ScriptedPeer(pair[1])) {
+      RpcClient client = clientOfSeedServer(srv, pair[0], false);
+      var unknown = SeedCaptures.get("unregistered endpoint");
+      Future<EchoMsg> refused =
+          exec.submit(() -> client.call("Nope", new EchoMsg(3, "y"), EchoMsg.class));
+      assertThat(hex(srv.read(unknown.clientToServer().length)))
+          .isEqualTo(hex(unknown.clientToServer()));
+      srv.send(unknown.serverToClient()); // both of the seed's answers, as captured
+      assertThatThrownBy(() -> refused.get(10, TimeUnit.SECONDS))
+          .cause()
+          .isInstanceOf(RemoteException.class)
+          .hasMessage("unregistered endpoint Nope");
+
+      var next = SeedCaptures.get("next call after unregistered endpoint");
+      Future<EchoMsg> echo =
+          exec.submit(() -> client.call("Echo", new EchoMsg(4, "after"), EchoMsg.class));
+      assertThat(hex(srv.read(next.clientToServer().length))).isEqualTo(hex(next.clientToServer()));
+      srv.send(
+          concat(
+              frame(
+                  1,
+                  "{\"Endpoint\":\"\",\"DataType\":2,\"Accept\":0,\"Error\":1,\"ErrorMessage\":\"\"}\n"),
+              frame(2, "{\"Seq\":4,\"Payload\":\"after\"}\n")));
+      assertThat(echo.get(10, TimeUnit.SECONDS)).isEqualTo(new EchoMsg(4, "after"));
+      assertThat(client.isOpen()).isTrue();
+      client.close();
+    }
+  }
+
+  @Test
+  void aSeedOnlyClientHangsUpAfterAnEarlyRefusalInsteadOfGoingOutOfStep() throws Exception {
+    // without a hello the client cannot tell whether a second answer follows: it hangs up
+    Socket[] pair = Loopback.pair();
+    try (ScriptedPeer srv = new ScriptedPeer(pair[1])) {
+      RpcClient client = clientOfSeedServer(srv, pair[0], true);
+      var unknown = SeedCaptures.get("unregistered endpoint");
+      Future<EchoMsg> refused =
+          exec.submit(() -> client.call("Nope", new EchoMsg(3, "y"), EchoMsg.class));
+      srv.read(unknown.clientToServer().length);
+      srv.send(unknown.serverToClient());
+      assertThatThrownBy(() -> refused.get(10, TimeUnit.SECONDS))
+          .cause()
+          .isInstanceOf(RemoteException.class)
+          .hasMessage("unregistered endpoint Nope");
+      assertThat(client.isOpen()).isFalse();
+      assertThatThrownBy(() -> client.call("Echo", new EchoMsg(4, "after"), EchoMsg.class))
+          .isInstanceOf(java.io.IOException.class)
+          .hasMessageContaining("closed");
+      assertThat(hex(srv.readToEof())).isEqualTo("ff 01 00 00 00 00"); // the RST, then EOF
+    }
+  }
+
+  @Test
+  void aSecondAnswerOtherThanTheSeedsClosesTheConnection() throws Exception {
+    Socket[] pair = Loopback.pair();
+    try (ScriptedPeer srv = new ScriptedPeer(pair[1])) {
+      RpcClient client = clientOfSeedServer(srv, pair[0], false);
+      var unknown = SeedCaptures.get("unregistered endpoint");
+      Future<EchoMsg> refused =
+          exec.submit(() -> client.call("Nope", new EchoMsg(3, "y"), EchoMsg.class));
+      srv.read(unknown.clientToServer().length);
+      srv.send(
+          concat(
+              frame(
+                  1,
+                  "{\"Endpoint\":\"\",\"DataType\":0,\"Accept\":0,\"Error\":2,\"ErrorMessage\":\"unregistered endpoint Nope\"}\n"),
+              frame(
+                  1,
+                  "{\"Endpoint\":\"\",\"DataType\":2,\"Accept\":0,\"Error\":1,\"ErrorMessage\":\"\"}\n")));
+      assertThatThrownBy(() -> refused.get(10, TimeUnit.SECONDS))
+          .cause()
+          .isInstanceOf(ProtocolException.class)
+          .hasMessageContaining("second answer");
+      assertThat(client.isOpen()).isFalse();
+    }
+  }
+
+  @Test
+  void bodiesTheSeedReadsAsAnEmptyHeader() {
+    assertThat(Json.readsAsEmptyHeader(bytes("{\"Seq\":3,\"Payload\":\"y\"}\n"))).isTrue();
+    assertThat(Json.readsAsEmptyHeader(bytes("null\n"))).isTrue();
+    assertThat(Json.readsAsEmptyHeader(bytes("{}\n"))).isTrue();
+    assertThat(Json.readsAsEmptyHeader(bytes("{\"A\":{\"Endpoint\":\"x\"}}\n"))).isTrue();
+    // a header key at the top, in any case (Go folds K/s like the Kelvin sign/long s): read as set
+    assertThat(Json.readsAsEmptyHeader(bytes("{\"endpoint\":\"Echo\"}\n"))).isFalse();
+    assertThat(Json.readsAsEmptyHeader(bytes("{\"ERROR\":1}\n"))).isFalse();
+    assertThat(Json.readsAsEmptyHeader(bytes("{\"ErrorMe\u017f\u017fage\":\"\"}\n"))).isFalse();
+    assertThat(Json.readsAsEmptyHeader(bytes("[1]\n"))).isFalse();
+    assertThat(Json.readsAsEmptyHeader(bytes("\"s\"\n"))).isFalse();
+    assertThat(Json.readsAsEmptyHeader(bytes("{\"P\":\"" + "x".repeat(5000) + "\"}\n"))).isFalse();
+  }
+
+  private static byte[] bytes(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void bodyEncodingMatchesGo() throws Exception {
+    // what the seed's Go (1.9) encoding/json writes for the same struct: lower-case hex in \\u
+    // escapes, <>& and U+2028/9 escaped, control characters as \\u00xx but for \\n \\r \\t,
+    // other characters (also outside the BMP) as raw UTF-8
+    String payload = "a<b>&\"c\"\\\n\r\t\b\f\u0001\u001f\u007f\u2028\u2029é\u20ac\ud83d\ude00";
+    assertThat(new String(Json.write(new EchoMsg(1, payload)), StandardCharsets.UTF_8))
+        .isEqualTo(
+            "{\"Seq\":1,\"Payload\":\"a\\u003cb\\u003e\\u0026\\\"c\\\"\\\\\\n\\r\\t"
+                + "\\u0008\\u000c\\u0001\\u001f\u007f\\u2028\\u2029é\u20ac\ud83d\ude00\"}\n");
+    assertThat(Json.read(Json.write(new EchoMsg(1, payload)), Json.type(EchoMsg.class)))
+        .isEqualTo(new EchoMsg(1, payload));
   }
 
   @Test

@@ -160,7 +160,7 @@ public final class FrameWriter {
    *
    * @param trailer written after the final frame when the stream is closed; null for none
    */
-  public MessageOutputStream dataStream(byte @org.jspecify.annotations.Nullable [] trailer) {
+  public MessageOutputStream dataStream(byte @Nullable [] trailer) {
     return new MessageOutputStream(this, trailer);
   }
 
@@ -297,7 +297,7 @@ public final class FrameWriter {
     }
   }
 
-  void streamClose(byte @org.jspecify.annotations.Nullable [] trailer) throws IOException {
+  void streamClose(byte @Nullable [] trailer) throws IOException {
     lock.lock();
     try {
       if (open < 0) {

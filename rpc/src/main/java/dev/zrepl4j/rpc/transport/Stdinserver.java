@@ -27,20 +27,21 @@ import org.slf4j.LoggerFactory;
  * The serve side of {@code ssh+stdinserver}. The daemon {@linkplain #listen listens} on one Unix
  * socket per client identity in the sockdir; sshd runs the forced command {@code zrepl4j
  * stdinserver ID} for a client's key, which {@linkplain #relay relays} its stdin/stdout to the
- * socket named ID. The socket a connection arrives on is its identity; the sockdir's permissions
- * (0700, never world-accessible, as zrepl requires) are the only protection of the sockets.
- * Stateless.
+ * socket named ID. The socket a connection arrives on is its identity; the file system's
+ * permissions are the only protection of the sockets: the sockdir must be accessible to its owner
+ * only (stricter than zrepl, which refuses only a world-accessible one), and each socket has mode
+ * 0600 from the moment it appears ({@link RpcServer#listenUnix}). Stateless.
  *
  * <p>(zrepl passes the stdio file descriptors over the socket instead of copying; the JDK cannot
  * pass descriptors, so the relay copies both directions.)
  */
 public final class Stdinserver {
   private static final Logger log = LoggerFactory.getLogger(Stdinserver.class);
-  private static final Set<PosixFilePermission> OTHERS =
+  private static final Set<PosixFilePermission> OWNER =
       EnumSet.of(
-          PosixFilePermission.OTHERS_READ,
-          PosixFilePermission.OTHERS_WRITE,
-          PosixFilePermission.OTHERS_EXECUTE);
+          PosixFilePermission.OWNER_READ,
+          PosixFilePermission.OWNER_WRITE,
+          PosixFilePermission.OWNER_EXECUTE);
 
   private Stdinserver() {}
 
@@ -49,8 +50,8 @@ public final class Stdinserver {
    * sockdir/ID} for each identity; a connection there is served with that identity. Closing the
    * result closes the sockets (and removes their files); connections being served go on.
    *
-   * @throws IOException if the sockdir is world-accessible, not a directory, or a socket cannot be
-   *     bound
+   * @throws IOException if the sockdir is accessible to group or others, not a directory, or a
+   *     socket cannot be bound
    * @throws IllegalArgumentException for an invalid or duplicate identity, naming it
    */
   public static AutoCloseable listen(RpcServer server, Path sockdir, List<String> clientIdentities)
@@ -102,7 +103,7 @@ public final class Stdinserver {
 
   /**
    * Makes {@code sockdir} a directory only its owner can reach: creates it with mode 0700, or
-   * checks that an existing one has no permissions for others (zrepl's rule).
+   * checks that an existing one has no permissions for group or others.
    */
   static void prepareSockdir(Path sockdir) throws IOException {
     if (!Files.exists(sockdir, LinkOption.NOFOLLOW_LINKS)) {
@@ -118,11 +119,11 @@ public final class Stdinserver {
     }
     Set<PosixFilePermission> perms = Files.getPosixFilePermissions(sockdir);
     for (PosixFilePermission p : perms) {
-      if (OTHERS.contains(p)) {
+      if (!OWNER.contains(p)) {
         throw new IOException(
             "stdinserver sockdir "
                 + sockdir
-                + " must not be world-accessible (permissions are "
+                + " must not be accessible to group or others (permissions are "
                 + PosixFilePermissions.toString(perms)
                 + "); chmod 0700 it");
       }

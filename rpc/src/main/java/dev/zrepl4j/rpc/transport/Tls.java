@@ -12,15 +12,18 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.Principal;
 import java.security.PrivateKey;
 import java.security.Signature;
+import java.security.cert.CertificateException;
 import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -34,9 +37,12 @@ import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedKeyManager;
+import javax.net.ssl.X509ExtendedTrustManager;
 import javax.security.auth.x500.X500Principal;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -52,7 +58,7 @@ import org.slf4j.LoggerFactory;
 public final class Tls {
   /*
    * Implementation notes. The server accepts plain TCP sockets on the RpcServer's accept thread and
-   * layers TLS over each on the connection's own virtual thread (RpcServer.listen's Acceptor.open),
+   * layers TLS over each on the connection's own thread (RpcServer.listen's Acceptor.open),
    * so a client that connects and stays silent, speaks plain TCP, or presents a bad certificate
    * holds up nobody else. A watchdog virtual thread closes the socket when the handshake outlives
    * handshake_timeout; the handshake then fails and the connection is refused. Each side presents
@@ -201,7 +207,7 @@ public final class Tls {
       tls.setSoTimeout(millis(dialTimeout));
       try {
         tls.startHandshake();
-      } catch (javax.net.ssl.SSLHandshakeException e) {
+      } catch (SSLHandshakeException e) {
         // a certificate the other side does not accept (or that we do not): not a network error
         throw new RefusedException(
             "tls: handshake with " + host + ":" + port + " failed: " + e.getMessage(), e);
@@ -309,10 +315,19 @@ public final class Tls {
       }
       var tmf = TrustManagerFactory.getInstance("PKIX");
       tmf.init(trust);
+      X509ExtendedTrustManager pkix = null;
+      for (TrustManager tm : tmf.getTrustManagers()) {
+        if (tm instanceof X509ExtendedTrustManager x) {
+          pkix = x;
+        }
+      }
+      if (pkix == null) {
+        throw new GeneralSecurityException("the JDK's PKIX trust manager is missing");
+      }
       SSLContext ctx = SSLContext.getInstance("TLSv1.3");
       ctx.init(
           new KeyManager[] {new OneKey(k, chain.toArray(X509Certificate[]::new))},
-          tmf.getTrustManagers(),
+          new TrustManager[] {new Explaining(pkix, cas, ca)},
           null);
       return ctx;
     } catch (GeneralSecurityException | IOException e) {
@@ -344,7 +359,7 @@ public final class Tls {
     }
     boolean ok;
     try {
-      byte[] probe = "zrepl4j key check".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+      byte[] probe = "zrepl4j key check".getBytes(StandardCharsets.US_ASCII);
       Signature signer = Signature.getInstance(alg);
       signer.initSign(key);
       signer.update(probe);
@@ -407,6 +422,141 @@ public final class Tls {
   private static String describe(X509Certificate c) {
     String cn = commonName(c.getSubjectX500Principal());
     return "CN=" + (cn == null ? "(none)" : cn) + ", DNS SANs " + dnsNames(c);
+  }
+
+  /**
+   * Why {@code peer}'s certificate chain was not trusted, in words an operator can act on: expired,
+   * not yet valid, self-signed, or not issued by the configured CA; otherwise the JDK's reason.
+   */
+  static String whyUntrusted(
+      String role,
+      X509Certificate[] peer,
+      List<X509Certificate> cas,
+      Path caFile,
+      Instant now,
+      CertificateException e) {
+    if (peer.length == 0) {
+      return role + " sent no certificate";
+    }
+    X509Certificate leaf = peer[0];
+    String what =
+        role
+            + " certificate "
+            + describe(leaf)
+            + " (issuer "
+            + leaf.getIssuerX500Principal().getName()
+            + ", valid "
+            + leaf.getNotBefore().toInstant()
+            + " to "
+            + leaf.getNotAfter().toInstant()
+            + ")";
+    if (now.isAfter(leaf.getNotAfter().toInstant())) {
+      return what + " expired on " + leaf.getNotAfter().toInstant();
+    }
+    if (now.isBefore(leaf.getNotBefore().toInstant())) {
+      return what + " is not yet valid: valid from " + leaf.getNotBefore().toInstant();
+    }
+    boolean issuedByCa = false;
+    for (X509Certificate ca : cas) {
+      if (ca.getSubjectX500Principal().equals(leaf.getIssuerX500Principal())) {
+        issuedByCa = true;
+      }
+    }
+    if (!issuedByCa && leaf.getSubjectX500Principal().equals(leaf.getIssuerX500Principal())) {
+      return what + " is self-signed, not issued by the configured ca " + caFile;
+    }
+    if (!issuedByCa) {
+      return what + " is not issued by the configured ca " + caFile;
+    }
+    return what + " is not trusted: " + e.getMessage();
+  }
+
+  /**
+   * The JDK's PKIX checks, with a refusal that says why ({@link #whyUntrusted}). The cause stays
+   * the JDK's, so the TLS alert sent to the peer is the same as without this wrapper.
+   */
+  private static final class Explaining extends X509ExtendedTrustManager {
+    private final X509ExtendedTrustManager pkix;
+    private final List<X509Certificate> cas;
+    private final Path caFile;
+
+    Explaining(X509ExtendedTrustManager pkix, List<X509Certificate> cas, Path caFile) {
+      this.pkix = pkix;
+      this.cas = List.copyOf(cas);
+      this.caFile = caFile;
+    }
+
+    private CertificateException explain(
+        String role, X509Certificate[] chain, CertificateException e) {
+      var x = new CertificateException(whyUntrusted(role, chain, cas, caFile, Instant.now(), e));
+      x.initCause(e.getCause() != null ? e.getCause() : e);
+      return x;
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
+        throws CertificateException {
+      try {
+        pkix.checkClientTrusted(chain, authType, socket);
+      } catch (CertificateException e) {
+        throw explain("client", chain, e);
+      }
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
+        throws CertificateException {
+      try {
+        pkix.checkServerTrusted(chain, authType, socket);
+      } catch (CertificateException e) {
+        throw explain("server", chain, e);
+      }
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+        throws CertificateException {
+      try {
+        pkix.checkClientTrusted(chain, authType, engine);
+      } catch (CertificateException e) {
+        throw explain("client", chain, e);
+      }
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+        throws CertificateException {
+      try {
+        pkix.checkServerTrusted(chain, authType, engine);
+      } catch (CertificateException e) {
+        throw explain("server", chain, e);
+      }
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType)
+        throws CertificateException {
+      try {
+        pkix.checkClientTrusted(chain, authType);
+      } catch (CertificateException e) {
+        throw explain("client", chain, e);
+      }
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType)
+        throws CertificateException {
+      try {
+        pkix.checkServerTrusted(chain, authType);
+      } catch (CertificateException e) {
+        throw explain("server", chain, e);
+      }
+    }
+
+    @Override
+    public X509Certificate[] getAcceptedIssuers() {
+      return pkix.getAcceptedIssuers();
+    }
   }
 
   /** Presents one certificate chain, whatever key types or CAs the peer asks for. */

@@ -39,17 +39,25 @@ class StdinserverTest {
   }
 
   @Test
-  void refusesAWorldAccessibleSockdir() throws Exception {
+  void refusesASockdirThatGroupOrOthersCanAccess() throws Exception {
     Path sockdir = Files.createDirectory(dir.resolve("open"));
-    Files.setPosixFilePermissions(sockdir, PosixFilePermissions.fromString("rwxr-xr-x"));
     try (var server = new RpcServer(RpcOptions.defaults())) {
-      assertThatThrownBy(() -> Stdinserver.listen(server, sockdir, List.of("a")))
-          .isInstanceOf(IOException.class)
-          .hasMessageContaining(sockdir.toString())
-          .hasMessageContaining("world-accessible")
-          .hasMessageContaining("rwxr-xr-x");
-      Files.setPosixFilePermissions(sockdir, PosixFilePermissions.fromString("rwxr-x---"));
-      Stdinserver.listen(server, sockdir, List.of("a")).close(); // group access is allowed
+      for (String mode : new String[] {"rwxr-xr-x", "rwxr-x---", "rwx-----x", "rwx---r--"}) {
+        Files.setPosixFilePermissions(sockdir, PosixFilePermissions.fromString(mode));
+        assertThatThrownBy(() -> Stdinserver.listen(server, sockdir, List.of("a")))
+            .as(mode)
+            .isInstanceOf(IOException.class)
+            .hasMessageContaining(sockdir.toString())
+            .hasMessageContaining("accessible to group or others")
+            .hasMessageContaining(mode);
+        assertThat(sockdir).isEmptyDirectory();
+      }
+      Files.setPosixFilePermissions(sockdir, PosixFilePermissions.fromString("rwx------"));
+      try (var l = Stdinserver.listen(server, sockdir, List.of("a"))) {
+        assertThat(
+                PosixFilePermissions.toString(Files.getPosixFilePermissions(sockdir.resolve("a"))))
+            .isEqualTo("rw-------");
+      }
     }
   }
 

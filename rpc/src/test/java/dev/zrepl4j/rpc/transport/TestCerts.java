@@ -5,6 +5,9 @@ import static dev.zrepl4j.rpc.transport.Api.run;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -98,6 +101,125 @@ public final class TestCerts {
   /** A client certificate {@code NAME} signed by CA {@code ca} (extendedKeyUsage=clientAuth). */
   public void client(String name, String cn, String ca, KeyType type) throws IOException {
     sign(name, cn, ca, type, "extendedKeyUsage=clientAuth");
+  }
+
+  /**
+   * A client certificate {@code NAME} signed by CA {@code ca}, valid only from {@code notBefore} to
+   * {@code notAfter} (one in the past makes it expired, one in the future not yet valid), made with
+   * {@code openssl ca}, which sets both dates.
+   */
+  public void clientValid(
+      String name, String cn, String ca, KeyType type, Instant notBefore, Instant notAfter)
+      throws IOException {
+    signDated(name, cn, ca, type, "extendedKeyUsage=clientAuth", notBefore, notAfter);
+  }
+
+  /** A server certificate {@code NAME} like {@link #server}, valid only in the given window. */
+  public void serverValid(
+      String name,
+      String cn,
+      String ca,
+      KeyType type,
+      Instant notBefore,
+      Instant notAfter,
+      String... dnsSans)
+      throws IOException {
+    var ext = new ArrayList<String>();
+    for (String san : dnsSans) {
+      ext.add("DNS:" + san);
+    }
+    signDated(
+        name,
+        cn,
+        ca,
+        type,
+        ext.isEmpty() ? "basicConstraints=CA:FALSE" : "subjectAltName=" + String.join(",", ext),
+        notBefore,
+        notAfter);
+  }
+
+  /** A self-signed leaf certificate {@code NAME} (no CA) with subject CN {@code cn}. */
+  public void selfSigned(String name, String cn, KeyType type, String... dnsSans)
+      throws IOException {
+    newKey(name, type);
+    var args =
+        new ArrayList<>(
+            List.of(
+                "req",
+                "-x509",
+                "-new",
+                "-key",
+                name + ".key",
+                "-out",
+                name + ".crt",
+                "-subj",
+                "/CN=" + cn,
+                "-days",
+                "2"));
+    if (dnsSans.length > 0) {
+      var ext = new ArrayList<String>();
+      for (String san : dnsSans) {
+        ext.add("DNS:" + san);
+      }
+      args.addAll(List.of("-addext", "subjectAltName=" + String.join(",", ext)));
+    }
+    openssl(args.toArray(String[]::new));
+  }
+
+  private static final DateTimeFormatter OPENSSL_DATE =
+      DateTimeFormatter.ofPattern("yyyyMMddHHmmss'Z'").withZone(ZoneOffset.UTC);
+
+  private void signDated(
+      String name,
+      String cn,
+      String ca,
+      KeyType type,
+      String extension,
+      Instant notBefore,
+      Instant notAfter)
+      throws IOException {
+    newKey(name, type);
+    Files.writeString(dir.resolve(name + ".ext"), extension + "\n");
+    openssl("req", "-new", "-key", name + ".key", "-subj", "/CN=" + cn, "-out", name + ".csr");
+    Path db = Files.createDirectories(dir.resolve(name + ".cadb"));
+    Files.writeString(db.resolve("index.txt"), "");
+    Files.writeString(db.resolve("serial"), "1000\n");
+    Files.writeString(
+        db.resolve("ca.cnf"),
+        String.join(
+            "\n",
+            "[ca]",
+            "default_ca = test_ca",
+            "[test_ca]",
+            "database = " + db.resolve("index.txt"),
+            "new_certs_dir = " + db,
+            "serial = " + db.resolve("serial"),
+            "default_md = sha256",
+            "policy = any",
+            "unique_subject = no",
+            "[any]",
+            "commonName = supplied",
+            ""));
+    openssl(
+        "ca",
+        "-batch",
+        "-notext",
+        "-config",
+        db.resolve("ca.cnf").toString(),
+        "-cert",
+        ca + ".crt",
+        "-keyfile",
+        ca + ".key",
+        "-in",
+        name + ".csr",
+        "-out",
+        name + ".crt",
+        "-startdate",
+        OPENSSL_DATE.format(notBefore),
+        "-enddate",
+        OPENSSL_DATE.format(notAfter),
+        "-extfile",
+        name + ".ext");
   }
 
   private void sign(String name, String cn, String ca, KeyType type, String extension)
