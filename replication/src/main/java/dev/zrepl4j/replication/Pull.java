@@ -1,5 +1,6 @@
 package dev.zrepl4j.replication;
 
+import dev.zrepl4j.replication.filter.DatasetMapping;
 import dev.zrepl4j.rpc.Caller;
 import dev.zrepl4j.rpc.RpcOptions;
 import dev.zrepl4j.rpc.RpcServer;
