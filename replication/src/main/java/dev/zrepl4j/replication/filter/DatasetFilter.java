@@ -4,6 +4,7 @@ import dev.zrepl4j.zfs.DatasetPath;
 import dev.zrepl4j.zfs.Zfs;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -75,7 +76,7 @@ public final class DatasetFilter implements Predicate<DatasetPath> {
         including.add(r.pattern().path());
       }
     }
-    including.sort(java.util.Comparator.comparing(DatasetPath::toString));
+    including.sort(Comparator.comparing(DatasetPath::toString));
     var out = new ArrayList<DatasetPath>();
     for (var p : including) {
       if (out.stream().noneMatch(p::hasPrefix)) {

@@ -126,7 +126,7 @@ public final class DatasetMapping {
       }
       var again = inverse.apply(t.get());
       if (!again.equals(Optional.of(d))) {
-        throw notInvertible(collision(d, t.get(), again));
+        throw notInvertible(collision(d, t.get(), again.orElse(null)));
       }
     }
     return inverse;
@@ -206,16 +206,15 @@ public final class DatasetMapping {
     }
   }
 
-  private String collision(DatasetPath d, DatasetPath t, Optional<DatasetPath> again) {
+  private String collision(DatasetPath d, DatasetPath t, @Nullable DatasetPath again) {
     var rule = rules.mostSpecific(d).orElseThrow().pattern();
     var head = "'" + rule + "' maps " + d + " onto " + t;
-    if (again.isPresent()) {
-      var other = again.get();
-      var otherRule = rules.mostSpecific(other);
-      if (otherRule.isPresent() && apply(other).equals(Optional.of(t))) {
-        return head + ", and '" + otherRule.get().pattern() + "' maps " + other + " onto it too";
+    if (again != null) {
+      var otherRule = rules.mostSpecific(again);
+      if (otherRule.isPresent() && apply(again).equals(Optional.of(t))) {
+        return head + ", and '" + otherRule.get().pattern() + "' maps " + again + " onto it too";
       }
-      return head + ", which the reversed rules map back to " + other;
+      return head + ", which the reversed rules map back to " + again;
     }
     return head + ", which the reversed rules do not map back";
   }
