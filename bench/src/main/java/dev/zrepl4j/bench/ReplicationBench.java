@@ -1,6 +1,5 @@
 package dev.zrepl4j.bench;
 
-import dev.zrepl4j.replication.DatasetFilter;
 import dev.zrepl4j.replication.Dialer;
 import dev.zrepl4j.replication.InitialPolicy;
 import dev.zrepl4j.replication.Pull;
@@ -11,6 +10,7 @@ import dev.zrepl4j.replication.ReceiverOptions;
 import dev.zrepl4j.replication.Replication;
 import dev.zrepl4j.replication.Sender;
 import dev.zrepl4j.replication.SenderOptions;
+import dev.zrepl4j.replication.filter.DatasetFilter;
 import dev.zrepl4j.rpc.RpcOptions;
 import dev.zrepl4j.rpc.RpcServer;
 import dev.zrepl4j.zfs.DatasetPath;

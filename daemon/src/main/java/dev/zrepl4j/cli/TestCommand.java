@@ -1,7 +1,7 @@
 package dev.zrepl4j.cli;
 
 import dev.zrepl4j.config.Job;
-import dev.zrepl4j.replication.DatasetFilter;
+import dev.zrepl4j.replication.filter.DatasetFilter;
 import dev.zrepl4j.zfs.DatasetPath;
 import dev.zrepl4j.zfs.ResumeToken;
 import dev.zrepl4j.zfs.Zfs;

@@ -2,8 +2,8 @@ package dev.zrepl4j.config;
 
 import dev.zrepl4j.config.Yaml.Value;
 import dev.zrepl4j.config.Yaml.YMap;
-import dev.zrepl4j.replication.DatasetFilter;
-import dev.zrepl4j.replication.DatasetMapping;
+import dev.zrepl4j.replication.filter.DatasetFilter;
+import dev.zrepl4j.replication.filter.DatasetMapping;
 import dev.zrepl4j.rpc.transport.Identities;
 import dev.zrepl4j.zfs.DatasetPath;
 import java.util.LinkedHashMap;

@@ -1,12 +1,12 @@
 package dev.zrepl4j.config;
 
-import dev.zrepl4j.replication.DatasetFilter;
-import dev.zrepl4j.replication.DatasetMapping;
 import dev.zrepl4j.replication.InitialPolicy;
 import dev.zrepl4j.replication.Protection;
-import dev.zrepl4j.replication.PruneRule;
 import dev.zrepl4j.replication.ReceiverOptions;
 import dev.zrepl4j.replication.SenderOptions;
+import dev.zrepl4j.replication.filter.DatasetFilter;
+import dev.zrepl4j.replication.filter.DatasetMapping;
+import dev.zrepl4j.replication.pruning.PruneRule;
 import dev.zrepl4j.zfs.DatasetPath;
 import java.time.Duration;
 import java.util.List;

@@ -2,14 +2,14 @@ package dev.zrepl4j.config;
 
 import dev.zrepl4j.config.Yaml.Value;
 import dev.zrepl4j.config.Yaml.YMap;
-import dev.zrepl4j.replication.DatasetMapping;
 import dev.zrepl4j.replication.InitialPolicy;
 import dev.zrepl4j.replication.Protection;
-import dev.zrepl4j.replication.PruneRule;
 import dev.zrepl4j.replication.ReceiverOptions;
 import dev.zrepl4j.replication.ReceiverOptions.PlaceholderEncryption;
 import dev.zrepl4j.replication.SenderOptions;
 import dev.zrepl4j.replication.ZreplNames;
+import dev.zrepl4j.replication.filter.DatasetMapping;
+import dev.zrepl4j.replication.pruning.PruneRule;
 import dev.zrepl4j.rpc.transport.Identities;
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -1,6 +1,6 @@
 package dev.zrepl4j.config;
 
-import dev.zrepl4j.replication.Snapshotter;
+import dev.zrepl4j.replication.snapshotting.Snapshotter;
 import dev.zrepl4j.zfs.DatasetPath;
 import java.io.IOException;
 import java.net.URLEncoder;

@@ -2,8 +2,8 @@ package dev.zrepl4j.config;
 
 import dev.zrepl4j.config.Yaml.Value;
 import dev.zrepl4j.config.Yaml.YMap;
-import dev.zrepl4j.replication.PruneRule;
-import dev.zrepl4j.replication.RetentionGrid;
+import dev.zrepl4j.replication.pruning.PruneRule;
+import dev.zrepl4j.replication.pruning.RetentionGrid;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;

@@ -1,8 +1,8 @@
 package dev.zrepl4j.config;
 
-import dev.zrepl4j.replication.CronSchedule;
-import dev.zrepl4j.replication.SnapshotNameFormat;
-import dev.zrepl4j.replication.Snapshotter;
+import dev.zrepl4j.replication.snapshotting.CronSchedule;
+import dev.zrepl4j.replication.snapshotting.SnapshotNameFormat;
+import dev.zrepl4j.replication.snapshotting.Snapshotter;
 import java.time.Duration;
 import java.util.List;
 

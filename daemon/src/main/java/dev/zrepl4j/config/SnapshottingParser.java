@@ -2,10 +2,10 @@ package dev.zrepl4j.config;
 
 import dev.zrepl4j.config.Yaml.Value;
 import dev.zrepl4j.config.Yaml.YMap;
-import dev.zrepl4j.replication.CronSchedule;
-import dev.zrepl4j.replication.DatasetFilter;
-import dev.zrepl4j.replication.SnapshotNameFormat;
-import dev.zrepl4j.replication.Snapshotter;
+import dev.zrepl4j.replication.filter.DatasetFilter;
+import dev.zrepl4j.replication.snapshotting.CronSchedule;
+import dev.zrepl4j.replication.snapshotting.SnapshotNameFormat;
+import dev.zrepl4j.replication.snapshotting.Snapshotter;
 import java.time.Duration;
 import java.time.ZoneId;
 import java.util.ArrayList;

@@ -1,7 +1,7 @@
 package dev.zrepl4j.config;
 
 import dev.zrepl4j.config.ConfigException.Problem;
-import dev.zrepl4j.replication.Durations;
+import dev.zrepl4j.replication.pruning.Durations;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;

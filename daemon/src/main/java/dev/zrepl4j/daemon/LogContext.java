@@ -58,10 +58,11 @@ public final class LogContext {
       case "dev.zrepl4j.replication" ->
           switch (cls) {
             case "Sender", "Receiver" -> "endpoint";
-            case "Pruner", "PruneExecutor" -> "pruning";
-            case "Snapshotter" -> "snapshot";
             default -> "repl";
           };
+      case "dev.zrepl4j.replication.pruning" -> "pruning";
+      case "dev.zrepl4j.replication.snapshotting" -> "snapshot";
+      case "dev.zrepl4j.replication.filter" -> "repl";
       case "dev.zrepl4j.daemon" ->
           switch (cls) {
             case "Pruning" -> "pruning";

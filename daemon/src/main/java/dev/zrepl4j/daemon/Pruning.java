@@ -1,10 +1,10 @@
 package dev.zrepl4j.daemon;
 
 import dev.zrepl4j.config.Job;
-import dev.zrepl4j.replication.PruneRequest;
-import dev.zrepl4j.replication.PruneResult;
-import dev.zrepl4j.replication.PruneRule;
 import dev.zrepl4j.replication.Replication;
+import dev.zrepl4j.replication.pruning.PruneRequest;
+import dev.zrepl4j.replication.pruning.PruneResult;
+import dev.zrepl4j.replication.pruning.PruneRule;
 import java.io.IOException;
 import java.util.List;
 import org.slf4j.Logger;

@@ -1,8 +1,8 @@
 package dev.zrepl4j.daemon;
 
 import dev.zrepl4j.config.Job;
-import dev.zrepl4j.replication.DatasetFilter;
-import dev.zrepl4j.replication.PruneExecutor;
+import dev.zrepl4j.replication.filter.DatasetFilter;
+import dev.zrepl4j.replication.pruning.PruneExecutor;
 import dev.zrepl4j.zfs.Zfs;
 import java.io.IOException;
 import java.time.Clock;

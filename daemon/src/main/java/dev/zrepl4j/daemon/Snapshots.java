@@ -1,8 +1,8 @@
 package dev.zrepl4j.daemon;
 
 import dev.zrepl4j.config.Snapshotting;
-import dev.zrepl4j.replication.PeriodicSchedule;
-import dev.zrepl4j.replication.Snapshotter;
+import dev.zrepl4j.replication.snapshotting.PeriodicSchedule;
+import dev.zrepl4j.replication.snapshotting.Snapshotter;
 import dev.zrepl4j.zfs.DatasetPath;
 import dev.zrepl4j.zfs.Zfs;
 import java.io.IOException;

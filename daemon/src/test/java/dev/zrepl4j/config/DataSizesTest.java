@@ -3,7 +3,7 @@ package dev.zrepl4j.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.zrepl4j.replication.Durations;
+import dev.zrepl4j.replication.pruning.Durations;
 import java.time.Duration;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.zrepl4j.replication.FuseFixture;
-import dev.zrepl4j.replication.SnapshotNameFormat;
-import dev.zrepl4j.replication.Snapshotter;
+import dev.zrepl4j.replication.snapshotting.SnapshotNameFormat;
+import dev.zrepl4j.replication.snapshotting.Snapshotter;
 import dev.zrepl4j.zfs.DatasetPath;
 import dev.zrepl4j.zfs.FilesystemVersion;
 import java.io.IOException;

@@ -99,7 +99,7 @@ class LogFormatTest {
   void subsystemsFollowZreplsNames() {
     assertThat(LogContext.subsystem("dev.zrepl4j.replication.Replication")).isEqualTo("repl");
     assertThat(LogContext.subsystem("dev.zrepl4j.replication.Sender")).isEqualTo("endpoint");
-    assertThat(LogContext.subsystem("dev.zrepl4j.replication.Pruner")).isEqualTo("pruning");
+    assertThat(LogContext.subsystem("dev.zrepl4j.replication.pruning.Pruner")).isEqualTo("pruning");
     assertThat(LogContext.subsystem("dev.zrepl4j.rpc.transport.Tls")).isEqualTo("transport");
     assertThat(LogContext.subsystem("dev.zrepl4j.rpc.RpcServer")).isEqualTo("rpc");
     assertThat(LogContext.subsystem("dev.zrepl4j.daemon.JobRunner")).isEmpty();

@@ -38,7 +38,7 @@ class LogOutletsIT {
                     ZoneOffset.UTC,
                     OutletAppender.BUFFER))) {
       try (var _ = LogContext.job("prod_to_backup")) {
-        var log = ctx.getLogger("dev.zrepl4j.replication.Pruner");
+        var log = ctx.getLogger("dev.zrepl4j.replication.pruning.Pruner");
         log.debug("not for syslog");
         log.info("pruned {} snapshots", 3);
         log.warn("a \"quoted\" warning");

@@ -3,8 +3,8 @@ package dev.zrepl4j.daemon;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.zrepl4j.config.ConfigParser;
-import dev.zrepl4j.replication.CronSchedule;
 import dev.zrepl4j.replication.FuseFixture;
+import dev.zrepl4j.replication.snapshotting.CronSchedule;
 import dev.zrepl4j.rpc.Caller;
 import dev.zrepl4j.zfs.DatasetPath;
 import java.nio.file.Path;

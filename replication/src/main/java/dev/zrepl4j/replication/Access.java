@@ -1,15 +1,20 @@
 package dev.zrepl4j.replication;
 
+import dev.zrepl4j.replication.pruning.PruneExecutor;
+import dev.zrepl4j.replication.pruning.PruneRequest;
+import dev.zrepl4j.replication.pruning.PruneRule;
 import dev.zrepl4j.rpc.ErrorCode;
 import dev.zrepl4j.rpc.RemoteException;
 import dev.zrepl4j.rpc.transport.Identities;
 import dev.zrepl4j.zfs.DatasetPath;
+import dev.zrepl4j.zfs.Zfs;
 import dev.zrepl4j.zfs.ZfsException;
+import java.util.List;
 import java.util.function.Predicate;
 
 /**
- * Name validation and access checks shared by the endpoints: every name a client sends is parsed
- * here, and every refusal is a {@link RemoteException} the client sees. Stateless.
+ * Name validation and access checks shared by the endpoints: every name and prune rule a client
+ * sends is parsed here, and every refusal is a {@link RemoteException} the client sees. Stateless.
  */
 final class Access {
   private Access() {}
@@ -71,5 +76,32 @@ final class Access {
       throw new RemoteException(ErrorCode.NOT_FOUND, what + " does not exist", e);
     }
     return e;
+  }
+
+  /**
+   * The rules of an endpoint's {@code prune} request ({@link SenderApi#prune}, {@link
+   * ReceiverApi#prune}), validated before anything is listed.
+   *
+   * @throws RemoteException INVALID_ARGUMENT naming the bad rule
+   */
+  static List<PruneRule> pruneRules(PruneRequest request) throws RemoteException {
+    try {
+      return request.toRules();
+    } catch (IllegalArgumentException e) {
+      throw new RemoteException(ErrorCode.INVALID_ARGUMENT, String.valueOf(e.getMessage()));
+    }
+  }
+
+  /**
+   * An endpoint's prune executor, batching as {@link PruneExecutor#maxBatchFromEnvironment()} says.
+   *
+   * @throws RemoteException FAILED_PRECONDITION if {@code ZREPL_DESTROY_MAX_BATCH_SIZE} is invalid
+   */
+  static PruneExecutor pruneExecutor(Zfs zfs) throws RemoteException {
+    try {
+      return new PruneExecutor(zfs, PruneExecutor.maxBatchFromEnvironment());
+    } catch (IllegalArgumentException e) {
+      throw new RemoteException(ErrorCode.FAILED_PRECONDITION, String.valueOf(e.getMessage()));
+    }
   }
 }

@@ -1,5 +1,7 @@
 package dev.zrepl4j.replication;
 
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 
@@ -64,7 +66,7 @@ public record Diff(
     checkSorted("left", left);
     // The seed searches right from newest to oldest for each left entry, newest first; a map from
     // guid to the newest right index gives the same hit without the quadratic search.
-    var newestRight = new java.util.HashMap<Long, Integer>();
+    var newestRight = new HashMap<Long, Integer>();
     for (int r = 0; r < right.size(); r++) {
       newestRight.put(right.get(r).guid(), r);
     }
@@ -93,7 +95,7 @@ public record Diff(
           left.subList(mrcaLeft, left.size()),
           right.subList(mrcaRight, right.size()));
     }
-    var path = new java.util.ArrayList<FsVersion>();
+    var path = new ArrayList<FsVersion>();
     path.add(right.get(mrcaRight));
     for (var v : right.subList(mrcaRight + 1, right.size())) {
       if (v.isSnapshot()) {

@@ -1,5 +1,7 @@
 package dev.zrepl4j.replication;
 
+import dev.zrepl4j.replication.pruning.PruneRequest;
+import dev.zrepl4j.replication.pruning.PruneResult;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;

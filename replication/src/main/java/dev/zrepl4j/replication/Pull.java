@@ -1,9 +1,11 @@
 package dev.zrepl4j.replication;
 
+import dev.zrepl4j.replication.filter.DatasetMapping;
 import dev.zrepl4j.rpc.Caller;
 import dev.zrepl4j.rpc.RpcOptions;
 import dev.zrepl4j.rpc.RpcServer;
 import dev.zrepl4j.zfs.DatasetPath;
+import dev.zrepl4j.zfs.Zfs;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,8 +40,8 @@ public final class Pull implements Replication.Connector, AutoCloseable {
    *
    * @param sender dials the source, which serves a sender under {@code sender}
    * @param receiver the receiver endpoint (registered in-process under {@code receiver}), built
-   *     with {@code mapping} ({@link Receiver#localRoot(dev.zrepl4j.zfs.Zfs,
-   *     dev.zrepl4j.zfs.DatasetPath, String, ReceiverOptions, DatasetMapping)})
+   *     with {@code mapping} ({@link Receiver#localRoot(Zfs, DatasetPath, String, ReceiverOptions,
+   *     DatasetMapping)})
    * @param identity the identity the local receiver sees
    */
   public Pull(Dialer sender, Object receiver, String identity, DatasetMapping mapping) {

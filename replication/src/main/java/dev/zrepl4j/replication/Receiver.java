@@ -1,5 +1,9 @@
 package dev.zrepl4j.replication;
 
+import dev.zrepl4j.replication.filter.DatasetMapping;
+import dev.zrepl4j.replication.pruning.PruneContext;
+import dev.zrepl4j.replication.pruning.PruneRequest;
+import dev.zrepl4j.replication.pruning.PruneResult;
 import dev.zrepl4j.rpc.ErrorCode;
 import dev.zrepl4j.rpc.RemoteException;
 import dev.zrepl4j.rpc.transport.Identities;
@@ -333,8 +337,8 @@ public final class Receiver implements ReceiverApi {
 
   @Override
   public PruneResult prune(PruneRequest request) throws IOException {
-    var rules = PruneExecutor.rules(request);
-    var executor = PruneExecutor.fromEnvironment(zfs);
+    var rules = Access.pruneRules(request);
+    var executor = Access.pruneExecutor(zfs);
     var filesystems = new ArrayList<DatasetPath>();
     for (var info : listFilesystems()) {
       if (!info.placeholder()) {

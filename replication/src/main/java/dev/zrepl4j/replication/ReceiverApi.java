@@ -1,5 +1,8 @@
 package dev.zrepl4j.replication;
 
+import dev.zrepl4j.replication.pruning.PruneRequest;
+import dev.zrepl4j.replication.pruning.PruneResult;
+import dev.zrepl4j.rpc.RemoteException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;
@@ -34,8 +37,7 @@ public interface ReceiverApi {
    * PruneGuard} keeps held snapshots (the last-received hold) and the newest snapshot of each
    * filesystem, the base of the next incremental receive.
    *
-   * @throws dev.zrepl4j.rpc.RemoteException INVALID_ARGUMENT naming an invalid rule (nothing is
-   *     destroyed then)
+   * @throws RemoteException INVALID_ARGUMENT naming an invalid rule (nothing is destroyed then)
    * @throws IOException if listing fails; destroy errors are in {@link PruneResult#failures()}
    */
   PruneResult prune(PruneRequest request) throws IOException;

@@ -1,5 +1,8 @@
 package dev.zrepl4j.replication;
 
+import dev.zrepl4j.replication.filter.DatasetMapping;
+import dev.zrepl4j.replication.pruning.PruneRequest;
+import dev.zrepl4j.replication.pruning.PruneResult;
 import dev.zrepl4j.rpc.Caller;
 import dev.zrepl4j.zfs.DatasetPath;
 import dev.zrepl4j.zfs.Zfs;

@@ -21,10 +21,13 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.Consumer;
 import java.util.function.LongConsumer;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -62,8 +65,8 @@ public final class Replication {
    * @param batchIntermediates send consecutive incremental snapshots as one {@code -I} step
    * @param stepConcurrency steps running at once (at least 1)
    * @param maxAttempts attempts per step for temporary errors (at least 1)
-   * @param retryBackoff wait before the first retry; doubles with each further one (capped at 1
-   *     min)
+   * @param retryBackoff wait before the first retry; doubles with each further one, up to one
+   *     minute ({@link #retryWait})
    * @param clock the clock for the report's timings
    */
   public record Config(
@@ -76,6 +79,8 @@ public final class Replication {
       int maxAttempts,
       Duration retryBackoff,
       Clock clock) {
+    private static final Duration MAX_RETRY_WAIT = Duration.ofMinutes(1);
+
     public Config {
       if (job.isEmpty()) {
         throw new IllegalArgumentException("empty job name");
@@ -105,70 +110,101 @@ public final class Replication {
           Clock.systemUTC());
     }
 
+    /** Sends consecutive incremental snapshots as one {@code -I} step, or not. */
     public Config withBatchIntermediates(boolean batch) {
-      return new Config(
-          job,
-          initialPolicy,
-          initialProtection,
-          incrementalProtection,
-          batch,
-          stepConcurrency,
-          maxAttempts,
-          retryBackoff,
-          clock);
+      return with(c -> c.batchIntermediates = batch);
     }
 
     /** zrepl's {@code replication.protection}: {@code initial} and {@code incremental}. */
     public Config withProtection(Protection initial, Protection incremental) {
-      return new Config(
-          job,
-          initialPolicy,
-          initial,
-          incremental,
-          batchIntermediates,
-          stepConcurrency,
-          maxAttempts,
-          retryBackoff,
-          clock);
+      return with(
+          c -> {
+            c.initialProtection = initial;
+            c.incrementalProtection = incremental;
+          });
     }
 
+    /** What to do for filesystems the receiver lacks. */
     public Config withInitialPolicy(InitialPolicy policy) {
-      return new Config(
-          job,
-          policy,
-          initialProtection,
-          incrementalProtection,
-          batchIntermediates,
-          stepConcurrency,
-          maxAttempts,
-          retryBackoff,
-          clock);
+      return with(c -> c.initialPolicy = policy);
     }
 
+    /** Attempts per step and the wait before the first retry (see {@link #retryWait}). */
     public Config withRetries(int attempts, Duration backoff) {
-      return new Config(
-          job,
-          initialPolicy,
-          initialProtection,
-          incrementalProtection,
-          batchIntermediates,
-          stepConcurrency,
-          attempts,
-          backoff,
-          clock);
+      return with(
+          c -> {
+            c.maxAttempts = attempts;
+            c.retryBackoff = backoff;
+          });
     }
 
+    /** Steps running at once. */
     public Config withStepConcurrency(int steps) {
-      return new Config(
-          job,
-          initialPolicy,
-          initialProtection,
-          incrementalProtection,
-          batchIntermediates,
-          steps,
-          maxAttempts,
-          retryBackoff,
-          clock);
+      return with(c -> c.stepConcurrency = steps);
+    }
+
+    /**
+     * How long to wait after {@code failedAttempts} failed attempts before the next one, the one
+     * rule for steps and for connecting: {@link #retryBackoff} after the first, doubling after each
+     * further one, but never more than one minute (or {@link #retryBackoff} if that is longer).
+     *
+     * @throws IllegalArgumentException if {@code failedAttempts < 1}
+     */
+    public Duration retryWait(int failedAttempts) {
+      if (failedAttempts < 1) {
+        throw new IllegalArgumentException("failedAttempts " + failedAttempts + " < 1");
+      }
+      var cap = retryBackoff.compareTo(MAX_RETRY_WAIT) > 0 ? retryBackoff : MAX_RETRY_WAIT;
+      var wait = retryBackoff;
+      for (int i = 1; i < failedAttempts && wait.compareTo(cap) < 0; i++) {
+        wait = wait.multipliedBy(2);
+      }
+      return wait.compareTo(cap) > 0 ? cap : wait;
+    }
+
+    /** The one copy path of the {@code with} methods: this config with {@code change} applied. */
+    private Config with(Consumer<Components> change) {
+      var c = new Components(this);
+      change.accept(c);
+      return c.config();
+    }
+
+    /** The components of a config being copied; only {@link #with} uses it. */
+    private static final class Components {
+      String job;
+      InitialPolicy initialPolicy;
+      Protection initialProtection;
+      Protection incrementalProtection;
+      boolean batchIntermediates;
+      int stepConcurrency;
+      int maxAttempts;
+      Duration retryBackoff;
+      Clock clock;
+
+      Components(Config c) {
+        job = c.job;
+        initialPolicy = c.initialPolicy;
+        initialProtection = c.initialProtection;
+        incrementalProtection = c.incrementalProtection;
+        batchIntermediates = c.batchIntermediates;
+        stepConcurrency = c.stepConcurrency;
+        maxAttempts = c.maxAttempts;
+        retryBackoff = c.retryBackoff;
+        clock = c.clock;
+      }
+
+      Config config() {
+        return new Config(
+            job,
+            initialPolicy,
+            initialProtection,
+            incrementalProtection,
+            batchIntermediates,
+            stepConcurrency,
+            maxAttempts,
+            retryBackoff,
+            clock);
+      }
     }
   }
 
@@ -390,7 +426,7 @@ public final class Replication {
         for (var f : workers) {
           try {
             f.get();
-          } catch (java.util.concurrent.ExecutionException e) {
+          } catch (ExecutionException e) {
             throw new IllegalStateException("replication worker failed", e.getCause());
           }
         }
@@ -541,7 +577,6 @@ public final class Replication {
    */
   private @Nullable Connection runNextStep(
       Scheduler scheduler, FsRun run, @Nullable Connection conn) throws InterruptedException {
-    var backoff = config.retryBackoff();
     for (int attempt = 1; ; attempt++) {
       try {
         if (conn == null) {
@@ -563,7 +598,7 @@ public final class Replication {
             transfer(
                 conn,
                 run.fs,
-                java.util.Objects.requireNonNull(step),
+                Objects.requireNonNull(step),
                 n -> {
                   synchronized (scheduler) {
                     run.received = n;
@@ -614,7 +649,7 @@ public final class Replication {
             describe(e),
             attempt,
             config.maxAttempts(),
-            backoff);
+            config.retryWait(attempt));
       } catch (RuntimeException e) {
         // The worker's top-level catch: a bug must not stop the other filesystems.
         closeQuietly(conn);
@@ -624,11 +659,7 @@ public final class Replication {
         }
         return null;
       }
-      Thread.sleep(backoff);
-      backoff =
-          backoff.multipliedBy(2).compareTo(Duration.ofMinutes(1)) > 0
-              ? Duration.ofMinutes(1)
-              : backoff.multipliedBy(2);
+      Thread.sleep(config.retryWait(attempt));
     }
   }
 
@@ -747,7 +778,6 @@ public final class Replication {
   }
 
   private Connection connectWithRetries() throws IOException, InterruptedException {
-    var backoff = config.retryBackoff();
     for (int attempt = 1; ; attempt++) {
       try {
         return connector.connect();
@@ -757,10 +787,14 @@ public final class Replication {
         if (attempt >= config.maxAttempts()) {
           throw e;
         }
-        log.warn("{}: connect: {} (attempt {}), retrying", config.job(), describe(e), attempt);
+        log.warn(
+            "{}: connect: {} (attempt {}), retrying in {}",
+            config.job(),
+            describe(e),
+            attempt,
+            config.retryWait(attempt));
       }
-      Thread.sleep(backoff);
-      backoff = backoff.multipliedBy(2);
+      Thread.sleep(config.retryWait(attempt));
     }
   }
 

@@ -1,5 +1,6 @@
 package dev.zrepl4j.replication;
 
+import dev.zrepl4j.replication.filter.DatasetFilter;
 import dev.zrepl4j.rpc.ErrorCode;
 import dev.zrepl4j.rpc.RemoteException;
 import dev.zrepl4j.rpc.RpcName;

@@ -1,5 +1,10 @@
 package dev.zrepl4j.replication;
 
+import dev.zrepl4j.replication.filter.DatasetFilter;
+import dev.zrepl4j.replication.pruning.PruneContext;
+import dev.zrepl4j.replication.pruning.PruneExecutor;
+import dev.zrepl4j.replication.pruning.PruneRequest;
+import dev.zrepl4j.replication.pruning.PruneResult;
 import dev.zrepl4j.rpc.ErrorCode;
 import dev.zrepl4j.rpc.RemoteException;
 import dev.zrepl4j.zfs.DatasetPath;
@@ -17,8 +22,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
@@ -384,15 +391,33 @@ public final class Sender implements SenderApi {
 
   // ---- pruning -------------------------------------------------------------------------------
 
+  /**
+   * What pruning on this side must know of this job's replication: its cursor ({@link
+   * #replicationCursor}) as the context of each filesystem.
+   */
+  PruneExecutor.Contexts pruneContexts() {
+    return (fs, vs) -> {
+      var cursor = replicationCursor(new FsRequest(fs.toString()));
+      if (cursor.isEmpty()) {
+        return PruneContext.NONE;
+      }
+      var guids = new HashSet<Long>();
+      long txg = PruneContext.NO_CURSOR;
+      for (var c : cursor) {
+        guids.add(c.guid());
+        txg = c.createTxg();
+      }
+      return new PruneContext(guids, txg, Set.of());
+    };
+  }
+
   @Override
   public PruneResult prune(PruneRequest request) throws IOException {
-    var rules = PruneExecutor.rules(request);
-    var executor = PruneExecutor.fromEnvironment(zfs);
+    var rules = Access.pruneRules(request);
+    var executor = Access.pruneExecutor(zfs);
     var filesystems = DatasetFilter.list(zfs, filter);
     var result =
-        PruneResult.of(
-            executor.prune(
-                filesystems, rules, PruneExecutor.Contexts.sender(this), request.dryRun()));
+        PruneResult.of(executor.prune(filesystems, rules, pruneContexts(), request.dryRun()));
     log.info(
         "{}: pruned sender{}: {} filesystems, destroyed {}, failed {}",
         job,

@@ -1,5 +1,8 @@
 package dev.zrepl4j.replication;
 
+import dev.zrepl4j.replication.pruning.PruneRequest;
+import dev.zrepl4j.replication.pruning.PruneResult;
+import dev.zrepl4j.rpc.RemoteException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;
@@ -17,7 +20,7 @@ public interface SenderApi {
   /**
    * The snapshots and bookmarks of one filesystem, ordered by createtxg.
    *
-   * @throws dev.zrepl4j.rpc.RemoteException INVALID_ARGUMENT if the filter does not allow it
+   * @throws RemoteException INVALID_ARGUMENT if the filter does not allow it
    */
   List<FsVersion> listVersions(FsRequest request) throws IOException;
 
@@ -46,8 +49,7 @@ public interface SenderApi {
    * holds, the cursor hold) and this job's replication cursor, so the next incremental step still
    * has its base. {@code not_replicated} uses this job's cursor.
    *
-   * @throws dev.zrepl4j.rpc.RemoteException INVALID_ARGUMENT naming an invalid rule (nothing is
-   *     destroyed then)
+   * @throws RemoteException INVALID_ARGUMENT naming an invalid rule (nothing is destroyed then)
    * @throws IOException if listing fails; destroy errors are in {@link PruneResult#failures()}
    */
   PruneResult prune(PruneRequest request) throws IOException;

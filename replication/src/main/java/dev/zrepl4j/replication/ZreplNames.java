@@ -11,6 +11,9 @@ import java.util.regex.Pattern;
  * #zrepl_CURSORTENTATIVE_G_<guid>_J_<job>}, step holds {@code zrepl_STEP_J_<job>}, the
  * last-received hold {@code zrepl_last_received_J_<job>}; and, where ZFS has no bookmarks
  * (zfs-fuse), the cursor as a hold {@code zrepl_CURSOR_J_<job>}. Stateless.
+ *
+ * <p>Public only for pruning, which must recognize the cursor bookmarks of any job ({@link
+ * #isCursorBookmark}); the rest is the engine's own.
  */
 public final class ZreplNames {
   private static final Pattern JOB = Pattern.compile("[A-Za-z0-9_.:\\-]{1,128}");
@@ -85,5 +88,13 @@ public final class ZreplNames {
     }
     return Optional.of(
         new CursorName(m.group(1) != null, HexFormat.fromHexDigitsToLong(m.group(2)), m.group(3)));
+  }
+
+  /**
+   * Whether {@code bookmarkName} (after {@code #}) is a cursor or tentative cursor bookmark of any
+   * job: the snapshot with its guid is a replication base that pruning must keep.
+   */
+  public static boolean isCursorBookmark(String bookmarkName) {
+    return parseCursorBookmark(bookmarkName).isPresent();
   }
 }

@@ -102,6 +102,14 @@ public final class FuseFixture implements AutoCloseable {
     return new ArrayList<>(zfs.listVersions(List.of(fs)).get(fs));
   }
 
+  /** The names of the snapshots of one filesystem, oldest first. */
+  public List<String> snapshotNames(DatasetPath fs) throws IOException {
+    return zfs.listVersions(List.of(fs)).get(fs).stream()
+        .filter(FilesystemVersion::isSnapshot)
+        .map(FilesystemVersion::name)
+        .toList();
+  }
+
   /** The userrefs of {@code fs@snap}. */
   public long userRefs(DatasetPath fs, String snap) throws IOException {
     for (var v : versions(fs)) {

@@ -3,6 +3,10 @@ package dev.zrepl4j.replication;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.zrepl4j.replication.filter.DatasetFilter;
+import dev.zrepl4j.replication.filter.DatasetMapping;
+import dev.zrepl4j.replication.pruning.PruneRequest;
+import dev.zrepl4j.replication.pruning.PruneRule;
 import dev.zrepl4j.rpc.RpcOptions;
 import dev.zrepl4j.rpc.RpcServer;
 import dev.zrepl4j.zfs.DatasetPath;
@@ -146,9 +150,9 @@ class MappingIT {
     var d = client.extend(DatasetPath.parse("backup/d"));
     var dSub = d.child("sub");
     var o = client.extend(DatasetPath.parse("misc/o"));
-    assertThat(PruneExecutorIT.names(dst, d)).containsExactly("s1");
-    assertThat(PruneExecutorIT.names(dst, dSub)).containsExactly("s1");
-    assertThat(PruneExecutorIT.names(dst, o)).containsExactly("s1");
+    assertThat(dst.snapshotNames(d)).containsExactly("s1");
+    assertThat(dst.snapshotNames(dSub)).containsExactly("s1");
+    assertThat(dst.snapshotNames(o)).containsExactly("s1");
     assertThat(isPlaceholder(client.child("backup"))).isTrue();
     assertThat(isPlaceholder(client.child("misc"))).isTrue();
     // nothing was created for the unmapped name, nor for the sender's own paths
@@ -174,8 +178,8 @@ class MappingIT {
     assertThat(r.of(sub.toString()).stepsDone()).isEqualTo(1);
     assertThat(r.of(other.toString()).stepsDone()).isEqualTo(1);
     assertThat(r.of(unmapped.toString()).state()).isEqualTo(FsState.FAILED);
-    assertThat(PruneExecutorIT.names(dst, d)).containsExactly("s1", "s2");
-    assertThat(PruneExecutorIT.names(dst, o)).containsExactly("s1", "s2");
+    assertThat(dst.snapshotNames(d)).containsExactly("s1", "s2");
+    assertThat(dst.snapshotNames(o)).containsExactly("s1", "s2");
     assertSame(other, o);
     assertSame(sub, dSub);
 
@@ -189,7 +193,7 @@ class MappingIT {
       assertThat(pr.failures()).isEmpty();
       assertThat(pr.destroyed()).isEqualTo(3);
     }
-    assertThat(PruneExecutorIT.names(dst, d)).containsExactly("s2");
+    assertThat(dst.snapshotNames(d)).containsExactly("s2");
     assertThat(allOf(dst)).noneMatch(p -> p.toString().contains("unmapped"));
   }
 
@@ -246,14 +250,14 @@ class MappingIT {
         .containsExactlyInAnyOrder(data.toString(), sub.toString());
     assertThat(allOf(dst))
         .containsExactlyInAnyOrder(dst.root(), rootFs, target, target.child("sub"));
-    assertThat(PruneExecutorIT.names(dst, target)).containsExactly("s1");
+    assertThat(dst.snapshotNames(target)).containsExactly("s1");
 
     snapshot("s2");
     r = pull.run(config("pull"), Replication.Progress.none());
     assertThat(r.ok()).as(r.toString()).isTrue();
     assertThat(r.of(data.toString()).stepsDone()).isEqualTo(1);
     assertThat(r.of(sub.toString()).stepsDone()).isEqualTo(1);
-    assertThat(PruneExecutorIT.names(dst, target.child("sub"))).containsExactly("s1", "s2");
+    assertThat(dst.snapshotNames(target.child("sub"))).containsExactly("s1", "s2");
     assertSame(sub, target.child("sub"));
 
     // the receiver itself refuses a name its mapping does not map, naming it

@@ -1,5 +1,7 @@
 package dev.zrepl4j.replication;
 
+import dev.zrepl4j.replication.pruning.PruneRequest;
+import dev.zrepl4j.replication.pruning.PruneResult;
 import dev.zrepl4j.rpc.ErrorCode;
 import dev.zrepl4j.rpc.RemoteException;
 import dev.zrepl4j.zfs.DatasetPath;

@@ -2,6 +2,10 @@ package dev.zrepl4j.replication;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.zrepl4j.replication.filter.DatasetFilter;
+import dev.zrepl4j.replication.pruning.PruneExecutor;
+import dev.zrepl4j.replication.pruning.PrunePlan;
+import dev.zrepl4j.replication.pruning.PruneRule;
 import dev.zrepl4j.rpc.RpcOptions;
 import dev.zrepl4j.rpc.RpcServer;
 import dev.zrepl4j.zfs.DatasetPath;
@@ -94,7 +98,7 @@ class PruneDuringReplicationIT {
         List.<PruneRule>of(
             new PruneRule.NotReplicated(false), new PruneRule.LastN(1, Pattern.compile(".*")));
     var pruner = new PruneExecutor(zfs, 0);
-    var contexts = PruneExecutor.Contexts.sender(sender);
+    var contexts = sender.pruneContexts();
 
     try (var push =
         new Push(
@@ -154,7 +158,7 @@ class PruneDuringReplicationIT {
           .extracting(PrunePlan.Decision::outcome)
           .as("the rules alone would destroy the base s1; only the invariant keeps it")
           .isInstanceOf(PrunePlan.Protected.class);
-      assertThat(PruneExecutorIT.names(src, data)).containsExactly("s1", "s2");
+      assertThat(src.snapshotNames(data)).containsExactly("s1", "s2");
       assertThat(src.userRefs(data, "s1"))
           .as("step + cursor holds on s1")
           .isGreaterThanOrEqualTo(2);
@@ -180,7 +184,7 @@ class PruneDuringReplicationIT {
               "keep " + data + "@s1: protected, held (userrefs=2)",
               "keep " + data + "@s2: protected, held (userrefs=1)",
               "keep " + data + "@s2b: last_n(count=1,regex=.*)");
-      assertThat(PruneExecutorIT.names(src, data)).containsExactly("s1", "s2", "s2b");
+      assertThat(src.snapshotNames(data)).containsExactly("s1", "s2", "s2b");
       assertThat(run).isNotDone();
 
       // --- release: the step completes ---------------------------------------------------------
@@ -200,7 +204,7 @@ class PruneDuringReplicationIT {
       report = pruner.prune(List.of(data), keepSender, contexts, false);
       assertThat(report.failed()).isEmpty();
       assertThat(report.destroyed()).extracting(n -> n.name()).containsExactly("s1");
-      assertThat(PruneExecutorIT.names(src, data)).containsExactly("s2", "s2b");
+      assertThat(src.snapshotNames(data)).containsExactly("s2", "s2b");
 
       // --- the next incremental from the surviving base ----------------------------------------
       Trees.write(src.mounted("data/b.bin"), 6, 150_000);

@@ -3,6 +3,10 @@ package dev.zrepl4j.replication;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.zrepl4j.replication.filter.DatasetFilter;
+import dev.zrepl4j.replication.pruning.PruneRequest;
+import dev.zrepl4j.replication.pruning.PruneRule;
+import dev.zrepl4j.replication.pruning.PruneRuleSpec;
 import dev.zrepl4j.rpc.ErrorCode;
 import dev.zrepl4j.rpc.RemoteException;
 import dev.zrepl4j.rpc.RpcOptions;
@@ -93,7 +97,7 @@ class PruneOverContractIT {
   }
 
   private static List<String> names(FuseFixture fx, DatasetPath fs) throws Exception {
-    return PruneExecutorIT.names(fx, fs);
+    return fx.snapshotNames(fs);
   }
 
   private static PruneRequest request(boolean dryRun, PruneRule... rules) {

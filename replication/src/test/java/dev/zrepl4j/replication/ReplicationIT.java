@@ -3,6 +3,7 @@ package dev.zrepl4j.replication;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.zrepl4j.replication.Replication.FsReport.State;
+import dev.zrepl4j.replication.filter.DatasetFilter;
 import dev.zrepl4j.rpc.RpcOptions;
 import dev.zrepl4j.rpc.RpcServer;
 import dev.zrepl4j.zfs.DatasetPath;

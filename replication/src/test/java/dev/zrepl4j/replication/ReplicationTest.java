@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.zrepl4j.replication.MemoryPools.Fault;
 import dev.zrepl4j.replication.Replication.FsReport.State;
+import dev.zrepl4j.replication.pruning.PruneRequest;
+import dev.zrepl4j.replication.pruning.PruneResult;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;

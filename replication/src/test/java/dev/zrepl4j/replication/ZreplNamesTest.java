@@ -24,6 +24,14 @@ class ZreplNamesTest {
   }
 
   @Test
+  void isCursorBookmarkKnowsTheCursorsOfAnyJobTentativeOrNot() {
+    assertThat(ZreplNames.isCursorBookmark(ZreplNames.cursorBookmark(7L, "other"))).isTrue();
+    assertThat(ZreplNames.isCursorBookmark(ZreplNames.tentativeCursorBookmark(7L, "j"))).isTrue();
+    assertThat(ZreplNames.isCursorBookmark("zrepl_CURSOR_G_123_J_x")).isFalse();
+    assertThat(ZreplNames.isCursorBookmark(ZreplNames.cursorHold("j"))).isFalse();
+  }
+
+  @Test
   void parsesCursorBookmarksBackIncludingJobsWithUnderscores() {
     var c = ZreplNames.parseCursorBookmark(ZreplNames.cursorBookmark(-2L, "a_J_b")).orElseThrow();
     assertThat(c).isEqualTo(new ZreplNames.CursorName(false, -2L, "a_J_b"));
