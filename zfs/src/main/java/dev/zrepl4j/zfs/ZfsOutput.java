@@ -100,14 +100,14 @@ final class ZfsOutput {
       var f = split(line, no, 0, 4);
       var id = versionName(f.get(0), no, line);
       var v =
-          new FilesystemVersion(
-              id.filesystem(),
-              id.type(),
-              id.name(),
+          version(
+              id,
               unsigned(f.get(1), "guid", no, line),
               unsigned(f.get(2), "createtxg", no, line),
               creation(f.get(3), no, line),
-              userRefs(f.get(4), id.type(), no, line));
+              userRefs(f.get(4), id.type(), no, line),
+              no,
+              line);
       out.computeIfAbsent(v.filesystem(), k -> new ArrayList<>()).add(v);
     }
     out.values().forEach(ZfsOutput::sortByTxg);
@@ -164,18 +164,36 @@ final class ZfsOutput {
       }
       var id = versionName(name, 0, name);
       var v =
-          new FilesystemVersion(
-              id.filesystem(),
-              id.type(),
-              id.name(),
+          version(
+              id,
               unsigned(p.getOrDefault("guid", ""), "guid", 0, name),
               unsigned(p.getOrDefault("createtxg", ""), "createtxg", 0, name),
               creation(p.getOrDefault("creation", ""), 0, name),
-              userRefs(p.getOrDefault("userrefs", ""), id.type(), 0, name));
+              userRefs(p.getOrDefault("userrefs", ""), id.type(), 0, name),
+              0,
+              name);
       out.computeIfAbsent(v.filesystem(), k -> new ArrayList<>()).add(v);
     }
     out.values().forEach(ZfsOutput::sortByTxg);
     return out;
+  }
+
+  /** A version, its name checked by {@link FilesystemVersion}'s rules (no TAB, no '@' ...). */
+  private static FilesystemVersion version(
+      FilesystemVersion.FullName id,
+      long guid,
+      long createTxg,
+      Instant creation,
+      long userRefs,
+      long lineNo,
+      String line)
+      throws ZfsParseException {
+    try {
+      return new FilesystemVersion(
+          id.filesystem(), id.type(), id.name(), guid, createTxg, creation, userRefs);
+    } catch (IllegalArgumentException e) {
+      throw new ZfsParseException(where(lineNo) + e.getMessage() + ": '" + line + "'");
+    }
   }
 
   private static void sortByTxg(List<FilesystemVersion> versions) {
@@ -238,7 +256,7 @@ final class ZfsOutput {
 
   private static Instant creation(String s, long lineNo, String line) throws ZfsParseException {
     long secs = unsigned(s, "creation", lineNo, line);
-    if (secs < 0) {
+    if (secs < 0 || secs > Instant.MAX.getEpochSecond()) {
       throw new ZfsParseException(where(lineNo) + "creation out of range: '" + line + "'");
     }
     return Instant.ofEpochSecond(secs);

@@ -236,7 +236,11 @@ public final class FrameReader {
                 + (total + remaining)
                 + " so far)");
       }
-      out = out == null ? new byte[remaining] : Arrays.copyOf(out, total + remaining);
+      if (out == null) {
+        out = new byte[remaining];
+      } else if (remaining > 0) {
+        out = Arrays.copyOf(out, total + remaining);
+      }
       while (remaining > 0) {
         total += readPayload(out, total, remaining);
       }
@@ -251,6 +255,8 @@ public final class FrameReader {
    */
   public byte[] readDataMessage(int limit) throws IOException {
     requireBoundary();
+    // grown geometrically (never past the limit) and trimmed at the end: copying the message so
+    // far for every frame made a body sent in tiny frames cost quadratic time and allocation
     byte[] out = new byte[0];
     int total = 0;
     do {
@@ -267,13 +273,16 @@ public final class FrameReader {
                 + " announced so far)");
       }
       if (remaining > 0) {
-        out = Arrays.copyOf(out, total + remaining);
+        int need = total + remaining;
+        if (need > out.length) {
+          out = Arrays.copyOf(out, (int) Math.max(need, Math.min(limit, 2L * out.length)));
+        }
         while (remaining > 0) {
           total += readPayload(out, total, remaining);
         }
       }
     } while (!fin);
-    return out;
+    return total == out.length ? out : Arrays.copyOf(out, total);
   }
 
   /**

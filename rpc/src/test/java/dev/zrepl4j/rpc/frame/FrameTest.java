@@ -347,6 +347,59 @@ class FrameTest {
     assertThat(out.size()).isEqualTo(6 + MIB4);
   }
 
+  /** Bytes allocated by this thread while {@code read} runs. */
+  private static long allocatedBy(IoRunnable read) throws IOException {
+    var mx =
+        (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+    long before = mx.getCurrentThreadAllocatedBytes();
+    read.run();
+    return mx.getCurrentThreadAllocatedBytes() - before;
+  }
+
+  @FunctionalInterface
+  private interface IoRunnable {
+    void run() throws IOException;
+  }
+
+  @Test
+  void dataMessageInOneByteFramesCostsLinearAllocation() throws IOException {
+    // DEFECT (found writing the fuzz tests' allocation bound): every frame copied the whole
+    // message so far, so a 64 KiB body in 1-byte frames allocated and copied 2 GiB, and a 64 MiB
+    // body (the default maxJsonBody) would have cost 2^51 bytes of copying
+    int n = 64 * 1024;
+    var wire = new ByteArrayOutputStream();
+    byte[] payload = new byte[n];
+    new Random(2).nextBytes(payload);
+    for (int i = 0; i < n; i++) {
+      wire.writeBytes(new byte[] {2, (byte) (i == n - 1 ? 1 : 0), 1, 0, 0, 0, payload[i]});
+    }
+    var r = new FrameReader(new ByteArrayInputStream(wire.toByteArray()), 1 << 16);
+    byte[][] got = new byte[1][];
+    long allocated = allocatedBy(() -> got[0] = r.readDataMessage(64 << 20));
+    assertThat(got[0]).isEqualTo(payload);
+    // linear: a few dozen bytes per frame (2 GiB before the fix)
+    assertThat(allocated).as("bytes allocated for a %d-byte body", n).isLessThan(128L * n);
+  }
+
+  @Test
+  void emptyHeaderFramesDoNotCopyTheHeader() throws IOException {
+    // each empty non-final HEADER frame (6 bytes on the wire) copied up to 4 KiB
+    var wire = new ByteArrayOutputStream();
+    byte[] json = new byte[4000];
+    Arrays.fill(json, (byte) ' ');
+    wire.writeBytes(new byte[] {1, 0, (byte) 0xA0, 0x0F, 0, 0});
+    wire.writeBytes(json);
+    for (int i = 0; i < 10_000; i++) {
+      wire.writeBytes(new byte[] {1, 0, 0, 0, 0, 0});
+    }
+    wire.writeBytes(new byte[] {1, 1, 0, 0, 0, 0});
+    var r = new FrameReader(new ByteArrayInputStream(wire.toByteArray()), 1 << 16);
+    byte[][] got = new byte[1][];
+    long allocated = allocatedBy(() -> got[0] = r.readHeaderMessage());
+    assertThat(got[0]).isEqualTo(json);
+    assertThat(allocated).isLessThan(1 << 20);
+  }
+
   @Test
   void rejectsFrameLongerThanLimitBeforeReadingIt() {
     byte[] wire = {2, 1, 1, 0, 0x40, 0}; // 4 MiB + 1
