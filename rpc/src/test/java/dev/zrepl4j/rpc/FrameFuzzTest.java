@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.code_intelligence.jazzer.junit.DictionaryEntries;
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import dev.zrepl4j.fuzz.FuzzHarness;
 import dev.zrepl4j.rpc.frame.FrameReader;
 import dev.zrepl4j.rpc.frame.Limits;
 import java.io.ByteArrayInputStream;

@@ -3,6 +3,7 @@ package dev.zrepl4j.zfs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import dev.zrepl4j.fuzz.FuzzHarness;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteOrder;

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.code_intelligence.jazzer.junit.DictionaryEntries;
 import com.code_intelligence.jazzer.junit.FuzzTest;
-import dev.zrepl4j.rpc.FuzzHarness;
+import dev.zrepl4j.fuzz.FuzzHarness;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

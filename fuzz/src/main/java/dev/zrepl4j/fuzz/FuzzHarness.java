@@ -1,4 +1,4 @@
-package dev.zrepl4j.rpc;
+package dev.zrepl4j.fuzz;
 
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -25,8 +25,6 @@ import org.jspecify.annotations.Nullable;
  * <p>Counts the inputs tried and the failures, and prints them when closed: {@code
  * fuzz.<parser>.inputs N} and {@code fuzz.<parser>.failures N} (also written to {@code
  * target/fuzz/<parser>.txt} for scripts/fuzz.sh). Not thread-safe: one per fuzz test instance.
- *
- * <p>A copy of this class lives in the zfs and daemon test trees (the modules share no test code).
  */
 public final class FuzzHarness implements AutoCloseable {
   /** The parse of one input; its result is checked inside (an AssertionError fails the input). */
