@@ -39,6 +39,7 @@ public final class Snapshotter {
   // how long the hook's output may stay open after the hook ended (a background child of the
   // hook holding it): then the holders are killed and the output abandoned
   private static final Duration HOOK_OUTPUT_GRACE = Duration.ofSeconds(2);
+  private static final Path SETSID = Path.of("/usr/bin/setsid");
 
   /**
    * A pre/post-snapshot hook of {@code snapshotting.hooks}: a {@link CommandHook} or a {@link
@@ -335,11 +336,21 @@ public final class Snapshotter {
   private static @Nullable String runCommand(
       CommandHook h, String type, DatasetPath fs, String snap, boolean dryRun)
       throws InterruptedException {
-    var pb = new ProcessBuilder(h.path().toString());
+    // in a session of its own where setsid(1) is there: whatever the hook leaves running, even
+    // detached from it, is found by its session id when it holds the hook's output too long
+    boolean ownSession = Files.isExecutable(SETSID);
+    var pb =
+        ownSession
+            ? new ProcessBuilder(SETSID.toString(), h.path().toString())
+            : new ProcessBuilder(h.path().toString());
     pb.environment().put("ZREPL_HOOKTYPE", type);
     pb.environment().put("ZREPL_FS", fs.toString());
     pb.environment().put("ZREPL_SNAPNAME", snap);
     pb.environment().put("ZREPL_DRYRUN", Boolean.toString(dryRun));
+    if (ownSession && !Files.isExecutable(h.path())) {
+      // as ProcessBuilder would say it, not as setsid's exit status
+      return type + " hook " + h.path() + " for " + fs + " could not start: not an executable file";
+    }
     Process p;
     try {
       p = pb.start();
@@ -348,6 +359,7 @@ public final class Snapshotter {
     }
     // the hook's stdout and stderr pipes, to find whatever still holds them after it ended
     var pipes = outputPipes(p.pid());
+    long session = ownSession ? p.pid() : -1; // setsid execs the hook: same pid, its session
     var stderr = new StringBuilder();
     var out = Thread.ofVirtual().start(() -> drain(p.getInputStream(), h, fs, null));
     var err = Thread.ofVirtual().start(() -> drain(p.getErrorStream(), h, fs, stderr));
@@ -365,7 +377,7 @@ public final class Snapshotter {
       // the output ends when the last process holding it ends: a background child of the hook
       // (`sleep 600 &`) keeps it open, and the job must not wait for that
       if (!out.join(HOOK_OUTPUT_GRACE) || !err.join(HOOK_OUTPUT_GRACE)) {
-        var holders = holders(pipes);
+        var holders = holders(session, pipes);
         log.warn(
             "{} hook {} for {} ended, but processes {} still hold its output open {} later:"
                 + " killing them",
@@ -478,9 +490,12 @@ public final class Snapshotter {
     return pipes;
   }
 
-  /** The live processes, other than this one, that have one of {@code pipes} open. */
-  private static List<ProcessHandle> holders(Set<String> pipes) {
-    if (pipes.isEmpty()) {
+  /**
+   * The live processes, other than this one, in session {@code session} (-1: none) or that have one
+   * of {@code pipes} open: what a hook left holding its output.
+   */
+  private static List<ProcessHandle> holders(long session, Set<String> pipes) {
+    if (session < 0 && pipes.isEmpty()) {
       return List.of();
     }
     long self = ProcessHandle.current().pid();
@@ -488,7 +503,9 @@ public final class Snapshotter {
     try (var procs = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
       for (var proc : procs) {
         long pid = Long.parseLong(proc.getFileName().toString());
-        if (pid != self && holdsAny(proc.resolve("fd"), pipes)) {
+        if (pid != self
+            && ((session >= 0 && sessionOf(proc) == session)
+                || (!pipes.isEmpty() && holdsAny(proc.resolve("fd"), pipes)))) {
           ProcessHandle.of(pid).ifPresent(out::add);
         }
       }
@@ -496,6 +513,18 @@ public final class Snapshotter {
       log.debug("listing the holders of a hook's output: {}", e.toString());
     }
     return out;
+  }
+
+  /** The session id of the process {@code /proc/<pid>} (-1 if it is gone). */
+  private static long sessionOf(Path proc) {
+    try {
+      var stat = Files.readString(proc.resolve("stat"));
+      // pid (comm) state ppid pgrp session ...: comm may hold anything, so after its last ')'
+      var fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ", 5);
+      return Long.parseLong(fields[3]);
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
   }
 
   private static boolean holdsAny(Path fdDir, Set<String> pipes) {
