@@ -759,7 +759,7 @@ public final class Replication {
   /** The InterruptedException that ends a stopped run's worker, the interrupt flag set. */
   private static InterruptedException stopped(IOException e) {
     Thread.currentThread().interrupt();
-    var ie = new InterruptedException(describe(e));
+    var ie = new InterruptedException(e.getMessage());
     ie.initCause(e);
     return ie;
   }
