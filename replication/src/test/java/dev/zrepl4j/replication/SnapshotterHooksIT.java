@@ -144,7 +144,9 @@ class SnapshotterHooksIT {
           script(
               dir,
               "exits.sh",
-              "sleep 600 &\necho $! > " + dir + "/bg-exits-$ZREPL_HOOKTYPE\necho started\nexit 0");
+              // it exits while its output is being read (a reader that is between two reads when
+              // a process exits gets EOF from the JDK, which drains and closes the pipe then)
+              "sleep 600 &\necho $! > " + dir + "/bg-exits-$ZREPL_HOOKTYPE\nsleep 0.5\nexit 0");
       var hangs =
           script(
               dir,
