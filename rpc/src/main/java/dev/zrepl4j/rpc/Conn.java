@@ -275,12 +275,34 @@ final class Conn implements AutoCloseable {
       return total;
     }
 
+    /**
+     * Writes at most {@link #SLICE} bytes of {@code srcs} (the buffer where the slice ends is
+     * shortened for the call): a blocking socket's write returns only when all it was given is
+     * sent, and a 4 MiB frame on a slow link must not look like a stalled one. Callers loop.
+     */
     @Override
     public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
+      long room = SLICE;
+      int end = offset;
+      int cut = -1;
+      int cutLimit = 0;
+      while (end < offset + length) {
+        var b = srcs[end++];
+        if (b.remaining() > room) {
+          cut = end - 1;
+          cutLimit = b.limit();
+          b.limit(b.position() + (int) room);
+          break;
+        }
+        room -= b.remaining();
+      }
       blockedSince = System.nanoTime();
       try {
-        return channel().write(srcs, offset, length);
+        return channel().write(srcs, offset, end - offset);
       } finally {
+        if (cut >= 0) {
+          srcs[cut].limit(cutLimit);
+        }
         blockedSince = 0;
       }
     }
