@@ -52,7 +52,7 @@ class SilentPeerTest {
                     r.readDataMessage(64 * 1024);
                     var w = new FrameWriter(s.getOutputStream(), 64 * 1024);
                     w.headerMessage(Header.ok(DataType.JSON).encode());
-                    byte[] json = Json.write(new Hello(Hello.VERSION, "mute", 0, 100));
+                    byte[] json = Json.write(new Hello(Hello.VERSION, "mute", 0, 100, null));
                     w.dataMessage(json, 0, json.length);
                     w.flush();
                   }
