@@ -45,12 +45,34 @@ public final class RealZfs implements Zfs {
   private final List<String> zfs;
   private final List<String> zpool;
   private final ZfsCapabilities capabilities;
-  private final AtomicLong invocations = new AtomicLong();
+  private final AtomicLong invocations;
+  private final CommandListener listener;
 
   private RealZfs(List<String> zfs, List<String> zpool, ZfsCapabilities capabilities) {
+    this(zfs, zpool, capabilities, new AtomicLong(), CommandListener.none());
+  }
+
+  private RealZfs(
+      List<String> zfs,
+      List<String> zpool,
+      ZfsCapabilities capabilities,
+      AtomicLong invocations,
+      CommandListener listener) {
     this.zfs = List.copyOf(zfs);
     this.zpool = List.copyOf(zpool);
     this.capabilities = capabilities;
+    this.invocations = invocations;
+    this.listener = listener;
+  }
+
+  /**
+   * The same binaries and capabilities, telling {@code listener} of every command run through the
+   * returned instance (the daemon gives each job its own, labelled with the job's name). The
+   * invocation count is shared with this instance.
+   */
+  @Override
+  public RealZfs observedBy(CommandListener listener) {
+    return new RealZfs(zfs, zpool, capabilities, invocations, listener);
   }
 
   /**
@@ -137,17 +159,10 @@ public final class RealZfs implements Zfs {
     T parse(InputStream stdout) throws IOException;
   }
 
-  private List<String> argv(List<String> binary, List<String> args) {
-    var argv = new ArrayList<String>(binary.size() + args.size());
-    argv.addAll(binary);
-    argv.addAll(args);
-    return argv;
-  }
-
   ZfsProcess startZfs(List<String> args, ZfsProcess.Stdin stdin, ZfsProcess.Stdout stdout)
       throws ZfsException {
     invocations.incrementAndGet();
-    return ZfsProcess.start(argv(zfs, args), stdin, stdout);
+    return ZfsProcess.start(zfs, args, stdin, stdout, listener);
   }
 
   <T> T run(List<String> binary, List<String> args, Parser<T> parser) throws IOException {
@@ -163,7 +178,7 @@ public final class RealZfs implements Zfs {
       throws IOException {
     invocations.incrementAndGet();
     try (var p =
-        ZfsProcess.start(argv(binary, args), ZfsProcess.Stdin.NULL, ZfsProcess.Stdout.PIPE)) {
+        ZfsProcess.start(binary, args, ZfsProcess.Stdin.NULL, ZfsProcess.Stdout.PIPE, listener)) {
       T result;
       try {
         result = parser.parse(p.stdout());

@@ -49,6 +49,7 @@ final class ZfsProcess implements AutoCloseable {
 
   private final List<String> argv;
   private final Process process;
+  private final Exited exited;
   private final BoundedTail stderr = new BoundedTail(STDERR_TAIL_BYTES);
   private final Thread drainer;
   private final InputStream stdout;
@@ -59,9 +60,11 @@ final class ZfsProcess implements AutoCloseable {
       List<String> argv,
       Process process,
       @Nullable InputStream stdout,
-      @Nullable OutputStream stdin) {
+      @Nullable OutputStream stdin,
+      Exited exited) {
     this.argv = argv;
     this.process = process;
+    this.exited = exited;
     this.stdout = stdout != null ? stdout : process.getInputStream();
     this.stdin = stdin != null ? stdin : process.getOutputStream();
     this.drainer =
@@ -76,9 +79,31 @@ final class ZfsProcess implements AutoCloseable {
    * @throws ZfsException if the binary cannot be started
    */
   static ZfsProcess start(List<String> argv, Stdin stdin, Stdout stdout) throws ZfsException {
+    return start(argv, stdin, stdout, Exited.NONE);
+  }
+
+  /**
+   * Starts {@code binary} followed by {@code args} without a shell; {@code listener} is told of its
+   * runtime once it exited.
+   *
+   * @throws ZfsException if the binary cannot be started
+   */
+  static ZfsProcess start(
+      List<String> binary, List<String> args, Stdin stdin, Stdout stdout, CommandListener listener)
+      throws ZfsException {
+    var argv = new java.util.ArrayList<String>(binary.size() + args.size());
+    argv.addAll(binary);
+    argv.addAll(args);
+    var exited =
+        new Exited(String.join(" ", binary), args.isEmpty() ? "" : args.getFirst(), listener);
+    return start(argv, stdin, stdout, exited);
+  }
+
+  private static ZfsProcess start(List<String> argv, Stdin stdin, Stdout stdout, Exited exited)
+      throws ZfsException {
     boolean large = (stdin == Stdin.BULK || stdout == Stdout.BULK) && !largePipesRefused;
     try {
-      return start(argv, stdin, stdout, large);
+      return start(argv, stdin, stdout, large, exited);
     } catch (ZfsException e) {
       var why = String.valueOf(e.getMessage());
       if (!large || !why.contains(LargePipe.fdDirectory) || why.contains("Too many open files")) {
@@ -86,7 +111,7 @@ final class ZfsProcess implements AutoCloseable {
       }
       // a policy (LSM, a hardened /proc) may refuse reopening a pipe through /proc/self/fd: the
       // process pipes of ProcessBuilder still work, and are used from then on if they do here
-      var p = start(argv, stdin, stdout, false);
+      var p = start(argv, stdin, stdout, false, exited);
       if (!largePipesRefused) {
         largePipesRefused = true;
         log.warn(
@@ -101,7 +126,8 @@ final class ZfsProcess implements AutoCloseable {
   // set once starting a process with large pipes failed and without them worked
   static volatile boolean largePipesRefused;
 
-  private static ZfsProcess start(List<String> argv, Stdin stdin, Stdout stdout, boolean large)
+  private static ZfsProcess start(
+      List<String> argv, Stdin stdin, Stdout stdout, boolean large, Exited exited)
       throws ZfsException {
     var pb = new ProcessBuilder(argv);
     if (stdin == Stdin.NULL) {
@@ -126,7 +152,7 @@ final class ZfsProcess implements AutoCloseable {
       }
       var p = pb.start();
       log.debug("started {} (pid {})", argv, p.pid());
-      return new ZfsProcess(List.copyOf(argv), p, ourStdout, ourStdin);
+      return new ZfsProcess(List.copyOf(argv), p, ourStdout, ourStdin, exited.started());
     } catch (IOException e) {
       closeQuietly(ourStdin);
       closeQuietly(ourStdout);
@@ -163,6 +189,7 @@ final class ZfsProcess implements AutoCloseable {
   int waitFor() throws InterruptedIOException {
     try {
       int status = process.waitFor();
+      exited.report();
       drainer.join(DRAIN_JOIN);
       return status;
     } catch (InterruptedException e) {
@@ -221,6 +248,7 @@ final class ZfsProcess implements AutoCloseable {
         interrupted = true;
       }
     }
+    exited.report();
     closeQuietly(stdin);
     closeQuietly(stdout);
     try {
@@ -231,6 +259,43 @@ final class ZfsProcess implements AutoCloseable {
     closeQuietly(process.getErrorStream());
     if (interrupted) {
       Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * Reports one process's runtime to its listener, once (at the first {@link #waitFor()} that saw
+   * the exit, or at {@link #close()}). Thread-safe.
+   */
+  static final class Exited {
+    static final Exited NONE = new Exited("", "", CommandListener.none());
+
+    private final String binary;
+    private final String verb;
+    private final CommandListener listener;
+    private final long startNanos;
+    private final java.util.concurrent.atomic.AtomicBoolean reported =
+        new java.util.concurrent.atomic.AtomicBoolean();
+
+    Exited(String binary, String verb, CommandListener listener) {
+      this(binary, verb, listener, System.nanoTime());
+    }
+
+    private Exited(String binary, String verb, CommandListener listener, long startNanos) {
+      this.binary = binary;
+      this.verb = verb;
+      this.listener = listener;
+      this.startNanos = startNanos;
+    }
+
+    /** A copy whose clock starts now (the process was just started). */
+    Exited started() {
+      return this == NONE ? NONE : new Exited(binary, verb, listener, System.nanoTime());
+    }
+
+    void report() {
+      if (this != NONE && reported.compareAndSet(false, true)) {
+        listener.exited(binary, verb, Duration.ofNanos(System.nanoTime() - startNanos));
+      }
     }
   }
 
