@@ -2,6 +2,7 @@ package dev.zrepl4j.cli;
 
 import dev.zrepl4j.config.ConfigException;
 import dev.zrepl4j.daemon.Daemon;
+import dev.zrepl4j.daemon.LogEntryCounter;
 import java.time.Clock;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -25,7 +26,9 @@ final class DaemonCommand implements Callable<Integer> {
       return 1;
     }
     Logging.configure(cfg.global().logging());
-    var daemon = Daemon.start(cfg, HostZfs.open(), Clock.systemUTC(), Main.version());
+    // zrepl_daemon_log_entries: the logging backend counts into it (the log outlets' work)
+    var logEntries = new LogEntryCounter();
+    var daemon = Daemon.start(cfg, HostZfs.open(), Clock.systemUTC(), Main.version(), logEntries);
     var hook = Thread.ofPlatform().name("shutdown").unstarted(daemon::close);
     Runtime.getRuntime().addShutdownHook(hook);
     System.err.println(

@@ -464,6 +464,7 @@ public final class ConfigParser {
     var pruning = m.requiredMap("pruning").flatMap(this::pruning);
     var replication = replication(m);
     var initial = initialReplication(m);
+    var lagObjective = lagObjective(m);
     if (connect.isEmpty() || filesystems.isEmpty() || snapshotting.isEmpty() || pruning.isEmpty()) {
       return Optional.empty();
     }
@@ -476,7 +477,13 @@ public final class ConfigParser {
             snapshotting.get(),
             pruning.get(),
             replication,
-            initial));
+            initial,
+            lagObjective));
+  }
+
+  /** {@code zrepl4j_lag_objective}: our extension key on active jobs (a positive duration). */
+  private static Optional<Duration> lagObjective(YMap m) {
+    return m.get("zrepl4j_lag_objective").flatMap(Value::positiveDuration);
   }
 
   private Optional<Job> sink(YMap m, String name) {
@@ -508,6 +515,7 @@ public final class ConfigParser {
     var replication = replication(m);
     var initial = initialReplication(m);
     var mapping = mapping(m, rootFs.orElse(null));
+    var lagObjective = lagObjective(m);
     if (connect.isEmpty() || rootFs.isEmpty() || interval.isEmpty() || pruning.isEmpty()) {
       return Optional.empty();
     }
@@ -521,7 +529,8 @@ public final class ConfigParser {
             pruning.get(),
             replication,
             initial,
-            mapping));
+            mapping,
+            lagObjective));
   }
 
   private Optional<Job> source(YMap m, String name) {

@@ -28,6 +28,12 @@ public sealed interface Job {
     ReplicationOptions replication();
 
     InitialPolicy initialReplication();
+
+    /**
+     * {@code zrepl4j_lag_objective} (a zrepl4j extension, not a zrepl key): the largest acceptable
+     * replication lag of each filesystem; a breach shows in status, in metrics and in the log.
+     */
+    Optional<Duration> lagObjective();
   }
 
   /** {@code type: push}: takes snapshots, sends to a sink. */
@@ -39,7 +45,8 @@ public sealed interface Job {
       Snapshotting snapshotting,
       Pruning pruning,
       ReplicationOptions replication,
-      InitialPolicy initialReplication)
+      InitialPolicy initialReplication,
+      Optional<Duration> lagObjective)
       implements Active {
     @Override
     public String type() {
@@ -81,7 +88,8 @@ public sealed interface Job {
       Pruning pruning,
       ReplicationOptions replication,
       InitialPolicy initialReplication,
-      Optional<DatasetMapping> mapping)
+      Optional<DatasetMapping> mapping,
+      Optional<Duration> lagObjective)
       implements Active {
     @Override
     public String type() {

@@ -36,7 +36,7 @@ final class PassiveJob extends JobRunner {
   // the client identities a source job has served since the daemon started, in order
   private final java.util.Set<String> clientIdentities = new java.util.LinkedHashSet<>();
 
-  PassiveJob(Job config, Zfs zfs, Transports transports, Clock clock) {
+  PassiveJob(Job config, Zfs zfs, Transports transports, Clock clock, Metrics.JobMetrics metrics) {
     super(config.name(), config.type(), clock);
     this.config = config;
     this.transports = transports;
@@ -53,7 +53,9 @@ final class PassiveJob extends JobRunner {
       }
       case Job.Source s -> {
         server.onConnection(c -> pulledBy(c.identity()));
-        server.register("sender", new Sender(zfs, s.filesystems(), s.name(), s.send().options()));
+        server.register(
+            "sender",
+            new Sender(zfs, s.filesystems(), s.name(), s.send().options(), metrics::unmatched));
         server.register(new SeedSource(zfs, s.filesystems()));
         snapshots = Optional.of(new Snapshots(s.snapshotting(), zfs, s.filesystems(), clock));
       }
