@@ -151,7 +151,8 @@ final class ActiveJob extends JobRunner {
     var got = new ArrayList<Received>();
     int failed = 0;
     for (var f : report.filesystems()) {
-      metrics.replicated(f.filesystem(), f.bytes());
+      // the bytes were counted as they streamed (progress); 0 makes every filesystem's series
+      metrics.replicated(f.filesystem(), 0);
       got.add(new Received(f.filesystem(), f.newestCommon()));
       if (!f.ok()) {
         failed++;
@@ -214,8 +215,14 @@ final class ActiveJob extends JobRunner {
         clock);
   }
 
+  /** Called on a step's worker thread; a filesystem has one step at a time. */
   private void progress(String fs, Step step, long bytes) {
     var was = progress.put(fs, new JobStatus.Fs(fs, "STEPPING", 0, 0, bytes, step.toString()));
+    // zrepl_replication_bytes_replicated grows while the stream flows (a retried attempt of the
+    // same step starts again from 0 and counts again: those bytes crossed the wire too)
+    boolean sameAttempt =
+        was != null && was.message().equals(step.toString()) && bytes >= was.bytes();
+    metrics.replicated(fs, sameAttempt ? bytes - was.bytes() : bytes);
     if (was == null || !was.message().equals(step.toString())) {
       log.info("job {}: {}: sending {}", name, fs, step);
     }

@@ -59,7 +59,8 @@ public final class Metrics {
         register(
             new Monotonic(
                 "zrepl_replication_bytes_replicated",
-                "number of bytes replicated from sender to receiver per filesystem",
+                "number of bytes replicated from sender to receiver per filesystem (send stream"
+                    + " bytes as they flow, attempts that failed and were retried included)",
                 "zrepl_job",
                 "filesystem"));
     registry.register(logEntries.collector());

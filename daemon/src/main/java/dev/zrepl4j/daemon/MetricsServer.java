@@ -15,6 +15,8 @@ import java.util.concurrent.Executors;
 final class MetricsServer implements AutoCloseable {
   private final HTTPServer server;
   private final ExecutorService executor;
+  private final java.util.concurrent.atomic.AtomicBoolean closed =
+      new java.util.concurrent.atomic.AtomicBoolean();
 
   private MetricsServer(HTTPServer server, ExecutorService executor) {
     this.server = server;
@@ -84,6 +86,9 @@ final class MetricsServer implements AutoCloseable {
 
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
     server.close();
     executor.close();
   }

@@ -253,6 +253,35 @@ class ConfigParserTest {
   }
 
   @Test
+  void monitoringListenFreebindIsRefusedAsNotSupported() {
+    // the JDK has no IP_FREEBIND socket option: refused rather than parsed and ignored
+    var e =
+        catchThrowableOfType(
+            ConfigException.class,
+            () ->
+                ConfigParser.parse(
+                    """
+                    global:
+                      monitoring:
+                        - {type: prometheus, listen: ":9811", listen_freebind: true}
+                    """,
+                    Path.of("a.yml")));
+    assertThat(e.getMessage())
+        .contains("global.monitoring[0].listen_freebind")
+        .contains("not supported yet");
+    var ok =
+        ConfigParser.parse(
+            """
+            global:
+              monitoring:
+                - {type: prometheus, listen: "127.0.0.1:9811", listen_freebind: false}
+            """,
+            Path.of("a.yml"));
+    assertThat(ok.global().monitoring())
+        .contains(new DaemonConfig.Monitoring("127.0.0.1:9811", false));
+  }
+
+  @Test
   void emptyFileHasNoJobsAndDefaults() {
     var c = ConfigParser.parse("", dir.resolve("zrepl.yml"));
     assertThat(c.jobs()).isEmpty();

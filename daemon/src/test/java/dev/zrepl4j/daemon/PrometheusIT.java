@@ -201,13 +201,20 @@ class PrometheusIT extends TwoPoolsTest {
             v -> v >= 1,
             push);
         push.await("push", Duration.ofSeconds(60), s -> !s.current().isEmpty());
+        var bab = data + "/a/b";
+        // the bytes count while they stream (the stall holds the step; nothing has completed)
+        await(
+            "zrepl_replication_bytes_replicated{zrepl_job=\"push\",filesystem=\"%s\"}"
+                .formatted(bab),
+            v -> v >= 1 << 20,
+            push);
+        assertThat(push.job("push").runs()).as("still in the first run").isZero();
         proxy.release();
         var s = push.awaitRuns("push", 1);
         assertRunOk(push, s);
         assertReplicated("client1");
 
         // after it
-        var bab = data + "/a/b";
         await(
             "zrepl_replication_bytes_replicated{zrepl_job=\"push\",filesystem=\"%s\"}"
                 .formatted(bab),
