@@ -17,6 +17,13 @@ import java.util.function.Supplier;
  * place of Go's. One per daemon, fed by its jobs through {@link JobMetrics} handles; {@code
  * /metrics} serves {@link #registry()}. Thread-safe.
  *
+ * <p>Why the official Prometheus Java client ({@code io.prometheus:prometheus-metrics-*} 1.x) and
+ * not Micrometer: the metrics must keep zrepl's exact names, label names and histogram buckets; the
+ * client's model is Prometheus's own, while Micrometer's dimensional layer renames meters to its
+ * conventions (base units, suffixes) and its Prometheus registry is built on this same client
+ * anyway, one layer further away. The client also brings the HTTP exporter (on the JDK's HTTP
+ * server, no further dependencies) and the JVM metrics.
+ *
  * <p>Implementation notes. zrepl's two counters ({@code zrepl_replication_bytes_replicated}, {@code
  * zrepl_daemon_log_entries}) are exposed under their exact zrepl names by {@link Monotonic}, as
  * {@code untyped}: the Prometheus Java client (like every OpenMetrics-era client) always exposes a
