@@ -21,6 +21,11 @@ scripts/zfs-fuse.sh up
 { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && [ -x /usr/sbin/mariadbd ]; } ||
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql mariadb-server) >/dev/null
 
+# --- Prometheus for the monitoring tests (PrometheusIT starts its own server on 127.0.0.1 with its
+# own config and storage in a temporary directory, and runs promtool on examples/prometheus-alerts.yml)
+{ [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ]; } ||
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >/dev/null
+
 # --- real ZFS, generation 2: OpenZFS 2.x in a qemu guest (every run; image cached) -------------
 scripts/zfs-guest.sh start
 # in CI, power the guest off at the end; developers keep it running for the next run

@@ -3,6 +3,7 @@ package dev.zrepl4j.cli;
 import dev.zrepl4j.config.ConfigException;
 import dev.zrepl4j.config.DaemonConfig;
 import dev.zrepl4j.daemon.Daemon;
+import dev.zrepl4j.daemon.LogEntryCounter;
 import java.time.Clock;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -28,7 +29,13 @@ final class DaemonCommand implements Callable<Integer> {
     var outlets = Logging.configure(cfg.global().logging());
     Daemon daemon;
     try {
-      daemon = Daemon.start(cfg, HostZfs.open(), Clock.systemUTC(), Main.version());
+      daemon =
+          Daemon.start(
+              cfg,
+              HostZfs.open(),
+              Clock.systemUTC(),
+              Main.version(),
+              new LogEntryCounter(outlets.stats()));
     } catch (Exception e) {
       outlets.close();
       throw e;

@@ -87,7 +87,37 @@ final class StatusCommand implements Callable<Integer> {
       for (var w : j.warnings()) {
         out.println("  warning: " + w);
       }
+      var lag = j.lag();
+      if (lag != null) {
+        out.printf(
+            Locale.ROOT,
+            "  lag objective: %s%n",
+            lag.objective() == null
+                ? "none"
+                : lag.objective() + (lag.breached() ? ", BREACHED" : ", met"));
+        for (var f : lag.filesystems()) {
+          var seconds = f.seconds();
+          out.printf(
+              Locale.ROOT,
+              "    %-40s %s%n",
+              f.filesystem(),
+              seconds == null
+                  ? "nothing received yet"
+                  : "lag " + lagText(seconds) + " (@" + f.snapshot() + ", " + f.created() + ")");
+        }
+        for (var b : lag.breaches()) {
+          out.println("    breach: " + b);
+        }
+      }
     }
+  }
+
+  /** {@code 1h02m03s} style. */
+  static String lagText(double seconds) {
+    long s = (long) seconds;
+    return s >= 3600
+        ? String.format(Locale.ROOT, "%dh%02dm%02ds", s / 3600, s / 60 % 60, s % 60)
+        : s >= 60 ? String.format(Locale.ROOT, "%dm%02ds", s / 60, s % 60) : s + "s";
   }
 
   static String human(long bytes) {

@@ -10,6 +10,7 @@ import dev.zrepl4j.replication.pruning.PruneRule;
 import dev.zrepl4j.zfs.DatasetPath;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 
 /** One entry of {@code jobs:}. The name is unique in the config and never changes (zrepl#327). */
 public sealed interface Job {
@@ -27,6 +28,12 @@ public sealed interface Job {
     ReplicationOptions replication();
 
     InitialPolicy initialReplication();
+
+    /**
+     * {@code zrepl4j_lag_objective} (a zrepl4j extension, not a zrepl key): the largest acceptable
+     * replication lag of each filesystem; a breach shows in status, in metrics and in the log.
+     */
+    Optional<Duration> lagObjective();
   }
 
   /** A passive job that serves active ones (sink, source). */
@@ -43,7 +50,8 @@ public sealed interface Job {
       Snapshotting snapshotting,
       Pruning pruning,
       ReplicationOptions replication,
-      InitialPolicy initialReplication)
+      InitialPolicy initialReplication,
+      Optional<Duration> lagObjective)
       implements Active {
     @Override
     public String type() {
@@ -96,7 +104,8 @@ public sealed interface Job {
       Pruning pruning,
       ReplicationOptions replication,
       InitialPolicy initialReplication,
-      Targets targets)
+      Targets targets,
+      Optional<Duration> lagObjective)
       implements Active {
     @Override
     public String type() {

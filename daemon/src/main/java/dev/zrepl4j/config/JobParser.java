@@ -11,6 +11,7 @@ import dev.zrepl4j.replication.ZreplNames;
 import dev.zrepl4j.replication.filter.DatasetMapping;
 import dev.zrepl4j.replication.pruning.PruneRule;
 import dev.zrepl4j.rpc.transport.Identities;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -141,6 +142,7 @@ final class JobParser {
     var pruning = m.requiredMap("pruning").flatMap(PruningParser::pruning);
     var replication = replication(m);
     var initial = initialReplication(m);
+    var lagObjective = lagObjective(m);
     if (connect.isEmpty() || filesystems.isEmpty() || snapshotting.isEmpty() || pruning.isEmpty()) {
       return Optional.empty();
     }
@@ -153,7 +155,8 @@ final class JobParser {
             snapshotting.get(),
             pruning.get(),
             replication,
-            initial));
+            initial,
+            lagObjective));
   }
 
   private Optional<Job> sink(YMap m, String name) {
@@ -184,6 +187,7 @@ final class JobParser {
     var pruning = m.requiredMap("pruning").flatMap(PruningParser::pruning);
     var replication = replication(m);
     var initial = initialReplication(m);
+    var lagObjective = lagObjective(m);
     var targets = targets(DatasetParser.mapping(m, rootFs.orElse(null)));
     if (connect.isEmpty() || rootFs.isEmpty() || interval.isEmpty() || pruning.isEmpty()) {
       return Optional.empty();
@@ -198,7 +202,13 @@ final class JobParser {
             pruning.get(),
             replication,
             initial,
-            targets));
+            targets,
+            lagObjective));
+  }
+
+  /** {@code zrepl4j_lag_objective}: our extension key on active jobs (a positive duration). */
+  private static Optional<Duration> lagObjective(YMap m) {
+    return m.get("zrepl4j_lag_objective").flatMap(Value::positiveDuration);
   }
 
   private static Job.Targets targets(Optional<DatasetMapping> mapping) {

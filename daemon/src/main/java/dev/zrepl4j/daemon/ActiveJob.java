@@ -2,6 +2,7 @@ package dev.zrepl4j.daemon;
 
 import dev.zrepl4j.config.Job;
 import dev.zrepl4j.replication.Dialer;
+import dev.zrepl4j.replication.FsVersion;
 import dev.zrepl4j.replication.Pull;
 import dev.zrepl4j.replication.Push;
 import dev.zrepl4j.replication.Receiver;
@@ -48,14 +49,22 @@ final class ActiveJob extends JobRunner {
   private volatile boolean aborted;
   // set when the next run is planned: whether that run takes the job's snapshots
   private volatile boolean snapshotDue;
+  private final Metrics.JobMetrics metrics;
+  // per filesystem of the last replication that listed them: the newest version both sides had
+  private volatile List<Received> received = List.of();
 
-  ActiveJob(Job.Active config, Zfs zfs, Dialer dialer, Clock clock) {
+  /** The newest version both sides had of {@code filesystem} after a replication (null: none). */
+  private record Received(String filesystem, @Nullable FsVersion common) {}
+
+  ActiveJob(Job.Active config, Zfs zfs, Dialer dialer, Clock clock, Metrics.JobMetrics metrics) {
     super(config.name(), config.type(), clock);
     this.config = config;
+    this.metrics = metrics;
     Replication.Connector base;
     switch (config) {
       case Job.Push p -> {
-        var sender = new Sender(zfs, p.filesystems(), p.name(), p.send().options());
+        var sender =
+            new Sender(zfs, p.filesystems(), p.name(), p.send().options(), metrics::unmatched);
         var push = new Push(sender, "local", dialer);
         base = push;
         resources = push::close;
@@ -131,7 +140,9 @@ final class ActiveJob extends JobRunner {
     var snaps = snapshots;
     if (!woken && snaps != null && snapshotDue) {
       setState("snapshotting");
+      var t0 = clock.instant();
       var r = snaps.take();
+      metrics.stateTime("snapshotting", Duration.between(t0, clock.instant()));
       if (r.isPresent()) {
         snapshot = r.get().name();
         problems.addAll(r.get().hookFailures());
@@ -142,11 +153,28 @@ final class ActiveJob extends JobRunner {
     setState("replicating");
     progress.clear();
     Replication.Report report;
+    var t0 = clock.instant();
     try {
       report = new Replication(replicationConfig(), connector, this::progress, settled).run();
+    } catch (IOException | RuntimeException e) {
+      metrics.replicationFailed(); // before the filesystems were enumerated (zrepl: -1)
+      throw e;
     } finally {
       progress.clear();
+      metrics.stateTime("replicating", Duration.between(t0, clock.instant()));
     }
+    var got = new ArrayList<Received>();
+    int failed = 0;
+    for (var f : report.filesystems()) {
+      // the bytes were counted as they streamed (progress); 0 makes every filesystem's series
+      metrics.replicated(f.filesystem(), 0);
+      got.add(new Received(f.filesystem(), f.newestCommon()));
+      if (!f.ok()) {
+        failed++;
+      }
+    }
+    received = List.copyOf(got);
+    metrics.replicationEnded(failed);
     var fss = new ArrayList<JobStatus.Fs>();
     for (var f : report.filesystems()) {
       fss.add(
@@ -162,7 +190,13 @@ final class ActiveJob extends JobRunner {
       }
     }
     setState("pruning");
-    int pruned = prune(problems);
+    var t1 = clock.instant();
+    int pruned;
+    try {
+      pruned = prune(problems);
+    } finally {
+      metrics.stateTime("pruning", Duration.between(t1, clock.instant()));
+    }
     return new JobStatus.Run(
         started.toString(), secondsSince(started), snapshot, fss, pruned, problems);
   }
@@ -171,14 +205,15 @@ final class ActiveJob extends JobRunner {
   List<String> pruneDryRun() throws IOException {
     var lines = new ArrayList<String>();
     var problems = new ArrayList<String>();
-    Pruning.both(name, connector, config.pruning(), true, problems, lines);
+    Pruning.both(name, connector, config.pruning(), true, problems, lines, metrics);
     problems.forEach(p -> lines.add("problem: " + p));
     return lines;
   }
 
   /** Prunes both sides with the job's rules; returns how many snapshots went. */
   private int prune(List<String> problems) throws IOException {
-    return Pruning.both(name, connector, config.pruning(), false, problems, new ArrayList<>());
+    return Pruning.both(
+        name, connector, config.pruning(), false, problems, new ArrayList<>(), metrics);
   }
 
   private Replication.Config replicationConfig() {
@@ -195,8 +230,14 @@ final class ActiveJob extends JobRunner {
         clock);
   }
 
+  /** Called on a step's worker thread; a filesystem has one step at a time. */
   private void progress(String fs, Step step, long bytes) {
     var was = progress.put(fs, new JobStatus.Fs(fs, "STEPPING", 0, 0, bytes, step.toString()));
+    // zrepl_replication_bytes_replicated grows while the stream flows (a retried attempt of the
+    // same step starts again from 0 and counts again: those bytes crossed the wire too)
+    boolean sameAttempt =
+        was != null && was.message().equals(step.toString()) && bytes >= was.bytes();
+    metrics.replicated(fs, sameAttempt ? bytes - was.bytes() : bytes);
     if (was == null || !was.message().equals(step.toString())) {
       log.info("job {}: {}: sending {}", name, fs, step);
     }
@@ -207,6 +248,33 @@ final class ActiveJob extends JobRunner {
     var l = new ArrayList<>(progress.values());
     l.sort(Comparator.comparing(JobStatus.Fs::filesystem));
     return l;
+  }
+
+  @Override
+  int settledCursors() {
+    return settled.size();
+  }
+
+  @Override
+  Optional<Duration> lagObjective() {
+    return config.lagObjective();
+  }
+
+  @Override
+  List<JobStatus.FsLag> lag(Instant now) {
+    var out = new ArrayList<JobStatus.FsLag>();
+    for (var r : received) {
+      var c = r.common();
+      out.add(
+          c == null
+              ? new JobStatus.FsLag(r.filesystem(), null, null, null)
+              : new JobStatus.FsLag(
+                  r.filesystem(),
+                  c.name(),
+                  c.creation().toString(),
+                  Math.max(0, Duration.between(c.creation(), now).toMillis() / 1000.0)));
+    }
+    return out;
   }
 
   @Override

@@ -26,6 +26,7 @@ import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,12 +45,20 @@ public final class Daemon implements AutoCloseable {
   private final Instant started;
   private final Map<String, JobRunner> jobs = new LinkedHashMap<>();
   private final RpcServer control = new RpcServer(RpcOptions.defaults());
+  private final Metrics metrics;
+  private @Nullable MetricsServer metricsServer;
+  private @Nullable Thread lagWatch;
   private boolean closed;
 
-  private Daemon(DaemonConfig config, String version, Clock clock) {
+  private Daemon(DaemonConfig config, String version, Clock clock, LogEntryCounter logEntries) {
     this.config = config;
     this.version = version;
     this.started = clock.instant();
+    this.metrics = new Metrics(clock, version, logEntries, this::runners);
+  }
+
+  private synchronized List<JobRunner> runners() {
+    return List.copyOf(jobs.values());
   }
 
   /**
@@ -60,7 +69,21 @@ public final class Daemon implements AutoCloseable {
    */
   public static Daemon start(DaemonConfig config, Zfs zfs, Clock clock, String version)
       throws Exception {
-    var d = new Daemon(config, version, clock);
+    return start(config, zfs, clock, version, new LogEntryCounter());
+  }
+
+  /**
+   * Starts every job, the control socket and, with {@code global.monitoring}, the Prometheus
+   * endpoint.
+   *
+   * @param logEntries what the logging backend counts entries in ({@code zrepl_daemon_log_entries})
+   * @throws IOException if a listener (the monitoring one included: its address is named) or the
+   *     control socket cannot be set up (nothing is left running then)
+   */
+  public static Daemon start(
+      DaemonConfig config, Zfs zfs, Clock clock, String version, LogEntryCounter logEntries)
+      throws Exception {
+    var d = new Daemon(config, version, clock, logEntries);
     try {
       d.startAll(zfs, clock);
     } catch (Exception e) {
@@ -73,16 +96,28 @@ public final class Daemon implements AutoCloseable {
   private void startAll(Zfs zfs, Clock clock) throws Exception {
     // before any job starts: two daemons on one config would run every job twice
     refuseIfRunning(config.global().controlSockpath());
+    // before any job: a monitoring address that cannot be bound fails the start, naming it
+    if (config.global().monitoring().isPresent()) {
+      var listen = config.global().monitoring().get().listen();
+      var server = MetricsServer.start(listen, metrics);
+      synchronized (this) {
+        metricsServer = server;
+      }
+      log.info("prometheus metrics on http://{}/metrics", listen);
+    }
     var transports = new Transports(config.global().stdinserverSockdir(), RpcOptions.defaults());
     var ordered = new ArrayList<Job>();
     config.jobs().stream().filter(j -> j instanceof Job.Passive).forEach(ordered::add);
     config.jobs().stream().filter(j -> !(j instanceof Job.Passive)).forEach(ordered::add);
     for (var job : ordered) {
+      var m = metrics.job(job.name());
+      // each job's zfs commands are timed under its name (zrepl_zfscmd_runtime{jobid})
+      var jobZfs = zfs.observedBy(m.zfsCommands());
       JobRunner r =
           switch (job) {
-            case Job.Passive p -> new PassiveJob(p, zfs, transports, clock);
-            case Job.Active a -> new ActiveJob(a, zfs, transports.dialer(a.connect()), clock);
-            case Job.Snap s -> new SnapJob(s, zfs, clock);
+            case Job.Passive p -> new PassiveJob(p, jobZfs, transports, clock, m);
+            case Job.Active a -> new ActiveJob(a, jobZfs, transports.dialer(a.connect()), clock, m);
+            case Job.Snap s -> new SnapJob(s, jobZfs, clock, m);
           };
       synchronized (this) {
         jobs.put(job.name(), r);
@@ -101,7 +136,36 @@ public final class Daemon implements AutoCloseable {
     }
     control.listenUnix(sock, "control"); // mode 0600 from the start
     log.info("control socket {}", sock);
+    var watch = Thread.ofVirtual().name("lag-objectives").unstarted(this::watchLag);
+    synchronized (this) {
+      lagWatch = watch;
+    }
+    watch.start();
   }
+
+  /**
+   * Checks the jobs' lag objectives every {@link #LAG_CHECK} (a breach also begins between runs, as
+   * the newest received snapshot ages), until closed.
+   */
+  private void watchLag() {
+    while (true) {
+      synchronized (this) {
+        if (closed) {
+          return;
+        }
+      }
+      for (var r : runners()) {
+        r.checkLag(false);
+      }
+      try {
+        Thread.sleep(LAG_CHECK);
+      } catch (InterruptedException e) {
+        return; // closed
+      }
+    }
+  }
+
+  static final Duration LAG_CHECK = Duration.ofSeconds(10);
 
   /**
    * Fails if a daemon answers on {@code sock}; a socket file nobody listens on is stale (a daemon
@@ -185,6 +249,15 @@ public final class Daemon implements AutoCloseable {
       rs = new ArrayList<>(jobs.values());
     }
     log.info("shutting down");
+    Thread watch;
+    MetricsServer server;
+    synchronized (this) {
+      watch = lagWatch;
+      server = metricsServer;
+    }
+    if (watch != null) {
+      watch.interrupt();
+    }
     var grace = Duration.ofSeconds(20);
     rs.stream().filter(r -> !(r instanceof PassiveJob)).forEach(r -> stopQuietly(r, grace));
     // children still running (a zfs send/recv whose thread did not notice): stop them, so nothing
@@ -192,6 +265,9 @@ public final class Daemon implements AutoCloseable {
     stopChildren(Duration.ofSeconds(5));
     rs.stream().filter(r -> r instanceof PassiveJob).forEach(r -> stopQuietly(r, grace));
     control.close();
+    if (server != null) {
+      server.close();
+    }
     try {
       Files.deleteIfExists(config.global().controlSockpath());
     } catch (IOException e) {

@@ -31,6 +31,9 @@ abstract class JobRunner implements AutoCloseable {
   private volatile JobStatus.@Nullable Run lastRun;
   private volatile @Nullable String lastError;
   private volatile boolean aborting;
+  private volatile boolean running;
+  // whether the lag objective was breached at the last check (see checkLag)
+  private volatile boolean lagBreached;
 
   JobRunner(String name, String type, Clock clock) {
     this.name = name;
@@ -68,6 +71,56 @@ abstract class JobRunner implements AutoCloseable {
     return List.of();
   }
 
+  /**
+   * What runs now ({@code zrepl_trace_active_tasks}): the run in progress, if any, plus the
+   * filesystems whose replication step is in progress.
+   */
+  int activeTasks() {
+    return (running ? 1 : 0) + current().size();
+  }
+
+  /** Filesystems whose sender bookkeeping this job has confirmed (active jobs; else 0). */
+  int settledCursors() {
+    return 0;
+  }
+
+  /** The job's lag objective ({@code zrepl4j_lag_objective}), if it has one. */
+  Optional<Duration> lagObjective() {
+    return Optional.empty();
+  }
+
+  /** Per filesystem, the replication lag as of {@code now} (active jobs after a run; else none). */
+  List<JobStatus.FsLag> lag(Instant now) {
+    return List.of();
+  }
+
+  /**
+   * The filesystems whose lag exceeds the objective at {@code now}, or that have nothing on the
+   * receiver yet, as messages; empty if there is no objective or it is met.
+   */
+  final List<String> lagBreaches(Instant now) {
+    var objective = lagObjective();
+    if (objective.isEmpty()) {
+      return List.of();
+    }
+    var out = new ArrayList<String>();
+    double limit = objective.get().toMillis() / 1000.0;
+    for (var l : lag(now)) {
+      var seconds = l.seconds();
+      if (seconds == null) {
+        out.add(l.filesystem() + ": nothing received yet");
+      } else if (seconds > limit) {
+        out.add(
+            l.filesystem()
+                + ": lag "
+                + Duration.ofSeconds((long) seconds.doubleValue())
+                + " exceeds the objective "
+                + objective.get());
+      }
+    }
+    return out;
+  }
+
   final void setState(String s) {
     state = s;
   }
@@ -100,6 +153,7 @@ abstract class JobRunner implements AutoCloseable {
       nextRun = null;
       aborting = false;
       var started = clock.instant();
+      running = true;
       try {
         var r = run(woken);
         lastRun = r;
@@ -125,7 +179,10 @@ abstract class JobRunner implements AutoCloseable {
         var msg = aborting ? "run aborted by signal reset: " + e : e.toString();
         log.error("job {}: run failed: {}", name, msg);
         recordFailedRun(started, msg);
+      } finally {
+        running = false;
       }
+      checkLag(true);
       lastEnd = clock.instant();
       state = "idle";
     }
@@ -205,6 +262,14 @@ abstract class JobRunner implements AutoCloseable {
 
   JobStatus status() {
     var n = nextRun;
+    var now = clock.instant();
+    var objective = lagObjective();
+    var lag = lag(now);
+    var lagStatus =
+        objective.isEmpty() && lag.isEmpty()
+            ? null
+            : JobStatus.Lag.of(
+                objective.map(Duration::toString).orElse(null), lag, lagBreaches(now));
     return new JobStatus(
         name,
         type,
@@ -214,7 +279,30 @@ abstract class JobRunner implements AutoCloseable {
         lastRun,
         current(),
         lastError,
-        warnings());
+        warnings(),
+        lagStatus);
+  }
+
+  /**
+   * Logs a breach of the lag objective at WARN when it begins and, with {@code runEnded}, after
+   * every run while it lasts; its end at INFO. Called after each run and by the daemon's watch.
+   */
+  final synchronized void checkLag(boolean runEnded) {
+    var objective = lagObjective();
+    if (objective.isEmpty()) {
+      return;
+    }
+    var breaches = lagBreaches(clock.instant());
+    if (!breaches.isEmpty() && (runEnded || !lagBreached)) {
+      log.warn(
+          "job {}: lag objective {} breached: {}",
+          name,
+          objective.get(),
+          String.join("; ", breaches));
+    } else if (breaches.isEmpty() && lagBreached) {
+      log.info("job {}: lag objective {} met again", name, objective.get());
+    }
+    lagBreached = !breaches.isEmpty();
   }
 
   /** Standing warnings about how the job is used (none by default). */

@@ -17,6 +17,8 @@ import org.jspecify.annotations.Nullable;
  * @param lastError the last run's error, if it failed
  * @param warnings what is wrong with how the job is used, standing until the daemon restarts (a
  *     source job pulled by more than one client)
+ * @param lag the replication lag per filesystem and the job's lag objective (active jobs that have
+ *     run or have an objective; null otherwise)
  */
 public record JobStatus(
     String name,
@@ -27,11 +29,57 @@ public record JobStatus(
     @Nullable Run lastRun,
     List<Fs> current,
     @Nullable String lastError,
-    List<String> warnings) {
+    List<String> warnings,
+    @Nullable Lag lag) {
   public JobStatus {
     current = List.copyOf(current);
     warnings = warnings == null ? List.of() : List.copyOf(warnings);
   }
+
+  /**
+   * How far the receiver is behind, and whether that is acceptable.
+   *
+   * @param objective the job's {@code zrepl4j_lag_objective} (ISO-8601 duration), null if none
+   * @param breached whether the objective is breached (then {@code breaches} says why)
+   * @param filesystems per filesystem of the last replication
+   * @param breaches why the objective is not met, one message per filesystem; empty if it is met
+   *     (or there is none)
+   */
+  public record Lag(
+      @Nullable String objective,
+      boolean breached,
+      List<FsLag> filesystems,
+      List<String> breaches) {
+    public Lag {
+      filesystems = List.copyOf(filesystems);
+      breaches = List.copyOf(breaches);
+      if (breached == breaches.isEmpty()) {
+        throw new IllegalArgumentException("breached must be true exactly when there are breaches");
+      }
+    }
+
+    /** A lag report; breached when {@code breaches} is not empty. */
+    public static Lag of(
+        @Nullable String objective, List<FsLag> filesystems, List<String> breaches) {
+      return new Lag(objective, !breaches.isEmpty(), filesystems, breaches);
+    }
+  }
+
+  /**
+   * The replication lag of one filesystem: the age of the newest snapshot that both sender and
+   * receiver had at the end of the job's last replication (a snapshot the sender took since then is
+   * not on the receiver, so the receiver is at least this far behind the sender's present).
+   *
+   * @param filesystem in the sender's namespace
+   * @param snapshot that snapshot's name (after {@code @}), null if the receiver has none yet
+   * @param created its creation time (ISO-8601), null if none
+   * @param seconds its age at the time of the status, null if none
+   */
+  public record FsLag(
+      String filesystem,
+      @Nullable String snapshot,
+      @Nullable String created,
+      @Nullable Double seconds) {}
 
   /**
    * One completed run.

@@ -39,7 +39,8 @@ final class PassiveJob extends JobRunner {
   // the client identities a source job has served since the daemon started, in order
   private final Set<String> clientIdentities = new LinkedHashSet<>();
 
-  PassiveJob(Job.Passive config, Zfs zfs, Transports transports, Clock clock) {
+  PassiveJob(
+      Job.Passive config, Zfs zfs, Transports transports, Clock clock, Metrics.JobMetrics metrics) {
     super(config.name(), config.type(), clock);
     this.config = config;
     this.transports = transports;
@@ -59,7 +60,9 @@ final class PassiveJob extends JobRunner {
       }
       case Job.Source s -> {
         server.onConnection(c -> pulledBy(c.identity()));
-        server.register("sender", new Sender(zfs, s.filesystems(), s.name(), s.send().options()));
+        server.register(
+            "sender",
+            new Sender(zfs, s.filesystems(), s.name(), s.send().options(), metrics::unmatched));
         server.register(new SeedSource(zfs, s.filesystems()));
         snapshots = new Snapshots(s.snapshotting(), zfs, s.filesystems(), clock);
       }

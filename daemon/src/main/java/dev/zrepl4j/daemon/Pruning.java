@@ -6,6 +6,7 @@ import dev.zrepl4j.replication.pruning.PruneRequest;
 import dev.zrepl4j.replication.pruning.PruneResult;
 import dev.zrepl4j.replication.pruning.PruneRule;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,6 +25,8 @@ final class Pruning {
    * Prunes sender and receiver.
    *
    * @param problems destroy failures are added here
+   * @param metrics told how long each side's pruning took ({@code zrepl_pruning_time}), unless
+   *     {@code dryRun}
    * @return snapshots destroyed on both sides
    */
   static int both(
@@ -32,7 +35,8 @@ final class Pruning {
       Job.Pruning rules,
       boolean dryRun,
       List<String> problems,
-      List<String> lines)
+      List<String> lines,
+      Metrics.JobMetrics metrics)
       throws IOException {
     if (rules.keepSender().isEmpty() && rules.keepReceiver().isEmpty()) {
       return 0;
@@ -40,13 +44,21 @@ final class Pruning {
     int n = 0;
     try (var c = connector.connect()) {
       if (!rules.keepSender().isEmpty()) {
+        long t0 = System.nanoTime();
         var r = c.sender().prune(request(rules.keepSender(), dryRun));
+        if (!dryRun) {
+          metrics.pruned("sender", Duration.ofNanos(System.nanoTime() - t0));
+        }
         n += account(job, "sender", r, problems, lines);
       } else {
         log.debug("job {}: no keep_sender rules: the sender is not pruned", job);
       }
       if (!rules.keepReceiver().isEmpty()) {
+        long t0 = System.nanoTime();
         var r = c.receiver().prune(request(rules.keepReceiver(), dryRun));
+        if (!dryRun) {
+          metrics.pruned("receiver", Duration.ofNanos(System.nanoTime() - t0));
+        }
         n += account(job, "receiver", r, problems, lines);
       } else {
         log.debug("job {}: no keep_receiver rules: the receiver is not pruned", job);

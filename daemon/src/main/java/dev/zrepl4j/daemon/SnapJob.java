@@ -23,10 +23,12 @@ final class SnapJob extends JobRunner {
   private final Job.Snap config;
   private final Zfs zfs;
   private final Snapshots snapshots;
+  private final Metrics.JobMetrics metrics;
 
-  SnapJob(Job.Snap config, Zfs zfs, Clock clock) {
+  SnapJob(Job.Snap config, Zfs zfs, Clock clock, Metrics.JobMetrics metrics) {
     super(config.name(), config.type(), clock);
     this.config = config;
+    this.metrics = metrics;
     this.zfs = zfs;
     this.snapshots = new Snapshots(config.snapshotting(), zfs, config.filesystems(), clock);
   }
@@ -50,7 +52,9 @@ final class SnapJob extends JobRunner {
       }
     }
     setState("pruning");
+    long t0 = System.nanoTime();
     var report = prune(false);
+    metrics.pruned("local", java.time.Duration.ofNanos(System.nanoTime() - t0));
     report.failed().forEach((v, e) -> problems.add("pruning " + v + ": " + e));
     return new JobStatus.Run(
         started.toString(),
@@ -65,7 +69,7 @@ final class SnapJob extends JobRunner {
     if (config.keep().isEmpty()) {
       return new PruneExecutor.Report(List.of(), List.of(), Map.of(), Map.of());
     }
-    var fss = DatasetFilter.list(zfs, config.filesystems());
+    var fss = DatasetFilter.list(zfs, config.filesystems(), metrics::unmatched);
     return new PruneExecutor(zfs, PruneExecutor.maxBatchFromEnvironment())
         .prune(fss, config.keep(), PruneExecutor.Contexts.none(), dryRun);
   }

@@ -194,6 +194,96 @@ class ConfigParserTest {
   }
 
   @Test
+  void lagObjectiveIsOurExtensionKeyOnPushAndPull() {
+    var c =
+        ConfigParser.parse(
+            """
+            jobs:
+            - name: p
+              type: push
+              connect: {type: tcp, address: "backup:8888"}
+              filesystems: {"<": true}
+              snapshotting: {type: periodic, prefix: zrepl_, interval: 10m}
+              pruning: {keep_sender: [], keep_receiver: []}
+              zrepl4j_lag_objective: 2h
+            - name: pl
+              type: pull
+              connect: {type: local, listener_name: l, client_identity: c}
+              root_fs: pool/x
+              interval: 1h
+              pruning: {keep_sender: [], keep_receiver: []}
+              zrepl4j_lag_objective: 90m
+            - name: none
+              type: pull
+              connect: {type: local, listener_name: l, client_identity: c}
+              root_fs: pool/y
+              interval: 1h
+              pruning: {keep_sender: [], keep_receiver: []}
+            """,
+            dir.resolve("zrepl.yml"));
+    assertThat(((Job.Push) c.jobs().get(0)).lagObjective()).contains(Duration.ofHours(2));
+    assertThat(((Job.Pull) c.jobs().get(1)).lagObjective()).contains(Duration.ofMinutes(90));
+    assertThat(((Job.Pull) c.jobs().get(2)).lagObjective()).isEmpty();
+  }
+
+  @Test
+  void lagObjectiveMustBeAPositiveDurationAndOnlyOnActiveJobs() {
+    var e =
+        catchThrowableOfType(
+            ConfigException.class,
+            () ->
+                ConfigParser.parse(
+                    """
+                    jobs:
+                    - name: p
+                      type: push
+                      connect: {type: tcp, address: "backup:8888"}
+                      filesystems: {"<": true}
+                      snapshotting: {type: manual}
+                      pruning: {keep_sender: [], keep_receiver: []}
+                      zrepl4j_lag_objective: 0s
+                    - name: s
+                      type: sink
+                      root_fs: pool/s
+                      serve: {type: local, listener_name: l}
+                      zrepl4j_lag_objective: 1h
+                    """,
+                    Path.of("a.yml")));
+    assertThat(e.getMessage())
+        .contains("jobs[0].zrepl4j_lag_objective")
+        .contains("jobs[1].zrepl4j_lag_objective: unknown key");
+  }
+
+  @Test
+  void monitoringListenFreebindIsRefusedAsNotSupported() {
+    // the JDK has no IP_FREEBIND socket option: refused rather than parsed and ignored
+    var e =
+        catchThrowableOfType(
+            ConfigException.class,
+            () ->
+                ConfigParser.parse(
+                    """
+                    global:
+                      monitoring:
+                        - {type: prometheus, listen: ":9811", listen_freebind: true}
+                    """,
+                    Path.of("a.yml")));
+    assertThat(e.getMessage())
+        .contains("global.monitoring[0].listen_freebind")
+        .contains("not supported yet");
+    var ok =
+        ConfigParser.parse(
+            """
+            global:
+              monitoring:
+                - {type: prometheus, listen: "127.0.0.1:9811", listen_freebind: false}
+            """,
+            Path.of("a.yml"));
+    assertThat(ok.global().monitoring())
+        .contains(new DaemonConfig.Monitoring("127.0.0.1:9811", false));
+  }
+
+  @Test
   void emptyFileHasNoJobsAndDefaults() {
     var c = ConfigParser.parse("", dir.resolve("zrepl.yml"));
     assertThat(c.jobs()).isEmpty();

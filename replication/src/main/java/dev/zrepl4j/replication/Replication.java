@@ -274,6 +274,11 @@ public final class Replication {
       return filesystems.contains(filesystem);
     }
 
+    /** How many filesystems are settled (the daemon's {@code zrepl_endpoint_abstractions_...}). */
+    public int size() {
+      return filesystems.size();
+    }
+
     void add(String filesystem) {
       filesystems.add(filesystem);
     }
@@ -306,9 +311,24 @@ public final class Replication {
    * @param stepsTotal steps planned (done plus those not run)
    * @param bytes stream bytes transferred
    * @param message the reason for anything but {@link State#REPLICATED} (conflict report, error)
+   * @param newestCommon the newest version both sides had when the run ended (the last step's
+   *     target, or the version the plan found them in sync at), null if none is known (nothing
+   *     received yet, or a conflict before any step)
    */
   public record FsReport(
-      String filesystem, State state, int stepsDone, int stepsTotal, long bytes, String message) {
+      String filesystem,
+      State state,
+      int stepsDone,
+      int stepsTotal,
+      long bytes,
+      String message,
+      @Nullable FsVersion newestCommon) {
+    /** A report that knows no common version. */
+    public FsReport(
+        String filesystem, State state, int stepsDone, int stepsTotal, long bytes, String message) {
+      this(filesystem, state, stepsDone, stepsTotal, bytes, message, null);
+    }
+
     /** How a filesystem ended. */
     public enum State {
       /** Nothing to send. */
@@ -607,6 +627,7 @@ public final class Replication {
                 });
         synchronized (scheduler) {
           run.queue.removeFirst();
+          run.newestCommon = step.to();
           run.done++;
           run.bytes += bytes;
           run.received = -1;
@@ -850,6 +871,8 @@ public final class Replication {
     boolean active;
     // the newest version both sides have, when the plan found them in sync
     @Nullable FsVersion common;
+    // the newest version both sides are known to have: from the plan, then each step's target
+    @Nullable FsVersion newestCommon;
     // bytes of the running step once the receiver has it, until the step is done; -1 otherwise
     long received = -1;
 
@@ -870,6 +893,9 @@ public final class Replication {
       received = -1;
       switch (plan) {
         case FsPlan.UpToDate u -> {
+          if (u.common() != null) {
+            newestCommon = u.common();
+          }
           if (done == 0) {
             state = FsReport.State.UP_TO_DATE;
             message = u.reason();
@@ -879,6 +905,10 @@ public final class Replication {
           state = FsReport.State.REPLICATED;
           message = "";
           queue.addAll(s.steps());
+          var from = s.steps().isEmpty() ? null : s.steps().getFirst().from();
+          if (from != null) {
+            newestCommon = from; // the incremental source: the receiver has it
+          }
         }
         case FsPlan.Conflict c -> fail(FsReport.State.CONFLICT, c.report());
       }
@@ -905,7 +935,7 @@ public final class Replication {
     }
 
     FsReport report() {
-      return new FsReport(fs, state, done, done + queue.size(), bytes, message);
+      return new FsReport(fs, state, done, done + queue.size(), bytes, message, newestCommon);
     }
   }
 

@@ -53,6 +53,7 @@ public final class Sender implements SenderApi {
   private final Predicate<DatasetPath> filter;
   private final String job;
   private final SenderOptions options;
+  private final java.util.function.IntConsumer unmatched;
   private final EnumSet<SendFlag> flags = EnumSet.noneOf(SendFlag.class);
   private final AtomicBoolean cursorDegradationLogged = new AtomicBoolean();
 
@@ -62,6 +63,20 @@ public final class Sender implements SenderApi {
    * @throws IllegalArgumentException for an invalid job name
    */
   public Sender(Zfs zfs, Predicate<DatasetPath> filter, String job, SenderOptions options) {
+    this(zfs, filter, job, options, n -> {});
+  }
+
+  /**
+   * @param unmatched told after each listing how many filter patterns found no dataset (see {@link
+   *     DatasetFilter#list(Zfs, Predicate, java.util.function.IntConsumer)})
+   */
+  public Sender(
+      Zfs zfs,
+      Predicate<DatasetPath> filter,
+      String job,
+      SenderOptions options,
+      java.util.function.IntConsumer unmatched) {
+    this.unmatched = unmatched;
     this.zfs = zfs;
     this.filter = filter;
     this.job = ZreplNames.checkJob(job);
@@ -102,7 +117,7 @@ public final class Sender implements SenderApi {
   @Override
   public List<FsInfo> listFilesystems() throws IOException {
     var out = new ArrayList<FsInfo>();
-    for (var p : DatasetFilter.list(zfs, filter)) {
+    for (var p : DatasetFilter.list(zfs, filter, unmatched)) {
       out.add(new FsInfo(p.toString(), false, ""));
     }
     return out;
@@ -484,7 +499,7 @@ public final class Sender implements SenderApi {
   public PruneResult prune(PruneRequest request) throws IOException {
     var rules = Access.pruneRules(request);
     var executor = Access.pruneExecutor(zfs);
-    var filesystems = DatasetFilter.list(zfs, filter);
+    var filesystems = DatasetFilter.list(zfs, filter, unmatched);
     var result =
         PruneResult.of(executor.prune(filesystems, rules, pruneContexts(), request.dryRun()));
     log.info(

@@ -41,6 +41,7 @@ class ReplicationTest {
         .containsOnly(State.REPLICATED);
     assertThat(pools.receiver.get("p/a/b").placeholder).isTrue();
     assertThat(pools.receiverSnapshots("p/a/b/c")).containsExactly("1");
+    assertThat(r.of("p/a").newestCommon()).extracting(FsVersion::name).isEqualTo("1");
 
     pools.snapshot("p/a", "2", 20);
     pools.snapshot("p/a", "3", 21);
@@ -48,8 +49,19 @@ class ReplicationTest {
     r = run(config());
     assertThat(r.of("p/a"))
         .isEqualTo(
-            new Replication.FsReport("p/a", State.REPLICATED, 2, 2, r.of("p/a").bytes(), ""));
+            new Replication.FsReport(
+                "p/a",
+                State.REPLICATED,
+                2,
+                2,
+                r.of("p/a").bytes(),
+                "",
+                r.of("p/a").newestCommon()));
+    // the newest version both sides have: the last step's target, or the in-sync version
+    assertThat(r.of("p/a").newestCommon()).extracting(FsVersion::name).isEqualTo("3");
+    assertThat(r.of("p/a/b/c").newestCommon()).extracting(FsVersion::name).isEqualTo("2");
     assertThat(r.of("p/x").state()).isEqualTo(State.UP_TO_DATE);
+    assertThat(r.of("p/x").newestCommon()).extracting(FsVersion::name).isEqualTo("1");
     assertThat(pools.receiverSnapshots("p/a")).containsExactly("1", "2", "3");
     assertThat(pools.receiverSnapshots("p/a/b/c")).containsExactly("1", "2");
     assertThat(pools.completed).hasSize(6);

@@ -46,14 +46,37 @@ public final class RealZfs implements Zfs {
   private final List<String> zpool;
   private final ZfsCapabilities capabilities;
   private final LargePipes pipes;
-  private final AtomicLong invocations = new AtomicLong();
+  private final AtomicLong invocations;
+  private final CommandListener listener;
 
   private RealZfs(
       List<String> zfs, List<String> zpool, ZfsCapabilities capabilities, LargePipes pipes) {
+    this(zfs, zpool, capabilities, pipes, new AtomicLong(), CommandListener.none());
+  }
+
+  private RealZfs(
+      List<String> zfs,
+      List<String> zpool,
+      ZfsCapabilities capabilities,
+      LargePipes pipes,
+      AtomicLong invocations,
+      CommandListener listener) {
     this.zfs = List.copyOf(zfs);
     this.zpool = List.copyOf(zpool);
     this.capabilities = capabilities;
     this.pipes = pipes;
+    this.invocations = invocations;
+    this.listener = listener;
+  }
+
+  /**
+   * The same binaries, capabilities and pipes, telling {@code listener} of every command run
+   * through the returned instance (the daemon gives each job its own, labelled with the job's
+   * name). The invocation count is shared with this instance.
+   */
+  @Override
+  public RealZfs observedBy(CommandListener listener) {
+    return new RealZfs(zfs, zpool, capabilities, pipes, invocations, listener);
   }
 
   /**
@@ -143,17 +166,10 @@ public final class RealZfs implements Zfs {
     T parse(InputStream stdout) throws IOException;
   }
 
-  private List<String> argv(List<String> binary, List<String> args) {
-    var argv = new ArrayList<String>(binary.size() + args.size());
-    argv.addAll(binary);
-    argv.addAll(args);
-    return argv;
-  }
-
   ZfsProcess startZfs(List<String> args, ZfsProcess.Stdin stdin, ZfsProcess.Stdout stdout)
       throws ZfsException {
     invocations.incrementAndGet();
-    return ZfsProcess.start(argv(zfs, args), stdin, stdout, pipes);
+    return ZfsProcess.start(zfs, args, stdin, stdout, pipes, listener);
   }
 
   <T> T run(List<String> binary, List<String> args, Parser<T> parser) throws IOException {
@@ -170,7 +186,7 @@ public final class RealZfs implements Zfs {
     invocations.incrementAndGet();
     try (var p =
         ZfsProcess.start(
-            argv(binary, args), ZfsProcess.Stdin.NULL, ZfsProcess.Stdout.PIPE, pipes)) {
+            binary, args, ZfsProcess.Stdin.NULL, ZfsProcess.Stdout.PIPE, pipes, listener)) {
       T result;
       try {
         result = parser.parse(p.stdout());

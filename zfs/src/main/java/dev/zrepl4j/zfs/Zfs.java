@@ -40,6 +40,14 @@ public interface Zfs {
   ZfsCapabilities capabilities();
 
   /**
+   * This ZFS, telling {@code listener} of every {@code zfs}/{@code zpool} command it runs. An
+   * implementation that runs no commands (a stand-in) returns itself: there is nothing to observe.
+   */
+  default Zfs observedBy(CommandListener listener) {
+    return this;
+  }
+
+  /**
    * Filesystems and volumes under {@code roots} (recursively; all pools if {@code roots} is empty)
    * that pass {@code filter}, in {@code zfs list} order.
    */

@@ -11,7 +11,9 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -52,6 +54,7 @@ final class ZfsProcess implements AutoCloseable {
 
   private final List<String> argv;
   private final Process process;
+  private final Exited exited;
   private final BoundedTail stderr = new BoundedTail(STDERR_TAIL_BYTES);
   private final Thread drainer;
   private final InputStream stdout;
@@ -62,9 +65,11 @@ final class ZfsProcess implements AutoCloseable {
       List<String> argv,
       Process process,
       @Nullable InputStream stdout,
-      @Nullable OutputStream stdin) {
+      @Nullable OutputStream stdin,
+      Exited exited) {
     this.argv = argv;
     this.process = process;
+    this.exited = exited;
     this.stdout = stdout != null ? stdout : process.getInputStream();
     this.stdin = stdin != null ? stdin : process.getOutputStream();
     this.drainer =
@@ -85,6 +90,34 @@ final class ZfsProcess implements AutoCloseable {
    * @throws ZfsException if the binary cannot be started
    */
   static ZfsProcess start(List<String> argv, Stdin stdin, Stdout stdout, LargePipes pipes)
+      throws ZfsException {
+    return start(argv, stdin, stdout, pipes, Exited.NONE);
+  }
+
+  /**
+   * Starts {@code binary} followed by {@code args} as {@link #start(List, Stdin, Stdout,
+   * LargePipes)} does; {@code listener} is told of its runtime once it exited.
+   *
+   * @throws ZfsException if the binary cannot be started
+   */
+  static ZfsProcess start(
+      List<String> binary,
+      List<String> args,
+      Stdin stdin,
+      Stdout stdout,
+      LargePipes pipes,
+      CommandListener listener)
+      throws ZfsException {
+    var argv = new ArrayList<String>(binary.size() + args.size());
+    argv.addAll(binary);
+    argv.addAll(args);
+    var exited =
+        new Exited(String.join(" ", binary), args.isEmpty() ? "" : args.getFirst(), listener);
+    return start(argv, stdin, stdout, pipes, exited);
+  }
+
+  private static ZfsProcess start(
+      List<String> argv, Stdin stdin, Stdout stdout, LargePipes pipes, Exited exited)
       throws ZfsException {
     var pb = new ProcessBuilder(argv);
     if (stdin == Stdin.NULL) {
@@ -128,7 +161,7 @@ final class ZfsProcess implements AutoCloseable {
       }
       var p = pb.start();
       log.debug("started {} (pid {})", argv, p.pid());
-      return new ZfsProcess(List.copyOf(argv), p, ourStdout, ourStdin);
+      return new ZfsProcess(List.copyOf(argv), p, ourStdout, ourStdin, exited.started());
     } catch (IOException e) {
       closeQuietly(ourStdin);
       closeQuietly(ourStdout);
@@ -174,6 +207,7 @@ final class ZfsProcess implements AutoCloseable {
   int waitFor() throws InterruptedIOException {
     try {
       int status = process.waitFor();
+      exited.report();
       drainer.join(DRAIN_JOIN);
       return status;
     } catch (InterruptedException e) {
@@ -232,6 +266,7 @@ final class ZfsProcess implements AutoCloseable {
         interrupted = true;
       }
     }
+    exited.report();
     closeQuietly(stdin);
     closeQuietly(stdout);
     try {
@@ -242,6 +277,42 @@ final class ZfsProcess implements AutoCloseable {
     closeQuietly(process.getErrorStream());
     if (interrupted) {
       Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * Reports one process's runtime to its listener, once (at the first {@link #waitFor()} that saw
+   * the exit, or at {@link #close()}). Thread-safe.
+   */
+  static final class Exited {
+    static final Exited NONE = new Exited("", "", CommandListener.none());
+
+    private final String binary;
+    private final String verb;
+    private final CommandListener listener;
+    private final long startNanos;
+    private final AtomicBoolean reported = new AtomicBoolean();
+
+    Exited(String binary, String verb, CommandListener listener) {
+      this(binary, verb, listener, System.nanoTime());
+    }
+
+    private Exited(String binary, String verb, CommandListener listener, long startNanos) {
+      this.binary = binary;
+      this.verb = verb;
+      this.listener = listener;
+      this.startNanos = startNanos;
+    }
+
+    /** A copy whose clock starts now (the process was just started). */
+    Exited started() {
+      return this == NONE ? NONE : new Exited(binary, verb, listener, System.nanoTime());
+    }
+
+    void report() {
+      if (this != NONE && reported.compareAndSet(false, true)) {
+        listener.exited(binary, verb, Duration.ofNanos(System.nanoTime() - startNanos));
+      }
     }
   }
 

@@ -91,13 +91,49 @@ public final class DatasetFilter implements Predicate<DatasetPath> {
    * #roots()} where it is a {@code DatasetFilter} that has them, else of all pools.
    */
   public static List<DatasetPath> list(Zfs zfs, Predicate<DatasetPath> filter) throws IOException {
-    if (filter instanceof DatasetFilter f) {
-      var roots = f.roots();
-      if (roots.isPresent()) {
-        return zfs.listFilesystemsBelow(roots.get(), filter);
+    return list(zfs, filter, n -> {});
+  }
+
+  /**
+   * As {@link #list(Zfs, Predicate)}, and tells {@code unmatched} how many of the filter's patterns
+   * name a dataset that the listing did not find (zrepl's {@code
+   * zrepl_zfs_list_unmatched_user_specified_dataset_count}: a rule with no effect, often a typo).
+   * The pattern {@code <} (every dataset) names none and is never counted; a filter that is not a
+   * {@code DatasetFilter} has no patterns (0).
+   */
+  public static List<DatasetPath> list(
+      Zfs zfs, Predicate<DatasetPath> filter, java.util.function.IntConsumer unmatched)
+      throws IOException {
+    if (!(filter instanceof DatasetFilter f)) {
+      var out = zfs.listFilesystems(List.of(), filter);
+      unmatched.accept(0);
+      return out;
+    }
+    // the zfs layer tests every dataset it lists against the filter: that is what it found
+    var seen = java.util.concurrent.ConcurrentHashMap.<DatasetPath>newKeySet();
+    Predicate<DatasetPath> recording =
+        p -> {
+          seen.add(p);
+          return f.test(p);
+        };
+    var out = listOf(zfs, f, recording);
+    int n = 0;
+    for (var r : f.rules.rules()) {
+      var path = r.pattern().path();
+      if (!path.isEmpty() && !seen.contains(path)) {
+        n++;
       }
     }
-    return zfs.listFilesystems(List.of(), filter);
+    unmatched.accept(n);
+    return out;
+  }
+
+  private static List<DatasetPath> listOf(Zfs zfs, DatasetFilter f, Predicate<DatasetPath> filter)
+      throws IOException {
+    var roots = f.roots();
+    return roots.isPresent()
+        ? zfs.listFilesystemsBelow(roots.get(), filter)
+        : zfs.listFilesystems(List.of(), filter);
   }
 
   /** Whether {@code dataset} is included. */
