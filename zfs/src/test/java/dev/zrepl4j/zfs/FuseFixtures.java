@@ -8,10 +8,10 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /** Fast set-up of many datasets: {@code zfs create} in parallel batches of shell loops. */
-final class FuseFixtures {
+public final class FuseFixtures {
   private FuseFixtures() {}
 
-  static void createFilesystems(Collection<DatasetPath> filesystems) throws IOException {
+  public static void createFilesystems(Collection<DatasetPath> filesystems) throws IOException {
     var names = filesystems.stream().map(DatasetPath::toString).toList();
     int parallel = 4;
     var futures = new ArrayList<Future<?>>();

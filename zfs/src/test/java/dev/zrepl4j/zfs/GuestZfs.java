@@ -32,13 +32,17 @@ import java.util.function.Supplier;
  *
  * <p>Without that environment every guest test fails with a message saying how to start the guest:
  * these tests are not optional (STYLE.md §11).
+ *
+ * <p>The one implementation of the guest fixture: the zfs module publishes it in its test jar, and
+ * the other modules' tests use it (the replication module's {@code GuestFixture} is a thin adapter
+ * over it).
  */
-final class GuestZfs {
+public final class GuestZfs {
 
-  static final String ENV_ZFS = "ZREPL4J_GUEST_ZFS";
-  static final String ENV_ZPOOL = "ZREPL4J_GUEST_ZPOOL";
-  static final String ENV_EXEC = "ZREPL4J_GUEST_EXEC";
-  static final String ENV_DISKS = "ZREPL4J_GUEST_DISKS";
+  public static final String ENV_ZFS = "ZREPL4J_GUEST_ZFS";
+  public static final String ENV_ZPOOL = "ZREPL4J_GUEST_ZPOOL";
+  public static final String ENV_EXEC = "ZREPL4J_GUEST_EXEC";
+  public static final String ENV_DISKS = "ZREPL4J_GUEST_DISKS";
 
   private static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(120);
 
@@ -55,7 +59,7 @@ final class GuestZfs {
   }
 
   /** The guest named by the environment; fails the calling test (never skips) if it is missing. */
-  static GuestZfs fromEnvironment() {
+  public static GuestZfs fromEnvironment() {
     var zfs = executable(ENV_ZFS);
     var zpool = executable(ENV_ZPOOL);
     var exec = executable(ENV_EXEC);
@@ -99,35 +103,38 @@ final class GuestZfs {
   }
 
   /** argv prefix that runs {@code zfs} in the guest (for the CLI implementation's binary). */
-  List<String> zfsArgv() {
+  public List<String> zfsArgv() {
     return List.of(zfs.toString());
   }
 
   /** argv prefix that runs {@code zpool} in the guest. */
-  List<String> zpoolArgv() {
+  public List<String> zpoolArgv() {
     return List.of(zpool.toString());
   }
 
   /** argv prefix that runs a command in the guest. */
-  List<String> execArgv() {
+  public List<String> execArgv() {
     return List.of(exec.toString());
   }
 
-  List<String> disks() {
+  public List<String> disks() {
     return disks;
   }
 
+  /** A {@link RealZfs} whose {@code zfs}/{@code zpool} run in the guest. */
+  public RealZfs realZfs() throws IOException {
+    return RealZfs.start(zfsArgv(), zpoolArgv());
+  }
+
   /** Outcome of a finished command. */
-  record Result(List<String> argv, int status, byte[] stdout, String stderr) {
-    String out() {
+  public record Result(List<String> argv, int status, byte[] stdout, String stderr) {
+    public String out() {
       return new String(stdout, StandardCharsets.UTF_8);
     }
 
     /** stdout, after asserting a zero exit status. */
-    String ok() {
-      if (status != 0) {
-        fail("`" + String.join(" ", argv) + "` exited " + status + ": " + stderr.strip());
-      }
+    public String ok() {
+      requireZeroExit(argv, status, stderr);
       return out();
     }
 
@@ -137,30 +144,37 @@ final class GuestZfs {
     }
   }
 
-  Result zfs(String... args) {
+  /** Fails the test, naming the command and its stderr, unless {@code status} is zero. */
+  public static void requireZeroExit(List<String> argv, int status, String stderr) {
+    if (status != 0) {
+      fail("`" + String.join(" ", argv) + "` exited " + status + ": " + stderr.strip());
+    }
+  }
+
+  public Result zfs(String... args) {
     return run(concat(zfs, args), null, DEFAULT_TIMEOUT);
   }
 
-  Result zpool(String... args) {
+  public Result zpool(String... args) {
     return run(concat(zpool, args), null, DEFAULT_TIMEOUT);
   }
 
-  Result exec(String... args) {
+  public Result exec(String... args) {
     return run(concat(exec, args), null, DEFAULT_TIMEOUT);
   }
 
   /** {@code sh -c script} in the guest; fails the test on a non-zero exit; returns stdout. */
-  String sh(String script) {
+  public String sh(String script) {
     return exec("sh", "-c", script).ok();
   }
 
   /** Runs {@code zfs args} in the guest, feeding it {@code stdin}. */
-  Result zfsWithInput(byte[] stdin, String... args) {
+  public Result zfsWithInput(byte[] stdin, String... args) {
     return run(concat(zfs, args), stdin, DEFAULT_TIMEOUT);
   }
 
   /** Runs {@code exec args} in the guest, feeding it {@code stdin}. */
-  Result execWithInput(byte[] stdin, String... args) {
+  public Result execWithInput(byte[] stdin, String... args) {
     return run(concat(exec, args), stdin, DEFAULT_TIMEOUT);
   }
 
@@ -175,7 +189,7 @@ final class GuestZfs {
    * Runs {@code argv} on the host, writes {@code stdin} (then closes it; no stdin: closed at once)
    * and collects stdout and stderr; destroys the process after {@code timeout}.
    */
-  Result run(List<String> argv, byte[] stdin, Duration timeout) {
+  public Result run(List<String> argv, byte[] stdin, Duration timeout) {
     try {
       var process = new ProcessBuilder(argv).start();
       var out = drain(process.getInputStream());
@@ -214,7 +228,7 @@ final class GuestZfs {
    * Runs {@code task} on its own thread (not the common pool: on a 2-core machine it has one
    * worker, and a blocked pipe reader there would starve the writer).
    */
-  static <T> CompletableFuture<T> async(Supplier<T> task) {
+  public static <T> CompletableFuture<T> async(Supplier<T> task) {
     var future = new CompletableFuture<T>();
     Thread.ofPlatform()
         .daemon()
@@ -230,7 +244,7 @@ final class GuestZfs {
     return future;
   }
 
-  static CompletableFuture<byte[]> drain(InputStream in) {
+  public static CompletableFuture<byte[]> drain(InputStream in) {
     return async(
         () -> {
           try (in) {
@@ -250,7 +264,7 @@ final class GuestZfs {
    * a leftover pool of the same name (an aborted earlier run on the same guest). Mounted at {@code
    * /name}; ashift 12, no compression (stream sizes stay predictable).
    */
-  String createPool(String name, String... extraArgs) {
+  public String createPool(String name, String... extraArgs) {
     destroyPoolIfExists(name);
     var used = zpool("list", "-vHP").ok();
     var disk =
@@ -270,19 +284,78 @@ final class GuestZfs {
     return name;
   }
 
-  void destroyPoolIfExists(String name) {
+  public void destroyPoolIfExists(String name) {
     if (zpool("list", "-H", "-o", "name", name).status() == 0) {
       zpool("destroy", "-f", name).ok();
     }
   }
 
   /** Writes {@code megabytes} MiB of random data to {@code path} in the guest. */
-  void writeRandom(String path, int megabytes) {
+  public void writeRandom(String path, int megabytes) {
     sh("dd if=/dev/urandom of='" + path + "' bs=1M count=" + megabytes + " status=none && sync");
   }
 
   /** sha256 of the files under {@code dir} in the guest (names relative, sorted). */
-  String checksums(String dir) {
+  public String checksums(String dir) {
     return sh("cd '" + dir + "' && find . -type f | LC_ALL=C sort | xargs -r sha256sum");
+  }
+
+  /**
+   * sha256 of every file in snapshot {@code fs@snap} (names relative, sorted), read through a
+   * read-only mount of the snapshot (works whatever the filesystem's mountpoint, e.g. below a
+   * placeholder with {@code mountpoint=none}).
+   */
+  public String snapshotChecksums(String snapshot) {
+    var dir = "/mnt/zrepl4j-" + Integer.toHexString(snapshot.hashCode());
+    return sh(
+        "set -e; mkdir -p "
+            + dir
+            + "; mount -t zfs -o ro '"
+            + snapshot
+            + "' "
+            + dir
+            + "; trap 'umount "
+            + dir
+            + "; rmdir "
+            + dir
+            + "' EXIT; (cd "
+            + dir
+            + " && find . -type f | LC_ALL=C sort | xargs -r sha256sum)");
+  }
+
+  // -------------------------------------------------------------------------------- properties
+
+  /** One property's value ({@code zfs get -H -p -o value}). */
+  public String prop(String dataset, String property) {
+    return zfs("get", "-H", "-p", "-o", "value", property, dataset).ok().strip();
+  }
+
+  /** The hold tags on a snapshot ({@code zfs holds -H}). */
+  public List<String> holds(String snapshot) {
+    return zfs("holds", "-H", snapshot)
+        .ok()
+        .lines()
+        .filter(l -> !l.isBlank())
+        .map(l -> l.split("\t")[1])
+        .toList();
+  }
+
+  /**
+   * The names of a filesystem's snapshots and bookmarks, in creation order ({@code @x}, {@code
+   * #y}).
+   */
+  public List<String> versions(String fs) {
+    return zfs(
+            "list", "-H", "-o", "name", "-t", "snapshot,bookmark", "-s", "createtxg", "-d", "1", fs)
+        .ok()
+        .lines()
+        .filter(l -> !l.isBlank())
+        .map(l -> l.substring(fs.length()))
+        .toList();
+  }
+
+  /** Whether {@code dataset} exists ({@code zfs list}). */
+  public boolean exists(String dataset) {
+    return zfs("list", "-H", "-o", "name", dataset).status() == 0;
   }
 }
