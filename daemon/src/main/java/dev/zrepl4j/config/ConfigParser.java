@@ -14,6 +14,7 @@ import java.util.Set;
 import java.util.stream.Stream;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.snakeyaml.engine.v2.api.lowlevel.Compose;
+import org.snakeyaml.engine.v2.exceptions.Mark;
 import org.snakeyaml.engine.v2.exceptions.MarkedYamlEngineException;
 import org.snakeyaml.engine.v2.exceptions.YamlEngineException;
 import org.snakeyaml.engine.v2.schema.CoreSchema;
@@ -153,7 +154,7 @@ public final class ConfigParser {
     try {
       yaml = Files.readString(f, StandardCharsets.UTF_8);
     } catch (IOException e) {
-      problems.add(f, Optional.empty(), "", "cannot read included file: " + e);
+      problems.add(f, (Mark) null, "", "cannot read included file: " + e);
       return;
     }
     var root = compose(yaml, f).flatMap(Value::map);
@@ -184,9 +185,9 @@ public final class ConfigParser {
       return Optional.of(new Value(file, problems, "", node.get()));
     } catch (MarkedYamlEngineException e) {
       var mark = e.getProblemMark().isPresent() ? e.getProblemMark() : e.getContextMark();
-      problems.add(file, mark, "", "invalid YAML: " + e.getProblem());
+      problems.add(file, mark.orElse(null), "", "invalid YAML: " + e.getProblem());
     } catch (YamlEngineException e) {
-      problems.add(file, Optional.empty(), "", "invalid YAML: " + e.getMessage());
+      problems.add(file, (Mark) null, "", "invalid YAML: " + e.getMessage());
     }
     return Optional.empty();
   }

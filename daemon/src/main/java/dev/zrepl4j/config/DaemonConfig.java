@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A whole zrepl 0.6/0.7 configuration file (with its {@code include:} files), parsed and checked.
@@ -34,7 +35,7 @@ public record DaemonConfig(Path file, Global global, List<Job> jobs) {
    */
   public record Global(
       List<LogOutlet> logging,
-      Optional<Monitoring> monitoring,
+      @Nullable Monitoring monitoring,
       Path controlSockpath,
       Path stdinserverSockdir) {
     public static final Path DEFAULT_CONTROL_SOCKPATH = Path.of("/var/run/zrepl/control");
@@ -48,7 +49,7 @@ public record DaemonConfig(Path file, Global global, List<Job> jobs) {
     public static Global defaults() {
       return new Global(
           List.of(LogOutlet.defaultStdout()),
-          Optional.empty(),
+          null,
           DEFAULT_CONTROL_SOCKPATH,
           DEFAULT_STDINSERVER_SOCKDIR);
     }
@@ -117,7 +118,7 @@ public record DaemonConfig(Path file, Global global, List<Job> jobs) {
         String host,
         int port,
         Duration retryInterval,
-        Optional<OutletTls> tls)
+        @Nullable OutletTls tls)
         implements LogOutlet {
       @Override
       public String type() {

@@ -51,7 +51,8 @@ final class GlobalParser {
       serve.get().finish();
     }
     m.finish();
-    return Optional.of(new DaemonConfig.Global(outlets, monitoring, sockpath, sockdir));
+    return Optional.of(
+        new DaemonConfig.Global(outlets, monitoring.orElse(null), sockpath, sockdir));
   }
 
   /** The one entry of {@code monitoring:}. */

@@ -10,7 +10,7 @@ import dev.zrepl4j.replication.pruning.PruneRule;
 import dev.zrepl4j.zfs.DatasetPath;
 import java.time.Duration;
 import java.util.List;
-import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /** One entry of {@code jobs:}. The name is unique in the config and never changes (zrepl#327). */
 public sealed interface Job {
@@ -33,7 +33,7 @@ public sealed interface Job {
      * {@code zrepl4j_lag_objective} (a zrepl4j extension, not a zrepl key): the largest acceptable
      * replication lag of each filesystem; a breach shows in status, in metrics and in the log.
      */
-    Optional<Duration> lagObjective();
+    @Nullable Duration lagObjective();
   }
 
   /** A passive job that serves active ones (sink, source). */
@@ -51,7 +51,7 @@ public sealed interface Job {
       Pruning pruning,
       ReplicationOptions replication,
       InitialPolicy initialReplication,
-      Optional<Duration> lagObjective)
+      @Nullable Duration lagObjective)
       implements Active {
     @Override
     public String type() {
@@ -105,7 +105,7 @@ public sealed interface Job {
       ReplicationOptions replication,
       InitialPolicy initialReplication,
       Targets targets,
-      Optional<Duration> lagObjective)
+      @Nullable Duration lagObjective)
       implements Active {
     @Override
     public String type() {

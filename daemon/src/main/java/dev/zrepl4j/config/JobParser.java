@@ -20,6 +20,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads {@code jobs:}: each job's name and type, the keys of each type (push, sink, pull, source,
@@ -156,14 +157,14 @@ final class JobParser {
             pruning.get(),
             replication,
             initial,
-            lagObjective));
+            lagObjective.orElse(null)));
   }
 
   private Optional<Job> sink(YMap m, String name) {
     var rootFs = m.required("root_fs").flatMap(DatasetParser::rootFs);
     var serve = m.requiredMap("serve").flatMap(transports::serve);
     var recv = recv(m);
-    var targets = targets(DatasetParser.mapping(m, null));
+    var targets = targets(DatasetParser.mapping(m, null).orElse(null));
     if (rootFs.isEmpty() || serve.isEmpty()) {
       return Optional.empty();
     }
@@ -188,7 +189,7 @@ final class JobParser {
     var replication = replication(m);
     var initial = initialReplication(m);
     var lagObjective = lagObjective(m);
-    var targets = targets(DatasetParser.mapping(m, rootFs.orElse(null)));
+    var targets = targets(DatasetParser.mapping(m, rootFs.orElse(null)).orElse(null));
     if (connect.isEmpty() || rootFs.isEmpty() || interval.isEmpty() || pruning.isEmpty()) {
       return Optional.empty();
     }
@@ -203,7 +204,7 @@ final class JobParser {
             replication,
             initial,
             targets,
-            lagObjective));
+            lagObjective.orElse(null)));
   }
 
   /** {@code zrepl4j_lag_objective}: our extension key on active jobs (a positive duration). */
@@ -211,8 +212,8 @@ final class JobParser {
     return m.get("zrepl4j_lag_objective").flatMap(Value::positiveDuration);
   }
 
-  private static Job.Targets targets(Optional<DatasetMapping> mapping) {
-    return mapping.<Job.Targets>map(Job.Targets.Mapped::new).orElse(new Job.Targets.SenderNames());
+  private static Job.Targets targets(@Nullable DatasetMapping mapping) {
+    return mapping == null ? new Job.Targets.SenderNames() : new Job.Targets.Mapped(mapping);
   }
 
   private Optional<Job> source(YMap m, String name) {

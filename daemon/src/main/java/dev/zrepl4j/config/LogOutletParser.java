@@ -121,7 +121,13 @@ final class LogOutletParser {
         }
         out =
             new LogOutlet.Tcp(
-                level, format, net, address.get().host(), address.get().port(), retry, tls);
+                level,
+                format,
+                net,
+                address.get().host(),
+                address.get().port(),
+                retry,
+                tls.orElse(null));
       }
       case "file" -> {
         m.get("type").ifPresent(v -> v.error("not supported yet (the file outlet of zrepl 0.8)"));

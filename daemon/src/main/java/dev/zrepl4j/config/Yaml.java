@@ -14,6 +14,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 import org.snakeyaml.engine.v2.exceptions.Mark;
 import org.snakeyaml.engine.v2.nodes.MappingNode;
 import org.snakeyaml.engine.v2.nodes.Node;
@@ -37,12 +38,13 @@ final class Yaml {
     private final List<Problem> list = new ArrayList<>();
 
     void add(Path file, Node at, String path, String message) {
-      add(file, at.getStartMark(), path, message);
+      add(file, at.getStartMark().orElse(null), path, message);
     }
 
-    void add(Path file, Optional<Mark> mark, String path, String message) {
-      int line = mark.map(m -> m.getLine() + 1).orElse(0);
-      int column = mark.map(m -> m.getColumn() + 1).orElse(0);
+    /** A problem at {@code mark}, or at no line (0:0) for a file-wide one. */
+    void add(Path file, @Nullable Mark mark, String path, String message) {
+      int line = mark == null ? 0 : mark.getLine() + 1;
+      int column = mark == null ? 0 : mark.getColumn() + 1;
       list.add(new Problem(file, line, column, path, message));
     }
 

@@ -257,7 +257,7 @@ final class ActiveJob extends JobRunner {
 
   @Override
   Optional<Duration> lagObjective() {
-    return config.lagObjective();
+    return Optional.ofNullable(config.lagObjective());
   }
 
   @Override

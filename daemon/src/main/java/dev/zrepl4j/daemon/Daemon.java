@@ -97,8 +97,9 @@ public final class Daemon implements AutoCloseable {
     // before any job starts: two daemons on one config would run every job twice
     refuseIfRunning(config.global().controlSockpath());
     // before any job: a monitoring address that cannot be bound fails the start, naming it
-    if (config.global().monitoring().isPresent()) {
-      var listen = config.global().monitoring().get().listen();
+    var monitoring = config.global().monitoring();
+    if (monitoring != null) {
+      var listen = monitoring.listen();
       var server = MetricsServer.start(listen, metrics);
       synchronized (this) {
         metricsServer = server;

@@ -19,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import javax.net.ssl.SSLContext;
+import org.jspecify.annotations.Nullable;
 
 /**
  * {@code global.logging} installed into a logback {@link LoggerContext}: one {@link OutletAppender}
@@ -152,12 +153,11 @@ public final class LogOutlets implements AutoCloseable {
     return o;
   }
 
-  private static @org.jspecify.annotations.Nullable SSLContext tls(LogOutlet.Tcp t)
-      throws IOException {
-    if (t.tls().isEmpty()) {
+  private static @Nullable SSLContext tls(LogOutlet.Tcp t) throws IOException {
+    DaemonConfig.OutletTls c = t.tls();
+    if (c == null) {
       return null;
     }
-    DaemonConfig.OutletTls c = t.tls().get();
     return Tls.context(c.ca(), c.cert(), c.key());
   }
 

@@ -50,7 +50,7 @@ class ConfigParserTest {
     assertThat(g.logging().get(1).type()).isEqualTo("syslog");
     assertThat(g.logging().get(1).level()).isEqualTo("info");
     assertThat(g.logging().get(1).format()).isEqualTo("logfmt");
-    assertThat(g.monitoring()).contains(new DaemonConfig.Monitoring(":9811", false));
+    assertThat(g.monitoring()).isEqualTo(new DaemonConfig.Monitoring(":9811", false));
     assertThat(g.controlSockpath()).isEqualTo(Path.of("/var/run/zrepl/control"));
     assertThat(g.stdinserverSockdir()).isEqualTo(Path.of("/var/run/zrepl/stdinserver"));
 
@@ -221,9 +221,9 @@ class ConfigParserTest {
               pruning: {keep_sender: [], keep_receiver: []}
             """,
             dir.resolve("zrepl.yml"));
-    assertThat(((Job.Push) c.jobs().get(0)).lagObjective()).contains(Duration.ofHours(2));
-    assertThat(((Job.Pull) c.jobs().get(1)).lagObjective()).contains(Duration.ofMinutes(90));
-    assertThat(((Job.Pull) c.jobs().get(2)).lagObjective()).isEmpty();
+    assertThat(((Job.Push) c.jobs().get(0)).lagObjective()).isEqualTo(Duration.ofHours(2));
+    assertThat(((Job.Pull) c.jobs().get(1)).lagObjective()).isEqualTo(Duration.ofMinutes(90));
+    assertThat(((Job.Pull) c.jobs().get(2)).lagObjective()).isNull();
   }
 
   @Test
@@ -280,7 +280,7 @@ class ConfigParserTest {
             """,
             Path.of("a.yml"));
     assertThat(ok.global().monitoring())
-        .contains(new DaemonConfig.Monitoring("127.0.0.1:9811", false));
+        .isEqualTo(new DaemonConfig.Monitoring("127.0.0.1:9811", false));
   }
 
   @Test

@@ -7,7 +7,6 @@ import dev.zrepl4j.config.DaemonConfig.LogOutlet;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 class LogOutletParserTest {
@@ -47,11 +46,10 @@ class LogOutletParserTest {
                 "logs.example",
                 10202,
                 Duration.ofMinutes(1),
-                Optional.of(
-                    new DaemonConfig.OutletTls(
-                        Path.of("/etc/zrepl/ca.crt"),
-                        Path.of("/etc/zrepl/me.crt"),
-                        Path.of("/etc/zrepl/me.key")))));
+                new DaemonConfig.OutletTls(
+                    Path.of("/etc/zrepl/ca.crt"),
+                    Path.of("/etc/zrepl/me.crt"),
+                    Path.of("/etc/zrepl/me.key"))));
   }
 
   @Test
@@ -66,13 +64,7 @@ class LogOutletParserTest {
         .containsExactly(
             new LogOutlet.Syslog("warn", "human", "local0", Duration.ofSeconds(10)),
             new LogOutlet.Tcp(
-                "warn",
-                "human",
-                "tcp",
-                "127.0.0.1",
-                514,
-                Duration.ofSeconds(10),
-                Optional.empty()));
+                "warn", "human", "tcp", "127.0.0.1", 514, Duration.ofSeconds(10), null));
     assertThat(outlets("    []\n")).containsExactly(LogOutlet.defaultStdout());
   }
 

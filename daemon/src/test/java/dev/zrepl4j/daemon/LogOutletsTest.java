@@ -25,7 +25,6 @@ import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.BooleanSupplier;
 import javax.net.ssl.SSLServerSocket;
@@ -154,7 +153,7 @@ class LogOutletsTest {
   }
 
   private static LogOutlet.Tcp tcp(String level, String format, int port, Duration retry) {
-    return new LogOutlet.Tcp(level, format, "tcp", "127.0.0.1", port, retry, Optional.empty());
+    return new LogOutlet.Tcp(level, format, "tcp", "127.0.0.1", port, retry, null);
   }
 
   @Test
@@ -227,9 +226,7 @@ class LogOutletsTest {
                 "localhost",
                 server.port(),
                 Duration.ofSeconds(5),
-                Optional.of(
-                    new DaemonConfig.OutletTls(
-                        certs.crt("ca"), certs.crt("prod"), certs.key("prod"))))),
+                new DaemonConfig.OutletTls(certs.crt("ca"), certs.crt("prod"), certs.key("prod")))),
         OutletAppender.BUFFER);
     try (var _ = LogContext.job("push")) {
       logger("dev.zrepl4j.replication.Sender").info("sent {} bytes", 42);
@@ -265,9 +262,8 @@ class LogOutletsTest {
                     "localhost",
                     server.port(),
                     Duration.ofSeconds(30),
-                    Optional.of(
-                        new DaemonConfig.OutletTls(
-                            certs.crt("ca"), certs.crt("prod"), certs.key("prod"))))),
+                    new DaemonConfig.OutletTls(
+                        certs.crt("ca"), certs.crt("prod"), certs.key("prod")))),
             OutletAppender.BUFFER);
     logger("dev.zrepl4j.daemon.Daemon").info("secret");
     await(() -> !stdoutLines().isEmpty(), Duration.ofSeconds(10), "the outlet's error on stdout");
@@ -292,7 +288,7 @@ class LogOutletsTest {
                     "127.0.0.1",
                     server.port(),
                     Duration.ofSeconds(30),
-                    Optional.empty())),
+                    null)),
             OutletAppender.BUFFER);
     logger("dev.zrepl4j.daemon.Daemon").info("v4 only");
     await(() -> !stdoutLines().isEmpty(), Duration.ofSeconds(10), "the outlet's report");
