@@ -36,12 +36,17 @@ import org.slf4j.LoggerFactory;
 final class ActiveJob extends JobRunner {
   private static final Logger log = LoggerFactory.getLogger(ActiveJob.class);
 
+  /** How often the log tells the progress of a step in progress (at info). */
+  static final Duration PROGRESS_LOG_EVERY = Duration.ofSeconds(10);
+
   private final Job.Active config;
   private final Replication.Connector connector;
   // a push job's snapshots; null for a pull job
   private final @Nullable Snapshots snapshots;
   private final Set<Closeable> open = ConcurrentHashMap.newKeySet();
   private final Map<String, JobStatus.Fs> progress = new ConcurrentHashMap<>();
+  // per filesystem, when its step in progress was last told in the log
+  private final Map<String, Instant> progressLogged = new ConcurrentHashMap<>();
   // the filesystems whose sender cursor this job's runs have confirmed since the daemon started
   private final Replication.Settled settled = new Replication.Settled();
   private final Closeable resources;
@@ -141,11 +146,29 @@ final class ActiveJob extends JobRunner {
     }
     setState("replicating");
     progress.clear();
+    progressLogged.clear();
     Replication.Report report;
     try {
-      report = new Replication(replicationConfig(), connector, this::progress, settled).run();
+      report =
+          new Replication(
+                  replicationConfig(),
+                  connector,
+                  new Replication.Progress() {
+                    @Override
+                    public void transferred(String filesystem, Step step, long bytes) {
+                      // the engine calls step(), which carries more
+                    }
+
+                    @Override
+                    public void step(Replication.StepProgress p) {
+                      progress(p);
+                    }
+                  },
+                  settled)
+              .run();
     } finally {
       progress.clear();
+      progressLogged.clear();
     }
     var fss = new ArrayList<JobStatus.Fs>();
     for (var f : report.filesystems()) {
@@ -192,13 +215,45 @@ final class ActiveJob extends JobRunner {
         r.steps(),
         Replication.Config.defaults(name).maxAttempts(),
         Duration.ofSeconds(5),
-        clock);
+        clock,
+        r.sizeEstimates());
   }
 
-  private void progress(String fs, Step step, long bytes) {
-    var was = progress.put(fs, new JobStatus.Fs(fs, "STEPPING", 0, 0, bytes, step.toString()));
-    if (was == null || !was.message().equals(step.toString())) {
-      log.info("job {}: {}: sending {}", name, fs, step);
+  private void progress(Replication.StepProgress p) {
+    var fs = p.filesystem();
+    var step = p.step().toString();
+    var started = p.started().toString();
+    var was =
+        progress.put(
+            fs,
+            new JobStatus.Fs(
+                fs,
+                "STEPPING",
+                p.stepNumber() - 1,
+                p.steps(),
+                p.bytes(),
+                step,
+                p.expectedBytes(),
+                started));
+    var now = clock.instant();
+    if (was == null || !was.message().equals(step) || !started.equals(was.stepStarted())) {
+      log.info(
+          "job {}: {}: sending {} (step {}/{}{})",
+          name,
+          fs,
+          step,
+          p.stepNumber(),
+          p.steps(),
+          p.expectedBytes() < 0 ? "" : ", about " + Transfer.bytes(p.expectedBytes()));
+      progressLogged.put(fs, now);
+      return;
+    }
+    // a long transfer tells how it goes every PROGRESS_LOG_EVERY; a short one stays one line
+    var last = progressLogged.get(fs);
+    if (last != null && !now.isBefore(last.plus(PROGRESS_LOG_EVERY))) {
+      progressLogged.put(fs, now);
+      var t = new Transfer(p.bytes(), p.expectedBytes(), Duration.between(p.started(), now));
+      log.info("job {}: {}: {}: {}", name, fs, step, t.describe());
     }
   }
 
