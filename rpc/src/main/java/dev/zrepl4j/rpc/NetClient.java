@@ -243,7 +243,7 @@ final class NetClient implements RpcClient {
   private @Nullable IOException sendBody(MessageOutputStream mos, InputStream body, ByteBuffer buf)
       throws IOException {
     while (true) {
-      if (c.reader.inputAvailable()) {
+      if (c.reader.messageAvailable()) {
         mos.abort(
             Header.error(ErrorCode.CANCELLED, "client stopped sending: the server answered", true)
                 .encode());

@@ -87,6 +87,45 @@ public final class FrameReader {
     return pos < lim || in.available() > 0;
   }
 
+  /**
+   * Whether the peer has begun a message, checked without blocking between messages (a client
+   * streaming a request body looks for an early answer): complete keep-alive frames that can be
+   * read now are consumed, since a server sends them while it receives a long body. A partial frame
+   * header counts as nothing yet.
+   */
+  public boolean messageAvailable() throws IOException {
+    while (true) {
+      if (lim - pos < FRAME_HEADER_SIZE) {
+        int avail = in.available();
+        if (avail <= 0) {
+          return false;
+        }
+        if (pos > 0) {
+          System.arraycopy(buf, pos, buf, 0, lim - pos);
+          lim -= pos;
+          pos = 0;
+        }
+        int got = in.read(buf, lim, Math.min(avail, buf.length - lim));
+        if (got < 0) {
+          return true; // the end of the stream: the next read reports it
+        }
+        lim += got;
+        continue;
+      }
+      boolean keepAlive =
+          keepAlivesAllowed
+              && (buf[pos] & 0xFF) == FrameType.KEEPALIVE.wire()
+              && buf[pos + 2] == 0
+              && buf[pos + 3] == 0
+              && buf[pos + 4] == 0
+              && buf[pos + 5] == 0;
+      if (!keepAlive) {
+        return true;
+      }
+      pos += FRAME_HEADER_SIZE;
+    }
+  }
+
   // ---------------------------------------------------------------------------------------- frames
 
   /**
