@@ -163,6 +163,11 @@ final class ActiveJob extends JobRunner {
                     public void step(Replication.StepProgress p) {
                       progress(p);
                     }
+
+                    @Override
+                    public void stepDone(Replication.StepProgress last) {
+                      done(last);
+                    }
                   },
                   settled)
               .run();
@@ -254,6 +259,24 @@ final class ActiveJob extends JobRunner {
       progressLogged.put(fs, now);
       var t = new Transfer(p.bytes(), p.expectedBytes(), Duration.between(p.started(), now));
       log.info("job {}: {}: {}: {}", name, fs, step, t.describe());
+    }
+  }
+
+  /** A step is done: it leaves the status; a long one (its progress was logged) says so. */
+  private void done(Replication.StepProgress last) {
+    var fs = last.filesystem();
+    progress.remove(fs);
+    var logged = progressLogged.remove(fs);
+    var now = clock.instant();
+    if (logged != null && !logged.isBefore(last.started().plus(PROGRESS_LOG_EVERY))) {
+      var t = new Transfer(last.bytes(), -1, Duration.between(last.started(), now));
+      log.info(
+          "job {}: {}: {}: done, {} in {}",
+          name,
+          fs,
+          last.step(),
+          t.describe(),
+          Transfer.duration(t.elapsed().toSeconds()));
     }
   }
 

@@ -317,6 +317,12 @@ public final class Replication {
       transferred(progress.filesystem(), progress.step(), progress.bytes());
     }
 
+    /**
+     * A step is done: the receiver has it and the sender has confirmed it. {@code last} holds its
+     * final byte count. By default nothing.
+     */
+    default void stepDone(StepProgress last) {}
+
     /** Ignores progress. */
     static Progress none() {
       return (fs, step, bytes) -> {};
@@ -675,6 +681,8 @@ public final class Replication {
           run.bytes += bytes;
           run.received = -1;
         }
+        progress.stepDone(
+            new StepProgress(run.fs, step, stepNumber, steps, bytes, expected, started));
         return conn;
       } catch (RemoteException e) {
         closeQuietly(conn);
