@@ -226,7 +226,7 @@ final class ActiveJob extends JobRunner {
 
   private void progress(Replication.StepProgress p) {
     var fs = p.filesystem();
-    var step = p.step().toString();
+    var step = describe(p.step());
     var started = p.started().toString();
     var was =
         progress.put(
@@ -262,6 +262,14 @@ final class ActiveJob extends JobRunner {
     }
   }
 
+  /** A step as the status and the log show it: {@code -i @a -> @b}, without the guids. */
+  static String describe(Step step) {
+    return GUID.matcher(step.toString()).replaceAll("");
+  }
+
+  private static final java.util.regex.Pattern GUID =
+      java.util.regex.Pattern.compile("\\(guid [0-9]+\\)");
+
   /** A step is done: it leaves the status; a long one (its progress was logged) says so. */
   private void done(Replication.StepProgress last) {
     var fs = last.filesystem();
@@ -274,7 +282,7 @@ final class ActiveJob extends JobRunner {
           "job {}: {}: {}: done, {} in {}",
           name,
           fs,
-          last.step(),
+          describe(last.step()),
           t.describe(),
           Transfer.duration(t.elapsed().toSeconds()));
     }
