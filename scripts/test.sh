@@ -20,6 +20,9 @@ scripts/zfs-fuse.sh up
 # 127.0.0.1 in temporary directories; the packages' own services are neither needed nor touched)
 { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && [ -x /usr/sbin/mariadbd ]; } ||
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql mariadb-server) >/dev/null
+# --- tmux: the live `zrepl4j status` view runs in a real terminal (StatusViewIT, its own server)
+command -v tmux >/dev/null ||
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tmux) >/dev/null
 
 # --- Prometheus for the monitoring tests (PrometheusIT starts its own server on 127.0.0.1 with its
 # own config and storage in a temporary directory, and runs promtool on examples/prometheus-alerts.yml)

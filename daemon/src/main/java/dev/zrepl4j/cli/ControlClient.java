@@ -5,6 +5,7 @@ import dev.zrepl4j.daemon.Control;
 import dev.zrepl4j.rpc.RpcClient;
 import dev.zrepl4j.rpc.RpcOptions;
 import java.io.IOException;
+import java.net.SocketException;
 import java.nio.file.Files;
 
 /** Calls the running daemon over its control socket. */
@@ -18,7 +19,15 @@ final class ControlClient {
       throw new IOException(
           "no control socket at " + sock + ": is the daemon running with this config?");
     }
-    try (var c = RpcClient.unix(sock, RpcOptions.defaults())) {
+    RpcClient c;
+    try {
+      c = RpcClient.unix(sock, RpcOptions.defaults());
+    } catch (SocketException e) {
+      // a socket file left by a daemon that is gone: refused, not a mystery
+      throw new IOException(
+          "no daemon answers on the control socket " + sock + ": " + e.getMessage(), e);
+    }
+    try (c) {
       return c.call(Control.PREFIX + "." + endpoint, request, type);
     }
   }

@@ -24,6 +24,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,12 +38,17 @@ import org.slf4j.LoggerFactory;
 final class ActiveJob extends JobRunner {
   private static final Logger log = LoggerFactory.getLogger(ActiveJob.class);
 
+  /** How often the log tells the progress of a step in progress (at info). */
+  static final Duration PROGRESS_LOG_EVERY = Duration.ofSeconds(10);
+
   private final Job.Active config;
   private final Replication.Connector connector;
   // a push job's snapshots; null for a pull job
   private final @Nullable Snapshots snapshots;
   private final Set<Closeable> open = ConcurrentHashMap.newKeySet();
   private final Map<String, JobStatus.Fs> progress = new ConcurrentHashMap<>();
+  // per filesystem, when its step in progress was last told in the log
+  private final Map<String, Instant> progressLogged = new ConcurrentHashMap<>();
   // the filesystems whose sender cursor this job's runs have confirmed since the daemon started
   private final Replication.Settled settled = new Replication.Settled();
   private final Closeable resources;
@@ -152,15 +158,38 @@ final class ActiveJob extends JobRunner {
     }
     setState("replicating");
     progress.clear();
+    progressLogged.clear();
     Replication.Report report;
     var t0 = clock.instant();
     try {
-      report = new Replication(replicationConfig(), connector, this::progress, settled).run();
+      report =
+          new Replication(
+                  replicationConfig(),
+                  connector,
+                  new Replication.Progress() {
+                    @Override
+                    public void transferred(String filesystem, Step step, long bytes) {
+                      // the engine calls step(), which carries more
+                    }
+
+                    @Override
+                    public void step(Replication.StepProgress p) {
+                      progress(p);
+                    }
+
+                    @Override
+                    public void stepDone(Replication.StepProgress last) {
+                      done(last);
+                    }
+                  },
+                  settled)
+              .run();
     } catch (IOException | RuntimeException e) {
       metrics.replicationFailed(); // before the filesystems were enumerated (zrepl: -1)
       throw e;
     } finally {
       progress.clear();
+      progressLogged.clear();
       metrics.stateTime("replicating", Duration.between(t0, clock.instant()));
     }
     var got = new ArrayList<Received>();
@@ -227,19 +256,78 @@ final class ActiveJob extends JobRunner {
         r.steps(),
         Replication.Config.defaults(name).maxAttempts(),
         Duration.ofSeconds(5),
-        clock);
+        clock,
+        r.sizeEstimates());
   }
 
-  /** Called on a step's worker thread; a filesystem has one step at a time. */
-  private void progress(String fs, Step step, long bytes) {
-    var was = progress.put(fs, new JobStatus.Fs(fs, "STEPPING", 0, 0, bytes, step.toString()));
+  private void progress(Replication.StepProgress p) {
+    var fs = p.filesystem();
+    var step = describe(p.step());
+    var started = p.started().toString();
+    var was =
+        progress.put(
+            fs,
+            new JobStatus.Fs(
+                fs,
+                "STEPPING",
+                p.stepNumber() - 1,
+                p.steps(),
+                p.bytes(),
+                step,
+                p.expectedBytes(),
+                started));
     // zrepl_replication_bytes_replicated grows while the stream flows (a retried attempt of the
     // same step starts again from 0 and counts again: those bytes crossed the wire too)
     boolean sameAttempt =
-        was != null && was.message().equals(step.toString()) && bytes >= was.bytes();
-    metrics.replicated(fs, sameAttempt ? bytes - was.bytes() : bytes);
-    if (was == null || !was.message().equals(step.toString())) {
-      log.info("job {}: {}: sending {}", name, fs, step);
+        was != null
+            && was.message().equals(step)
+            && started.equals(was.stepStarted())
+            && p.bytes() >= was.bytes();
+    metrics.replicated(fs, sameAttempt ? p.bytes() - was.bytes() : p.bytes());
+    var now = clock.instant();
+    if (!sameAttempt) {
+      log.info(
+          "job {}: {}: sending {} (step {}/{}{})",
+          name,
+          fs,
+          step,
+          p.stepNumber(),
+          p.steps(),
+          p.expectedBytes() < 0 ? "" : ", about " + Transfer.bytes(p.expectedBytes()));
+      progressLogged.put(fs, now);
+      return;
+    }
+    // a long transfer tells how it goes every PROGRESS_LOG_EVERY; a short one stays one line
+    var last = progressLogged.get(fs);
+    if (last != null && !now.isBefore(last.plus(PROGRESS_LOG_EVERY))) {
+      progressLogged.put(fs, now);
+      var t = new Transfer(p.bytes(), p.expectedBytes(), Duration.between(p.started(), now));
+      log.info("job {}: {}: {}: {}", name, fs, step, t.describe());
+    }
+  }
+
+  /** A step as the status and the log show it: {@code -i @a -> @b}, without the guids. */
+  static String describe(Step step) {
+    return GUID.matcher(step.toString()).replaceAll("");
+  }
+
+  private static final Pattern GUID = Pattern.compile("\\(guid [0-9]+\\)");
+
+  /** A step is done: it leaves the status; a long one (its progress was logged) says so. */
+  private void done(Replication.StepProgress last) {
+    var fs = last.filesystem();
+    progress.remove(fs);
+    var logged = progressLogged.remove(fs);
+    var now = clock.instant();
+    if (logged != null && !logged.isBefore(last.started().plus(PROGRESS_LOG_EVERY))) {
+      var t = new Transfer(last.bytes(), -1, Duration.between(last.started(), now));
+      log.info(
+          "job {}: {}: {}: done, {} in {}",
+          name,
+          fs,
+          describe(last.step()),
+          t.describe(),
+          Transfer.duration(t.elapsed().toSeconds()));
     }
   }
 

@@ -112,8 +112,31 @@ public record JobStatus(
    * One filesystem of a replication.
    *
    * @param state PLANNING, STEPPING, UP_TO_DATE, REPLICATED, CONFLICT, FAILED, SKIPPED
-   * @param bytes bytes transferred so far
+   * @param stepsDone steps completed (of a step in progress: the steps before it)
+   * @param bytes bytes transferred so far (of a step in progress: of that step's stream)
+   * @param message the step in progress, or the outcome's reason
+   * @param expectedBytes of a step in progress: the sender's size estimate of its stream, -1 when
+   *     there is none (zfs-fuse has no {@code zfs send -nvP}); -1 in a completed run
+   * @param stepStarted of a step in progress: when it started (ISO-8601); null in a completed run
    */
   public record Fs(
-      String filesystem, String state, int stepsDone, int stepsTotal, long bytes, String message) {}
+      String filesystem,
+      String state,
+      int stepsDone,
+      int stepsTotal,
+      long bytes,
+      String message,
+      long expectedBytes,
+      @Nullable String stepStarted) {
+    /** A filesystem of a completed run (no estimate, no step in progress). */
+    public Fs(
+        String filesystem,
+        String state,
+        int stepsDone,
+        int stepsTotal,
+        long bytes,
+        String message) {
+      this(filesystem, state, stepsDone, stepsTotal, bytes, message, -1, null);
+    }
+  }
 }

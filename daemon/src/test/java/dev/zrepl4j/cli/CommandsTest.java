@@ -66,15 +66,50 @@ class CommandsTest {
           - {name: s, type: snap, filesystems: {"tank<": true}, snapshotting: {type: manual}, pruning: {keep: []}}
         """
             .formatted(dir.resolve("run/control")));
-    var r = run("status", "--config", cfg.toString());
-    assertThat(r.exit()).isEqualTo(1);
-    assertThat(r.err())
-        .as(r.toString())
-        .contains("no control socket at")
-        .contains("is the daemon running");
+    for (var mode : new String[] {"interactive", "dump", "raw"}) {
+      var r = run("status", "--mode", mode, "--config", cfg.toString());
+      assertThat(r.exit()).isEqualTo(1);
+      assertThat(r.err())
+          .as(r.toString())
+          .contains("no control socket at")
+          .contains("is the daemon running");
+      assertThat(r.err().strip().lines()).as("one line").hasSize(1);
+      assertThat(r.out()).isEmpty();
+    }
     var s = run("signal", "nudge", "s", "--config", cfg.toString());
     assertThat(s.exit()).isEqualTo(2);
     assertThat(s.err()).contains("unknown signal 'nudge'");
+  }
+
+  @Test
+  void statusOnASocketLeftByADaemonThatIsGoneSaysSoInOneLine(@TempDir Path dir) throws Exception {
+    var run = Files.createDirectory(dir.resolve("run"));
+    var sock = run.resolve("control");
+    // a real Unix socket file with no one listening any more (a killed daemon's)
+    try (var server =
+        java.nio.channels.ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+      server.bind(java.net.UnixDomainSocketAddress.of(sock));
+    }
+    assertThat(sock).exists();
+    var cfg = dir.resolve("z.yml");
+    Files.writeString(
+        cfg,
+        """
+        global:
+          control: {sockpath: %s}
+        jobs:
+          - {name: s, type: snap, filesystems: {"tank<": true}, snapshotting: {type: manual}, pruning: {keep: []}}
+        """
+            .formatted(sock));
+    var r = run("status", "--mode", "dump", "--config", cfg.toString());
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.err())
+        .as(r.toString())
+        .contains("no daemon answers on the control socket " + sock);
+    assertThat(r.err().strip().lines()).as("one line").hasSize(1);
+    var bad = run("status", "--mode", "fancy", "--config", cfg.toString());
+    assertThat(bad.exit()).isEqualTo(2);
+    assertThat(bad.err()).contains("fancy");
   }
 
   @Test

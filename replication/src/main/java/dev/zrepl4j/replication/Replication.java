@@ -28,6 +28,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
 import java.util.function.Consumer;
 import java.util.function.LongConsumer;
 import org.jspecify.annotations.Nullable;
@@ -69,6 +70,9 @@ public final class Replication {
    * @param retryBackoff wait before the first retry; doubles with each further one, up to one
    *     minute ({@link #retryWait})
    * @param clock the clock for the report's timings
+   * @param sizeEstimates size estimates ({@code zfs send -n -v -P} on the sender) running at once
+   *     (zrepl's {@code replication.concurrency.size_estimates}, at least 1): before a filesystem's
+   *     first step, every step planned for it is estimated, for progress and ETA
    */
   public record Config(
       String job,
@@ -79,10 +83,14 @@ public final class Replication {
       int stepConcurrency,
       int maxAttempts,
       Duration retryBackoff,
-      Clock clock) {
+      Clock clock,
+      int sizeEstimates) {
     private static final Duration MAX_RETRY_WAIT = Duration.ofMinutes(1);
 
     public Config {
+      if (sizeEstimates < 1) {
+        throw new IllegalArgumentException("sizeEstimates " + sizeEstimates + " < 1");
+      }
       if (job.isEmpty()) {
         throw new IllegalArgumentException("empty job name");
       }
@@ -97,7 +105,34 @@ public final class Replication {
       }
     }
 
-    /** zrepl's defaults: most_recent, guarantee_resumability, no batching, 1 step, 3 attempts. */
+    /** The settings with zrepl's default of 4 size estimates at once. */
+    public Config(
+        String job,
+        InitialPolicy initialPolicy,
+        Protection initialProtection,
+        Protection incrementalProtection,
+        boolean batchIntermediates,
+        int stepConcurrency,
+        int maxAttempts,
+        Duration retryBackoff,
+        Clock clock) {
+      this(
+          job,
+          initialPolicy,
+          initialProtection,
+          incrementalProtection,
+          batchIntermediates,
+          stepConcurrency,
+          maxAttempts,
+          retryBackoff,
+          clock,
+          4);
+    }
+
+    /**
+     * zrepl's defaults: most_recent, guarantee_resumability, no batching, 1 step, 3 attempts, 4
+     * size estimates.
+     */
     public static Config defaults(String job) {
       return new Config(
           job,
@@ -109,6 +144,11 @@ public final class Replication {
           3,
           Duration.ofSeconds(5),
           Clock.systemUTC());
+    }
+
+    /** zrepl's {@code replication.concurrency.size_estimates}. */
+    public Config withSizeEstimates(int estimates) {
+      return with(c -> c.sizeEstimates = estimates);
     }
 
     /** Sends consecutive incremental snapshots as one {@code -I} step, or not. */
@@ -181,6 +221,7 @@ public final class Replication {
       int maxAttempts;
       Duration retryBackoff;
       Clock clock;
+      int sizeEstimates;
 
       Components(Config c) {
         job = c.job;
@@ -192,6 +233,7 @@ public final class Replication {
         maxAttempts = c.maxAttempts;
         retryBackoff = c.retryBackoff;
         clock = c.clock;
+        sizeEstimates = c.sizeEstimates;
       }
 
       Config config() {
@@ -204,7 +246,8 @@ public final class Replication {
             stepConcurrency,
             maxAttempts,
             retryBackoff,
-            clock);
+            clock,
+            sizeEstimates);
       }
     }
   }
@@ -296,11 +339,46 @@ public final class Replication {
      */
     void transferred(String filesystem, Step step, long bytes);
 
+    /**
+     * Where a running step is: called as it starts (0 bytes) and as its stream flows. By default
+     * tells {@link #transferred}.
+     */
+    default void step(StepProgress progress) {
+      transferred(progress.filesystem(), progress.step(), progress.bytes());
+    }
+
+    /**
+     * A step is done: the receiver has it and the sender has confirmed it. {@code last} holds its
+     * final byte count. By default nothing.
+     */
+    default void stepDone(StepProgress last) {}
+
     /** Ignores progress. */
     static Progress none() {
       return (fs, step, bytes) -> {};
     }
   }
+
+  /**
+   * Where a running step is.
+   *
+   * @param filesystem in the sender's namespace
+   * @param step the step
+   * @param stepNumber the step's number among the filesystem's steps of this run, from 1
+   * @param steps the filesystem's steps in this run (done, running and to come)
+   * @param bytes stream bytes so far
+   * @param expectedBytes the sender's estimate of the step's stream size; -1 when it has none
+   *     (zfs-fuse, an estimate that failed)
+   * @param started when the step started
+   */
+  public record StepProgress(
+      String filesystem,
+      Step step,
+      int stepNumber,
+      int steps,
+      long bytes,
+      long expectedBytes,
+      Instant started) {}
 
   /**
    * The outcome of one filesystem.
@@ -381,6 +459,7 @@ public final class Replication {
   private final Progress progress;
   private final Planner planner;
   private final Settled settled;
+  private final Semaphore estimateSlots;
 
   /** A run that confirms every up-to-date filesystem's sender bookkeeping (nothing remembered). */
   public Replication(Config config, Connector connector, Progress progress) {
@@ -396,6 +475,7 @@ public final class Replication {
     this.progress = progress;
     this.planner = new Planner(config.initialPolicy(), config.batchIntermediates());
     this.settled = settled;
+    this.estimateSlots = new Semaphore(config.sizeEstimates());
   }
 
   /**
@@ -614,12 +694,26 @@ public final class Replication {
             return conn;
           }
         }
-        var step = run.queue.peekFirst();
+        var step = java.util.Objects.requireNonNull(run.queue.peekFirst());
+        estimate(conn, run, scheduler);
+        int stepNumber;
+        int steps;
+        long expected;
+        synchronized (scheduler) {
+          stepNumber = run.done + 1;
+          steps = run.done + run.queue.size();
+          expected = run.estimates.getOrDefault(step, -1L);
+        }
+        var started = config.clock().instant();
         long bytes =
             transfer(
                 conn,
                 run.fs,
                 Objects.requireNonNull(step),
+                total ->
+                    progress.step(
+                        new StepProgress(
+                            run.fs, step, stepNumber, steps, total, expected, started)),
                 n -> {
                   synchronized (scheduler) {
                     run.received = n;
@@ -632,6 +726,8 @@ public final class Replication {
           run.bytes += bytes;
           run.received = -1;
         }
+        progress.stepDone(
+            new StepProgress(run.fs, step, stepNumber, steps, bytes, expected, started));
         return conn;
       } catch (RemoteException e) {
         closeQuietly(conn);
@@ -685,6 +781,42 @@ public final class Replication {
         return null;
       }
       Thread.sleep(config.retryWait(attempt));
+    }
+  }
+
+  /**
+   * Asks the sender for the size of each of {@code run}'s planned steps that has no estimate yet
+   * (zrepl estimates a filesystem's steps as it plans it, before its first step), at most {@link
+   * Config#sizeEstimates()} at once across the run's workers. An estimate that fails is logged and
+   * left unknown: it only feeds progress and ETA, and the step itself will show what is wrong.
+   */
+  private void estimate(Connection conn, FsRun run, Scheduler scheduler)
+      throws InterruptedException, InterruptedIOException {
+    List<Step> missing;
+    synchronized (scheduler) {
+      missing = run.queue.stream().filter(s -> !run.estimates.containsKey(s)).toList();
+    }
+    for (var step : missing) {
+      long bytes;
+      estimateSlots.acquire();
+      try {
+        bytes =
+            conn.sender()
+                .sendDry(
+                    step.sendSpec(
+                        run.fs, config.initialProtection(), config.incrementalProtection()))
+                .bytes();
+      } catch (InterruptedIOException e) {
+        throw e;
+      } catch (IOException e) {
+        log.debug("{}: {}: no size estimate for {}: {}", config.job(), run.fs, step, describe(e));
+        bytes = -1;
+      } finally {
+        estimateSlots.release();
+      }
+      synchronized (scheduler) {
+        run.estimates.put(step, bytes);
+      }
     }
   }
 
@@ -754,7 +886,8 @@ public final class Replication {
   }
 
   /** One step: the sender's stream into the receiver, then tell the sender. */
-  private long transfer(Connection c, String fs, Step step, LongConsumer received)
+  private long transfer(
+      Connection c, String fs, Step step, LongConsumer flowing, LongConsumer received)
       throws IOException {
     settled.remove(fs); // until the sender has confirmed this step
     var spec = step.sendSpec(fs, config.initialProtection(), config.incrementalProtection());
@@ -766,7 +899,8 @@ public final class Replication {
     // that overlap is ~50 ms of every step. A failure to start the send is thrown as it was raised
     // (not as the receive's failure), so that it is retried or not as before.
     var send = new LazySend(() -> c.sender().send(spec));
-    try (var counting = new CountingStream(send, total -> progress.transferred(fs, step, total))) {
+    flowing.accept(0);
+    try (var counting = new CountingStream(send, flowing)) {
       result = c.receiver().receive(step.receiveSpec(fs), counting);
       n = counting.count();
       received.accept(n); // the step is on the receiver, whatever happens to its completion
@@ -875,6 +1009,8 @@ public final class Replication {
     @Nullable FsVersion newestCommon;
     // bytes of the running step once the receiver has it, until the step is done; -1 otherwise
     long received = -1;
+    // the sender's size estimate of each planned step (-1: none)
+    final Map<Step, Long> estimates = new HashMap<>();
 
     FsRun(String fs) {
       this.fs = fs;

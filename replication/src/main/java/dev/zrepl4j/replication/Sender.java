@@ -224,6 +224,10 @@ public final class Sender implements SenderApi {
 
   @Override
   public SizeEstimate sendDry(SendSpec spec) throws IOException {
+    if (!zfs.capabilities().has(ZfsFeature.SEND_DRY_RUN)) {
+      allowed(spec.filesystem()); // a refusal stays a refusal
+      return new SizeEstimate(-1); // zfs-fuse: no estimate, and no listing spent on asking
+    }
     var step = resolve(spec);
     try {
       return new SizeEstimate(zfs.estimateSendSize(request(spec, step)));

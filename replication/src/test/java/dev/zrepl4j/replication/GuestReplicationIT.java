@@ -157,6 +157,15 @@ class GuestReplicationIT {
       }
     }
 
+    // per filesystem, its last step's final progress
+    final Map<String, Replication.StepProgress> done =
+        new java.util.concurrent.ConcurrentHashMap<>();
+
+    @Override
+    public void stepDone(Replication.StepProgress last) {
+      done.put(last.filesystem(), last);
+    }
+
     List<Step> of(String fs) {
       return seen.stream().filter(e -> e.getKey().equals(fs)).map(Map.Entry::getValue).toList();
     }
@@ -256,10 +265,17 @@ class GuestReplicationIT {
     guest.writeRandom("/" + src("tree/a") + "/file.bin", 1);
     guest.writeRandom("/" + src("tree/a/b/c") + "/new.bin", 1);
     snapshot("s2", src("tree"), src("tree/a"), src("tree/a/b"), src("tree/a/b/c"));
-    r = push.run(once(job), Replication.Progress.none());
+    var steps = new Steps();
+    r = push.run(once(job), steps);
     assertThat(r.ok()).as(r.toString()).isTrue();
     for (var fs : replicated) {
       assertThat(r.of(fs).stepsDone()).isEqualTo(1);
+      // each step was size-estimated (zfs send -nvP) before it ran, for progress and ETA
+      var last = steps.done.get(fs);
+      assertThat(last.bytes()).isEqualTo(r.of(fs).bytes());
+      assertThat(last.expectedBytes())
+          .as("%s: estimate of a %d-byte stream", fs, last.bytes())
+          .isBetween(last.bytes() * 8 / 10, last.bytes() * 12 / 10 + 64 * 1024);
       assertThat(guest.versions(fs))
           .as("sender %s: the cursor moved to @s2, the old one is gone", fs)
           .containsExactlyInAnyOrder("@s1", "@s2", cursor(fs + "@s2", job));

@@ -106,6 +106,14 @@ final class MemoryPools {
     return r == null ? List.of() : r.versions.stream().map(FsVersion::name).toList();
   }
 
+  // per filesystem, the size its sender estimates for any step (none: -1, as zfs-fuse)
+  final Map<String, Long> estimates = new LinkedHashMap<>();
+  final List<String> sendDryLog = new ArrayList<>();
+  final java.util.concurrent.atomic.AtomicInteger estimatesInFlight =
+      new java.util.concurrent.atomic.AtomicInteger();
+  final java.util.concurrent.atomic.AtomicInteger estimatesInFlightMax =
+      new java.util.concurrent.atomic.AtomicInteger();
+
   Replication.Connector connector() {
     return () -> {
       connects.incrementAndGet();
@@ -215,8 +223,27 @@ final class MemoryPools {
     }
 
     @Override
-    public SizeEstimate sendDry(SendSpec spec) {
-      return new SizeEstimate(-1);
+    public SizeEstimate sendDry(SendSpec spec) throws IOException {
+      Long size;
+      synchronized (MemoryPools.this) {
+        sendDryLog.add(spec.filesystem() + " " + describe(spec));
+        size = estimates.get(spec.filesystem());
+      }
+      if (size == null) {
+        return new SizeEstimate(-1);
+      }
+      int now = estimatesInFlight.incrementAndGet();
+      estimatesInFlightMax.accumulateAndGet(now, Math::max);
+      try {
+        // held a little, so that estimates allowed to overlap do
+        Thread.sleep(30);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new java.io.InterruptedIOException("interrupted in sendDry");
+      } finally {
+        estimatesInFlight.decrementAndGet();
+      }
+      return new SizeEstimate(size);
     }
 
     @Override

@@ -51,6 +51,7 @@ class ReplicationConfigTest {
     assertThat(changes(c, c.withRetries(7, Duration.ofMillis(250))))
         .isEqualTo(Map.of("maxAttempts", 7, "retryBackoff", Duration.ofMillis(250)));
     assertThat(changes(c, c.withStepConcurrency(4))).isEqualTo(Map.of("stepConcurrency", 4));
+    assertThat(changes(c, c.withSizeEstimates(2))).isEqualTo(Map.of("sizeEstimates", 2));
   }
 
   /** The components of {@code b} that differ from {@code a}'s, by name. */
@@ -64,7 +65,7 @@ class ReplicationConfigTest {
         out.put(rc.getName(), after);
       }
     }
-    assertThat(Replication.Config.class.getRecordComponents()).hasSize(9);
+    assertThat(Replication.Config.class.getRecordComponents()).hasSize(10);
     return out;
   }
 

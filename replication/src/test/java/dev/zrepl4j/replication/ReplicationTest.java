@@ -437,6 +437,74 @@ class ReplicationTest {
   }
 
   @Test
+  void eachStepIsSizeEstimatedBeforeItRunsAndItsProgressCarriesTheEstimate() throws Exception {
+    pools.snapshot("p/fs", "1", 10);
+    pools.snapshot("p/fs", "2", 20);
+    pools.snapshot("p/none", "1", 11);
+    var r = run(config());
+    assertThat(r.ok()).isTrue();
+    pools.snapshot("p/fs", "3", 30);
+    pools.snapshot("p/fs", "4", 40);
+    pools.snapshot("p/none", "2", 41);
+    synchronized (pools) {
+      pools.estimates.put("p/fs", 1234L);
+      pools.sendDryLog.clear();
+    }
+    var seen = new java.util.concurrent.CopyOnWriteArrayList<Replication.StepProgress>();
+    var t0 = java.time.Instant.now();
+    r =
+        new Replication(
+                config(),
+                pools.connector(),
+                new Replication.Progress() {
+                  @Override
+                  public void transferred(String filesystem, Step step, long bytes) {
+                    throw new AssertionError("step() is called, not transferred()");
+                  }
+
+                  @Override
+                  public void step(Replication.StepProgress p) {
+                    seen.add(p);
+                  }
+                },
+                settled)
+            .run();
+    assertThat(r.ok()).isTrue();
+    // both steps of p/fs estimated before its first one ran; p/none asked too, and had none
+    assertThat(pools.sendDryLog)
+        .containsExactlyInAnyOrder("p/fs -i 2 3", "p/fs -i 3 4", "p/none -i 1 2");
+    var fs = seen.stream().filter(p -> p.filesystem().equals("p/fs")).toList();
+    assertThat(fs).allMatch(p -> p.expectedBytes() == 1234 && p.steps() == 2);
+    assertThat(fs).allMatch(p -> !p.started().isBefore(t0.minusSeconds(1)));
+    assertThat(fs.getFirst().bytes()).isZero(); // told as the step starts
+    assertThat(fs).extracting(Replication.StepProgress::stepNumber).contains(1, 2);
+    assertThat(fs.getLast().bytes()).isPositive();
+    assertThat(seen.stream().filter(p -> p.filesystem().equals("p/none")))
+        .isNotEmpty()
+        .allMatch(p -> p.expectedBytes() == -1 && p.stepNumber() == 1 && p.steps() == 1);
+  }
+
+  @Test
+  void sizeEstimatesRunAtMostTheConfiguredNumberAtOnce() throws Exception {
+    for (int i = 0; i < 8; i++) {
+      pools.snapshot("p/fs" + i, "1", 10 + i);
+      pools.estimates.put("p/fs" + i, 100L);
+    }
+    var r = run(config().withStepConcurrency(4).withSizeEstimates(1));
+    assertThat(r.ok()).isTrue();
+    assertThat(pools.sendDryLog).hasSize(8);
+    assertThat(pools.estimatesInFlightMax).hasValue(1);
+
+    // with more allowed they do overlap (so the bound above is what held them)
+    for (int i = 0; i < 8; i++) {
+      pools.snapshot("p/fs" + i, "2", 20 + i);
+    }
+    r = run(config().withStepConcurrency(4).withSizeEstimates(4));
+    assertThat(r.ok()).isTrue();
+    assertThat(pools.estimatesInFlightMax.get()).isGreaterThan(1);
+  }
+
+  @Test
   void failingToListASideFailsTheRun() {
     Replication.Connector broken =
         () -> {
