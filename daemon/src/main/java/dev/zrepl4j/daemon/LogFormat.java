@@ -1,5 +1,6 @@
 package dev.zrepl4j.daemon;
 
+import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.time.temporal.ChronoUnit;
@@ -50,13 +51,13 @@ enum LogFormat {
   }
 
   /** Go's time.RFC3339: seconds, {@code Z} or an offset. */
-  static String rfc3339(java.time.Instant t) {
+  static String rfc3339(Instant t) {
     return DateTimeFormatter.ISO_OFFSET_DATE_TIME.format(
         t.truncatedTo(ChronoUnit.SECONDS).atOffset(ZoneOffset.UTC));
   }
 
   /** Go's time.RFC3339Nano, as go-logfmt writes a time (trailing zeros of the fraction dropped). */
-  static String rfc3339Nano(java.time.Instant t) {
+  static String rfc3339Nano(Instant t) {
     // ISO_OFFSET_DATE_TIME prints the fraction only as far as it is non-zero, like Go
     return DateTimeFormatter.ISO_OFFSET_DATE_TIME.format(t.atOffset(ZoneOffset.UTC));
   }

@@ -1,5 +1,6 @@
 package dev.zrepl4j.daemon;
 
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -44,7 +45,7 @@ public final class LogStats {
 
   /** A snapshot of the entry counts. */
   public Map<Key, Long> entries() {
-    var out = new java.util.HashMap<Key, Long>();
+    var out = new HashMap<Key, Long>();
     entries.forEach((k, v) -> out.put(k, v.sum()));
     return Map.copyOf(out);
   }

@@ -4,8 +4,10 @@ import io.prometheus.metrics.exporter.httpserver.HTTPServer;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * {@code global.monitoring} of type {@code prometheus}: the Prometheus text exposition format on
@@ -15,8 +17,7 @@ import java.util.concurrent.Executors;
 final class MetricsServer implements AutoCloseable {
   private final HTTPServer server;
   private final ExecutorService executor;
-  private final java.util.concurrent.atomic.AtomicBoolean closed =
-      new java.util.concurrent.atomic.AtomicBoolean();
+  private final AtomicBoolean closed = new AtomicBoolean();
 
   private MetricsServer(HTTPServer server, ExecutorService executor) {
     this.server = server;
@@ -73,7 +74,7 @@ final class MetricsServer implements AutoCloseable {
     }
     try {
       return new InetSocketAddress(InetAddress.getByName(host), port);
-    } catch (java.net.UnknownHostException e) {
+    } catch (UnknownHostException e) {
       throw new IOException(
           "global.monitoring: cannot listen on " + listen + ": unknown host " + host, e);
     }

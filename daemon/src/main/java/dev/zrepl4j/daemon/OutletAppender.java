@@ -4,6 +4,8 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.UnsynchronizedAppenderBase;
 import java.io.IOException;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -161,11 +163,11 @@ final class OutletAppender extends UnsynchronizedAppenderBase<ILoggingEvent> {
   }
 
   private void report(LogEntry.Level level, String message) {
-    var fields = new java.util.LinkedHashMap<String, String>();
+    var fields = new LinkedHashMap<String, String>();
     fields.put(LogEntry.SUBSYSTEM, "logging");
     fields.put("outlet", "#" + index + " " + sink.describe());
     fields.put("retry_interval", retryInterval.toString());
-    reportToOthers.accept(new LogEntry(java.time.Instant.now(), level, message, fields));
+    reportToOthers.accept(new LogEntry(Instant.now(), level, message, fields));
   }
 
   /**

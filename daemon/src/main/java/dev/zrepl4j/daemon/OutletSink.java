@@ -1,6 +1,7 @@
 package dev.zrepl4j.daemon;
 
 import java.io.IOException;
+import java.io.PrintStream;
 
 /**
  * Where one log outlet's lines go: stdout, the local syslog socket, or a TCP/TLS connection. Used
@@ -34,9 +35,9 @@ interface OutletSink extends AutoCloseable {
 
   /** stdout: never needs opening; a failed write (closed stdout) is reported like any other. */
   final class Stdout implements OutletSink {
-    private final java.io.PrintStream out;
+    private final PrintStream out;
 
-    Stdout(java.io.PrintStream out) {
+    Stdout(PrintStream out) {
       this.out = out;
     }
 

@@ -6,6 +6,7 @@ import dev.zrepl4j.replication.pruning.PruneExecutor;
 import dev.zrepl4j.zfs.Zfs;
 import java.io.IOException;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -54,7 +55,7 @@ final class SnapJob extends JobRunner {
     setState("pruning");
     long t0 = System.nanoTime();
     var report = prune(false);
-    metrics.pruned("local", java.time.Duration.ofNanos(System.nanoTime() - t0));
+    metrics.pruned("local", Duration.ofNanos(System.nanoTime() - t0));
     report.failed().forEach((v, e) -> problems.add("pruning " + v + ": " + e));
     return new JobStatus.Run(
         started.toString(),

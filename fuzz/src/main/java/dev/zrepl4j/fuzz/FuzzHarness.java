@@ -6,7 +6,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Random;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -162,14 +165,14 @@ public final class FuzzHarness implements AutoCloseable {
     if (url == null) {
       throw new IllegalStateException("no corpus for " + test.getSimpleName() + "." + method);
     }
-    var corpus = new java.util.ArrayList<byte[]>();
+    var corpus = new ArrayList<byte[]>();
     try (var files = Files.list(Path.of(url.toURI()))) {
       for (var f : files.sorted().toList()) {
         corpus.add(Files.readAllBytes(f));
       }
     }
     long seed = Long.getLong("fuzz.seed", 1);
-    var random = new java.util.Random(seed ^ parser.hashCode());
+    var random = new Random(seed ^ parser.hashCode());
     for (int i = 0; i < n; i++) {
       byte[] input = corpus.get(random.nextInt(corpus.size()));
       int rounds = 1 + random.nextInt(4);
@@ -188,7 +191,7 @@ public final class FuzzHarness implements AutoCloseable {
     }
   }
 
-  private static byte[] mutate(byte[] in, byte[] other, java.util.Random r) {
+  private static byte[] mutate(byte[] in, byte[] other, Random r) {
     if (in.length == 0) {
       return other.clone();
     }
@@ -197,7 +200,7 @@ public final class FuzzHarness implements AutoCloseable {
     switch (r.nextInt(8)) {
       case 0 -> out[at] ^= (byte) (1 << r.nextInt(8));
       case 1 -> out[at] = BYTES[r.nextInt(BYTES.length)];
-      case 2 -> out = java.util.Arrays.copyOf(in, at);
+      case 2 -> out = Arrays.copyOf(in, at);
       case 3 -> {
         int len = r.nextInt(in.length - at + 1);
         out = new byte[in.length - len];

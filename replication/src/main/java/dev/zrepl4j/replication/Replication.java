@@ -694,7 +694,7 @@ public final class Replication {
             return conn;
           }
         }
-        var step = java.util.Objects.requireNonNull(run.queue.peekFirst());
+        var step = Objects.requireNonNull(run.queue.peekFirst());
         estimate(conn, run, scheduler);
         int stepNumber;
         int steps;

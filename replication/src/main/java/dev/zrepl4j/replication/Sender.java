@@ -28,6 +28,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.IntConsumer;
 import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -53,7 +54,7 @@ public final class Sender implements SenderApi {
   private final Predicate<DatasetPath> filter;
   private final String job;
   private final SenderOptions options;
-  private final java.util.function.IntConsumer unmatched;
+  private final IntConsumer unmatched;
   private final EnumSet<SendFlag> flags = EnumSet.noneOf(SendFlag.class);
   private final AtomicBoolean cursorDegradationLogged = new AtomicBoolean();
 
@@ -75,7 +76,7 @@ public final class Sender implements SenderApi {
       Predicate<DatasetPath> filter,
       String job,
       SenderOptions options,
-      java.util.function.IntConsumer unmatched) {
+      IntConsumer unmatched) {
     this.unmatched = unmatched;
     this.zfs = zfs;
     this.filter = filter;

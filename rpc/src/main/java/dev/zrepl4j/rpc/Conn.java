@@ -12,6 +12,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.ReadableByteChannel;
 import java.time.Duration;
+import java.util.Objects;
 import java.util.concurrent.locks.LockSupport;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -297,7 +298,7 @@ final class Conn implements AutoCloseable {
 
         @Override
         public void write(byte[] b, int off, int len) throws IOException {
-          java.util.Objects.checkFromIndexSize(off, len, b.length);
+          Objects.checkFromIndexSize(off, len, b.length);
           try {
             for (int done = 0; done < len; ) {
               int n = Math.min(SLICE, len - done);

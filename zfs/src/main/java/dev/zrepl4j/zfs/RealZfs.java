@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Predicate;
+import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -224,8 +225,8 @@ public final class RealZfs implements Zfs {
     return existing ? RealZfs::onlyMissingDatasets : stderr -> false;
   }
 
-  private static final java.util.regex.Pattern MISSING_DATASET =
-      java.util.regex.Pattern.compile("cannot open '[^']+': dataset does not exist");
+  private static final Pattern MISSING_DATASET =
+      Pattern.compile("cannot open '[^']+': dataset does not exist");
 
   String runToString(List<String> binary, List<String> args) throws IOException {
     return run(binary, args, in -> new String(in.readAllBytes(), StandardCharsets.UTF_8));
@@ -266,10 +267,10 @@ public final class RealZfs implements Zfs {
     }
     var args =
         new ArrayList<>(List.of("list", "-H", "-o", "name", "-t", "filesystem,volume", "-r"));
-    new java.util.LinkedHashSet<>(roots).forEach(r -> args.add(dataset(r)));
+    new LinkedHashSet<>(roots).forEach(r -> args.add(dataset(r)));
     var found = run(zfs, args, ZfsOutput::parseNames, tolerated(true));
     // nested roots would list a dataset twice
-    return filtered(List.copyOf(new java.util.LinkedHashSet<>(found)), filter);
+    return filtered(List.copyOf(new LinkedHashSet<>(found)), filter);
   }
 
   private static List<DatasetPath> filtered(List<DatasetPath> all, Predicate<DatasetPath> filter) {

@@ -1,10 +1,12 @@
 package dev.zrepl4j.zfs;
 
 import java.io.ByteArrayOutputStream;
+import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -67,7 +69,7 @@ public record ResumeToken(
   private static final int UINT8 = 23;
 
   public ResumeToken {
-    nvlist = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(nvlist));
+    nvlist = Collections.unmodifiableMap(new LinkedHashMap<>(nvlist));
   }
 
   /** Whether the interrupted send was incremental. */
@@ -192,7 +194,7 @@ public record ResumeToken(
             throw new IllegalArgumentException(
                 "nvlist encoding " + encoding + " is neither native (0) nor XDR (1)");
       };
-    } catch (java.nio.BufferUnderflowException e) {
+    } catch (BufferUnderflowException e) {
       throw new IllegalArgumentException("nvlist truncated", e);
     }
   }

@@ -3,6 +3,7 @@ package dev.zrepl4j.zfs;
 import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.ReadableByteChannel;
@@ -99,7 +100,7 @@ public final class SendStream extends InputStream implements ReadableByteChannel
    * time: four times the system calls for the same bytes).
    */
   @Override
-  public long transferTo(java.io.OutputStream out) throws IOException {
+  public long transferTo(OutputStream out) throws IOException {
     var buf = new byte[256 * 1024];
     long total = 0;
     int n;

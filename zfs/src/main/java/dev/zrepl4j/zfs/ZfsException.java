@@ -2,6 +2,7 @@ package dev.zrepl4j.zfs;
 
 import java.io.IOException;
 import java.util.List;
+import java.util.function.Predicate;
 
 /**
  * A {@code zfs} or {@code zpool} command failed: it exited non-zero, was killed, or its output
@@ -60,7 +61,7 @@ public class ZfsException extends IOException {
    * several datasets tells that it failed for some of them only in one expected way (a cut tail
    * starts with a marker line, which then fails the test).
    */
-  public static boolean everyLine(String stderr, java.util.function.Predicate<String> line) {
+  public static boolean everyLine(String stderr, Predicate<String> line) {
     var lines = stderr.strip().lines().filter(l -> !l.isBlank()).toList();
     return !lines.isEmpty() && lines.stream().allMatch(l -> line.test(l.strip()));
   }

@@ -9,6 +9,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.IntConsumer;
 import java.util.function.Predicate;
 
 /**
@@ -102,15 +104,14 @@ public final class DatasetFilter implements Predicate<DatasetPath> {
    * {@code DatasetFilter} has no patterns (0).
    */
   public static List<DatasetPath> list(
-      Zfs zfs, Predicate<DatasetPath> filter, java.util.function.IntConsumer unmatched)
-      throws IOException {
+      Zfs zfs, Predicate<DatasetPath> filter, IntConsumer unmatched) throws IOException {
     if (!(filter instanceof DatasetFilter f)) {
       var out = zfs.listFilesystems(List.of(), filter);
       unmatched.accept(0);
       return out;
     }
     // the zfs layer tests every dataset it lists against the filter: that is what it found
-    var seen = java.util.concurrent.ConcurrentHashMap.<DatasetPath>newKeySet();
+    var seen = ConcurrentHashMap.<DatasetPath>newKeySet();
     Predicate<DatasetPath> recording =
         p -> {
           seen.add(p);
