@@ -87,8 +87,8 @@ final class LogOutletParser {
 
   private Optional<LogOutlet> outlet(YMap m) {
     var type = m.requiredString("type");
-    var level = oneOf(m, "level", LEVELS).orElse("warn");
-    var format = oneOf(m, "format", FORMATS).orElse("human");
+    var level = m.oneOf("level", LEVELS).orElse("warn");
+    var format = m.oneOf("format", FORMATS).orElse("human");
     m.get("hide_fields").ifPresent(v -> v.error("not supported yet (hide_fields)"));
     if (type.isEmpty()) {
       return Optional.empty();
@@ -98,7 +98,7 @@ final class LogOutletParser {
       case "stdout" ->
           out = new LogOutlet.Stdout(level, format, m.bool("time", true), m.bool("color", true));
       case "syslog" -> {
-        var facility = oneOf(m, "facility", FACILITIES).orElse("local0");
+        var facility = m.oneOf("facility", FACILITIES).orElse("local0");
         var retry = m.duration("retry_interval", DEFAULT_RETRY_INTERVAL);
         out = new LogOutlet.Syslog(level, format, facility, retry);
       }
@@ -106,7 +106,7 @@ final class LogOutletParser {
         var address =
             m.required("address")
                 .flatMap(a -> a.string().flatMap(s -> TransportParser.hostPort(a, s, true)));
-        var net = oneOf(m, "net", List.of("tcp", "tcp4", "tcp6")).orElse("tcp");
+        var net = m.oneOf("net", List.of("tcp", "tcp4", "tcp6")).orElse("tcp");
         var retry = m.duration("retry_interval", DEFAULT_RETRY_INTERVAL);
         var tlsMap = m.map("tls");
         Optional<DaemonConfig.OutletTls> tls = Optional.empty();
@@ -152,26 +152,5 @@ final class LogOutletParser {
     var files = transports.tlsFiles(m);
     m.finish();
     return files.map(f -> new DaemonConfig.OutletTls(f.ca(), f.cert(), f.key()));
-  }
-
-  /** The key's value if it is one of {@code allowed}; reports anything else. */
-  private static Optional<String> oneOf(YMap m, String key, List<String> allowed) {
-    return m.get(key)
-        .flatMap(
-            v ->
-                v.string()
-                    .filter(
-                        s -> {
-                          if (!allowed.contains(s)) {
-                            v.error(
-                                "invalid value '"
-                                    + s
-                                    + "' (expected "
-                                    + String.join(", ", allowed)
-                                    + ")");
-                            return false;
-                          }
-                          return true;
-                        }));
   }
 }

@@ -486,6 +486,21 @@ public final class Tls {
       this.caFile = caFile;
     }
 
+    /** A check of the JDK's trust manager. */
+    private interface Check {
+      void run() throws CertificateException;
+    }
+
+    /** Runs {@code check}; a refusal is rethrown saying why in words an operator can act on. */
+    private void explained(String role, X509Certificate[] chain, Check check)
+        throws CertificateException {
+      try {
+        check.run();
+      } catch (CertificateException e) {
+        throw explain(role, chain, e);
+      }
+    }
+
     private CertificateException explain(
         String role, X509Certificate[] chain, CertificateException e) {
       var x = new CertificateException(whyUntrusted(role, chain, cas, caFile, Instant.now(), e));
@@ -496,61 +511,37 @@ public final class Tls {
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
         throws CertificateException {
-      try {
-        pkix.checkClientTrusted(chain, authType, socket);
-      } catch (CertificateException e) {
-        throw explain("client", chain, e);
-      }
+      explained("client", chain, () -> pkix.checkClientTrusted(chain, authType, socket));
     }
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
         throws CertificateException {
-      try {
-        pkix.checkServerTrusted(chain, authType, socket);
-      } catch (CertificateException e) {
-        throw explain("server", chain, e);
-      }
+      explained("server", chain, () -> pkix.checkServerTrusted(chain, authType, socket));
     }
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
         throws CertificateException {
-      try {
-        pkix.checkClientTrusted(chain, authType, engine);
-      } catch (CertificateException e) {
-        throw explain("client", chain, e);
-      }
+      explained("client", chain, () -> pkix.checkClientTrusted(chain, authType, engine));
     }
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
         throws CertificateException {
-      try {
-        pkix.checkServerTrusted(chain, authType, engine);
-      } catch (CertificateException e) {
-        throw explain("server", chain, e);
-      }
+      explained("server", chain, () -> pkix.checkServerTrusted(chain, authType, engine));
     }
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType)
         throws CertificateException {
-      try {
-        pkix.checkClientTrusted(chain, authType);
-      } catch (CertificateException e) {
-        throw explain("client", chain, e);
-      }
+      explained("client", chain, () -> pkix.checkClientTrusted(chain, authType));
     }
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType)
         throws CertificateException {
-      try {
-        pkix.checkServerTrusted(chain, authType);
-      } catch (CertificateException e) {
-        throw explain("server", chain, e);
-      }
+      explained("server", chain, () -> pkix.checkServerTrusted(chain, authType));
     }
 
     @Override
