@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.foreign.Arena;
+import java.lang.reflect.Type;
 import java.net.InetSocketAddress;
 import java.net.ProtocolException;
 import java.net.SocketAddress;
@@ -30,6 +31,7 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -251,6 +253,14 @@ public final class RpcServer implements AutoCloseable {
       if (request == null) {
         respondError(
             c, ErrorCode.INVALID_ARGUMENT, "request body of endpoint " + name + " is null");
+        return;
+      }
+      var missing = RequiredFields.firstMissing(request);
+      if (missing.isPresent()) {
+        respondError(
+            c,
+            ErrorCode.INVALID_ARGUMENT,
+            "request of endpoint " + name + ": " + missing.get() + " is missing (null)");
         return;
       }
     }
@@ -680,6 +690,33 @@ public final class RpcServer implements AutoCloseable {
       c.hangUp();
     }
   }
+
+  /**
+   * Every registered endpoint, sorted by name: what a client can call, as registered (for tests
+   * that enumerate a server's surface, and for diagnostics).
+   */
+  public List<EndpointInfo> endpoints() {
+    return endpoints.all().stream()
+        .map(
+            e ->
+                new EndpointInfo(
+                    e.name(),
+                    e.requestGenericType(),
+                    e.in().hasOctets(),
+                    e.out() == DataType.OCTETS))
+        .toList();
+  }
+
+  /**
+   * One registered endpoint.
+   *
+   * @param name what a client calls
+   * @param request the declared type of its JSON request; null for an endpoint that takes none
+   * @param requestBody whether the request ends with an octet stream (protocol version 1)
+   * @param octetResponse whether the response is an octet stream
+   */
+  public record EndpointInfo(
+      String name, @Nullable Type request, boolean requestBody, boolean octetResponse) {}
 
   /** Number of connections being served (for tests and status). */
   public int activeConnections() {
