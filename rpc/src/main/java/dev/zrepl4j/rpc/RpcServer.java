@@ -32,6 +32,7 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -69,6 +70,8 @@ public final class RpcServer implements AutoCloseable {
   private final Set<Conn> connections = ConcurrentHashMap.newKeySet();
   private final Set<AutoCloseable> listeners = ConcurrentHashMap.newKeySet();
   private final Semaphore connectionSlots;
+  // connections being served per client identity
+  private final Map<String, Integer> perClient = new ConcurrentHashMap<>();
   private volatile boolean closed;
   private volatile @Nullable Consumer<Caller> connectionHook;
 
@@ -124,22 +127,50 @@ public final class RpcServer implements AutoCloseable {
 
   /**
    * Serves one connection until the peer closes it or breaks the protocol. Blocks. Closes the
-   * transport before returning. Peer errors are logged, not thrown.
+   * transport before returning. Peer errors are logged, not thrown. A connection of a client that
+   * holds {@link RpcOptions#maxConnectionsPerClient()} connections already is closed at once
+   * (logged at WARN); a connection that sends no request within the read timeout is closed, one
+   * that made a request within the idle timeout.
    */
   public void serve(Transport transport, Caller caller) {
     if (closed) {
       closeQuietly(transport);
       return;
     }
+    String id = caller.identity();
+    int held = perClient.merge(id, 1, Integer::sum);
+    try {
+      if (held > options.maxConnectionsPerClient()) {
+        log.warn(
+            "{}: refusing connection from {}: the client holds {} connections already (at most {}"
+                + " per client)",
+            caller,
+            transport.remote(),
+            held - 1,
+            options.maxConnectionsPerClient());
+        closeQuietly(transport);
+        return;
+      }
+      serveCounted(transport, caller);
+    } finally {
+      perClient.computeIfPresent(id, (k, n) -> n <= 1 ? null : n - 1);
+    }
+  }
+
+  private void serveCounted(Transport transport, Caller caller) {
     connected(caller);
     var c = new Conn(transport, options, "server-" + caller.identity(), () -> {});
     connections.add(c);
     c.start();
     try {
       log.debug("{}: serving {}", caller, transport.remote());
+      boolean first = true;
       while (c.isOpen()) {
         c.callActive(false);
-        c.watch(Conn.Watch.IDLE);
+        // a new connection must speak within the read timeout (clients send their hello at
+        // once); only one that has made a request may stay idle for the idle timeout
+        c.watch(first ? Conn.Watch.READ : Conn.Watch.IDLE);
+        first = false;
         byte[] hb;
         try {
           hb = c.reader.readHeaderMessage();
