@@ -51,7 +51,8 @@ import org.junit.jupiter.api.Timeout;
  * constructor would refuse reaches the server). Bad values: {@code ..} and escapes to another
  * client, absolute paths, out-of-scope datasets (another pool, a filesystem outside the source's
  * filter, another client's received data), over-long names and components, malformed names (empty,
- * {@code //}, {@code @}, {@code #}, options, control characters, NUL) and JSON null.
+ * {@code //}, {@code @}, {@code #}, options, control characters, NUL) and JSON null; and each
+ * request of the wrong JSON shape ({@code []}, a string, a number, {@code {}}).
  *
  * <p>Every such call must be refused with a request error ({@link ErrorCode#INVALID_ARGUMENT},
  * {@link ErrorCode#NOT_FOUND} or {@link ErrorCode#FAILED_PRECONDITION}, the seed's status
@@ -320,6 +321,30 @@ class AccessEnumerationIT extends TwoPoolsTest {
           }
           refused.merge(kind + " " + ep.name() + " (listing)", 0, Integer::sum);
           continue;
+        }
+        // requests of the wrong JSON shape; {} leaves every field out (null)
+        boolean onlyNotNames =
+            leaves(type, "", null).stream().allMatch(l -> NOT_NAME_FIELDS.contains(l.field()));
+        for (Object shape : List.<Object>of(List.of(), "x", 42, Map.of(), List.of(Map.of()))) {
+          if (!client.isOpen()) {
+            client.close();
+            client = clients.open();
+          }
+          var got = call(client, ep, shape, response);
+          if (got.error() instanceof RemoteException r && isRequestError(r.code())) {
+            refused.merge(kind + " " + ep.name(), 1, Integer::sum);
+          } else if (got.error() == null && onlyNotNames) {
+            refused.merge(kind + " " + ep.name() + " (not a name, accepted)", 1, Integer::sum);
+          } else {
+            problems.add(
+                kind
+                    + " "
+                    + ep.name()
+                    + " JSON "
+                    + shape
+                    + " -> "
+                    + (got.error() == null ? "accepted: " + got.value() : "" + got.error()));
+          }
         }
         for (var leaf : leaves(type, "", null)) {
           for (var value : bad) {

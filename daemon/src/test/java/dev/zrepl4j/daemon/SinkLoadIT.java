@@ -229,6 +229,17 @@ class SinkLoadIT {
           }
         }
 
+        // the cut client's receives left no zfs child behind in the sink
+        var sinkProcess = ProcessHandle.of(sink.pid()).orElseThrow();
+        long childDeadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (sinkProcess.descendants().findAny().isPresent()
+            && System.nanoTime() < childDeadline) {
+          Thread.sleep(200);
+        }
+        assertThat(sinkProcess.descendants().map(p -> p.info().commandLine().orElse("?")))
+            .as("children of the sink after the runs")
+            .isEmpty();
+
         // every good client has every run's snapshot of every filesystem; the failing one r1
         var snaps =
             Set.of(
