@@ -230,6 +230,22 @@ public final class Daemon implements AutoCloseable {
     return r;
   }
 
+  /** The control socket's server (tests enumerate its endpoints). */
+  RpcServer controlServer() {
+    return control;
+  }
+
+  /** The servers of the passive (sink and source) jobs, by job name (tests enumerate them). */
+  synchronized Map<String, RpcServer> jobServers() {
+    var out = new LinkedHashMap<String, RpcServer>();
+    for (var r : jobs.values()) {
+      if (r instanceof PassiveJob p) {
+        out.put(r.name(), p.server());
+      }
+    }
+    return out;
+  }
+
   /** Waits until {@link #close()} was called. */
   public synchronized void awaitClosed() throws InterruptedException {
     while (!closed) {
@@ -312,7 +328,12 @@ public final class Daemon implements AutoCloseable {
 
   /** The control socket's endpoints ({@code control.*}). */
   public final class Endpoints {
-    public Control.StatusResponse status(Control.StatusRequest r, Caller caller) {
+    /** Every job's status for an empty job name; NOT_FOUND for a name that is no job. */
+    public Control.StatusResponse status(Control.StatusRequest r, Caller caller)
+        throws RemoteException {
+      if (!r.job().isEmpty()) {
+        job(r.job());
+      }
       return Daemon.this.status(r.job());
     }
 
@@ -349,7 +370,13 @@ public final class Daemon implements AutoCloseable {
       };
     }
 
-    public Control.Lines version(Control.StatusRequest r, Caller caller) {
+    /** The daemon's version; the request's job must be empty (there is no per-job version). */
+    public Control.Lines version(Control.StatusRequest r, Caller caller) throws RemoteException {
+      if (!r.job().isEmpty()) {
+        throw new RemoteException(
+            ErrorCode.INVALID_ARGUMENT,
+            "version takes no job (got '" + r.job() + "'): the daemon has one version");
+      }
       return new Control.Lines(List.of(version));
     }
   }

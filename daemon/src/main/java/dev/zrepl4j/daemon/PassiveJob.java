@@ -137,6 +137,11 @@ final class PassiveJob extends JobRunner {
     }
   }
 
+  /** The server of this job's endpoints (tests enumerate them). */
+  RpcServer server() {
+    return server;
+  }
+
   /** Open connections of clients. */
   int clients() {
     return server.activeConnections();

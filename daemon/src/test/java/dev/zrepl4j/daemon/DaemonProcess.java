@@ -218,6 +218,11 @@ final class DaemonProcess implements AutoCloseable {
     return process.exitValue();
   }
 
+  /** The daemon's process id. */
+  long pid() {
+    return process.pid();
+  }
+
   boolean alive() {
     return process.isAlive();
   }

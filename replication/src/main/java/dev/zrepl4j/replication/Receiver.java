@@ -380,9 +380,46 @@ public final class Receiver implements ReceiverApi {
 
   // ---- receiving -----------------------------------------------------------------------------
 
+  /**
+   * A snapshot or bookmark name as ZFS allows it: letters, digits and {@code _-:. }, not {@code .}
+   * or {@code ..}, at most 255 characters; anything else is refused before a stream is received.
+   *
+   * @throws RemoteException INVALID_ARGUMENT naming the name
+   */
+  static void checkVersionName(String name) throws RemoteException {
+    boolean ok =
+        !name.isEmpty()
+            && name.length() <= 255
+            && !name.equals(".")
+            && !name.equals("..")
+            && name.chars()
+                .allMatch(
+                    c ->
+                        (c >= 'a' && c <= 'z')
+                            || (c >= 'A' && c <= 'Z')
+                            || (c >= '0' && c <= '9')
+                            || c == '_'
+                            || c == '-'
+                            || c == ':'
+                            || c == '.'
+                            || c == ' ');
+    if (!ok) {
+      throw new RemoteException(
+          ErrorCode.INVALID_ARGUMENT,
+          "invalid snapshot name '"
+              + (name.length() > 80 ? name.substring(0, 80) + "…" : name)
+              + "' (ZFS allows letters, digits, _-:. and space)");
+    }
+  }
+
   @Override
   public ReceiveResult receive(ReceiveSpec spec, InputStream stream) throws IOException {
     var target = target(spec.filesystem());
+    checkVersionName(spec.to().name());
+    var fromName = spec.from();
+    if (fromName != null) {
+      checkVersionName(fromName.name());
+    }
     if (!spec.to().isSnapshot()) {
       throw new RemoteException(ErrorCode.INVALID_ARGUMENT, "can only receive a snapshot");
     }

@@ -14,8 +14,10 @@ import dev.zrepl4j.zfs.ZfsException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.math.BigInteger;
+import java.time.OffsetDateTime;
 import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Predicate;
@@ -147,8 +149,19 @@ public final class SeedSource {
     }
   }
 
-  /** The listed version the request names; its guid must match unless the client sent 0. */
+  /**
+   * The listed version the request names; its guid must match unless the client sent 0, and its
+   * creation must be an RFC 3339 time (it is not compared: the guid identifies the version).
+   */
   private FilesystemVersion find(DatasetPath fs, Version wanted) throws IOException {
+    try {
+      // the seed's Go decoder refuses a Creation that is no RFC 3339 time; so do we
+      OffsetDateTime.parse(wanted.creation());
+    } catch (DateTimeParseException e) {
+      throw new RemoteException(
+          ErrorCode.INVALID_ARGUMENT,
+          "creation '" + wanted.creation() + "' of " + wanted.name() + " is not an RFC 3339 time");
+    }
     var type =
         switch (wanted.type()) {
           case "snapshot" -> VersionType.SNAPSHOT;

@@ -66,6 +66,11 @@ final class Endpoints {
     return byName.keySet().stream().sorted().toList();
   }
 
+  /** Every endpoint, by name. */
+  List<Endpoint> all() {
+    return byName.values().stream().sorted(java.util.Comparator.comparing(Endpoint::name)).toList();
+  }
+
   static String endpointName(String prefix, Method m) {
     RpcName n = m.getAnnotation(RpcName.class);
     String base = n != null ? n.value() : m.getName();
@@ -154,7 +159,8 @@ final class Endpoints {
         caller,
         inType,
         outType,
-        responseType);
+        responseType,
+        request >= 0 ? m.getGenericParameterTypes()[request] : null);
   }
 
   private static int single(int current, int i, String what, String where) {
@@ -170,6 +176,7 @@ final class Endpoints {
    * @param method {@code Class.method}, for messages
    * @param handle {@code (Object[]) -> Object}
    * @param responseType null for void and octet responses
+   * @param requestGenericType the request parameter's declared type; null without a request
    */
   record Endpoint(
       String name,
@@ -183,7 +190,8 @@ final class Endpoints {
       int callerSlot,
       DataType in,
       DataType out,
-      @Nullable JavaType responseType) {
+      @Nullable JavaType responseType,
+      java.lang.reflect.@Nullable Type requestGenericType) {
 
     /** Builds the argument array; slots that don't exist are ignored. */
     Object[] args(

@@ -20,7 +20,8 @@ import java.time.Duration;
  * @param keepAlive a side that negotiated protocol version 1 sends a keep-alive frame when it wrote
  *     nothing for this long during a call; an idle client pings the server at this rate
  * @param seedOnly speak only the seed protocol: no negotiation, no extensions
- * @param maxConnections most connections a server serves at once (more wait in the accept queue)
+ * @param maxConnections most connections a server serves at once (more wait in the accept queue);
+ *     one client identity gets at most a quarter of them ({@link #maxConnectionsPerClient()})
  */
 public record RpcOptions(
     int bufferSize,
@@ -51,6 +52,15 @@ public record RpcOptions(
     if (maxConnections < 1) {
       throw new IllegalArgumentException("maxConnections " + maxConnections + " < 1");
     }
+  }
+
+  /**
+   * Most connections one client identity may hold at once: a quarter of {@link #maxConnections} (at
+   * least 1), so one client that opens connections and sends nothing cannot take every slot of a
+   * server that others need; its connections beyond this are closed at once.
+   */
+  public int maxConnectionsPerClient() {
+    return Math.max(1, maxConnections / 4);
   }
 
   /** 1 MiB buffers, 64 MiB JSON, 60 s read timeout, 10 min idle, 10 s keep-alive, 256 conns. */

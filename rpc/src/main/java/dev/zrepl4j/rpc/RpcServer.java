@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.foreign.Arena;
+import java.lang.reflect.Type;
 import java.net.InetSocketAddress;
 import java.net.ProtocolException;
 import java.net.SocketAddress;
@@ -30,6 +31,8 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -67,6 +70,8 @@ public final class RpcServer implements AutoCloseable {
   private final Set<Conn> connections = ConcurrentHashMap.newKeySet();
   private final Set<AutoCloseable> listeners = ConcurrentHashMap.newKeySet();
   private final Semaphore connectionSlots;
+  // connections being served per client identity
+  private final Map<String, Integer> perClient = new ConcurrentHashMap<>();
   private volatile boolean closed;
   private volatile @Nullable Consumer<Caller> connectionHook;
 
@@ -122,22 +127,50 @@ public final class RpcServer implements AutoCloseable {
 
   /**
    * Serves one connection until the peer closes it or breaks the protocol. Blocks. Closes the
-   * transport before returning. Peer errors are logged, not thrown.
+   * transport before returning. Peer errors are logged, not thrown. A connection of a client that
+   * holds {@link RpcOptions#maxConnectionsPerClient()} connections already is closed at once
+   * (logged at WARN); a connection that sends no request within the read timeout is closed, one
+   * that made a request within the idle timeout.
    */
   public void serve(Transport transport, Caller caller) {
     if (closed) {
       closeQuietly(transport);
       return;
     }
+    String id = caller.identity();
+    int held = perClient.merge(id, 1, Integer::sum);
+    try {
+      if (held > options.maxConnectionsPerClient()) {
+        log.warn(
+            "{}: refusing connection from {}: the client holds {} connections already (at most {}"
+                + " per client)",
+            caller,
+            transport.remote(),
+            held - 1,
+            options.maxConnectionsPerClient());
+        closeQuietly(transport);
+        return;
+      }
+      serveCounted(transport, caller);
+    } finally {
+      perClient.computeIfPresent(id, (k, n) -> n <= 1 ? null : n - 1);
+    }
+  }
+
+  private void serveCounted(Transport transport, Caller caller) {
     connected(caller);
     var c = new Conn(transport, options, "server-" + caller.identity(), () -> {});
     connections.add(c);
     c.start();
     try {
       log.debug("{}: serving {}", caller, transport.remote());
+      boolean first = true;
       while (c.isOpen()) {
         c.callActive(false);
-        c.watch(Conn.Watch.IDLE);
+        // a new connection must speak within the read timeout (clients send their hello at
+        // once); only one that has made a request may stay idle for the idle timeout
+        c.watch(first ? Conn.Watch.READ : Conn.Watch.IDLE);
+        first = false;
         byte[] hb;
         try {
           hb = c.reader.readHeaderMessage();
@@ -251,6 +284,14 @@ public final class RpcServer implements AutoCloseable {
       if (request == null) {
         respondError(
             c, ErrorCode.INVALID_ARGUMENT, "request body of endpoint " + name + " is null");
+        return;
+      }
+      var missing = RequiredFields.firstMissing(request);
+      if (missing.isPresent()) {
+        respondError(
+            c,
+            ErrorCode.INVALID_ARGUMENT,
+            "request of endpoint " + name + ": " + missing.get() + " is missing (null)");
         return;
       }
     }
@@ -680,6 +721,33 @@ public final class RpcServer implements AutoCloseable {
       c.hangUp();
     }
   }
+
+  /**
+   * Every registered endpoint, sorted by name: what a client can call, as registered (for tests
+   * that enumerate a server's surface, and for diagnostics).
+   */
+  public List<EndpointInfo> endpoints() {
+    return endpoints.all().stream()
+        .map(
+            e ->
+                new EndpointInfo(
+                    e.name(),
+                    e.requestGenericType(),
+                    e.in().hasOctets(),
+                    e.out() == DataType.OCTETS))
+        .toList();
+  }
+
+  /**
+   * One registered endpoint.
+   *
+   * @param name what a client calls
+   * @param request the declared type of its JSON request; null for an endpoint that takes none
+   * @param requestBody whether the request ends with an octet stream (protocol version 1)
+   * @param octetResponse whether the response is an octet stream
+   */
+  public record EndpointInfo(
+      String name, @Nullable Type request, boolean requestBody, boolean octetResponse) {}
 
   /** Number of connections being served (for tests and status). */
   public int activeConnections() {

@@ -224,10 +224,28 @@ class BadInputTest {
   }
 
   @Test
-  void anIdleConnectionIsClosedAfterTheIdleTimeout() throws Exception {
+  void aNewConnectionThatNeverSpeaksIsClosedAfterTheReadTimeout() throws Exception {
+    // not after the (longer) idle timeout: a client sends its first request at once, and a
+    // silent connection must not hold a server slot (and its buffers) for the idle timeout
     try (ScriptedPeer p = raw()) {
       long t0 = System.nanoTime();
       p.readToEof();
+      assertThat((System.nanoTime() - t0) / 1_000_000).isBetween(500L, 1400L);
+    }
+  }
+
+  @Test
+  void anIdleConnectionIsClosedAfterTheIdleTimeout() throws Exception {
+    try (ScriptedPeer p = raw()) {
+      p.send(
+          concat(
+              frame(
+                  1,
+                  "{\"Endpoint\":\"Echo\",\"DataType\":2,\"Accept\":2,\"Error\":0,\"ErrorMessage\":\"\"}\n"),
+              frame(2, "{\"Seq\":1,\"Payload\":\"x\"}\n")));
+      long t0 = System.nanoTime();
+      var got = new String(p.readToEof(), StandardCharsets.ISO_8859_1);
+      assertThat(got).contains("\"Payload\":\"x\"");
       assertThat((System.nanoTime() - t0) / 1_000_000).isBetween(1000L, 9000L);
     }
   }
