@@ -217,6 +217,12 @@ class FusePlatformIT {
                     .isEqualTo("cannot hold '" + s2 + "': tag already exists on this dataset"));
     assertThat(versions(fs)).extracting(FilesystemVersion::userRefs).containsExactly(1L, 1L, 1L);
 
+    // listHolds.go (2019): a hold on a snapshot that does not exist is an error
+    assertThatThrownBy(() -> zfs.hold("zrepl_platformtest", List.of(snap(fs, "nonexistent"))))
+        .isInstanceOfSatisfying(
+            ZfsException.class,
+            e -> assertThat(e.stderr()).contains("@nonexistent").contains("does not exist"));
+
     zfs.release("zrepl_platformtest", List.of(s2));
     assertThatThrownBy(() -> zfs.release("zrepl_platformtest", List.of(s1, s2, s3)))
         .isInstanceOfSatisfying(
@@ -235,7 +241,9 @@ class FusePlatformIT {
   /** zrepl: IdempotentDestroy (our destroy is not idempotent: a second one says what is gone). */
   @Test
   void destroyingASnapshotOrFilesystemThatIsGoneFailsSayingItDoesNotExist() throws IOException {
-    var fs = filesystem("destroy foo bar");
+    // not mounted: zfs-fuse may refuse to unmount a just-used filesystem as busy for a moment
+    var fs = pool.path("destroy foo bar");
+    zfs.create(fs, Map.of("mountpoint", "none"));
     zfs.snapshot(List.of(fs), "a snap");
     var snapshot = snap(fs, "a snap");
 
@@ -296,24 +304,27 @@ class FusePlatformIT {
   // ------------------------------------------------------------------------- recvRollback.go
 
   /**
-   * zrepl: ReceiveForceRollbackWorksUnencrypted. On zfs-fuse (pool v23 generation) a forced full
-   * receive over a filesystem with snapshots is refused by ZFS itself, and nothing changes; OpenZFS
-   * replaces it (guest variant). zrepl4j never forces a receive on its own (DESIGN: no rollback
-   * without an explicit opt-in).
+   * zrepl: ReceiveForceRollbackWorksUnencrypted. zrepl's receive with "rollback and force" destroys
+   * every snapshot of the target before {@code zfs receive -F}; zrepl4j never destroys on a
+   * receiver on its own (DESIGN), its {@code force} is plain {@code -F} (used only to replace a
+   * placeholder). So: {@code -F} replaces a filesystem without snapshots, and over one with
+   * snapshots ZFS refuses and nothing changes.
    */
   @Test
-  void aForcedFullReceiveOverAFilesystemWithSnapshotsIsRefusedByZfsFuseAndChangesNothing()
+  void aForcedFullReceiveReplacesAFilesystemWithoutSnapshotsAndIsRefusedOverOneWithSnapshots()
       throws IOException {
-    var target = filesystem("force foo bar");
-    for (var n : List.of("a snap", "another snap", "snap3")) {
-      zfs.snapshot(List.of(target), n);
-    }
-    var before = versions(target);
     var sender = filesystemWithData("force sender", 1, 7);
     zfs.snapshot(List.of(sender), "1");
+    var bare = filesystemWithData("force bare", 1, 8);
+    var withSnapshots = filesystem("force foo bar");
+    for (var n : List.of("a snap", "another snap", "snap3")) {
+      zfs.snapshot(List.of(withSnapshots), n);
+    }
+    var before = versions(withSnapshots);
 
     try (var stream = zfs.send(SendRequest.full(snap(sender, "1")))) {
-      assertThatThrownBy(() -> zfs.receive(target, stream, ReceiveOptions.DEFAULTS.withForce(true)))
+      assertThatThrownBy(
+              () -> zfs.receive(withSnapshots, stream, ReceiveOptions.DEFAULTS.withForce(true)))
           .isInstanceOfSatisfying(
               ZfsException.class,
               e -> {
@@ -321,7 +332,17 @@ class FusePlatformIT {
                 assertThat(e.stderr()).contains("must destroy them to overwrite it");
               });
     }
-    assertThat(versions(target)).isEqualTo(before);
+    assertThat(versions(withSnapshots)).isEqualTo(before);
+
+    try (var stream = zfs.send(SendRequest.full(snap(sender, "1")))) {
+      zfs.receive(bare, stream, ReceiveOptions.DEFAULTS.withForce(true));
+    }
+    assertThat(versions(bare))
+        .extracting(FilesystemVersion::relativeName, FilesystemVersion::guid)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple("@1", versions(sender).getFirst().guid()));
+    assertThat(Files.readAllBytes(pool.mounted("force bare").resolve("data")))
+        .isEqualTo(Files.readAllBytes(pool.mounted("force sender").resolve("data")));
   }
 
   /** Without -F the same receive is refused and the target keeps its snapshots. */
