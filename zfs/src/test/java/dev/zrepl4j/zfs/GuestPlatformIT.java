@@ -282,8 +282,7 @@ class GuestPlatformIT {
     // listHolds.go (2019): a hold on a snapshot that does not exist is an error
     assertThatThrownBy(() -> zfs.hold("zrepl_platformtest", List.of(snap(fs, "nonexistent"))))
         .isInstanceOfSatisfying(
-            ZfsException.class,
-            e -> assertThat(e.stderr()).contains("@nonexistent").contains("does not exist"));
+            ZfsException.class, e -> assertThat(e.stderr()).contains("does not exist"));
 
     zfs.release("zrepl_platformtest", List.of(s2));
     assertThatThrownBy(() -> zfs.release("zrepl_platformtest", List.of(s1, s2, s3)))
