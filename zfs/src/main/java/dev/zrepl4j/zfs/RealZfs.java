@@ -214,7 +214,9 @@ public final class RealZfs implements Zfs {
 
   /**
    * Whether a failed command's stderr says only that some of the datasets it was given do not
-   * exist: one {@code cannot open 'NAME': dataset does not exist} line each (libzfs, all versions).
+   * exist: one {@code cannot open 'NAME': dataset does not exist} line each (libzfs, all versions),
+   * or for a missing bookmark of an existing filesystem {@code cannot open 'FS#BM': no such pool or
+   * dataset} (OpenZFS 2.x).
    */
   static boolean onlyMissingDatasets(String stderr) {
     return ZfsException.everyLine(stderr, l -> MISSING_DATASET.matcher(l).matches());
@@ -226,7 +228,9 @@ public final class RealZfs implements Zfs {
   }
 
   private static final Pattern MISSING_DATASET =
-      Pattern.compile("cannot open '[^']+': dataset does not exist");
+      Pattern.compile(
+          "cannot open '[^']+': dataset does not exist"
+              + "|cannot open '[^'#]+#[^'#]+': no such pool or dataset");
 
   String runToString(List<String> binary, List<String> args) throws IOException {
     return run(binary, args, in -> new String(in.readAllBytes(), StandardCharsets.UTF_8));

@@ -14,8 +14,8 @@ import org.jspecify.annotations.Nullable;
  * The stdout of a running {@code zfs send}. End of stream is only reported when {@code zfs send}
  * exited 0: if it exits non-zero or is killed, the read that reaches the end throws a {@link
  * ZfsException} with its exit status and stderr instead of returning -1 (never a silent EOF). The
- * caller closes it; closing before the end kills the process. Not thread-safe, except {@link
- * #close()}.
+ * caller closes it; closing before the end kills the process; a read after {@link #close()} throws
+ * an {@link IOException} saying the stream is closed. Not thread-safe, except {@link #close()}.
  *
  * <p>It is also a {@link ReadableByteChannel}: read into a direct buffer, the bytes come from the
  * pipe without a copy through a heap array (and go to a socket channel the same way).
@@ -72,6 +72,10 @@ public final class SendStream extends InputStream implements ReadableByteChannel
   }
 
   private int read(Read r) throws IOException {
+    if (closed) {
+      // never -1 after close, not even after the end was read: a closed stream has no more data
+      throw new IOException("the stream of " + String.join(" ", process.argv()) + " is closed");
+    }
     if (failure != null) {
       throw failure;
     }

@@ -76,6 +76,14 @@ class RealZfsTest {
   void onlyMissingDatasetsRecognisesLibzfsLinesAndNothingElse() {
     assertThat(RealZfs.onlyMissingDatasets("cannot open 'p/a b': dataset does not exist\n"))
         .isTrue();
+    assertThat(
+            RealZfs.onlyMissingDatasets(
+                "cannot open 'p/a b#c d': no such pool or dataset\n"
+                    + "cannot open 'p/x@y': dataset does not exist\n"))
+        .isTrue();
+    assertThat(RealZfs.onlyMissingDatasets("cannot open 'p/a': no such pool or dataset"))
+        .as("only a bookmark's absence is said this way")
+        .isFalse();
     assertThat(RealZfs.onlyMissingDatasets("")).isFalse();
     assertThat(RealZfs.onlyMissingDatasets("cannot open 'p/a': permission denied")).isFalse();
     assertThat(
