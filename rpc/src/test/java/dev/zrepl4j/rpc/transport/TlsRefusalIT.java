@@ -189,6 +189,11 @@ class TlsRefusalIT {
           .isInstanceOf(RefusedException.class)
           .hasMessageContaining("127.0.0.1:" + l.port())
           .hasMessageContaining(why);
+      // the server learns of the client's refusal when its handshake read fails: soon, not at once
+      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+      while (bad.activeConnections() != 0 && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
       assertThat(bad.activeConnections()).isZero();
     }
     assertGoodClientServed();
