@@ -137,6 +137,16 @@ final class DaemonProcess implements AutoCloseable {
     }
   }
 
+  /**
+   * {@code signal SIGNAL JOB} straight over the control socket (what {@code zrepl4j signal} sends,
+   * without starting a JVM for it).
+   */
+  void signal(String job, String signal) throws IOException {
+    try (var c = RpcClient.unix(controlSocket, RpcOptions.defaults())) {
+      c.call("control.signal", new Control.SignalRequest(job, signal), Control.Lines.class);
+    }
+  }
+
   JobStatus job(String name) throws IOException {
     return status().jobs().stream()
         .filter(j -> j.name().equals(name))
@@ -220,6 +230,24 @@ final class DaemonProcess implements AutoCloseable {
 
   boolean alive() {
     return process.isAlive();
+  }
+
+  /** SIGKILL ({@code kill -9}): no shutdown, no clean-up; waits for the exit. */
+  void kill9() {
+    process.destroyForcibly();
+    try {
+      if (!process.waitFor(30, TimeUnit.SECONDS)) {
+        fail("daemon did not die within 30 s of SIGKILL");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError("interrupted", e);
+    }
+  }
+
+  /** The daemon's process (its children are its {@code zfs} commands). */
+  ProcessHandle handle() {
+    return process.toHandle();
   }
 
   private static void sleep(long ms) {
