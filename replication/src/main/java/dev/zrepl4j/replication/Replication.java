@@ -9,6 +9,7 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
+import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ReadableByteChannel;
 import java.time.Clock;
@@ -579,6 +580,9 @@ public final class Replication {
       } catch (RemoteException e) {
         closeQuietly(conn);
         conn = null;
+        if (Thread.currentThread().isInterrupted()) {
+          throw stopped(e);
+        }
         if (e.code() != ErrorCode.UNAVAILABLE || attempt >= config.maxAttempts()) {
           synchronized (scheduler) {
             run.fail(FsReport.State.FAILED, e.getMessage());
@@ -587,10 +591,6 @@ public final class Replication {
         }
         log.warn(
             "{}: {}: {} (attempt {}), retrying", config.job(), run.fs, e.getMessage(), attempt);
-      } catch (InterruptedIOException e) {
-        closeQuietly(conn);
-        Thread.currentThread().interrupt();
-        throw new InterruptedException(e.getMessage());
       } catch (RefusedException e) {
         // the peer refused this client (certificate, CN, key): retrying will not help
         closeQuietly(conn);
@@ -601,6 +601,10 @@ public final class Replication {
       } catch (IOException e) {
         closeQuietly(conn);
         conn = null;
+        if (stopping(e)) {
+          throw stopped(e);
+        }
+        // a timeout (a silent peer, a stalled link) is temporary like any other I/O error
         if (attempt >= config.maxAttempts()) {
           synchronized (scheduler) {
             run.fail(FsReport.State.FAILED, "after " + attempt + " attempts: " + describe(e));
@@ -640,10 +644,10 @@ public final class Replication {
       for (var r : pending) {
         confirm(c, r, scheduler);
       }
-    } catch (InterruptedIOException e) {
-      Thread.currentThread().interrupt();
-      throw new InterruptedException(e.getMessage());
     } catch (IOException e) {
+      if (stopping(e)) {
+        throw stopped(e);
+      }
       log.warn(
           "{}: cannot connect to confirm the sender's cursor of {} filesystems (next run"
               + " retries): {}",
@@ -680,10 +684,10 @@ public final class Replication {
       c.sender().sendCompleted(new SendCompleted(run.fs, null, common));
       settled.add(run.fs);
       log.debug("{}: {}: sender's cursor confirmed at {}", config.job(), run.fs, common);
-    } catch (InterruptedIOException e) {
-      Thread.currentThread().interrupt();
-      throw new InterruptedException(e.getMessage());
     } catch (IOException | RuntimeException e) {
+      if (e instanceof IOException io && stopping(io)) {
+        throw stopped(io);
+      }
       var why = e instanceof IOException io ? describe(io) : e.toString();
       log.warn(
           "{}: {}: up to date, but the sender could not confirm its cursor at {}: {}",
@@ -740,6 +744,26 @@ public final class Replication {
     return "replication-" + config.job() + "-" + what;
   }
 
+  /**
+   * Whether {@code e} means that this run is being stopped (its thread interrupted: a reset, a
+   * cancelled run, a daemon stopping; or an {@link InterruptedIOException} that says so, such as a
+   * connector refusing to reconnect an aborted run) rather than a temporary failure. A timeout
+   * ({@link SocketTimeoutException}: a silent peer, a stalled link) is an {@code
+   * InterruptedIOException} too, but temporary: it is retried like any other I/O error.
+   */
+  private static boolean stopping(IOException e) {
+    return Thread.currentThread().isInterrupted()
+        || (e instanceof InterruptedIOException && !(e instanceof SocketTimeoutException));
+  }
+
+  /** The InterruptedException that ends a stopped run's worker, the interrupt flag set. */
+  private static InterruptedException stopped(IOException e) {
+    Thread.currentThread().interrupt();
+    var ie = new InterruptedException(e.getMessage());
+    ie.initCause(e);
+    return ie;
+  }
+
   private static String describe(IOException e) {
     return e.getMessage() == null
         ? e.toString()
@@ -754,6 +778,9 @@ public final class Replication {
       } catch (RemoteException | RefusedException e) {
         throw e; // the peer said no: dialing again will not change its mind
       } catch (IOException e) {
+        if (stopping(e)) {
+          throw stopped(e);
+        }
         if (attempt >= config.maxAttempts()) {
           throw e;
         }

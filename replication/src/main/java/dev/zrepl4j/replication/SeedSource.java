@@ -47,8 +47,12 @@ public final class SeedSource {
     this.zone = zone;
   }
 
-  /** {@code {"Roots":null}}; Roots is ignored, as in the seed. */
-  public record FilesystemRequest(@Nullable List<List<String>> roots) {}
+  /**
+   * {@code {"Roots":null}} or {@code {"Roots":["tank/usr"]}}: the seed declares {@code Roots
+   * []string} ("may be nil = all"); Roots is ignored, as in the seed: the answer is what the ACL
+   * allows, whatever the roots name.
+   */
+  public record FilesystemRequest(@Nullable List<String> roots) {}
 
   /** {@code {"Filesystem":["tank","usr"]}}. */
   public record FilesystemVersionsRequest(List<String> filesystem) {}

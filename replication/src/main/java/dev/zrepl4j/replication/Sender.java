@@ -7,6 +7,7 @@ import dev.zrepl4j.zfs.FilesystemVersion;
 import dev.zrepl4j.zfs.FilesystemVersion.FullName;
 import dev.zrepl4j.zfs.FilesystemVersion.VersionType;
 import dev.zrepl4j.zfs.MissingFeatureException;
+import dev.zrepl4j.zfs.Property;
 import dev.zrepl4j.zfs.ResumeToken;
 import dev.zrepl4j.zfs.SendRequest;
 import dev.zrepl4j.zfs.SendRequest.SendFlag;
@@ -363,6 +364,74 @@ public final class Sender implements SenderApi {
               + ") is not "
               + (from == null ? "a full send" : from.toString()));
     }
+    // SECURITY: `zfs send -t` takes its flags from the token, which the client chose: a forged
+    // token must not get a stream this job would not send (zrepl's
+    // validateEncryptionFlagsCorrespondToResumeToken). ZFS records a flag in the token only when
+    // the send had it (rawok only for an encrypted dataset; raw implies compressok, embedok and
+    // largeblockok), so a flag the job's sends never carry is refused; and where the job sends raw,
+    // a token of an encrypted dataset without rawok (a plaintext stream) is refused. A flag the
+    // job asked for may be missing from a genuine token (embedok where the pool lacks the feature):
+    // that is not refused, except rawok.
+    boolean raw = flags.contains(SendFlag.RAW);
+    refuseUnless(!t.rawOk() || raw, t, "rawok", "raw sends (-w)");
+    refuseUnless(
+        !t.compressOk() || raw || flags.contains(SendFlag.COMPRESSED),
+        t,
+        "compressok",
+        "compressed sends (-c)");
+    refuseUnless(
+        !t.embedOk() || raw || flags.contains(SendFlag.EMBEDDED),
+        t,
+        "embedok",
+        "embedded-data sends (-e)");
+    refuseUnless(
+        !t.largeBlockOk() || raw || flags.contains(SendFlag.LARGE_BLOCKS),
+        t,
+        "largeblockok",
+        "large-block sends (-L)");
+    if (raw && !t.rawOk() && (options.encrypted() || encrypted(fs))) {
+      throw new RemoteException(
+          ErrorCode.INVALID_ARGUMENT,
+          "resume token for "
+              + t.toName()
+              + " has no rawok: it would resume an unencrypted stream of an encrypted dataset,"
+              + " but this job sends raw"
+              + (options.encrypted() ? " (send.encrypted)" : " (send.raw)"));
+    }
+  }
+
+  private void refuseUnless(boolean ok, ResumeToken t, String flag, String what)
+      throws RemoteException {
+    if (!ok) {
+      throw new RemoteException(
+          ErrorCode.INVALID_ARGUMENT,
+          "resume token for "
+              + t.toName()
+              + " has "
+              + flag
+              + ", but this job makes no "
+              + what
+              + ": refusing to resume it");
+    }
+  }
+
+  /** Whether {@code fs} is encrypted (false where ZFS has no encryption). */
+  private boolean encrypted(DatasetPath fs) throws RemoteException {
+    if (!zfs.capabilities().has(ZfsFeature.SEND_RAW)) {
+      return false;
+    }
+    Property enc;
+    try {
+      enc =
+          zfs.getProperties(List.of(fs.toString()), List.of("encryption"))
+              .getOrDefault(fs.toString(), Map.of())
+              .get("encryption");
+    } catch (IOException e) {
+      throw new RemoteException(
+          ErrorCode.UNAVAILABLE,
+          "cannot check whether " + fs + " is encrypted to check the resume token: " + e);
+    }
+    return enc != null && enc.isSet() && !enc.value().equals("off");
   }
 
   private SendRequest request(SendSpec spec, Checked step) {

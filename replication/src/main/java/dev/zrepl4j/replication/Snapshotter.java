@@ -4,20 +4,22 @@ import dev.zrepl4j.zfs.DatasetPath;
 import dev.zrepl4j.zfs.FilesystemVersion;
 import dev.zrepl4j.zfs.Zfs;
 import dev.zrepl4j.zfs.ZfsFeature;
-import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
@@ -32,6 +34,12 @@ import org.slf4j.LoggerFactory;
 public final class Snapshotter {
   private static final Logger log = LoggerFactory.getLogger(Snapshotter.class);
   private static final int MAX_HOOK_LOG = 4096;
+  // longest hook output line kept (bytes); the rest of the line is counted and dropped
+  private static final int MAX_HOOK_LINE = 1024;
+  // how long the hook's output may stay open after the hook ended (a background child of the
+  // hook holding it): then the holders are killed and the output abandoned
+  private static final Duration HOOK_OUTPUT_GRACE = Duration.ofSeconds(2);
+  private static final Path SETSID = Path.of("/usr/bin/setsid");
 
   /**
    * A pre/post-snapshot hook of {@code snapshotting.hooks}: a {@link CommandHook} or a {@link
@@ -328,20 +336,34 @@ public final class Snapshotter {
   private static @Nullable String runCommand(
       CommandHook h, String type, DatasetPath fs, String snap, boolean dryRun)
       throws InterruptedException {
-    var pb = new ProcessBuilder(h.path().toString());
+    // in a session of its own where setsid(1) is there: whatever the hook leaves running, even
+    // detached from it, is found by its session id when it holds the hook's output too long
+    boolean ownSession = Files.isExecutable(SETSID);
+    var pb =
+        ownSession
+            ? new ProcessBuilder(SETSID.toString(), h.path().toString())
+            : new ProcessBuilder(h.path().toString());
     pb.environment().put("ZREPL_HOOKTYPE", type);
     pb.environment().put("ZREPL_FS", fs.toString());
     pb.environment().put("ZREPL_SNAPNAME", snap);
     pb.environment().put("ZREPL_DRYRUN", Boolean.toString(dryRun));
+    if (ownSession && !Files.isExecutable(h.path())) {
+      // as ProcessBuilder would say it, not as setsid's exit status
+      return type + " hook " + h.path() + " for " + fs + " could not start: not an executable file";
+    }
     Process p;
     try {
       p = pb.start();
     } catch (IOException e) {
       return type + " hook " + h.path() + " for " + fs + " could not start: " + e.getMessage();
     }
+    // the hook's stdout and stderr pipes, to find whatever still holds them after it ended
+    var pipes = outputPipes(p.pid());
+    long session = ownSession ? p.pid() : -1; // setsid execs the hook: same pid, its session
     var stderr = new StringBuilder();
     var out = Thread.ofVirtual().start(() -> drain(p.getInputStream(), h, fs, null));
     var err = Thread.ofVirtual().start(() -> drain(p.getErrorStream(), h, fs, stderr));
+    String timedOut = null;
     try {
       if (!p.waitFor(h.timeout().toMillis(), TimeUnit.MILLISECONDS)) {
         // the descendants are listed first (once the parent is dead they are re-parented and no
@@ -350,12 +372,32 @@ public final class Snapshotter {
         p.destroyForcibly();
         children.forEach(ProcessHandle::destroyForcibly);
         p.waitFor();
-        return type + " hook " + h.path() + " for " + fs + " timed out after " + h.timeout();
+        timedOut = type + " hook " + h.path() + " for " + fs + " timed out after " + h.timeout();
       }
-      out.join();
-      err.join();
+      // the output ends when the last process holding it ends: a background child of the hook
+      // (`sleep 600 &`) keeps it open, and the job must not wait for that
+      if (!out.join(HOOK_OUTPUT_GRACE) || !err.join(HOOK_OUTPUT_GRACE)) {
+        var holders = holders(session, pipes);
+        log.warn(
+            "{} hook {} for {} ended, but processes {} still hold its output open {} later:"
+                + " killing them",
+            type,
+            h.path(),
+            fs,
+            holders.stream().map(ProcessHandle::pid).toList(),
+            HOOK_OUTPUT_GRACE);
+        holders.forEach(ProcessHandle::destroyForcibly);
+        if (!out.join(HOOK_OUTPUT_GRACE) || !err.join(HOOK_OUTPUT_GRACE)) {
+          log.warn("{} hook {} for {}: output still open, no longer read", type, h.path(), fs);
+          closeQuietly(p.getInputStream());
+          closeQuietly(p.getErrorStream());
+        }
+      }
     } finally {
       p.destroyForcibly();
+    }
+    if (timedOut != null) {
+      return timedOut;
     }
     int rc = p.exitValue();
     if (rc == 0) {
@@ -367,28 +409,146 @@ public final class Snapshotter {
     }
   }
 
-  /** Logs the stream (stdout at INFO, stderr at WARN), keeping stderr's start in {@code keep}. */
+  /**
+   * Logs the stream (stdout at INFO, stderr at WARN), keeping stderr's start in {@code keep}. A
+   * line longer than {@link #MAX_HOOK_LINE} bytes is cut there and marked; the rest of it is read
+   * and dropped, so a hook writing without newlines costs no memory.
+   */
   private static void drain(
       InputStream in, CommandHook h, DatasetPath fs, @Nullable StringBuilder keep) {
     int logged = 0;
-    try (var r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
-      String line;
-      while ((line = r.readLine()) != null) {
-        if (logged >= MAX_HOOK_LOG) {
-          continue; // keep draining so the hook never blocks on a full pipe
-        }
-        logged += line.length() + 1;
-        if (keep != null) {
-          synchronized (keep) {
-            keep.append(line).append('\n');
+    var line = new ByteArrayOutputStream(256);
+    long dropped = 0;
+    var buf = new byte[8192];
+    try (in) {
+      int n;
+      while ((n = in.read(buf)) >= 0) {
+        for (int i = 0; i < n; i++) {
+          byte b = buf[i];
+          if (b == '\n') {
+            logged = emit(line, dropped, logged, h, fs, keep);
+            line.reset();
+            dropped = 0;
+          } else if (line.size() < MAX_HOOK_LINE) {
+            line.write(b);
+          } else {
+            dropped++;
           }
-          log.warn("hook {} {}: {}", h.path(), fs, line);
-        } else {
-          log.info("hook {} {}: {}", h.path(), fs, line);
         }
+      }
+      if (line.size() > 0 || dropped > 0) {
+        emit(line, dropped, logged, h, fs, keep);
       }
     } catch (IOException e) {
       log.debug("hook {} {}: output closed: {}", h.path(), fs, e.getMessage());
+    }
+  }
+
+  /** Logs one output line (see {@link #drain}); returns the characters logged so far. */
+  private static int emit(
+      ByteArrayOutputStream bytes,
+      long dropped,
+      int logged,
+      CommandHook h,
+      DatasetPath fs,
+      @Nullable StringBuilder keep) {
+    if (logged >= MAX_HOOK_LOG) {
+      return logged; // keep draining so the hook never blocks on a full pipe
+    }
+    var line = bytes.toString(StandardCharsets.UTF_8);
+    if (line.endsWith("\r")) {
+      line = line.substring(0, line.length() - 1);
+    }
+    if (dropped > 0) {
+      line += " [line truncated: " + dropped + " more bytes]";
+    }
+    if (keep != null) {
+      synchronized (keep) {
+        keep.append(line).append('\n');
+      }
+      log.warn("hook {} {}: {}", h.path(), fs, line);
+    } else {
+      log.info("hook {} {}: {}", h.path(), fs, line);
+    }
+    return logged + line.length() + 1;
+  }
+
+  /** The pipes ({@code pipe:[inode]}) that are the stdout and stderr of process {@code pid}. */
+  private static Set<String> outputPipes(long pid) {
+    var pipes = new HashSet<String>();
+    for (var fd : List.of("1", "2")) {
+      try {
+        var target = Files.readSymbolicLink(Path.of("/proc", Long.toString(pid), "fd", fd));
+        if (target.toString().startsWith("pipe:")) {
+          pipes.add(target.toString());
+        }
+      } catch (IOException | UnsupportedOperationException e) {
+        // already gone (a hook that ended at once), or no /proc: nothing to find later
+        log.debug("output pipes of hook process {}: {}", pid, e.toString());
+      }
+    }
+    return pipes;
+  }
+
+  /**
+   * The live processes, other than this one, in session {@code session} (-1: none) or that have one
+   * of {@code pipes} open: what a hook left holding its output.
+   */
+  private static List<ProcessHandle> holders(long session, Set<String> pipes) {
+    if (session < 0 && pipes.isEmpty()) {
+      return List.of();
+    }
+    long self = ProcessHandle.current().pid();
+    var out = new ArrayList<ProcessHandle>();
+    try (var procs = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
+      for (var proc : procs) {
+        long pid = Long.parseLong(proc.getFileName().toString());
+        if (pid != self
+            && ((session >= 0 && sessionOf(proc) == session)
+                || (!pipes.isEmpty() && holdsAny(proc.resolve("fd"), pipes)))) {
+          ProcessHandle.of(pid).ifPresent(out::add);
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      log.debug("listing the holders of a hook's output: {}", e.toString());
+    }
+    return out;
+  }
+
+  /** The session id of the process {@code /proc/<pid>} (-1 if it is gone). */
+  private static long sessionOf(Path proc) {
+    try {
+      var stat = Files.readString(proc.resolve("stat"));
+      // pid (comm) state ppid pgrp session ...: comm may hold anything, so after its last ')'
+      var fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ", 5);
+      return Long.parseLong(fields[3]);
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
+  private static boolean holdsAny(Path fdDir, Set<String> pipes) {
+    try (var fds = Files.newDirectoryStream(fdDir)) {
+      for (var fd : fds) {
+        try {
+          if (pipes.contains(Files.readSymbolicLink(fd).toString())) {
+            return true;
+          }
+        } catch (IOException e) {
+          // closed meanwhile
+        }
+      }
+    } catch (IOException e) {
+      // gone meanwhile, or not ours to read
+    }
+    return false;
+  }
+
+  private static void closeQuietly(InputStream in) {
+    try {
+      in.close();
+    } catch (IOException e) {
+      log.debug("closing a hook's output: {}", e.toString());
     }
   }
 

@@ -26,10 +26,14 @@ import java.util.function.Predicate;
 final class FakeZfs implements Zfs {
   final Map<DatasetPath, List<FilesystemVersion>> versions = new LinkedHashMap<>();
   final List<String> calls = new ArrayList<>();
+  // what capabilities() answers
+  ZfsCapabilities capabilities = ZfsCapabilities.legacy("fake");
+  // what getProperties answers, per dataset; a dataset not in it is not in the fake
+  final Map<String, Map<String, Property>> properties = new LinkedHashMap<>();
 
   @Override
   public ZfsCapabilities capabilities() {
-    return ZfsCapabilities.legacy("fake");
+    return capabilities;
   }
 
   @Override
@@ -73,7 +77,16 @@ final class FakeZfs implements Zfs {
   @Override
   public Map<String, Map<String, Property>> getProperties(
       Collection<String> datasets, Collection<String> properties) {
-    throw no();
+    calls.add("getProperties " + datasets + " " + properties);
+    var out = new LinkedHashMap<String, Map<String, Property>>();
+    for (var d : datasets) {
+      var p = this.properties.get(d);
+      if (p == null) {
+        throw no();
+      }
+      out.put(d, p);
+    }
+    return out;
   }
 
   @Override

@@ -559,6 +559,79 @@ class GuestReplicationIT {
     assertSameFiles(enc + "@e2", t + "@e2");
   }
 
+  /**
+   * A pull client forges a resume token to get a plaintext stream of an encrypted dataset whose key
+   * is loaded: a real token of a non-raw send of it (made here with {@code zfs send | head | zfs
+   * recv -s}), handed to the sender endpoint of a {@code send.encrypted} job over RPC. The sender
+   * refuses it before any {@code zfs send} starts; its own raw token is still accepted (issue 13).
+   */
+  @Test
+  void aForgedNonRawResumeTokenOfAnEncryptedDatasetIsRefusedBeforeAnyZfsSend() throws Exception {
+    var job = "gforge";
+    var enc = src("forge");
+    zfs.create(
+        DatasetPath.parse(enc),
+        Map.of(
+            "encryption", "aes-256-gcm",
+            "keyformat", "raw",
+            "keylocation", "file://" + KEY_FILE));
+    guest.writeRandom("/" + enc + "/secret.bin", 2);
+    snapshot("f1", enc);
+    assertThat(guest.prop(enc, "keystatus")).isEqualTo("available");
+    // a real resume token of a plain (non-raw) send, cut short
+    var partial = DST + "/forged";
+    guest.exec("sh", "-c", "zfs send " + enc + "@f1 | head -c 1000000 | zfs recv -s " + partial);
+    var token = guest.prop(partial, "receive_resume_token");
+    assertThat(token).as("receive_resume_token of %s", partial).isNotEqualTo("-");
+    var decoded = ResumeToken.decode(token);
+    assertThat(decoded.rawOk()).isFalse();
+    assertThat(decoded.toName()).isEqualTo(enc + "@f1");
+
+    // the sender endpoint of a send.encrypted job, its zfs calls recorded
+    var calls = new CopyOnWriteArrayList<String>();
+    var recording =
+        (Zfs)
+            java.lang.reflect.Proxy.newProxyInstance(
+                Zfs.class.getClassLoader(),
+                new Class<?>[] {Zfs.class},
+                (proxy, method, args) -> {
+                  calls.add(method.getName());
+                  try {
+                    return method.invoke(zfs, args);
+                  } catch (java.lang.reflect.InvocationTargetException e) {
+                    throw e.getCause();
+                  }
+                });
+    var server = new RpcServer(RpcOptions.defaults());
+    server.register(
+        "sender",
+        new Sender(
+            recording,
+            p -> p.toString().equals(enc),
+            job,
+            new SenderOptions(true, false, false, false, false, false)));
+    var l = server.listenTcp(new InetSocketAddress("127.0.0.1", 0), peer -> Optional.of(CLIENT));
+    closeLater.add(server);
+    closeLater.add(l);
+    var client =
+        Dialer.tcp("127.0.0.1", l.port(), Duration.ofSeconds(5), RpcOptions.defaults()).dial();
+    closeLater.add(client);
+    var sender = client.proxy("sender", SenderApi.class);
+    var to =
+        sender.listVersions(new FsRequest(enc)).stream()
+            .filter(v -> v.name().equals("f1") && v.type().equals(FsVersion.SNAPSHOT))
+            .findFirst()
+            .orElseThrow();
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () ->
+                sender.send(
+                    new SendSpec(enc, null, to, token, false, Protection.GUARANTEE_NOTHING)))
+        .isInstanceOf(dev.zrepl4j.rpc.RemoteException.class)
+        .hasMessageContaining("has no rawok");
+    assertThat(calls).as("zfs calls of the sender").doesNotContain("send");
+    guest.zfs("recv", "-A", partial).ok();
+  }
+
   @Test
   void aPlaceholderBelowAnEncryptedReceiverRootIsRefusedNamingZrepl504() throws Exception {
     var job = "gph";

@@ -290,6 +290,116 @@ class ReplicationIT {
     }
   }
 
+  /** Short timeouts on both sides: a silent peer is noticed within seconds. */
+  private static final RpcOptions SHORT_TIMEOUTS =
+      RpcOptions.defaults()
+          .withTimeouts(Duration.ofSeconds(2), Duration.ofSeconds(30), Duration.ofMillis(500));
+
+  /**
+   * A push whose link goes silent in the middle of a step's stream (the proxy forwards nothing
+   * more, both sockets stay open): the silence is a temporary error, the step is retried on a new
+   * connection and the snapshot arrives, within a bound set by the short timeouts.
+   */
+  @Test
+  void aLinkStalledMidStreamIsRetriedOnANewConnectionAndTheSnapshotArrives() throws Exception {
+    var filter = tree();
+    var server = new RpcServer(SHORT_TIMEOUTS);
+    server.register(
+        "receiver",
+        new ReceiverEndpoint(zfs, sinkRoot, Receiver.Mode.SINK, "push", ReceiverOptions.DEFAULTS));
+    var l = listen(server);
+    var proxy = new TcpProxy(l.port());
+    closeLater.add(proxy);
+    var dialer = Dialer.tcp("127.0.0.1", proxy.port(), Duration.ofSeconds(5), SHORT_TIMEOUTS);
+    try (var push =
+        new Push(new Sender(zfs, filter, "push", SenderOptions.PLAIN), "push", dialer)) {
+      assertThat(push.run(config("push"), Replication.Progress.none()).ok()).isTrue();
+      Trees.write(src.mounted("tree/a/b/c/huge.bin"), 13, 12 << 20);
+      change();
+      var stalled = new AtomicBoolean();
+      var connectionsAtStall = new AtomicLong();
+      Replication.Progress staller =
+          (fs, step, bytes) -> {
+            if (fs.endsWith("tree/a/b/c")
+                && bytes > (4 << 20)
+                && stalled.compareAndSet(false, true)) {
+              connectionsAtStall.set(proxy.connections());
+              proxy.stallOpenConnectionsAfter(1);
+            }
+          };
+      long t0 = System.nanoTime();
+      var r = push.run(config("push"), staller);
+      var took = Duration.ofNanos(System.nanoTime() - t0);
+      assertThat(stalled).isTrue();
+      assertThat(proxy.heldChunks()).as("the stall held data back").isPositive();
+      assertThat(r.ok()).as(r.toString()).isTrue();
+      var c = src.path("tree/a/b/c").toString();
+      assertThat(r.of(c).stepsDone()).isEqualTo(1);
+      assertThat(proxy.connections())
+          .as("the step was retried on a new connection")
+          .isGreaterThan(connectionsAtStall.get());
+      assertThat(took).as("run time with 2 s timeouts").isLessThan(Duration.ofSeconds(60));
+      proxy.release();
+      assertReplicated(sinkRoot.child(CLIENT), "s1", "s2");
+    }
+  }
+
+  /**
+   * A run cancelled (its thread interrupted, as a reset or a daemon stop does) while its link is
+   * stalled ends promptly with InterruptedException and opens no new connection to retry.
+   */
+  @Test
+  void aRunCancelledWhileItsLinkIsStalledEndsAndIsNotRetried() throws Exception {
+    var filter = tree();
+    var server = new RpcServer(SHORT_TIMEOUTS);
+    server.register(
+        "receiver",
+        new ReceiverEndpoint(zfs, sinkRoot, Receiver.Mode.SINK, "push", ReceiverOptions.DEFAULTS));
+    var l = listen(server);
+    var proxy = new TcpProxy(l.port());
+    closeLater.add(proxy);
+    // long timeouts: nothing but the cancellation ends the stalled step
+    var dialer =
+        Dialer.tcp("127.0.0.1", proxy.port(), Duration.ofSeconds(5), RpcOptions.defaults());
+    try (var push =
+        new Push(new Sender(zfs, filter, "push", SenderOptions.PLAIN), "push", dialer)) {
+      Trees.write(src.mounted("tree/a/b/c/huge.bin"), 14, 12 << 20);
+      snapshotAll("s2");
+      var stalled = new java.util.concurrent.CountDownLatch(1);
+      Replication.Progress staller =
+          (fs, step, bytes) -> {
+            if (fs.endsWith("tree/a/b/c") && bytes > (4 << 20) && stalled.getCount() > 0) {
+              proxy.stallOpenConnectionsAfter(1);
+              stalled.countDown();
+            }
+          };
+      var outcome = new java.util.concurrent.CompletableFuture<Object>();
+      var runner =
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    try {
+                      outcome.complete(
+                          push.run(config("push").withRetries(5, Duration.ZERO), staller));
+                    } catch (Throwable e) {
+                      outcome.complete(e);
+                    }
+                  });
+      assertThat(stalled.await(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+      long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (proxy.heldChunks() == 0 && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      assertThat(proxy.heldChunks()).as("the stall held data back").isPositive();
+      long connections = proxy.connections();
+      runner.interrupt();
+      var result = outcome.get(20, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(result).isInstanceOf(InterruptedException.class);
+      runner.join(Duration.ofSeconds(5));
+      assertThat(proxy.connections()).as("no retry after the cancellation").isEqualTo(connections);
+    }
+  }
+
   @Test
   void aTransferKilledMidwayFailsThatFilesystemAndTheNextRunCompletesIt() throws Exception {
     var filter = tree();

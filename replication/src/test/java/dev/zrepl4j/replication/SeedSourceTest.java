@@ -116,6 +116,25 @@ class SeedSourceTest {
     assertThat(r.body()).isEqualTo("[[\"tank\",\"usr\",\"home\"]]\n");
   }
 
+  /**
+   * The seed declares {@code Roots []string} ("may be nil = all") and its handler ignores it: a
+   * seed client's non-empty Roots is accepted, and the answer is still only what the ACL allows,
+   * whatever the roots name.
+   */
+  @Test
+  void filesystemRequestAcceptsTheSeedsNonEmptyRootsAndStillAnswersOnlyWhatTheAclAllows()
+      throws Exception {
+    var r =
+        call(
+            ZoneOffset.UTC,
+            "FilesystemRequest",
+            "{\"Roots\":[\"tank/secret\",\"tank\",\"tank/usr/home\"]}");
+    assertThat(r.header())
+        .isEqualTo(
+            "{\"Endpoint\":\"\",\"DataType\":2,\"Accept\":0,\"Error\":1,\"ErrorMessage\":\"\"}\n");
+    assertThat(r.body()).isEqualTo("[[\"tank\",\"usr\",\"home\"]]\n");
+  }
+
   @Test
   void filesystemVersionsRequestAnswersTheCapturedJsonExactly() throws Exception {
     var r =

@@ -26,6 +26,11 @@ public final class TcpProxy implements AutoCloseable {
   private final AtomicLong heldChunks = new AtomicLong();
   private final AtomicLong forwarded = new AtomicLong();
   private volatile long stallAfter = Long.MAX_VALUE;
+  // connections are numbered as accepted; those numbered below this forward nothing (see
+  // stallOpenConnectionsAfter)
+  private final AtomicLong accepted = new AtomicLong();
+  private volatile long stallOpenAfter = Long.MAX_VALUE;
+  private long stalledBelow;
   private boolean stalled;
 
   public TcpProxy(int targetPort) throws IOException {
@@ -41,8 +46,9 @@ public final class TcpProxy implements AutoCloseable {
                   out.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), targetPort));
                   sockets.add(in);
                   sockets.add(out);
-                  pump(in, out);
-                  pump(out, in);
+                  long id = accepted.getAndIncrement();
+                  pump(in, out, id);
+                  pump(out, in, id);
                 } catch (IOException e) {
                   return;
                 }
@@ -57,6 +63,15 @@ public final class TcpProxy implements AutoCloseable {
   /** Stalls (as {@link #stall}) once {@code bytes} have been forwarded, in both directions. */
   public void stallAfter(long bytes) {
     stallAfter = bytes;
+  }
+
+  /**
+   * Once {@code bytes} more have been forwarded (both directions), the connections open at that
+   * moment stop forwarding for good (their sockets stay open, a silent peer) until {@link
+   * #release}; connections accepted later forward as usual.
+   */
+  public void stallOpenConnectionsAfter(long bytes) {
+    stallOpenAfter = forwarded.get() + bytes;
   }
 
   /** Stops forwarding: every byte read from now on waits until {@link #release}. */
@@ -74,6 +89,8 @@ public final class TcpProxy implements AutoCloseable {
     lock.lock();
     try {
       stallAfter = Long.MAX_VALUE;
+      stallOpenAfter = Long.MAX_VALUE;
+      stalledBelow = 0;
       stalled = false;
       released.signalAll();
     } finally {
@@ -81,18 +98,33 @@ public final class TcpProxy implements AutoCloseable {
     }
   }
 
+  /** How many connections were accepted so far. */
+  public long connections() {
+    return accepted.get();
+  }
+
   /** How many chunks were read while stalled and had to wait (a stall that really held data). */
   public long heldChunks() {
     return heldChunks.get();
   }
 
-  private void awaitRelease() throws InterruptedException {
+  private void stallOpenConnections() {
     lock.lock();
     try {
-      if (stalled) {
+      stallOpenAfter = Long.MAX_VALUE;
+      stalledBelow = accepted.get();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void awaitRelease(long connection) throws InterruptedException {
+    lock.lock();
+    try {
+      if (stalled || connection < stalledBelow) {
         heldChunks.incrementAndGet();
       }
-      while (stalled) {
+      while (stalled || connection < stalledBelow) {
         released.await();
       }
     } finally {
@@ -100,7 +132,7 @@ public final class TcpProxy implements AutoCloseable {
     }
   }
 
-  private void pump(Socket from, Socket to) {
+  private void pump(Socket from, Socket to, long connection) {
     Thread.ofVirtual()
         .name("tcp-proxy-pump")
         .start(
@@ -110,10 +142,14 @@ public final class TcpProxy implements AutoCloseable {
                   OutputStream out = to.getOutputStream()) {
                 int n;
                 while ((n = in.read(buf)) >= 0) {
-                  if (forwarded.addAndGet(n) > stallAfter) {
+                  long total = forwarded.addAndGet(n);
+                  if (total > stallAfter) {
                     stall();
                   }
-                  awaitRelease();
+                  if (total > stallOpenAfter) {
+                    stallOpenConnections();
+                  }
+                  awaitRelease(connection);
                   out.write(buf, 0, n);
                   out.flush();
                 }

@@ -13,6 +13,14 @@ final class Tokens {
 
   /** A token for a send of {@code toName} (guid {@code toGuid}) from {@code fromGuid} (0: full). */
   static String token(long fromGuid, long toGuid, String toName) {
+    return token(fromGuid, toGuid, toName, new String[0]);
+  }
+
+  /**
+   * A token as above whose send had the boolean {@code flags} ({@code rawok}, {@code compressok},
+   * {@code embedok}, {@code largeblockok}), as the receiver records them from the stream.
+   */
+  static String token(long fromGuid, long toGuid, String toName, String... flags) {
     var nv = new ByteArrayOutputStream();
     nv.writeBytes(new byte[] {1, 1, 0, 0}); // XDR
     writeInt(nv, 0);
@@ -30,6 +38,13 @@ final class Tokens {
     writeInt(pair, 1);
     writeString(pair, toName);
     writePair(nv, pair.toByteArray());
+    for (var f : flags) {
+      var b = new ByteArrayOutputStream();
+      writeString(b, f);
+      writeInt(b, 1); // BOOLEAN: present means true, no value
+      writeInt(b, 0);
+      writePair(nv, b.toByteArray());
+    }
     writeInt(nv, 0);
     writeInt(nv, 0);
     var packed = nv.toByteArray();

@@ -3,10 +3,13 @@ package dev.zrepl4j.rpc;
 import dev.zrepl4j.rpc.frame.FrameReader;
 import dev.zrepl4j.rpc.frame.FrameWriter;
 import java.io.FilterInputStream;
+import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
+import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.ReadableByteChannel;
 import java.time.Duration;
 import org.jspecify.annotations.Nullable;
@@ -42,6 +45,7 @@ final class Conn implements AutoCloseable {
   final FrameWriter writer;
   final RpcOptions options;
   private final Watched in;
+  private final WatchedWrites out;
   private final Thread monitor;
 
   private volatile boolean v1;
@@ -60,7 +64,10 @@ final class Conn implements AutoCloseable {
     this.reader =
         new FrameReader(
             in, channel == null ? null : in::read, Math.min(options.bufferSize(), 256 * 1024));
-    this.writer = new FrameWriter(transport.output(), channel, options.bufferSize());
+    this.out = new WatchedWrites(channel);
+    this.writer =
+        new FrameWriter(
+            out.stream(transport.output()), channel == null ? null : out, options.bufferSize());
     this.monitor = Thread.ofVirtual().name("rpc-monitor-" + role).unstarted(this::monitor);
   }
 
@@ -158,6 +165,19 @@ final class Conn implements AutoCloseable {
             case IDLE -> options.idleTimeout().toNanos();
             case READ -> options.readTimeout().toNanos();
           };
+      // a write that the peer does not take for longer than the read timeout: a peer (or a link)
+      // that stalled while this side sends (TCP would block it for many minutes)
+      long writeLimit = options.readTimeout().toNanos();
+      long writing = out.blockedSince;
+      if (writeLimit > 0 && writing != 0 && now - writing > writeLimit) {
+        timedOut =
+            "peer accepted nothing for more than "
+                + Duration.ofNanos(writeLimit).toMillis()
+                + " ms";
+        log.info("{}: {}; closing", transport.remote(), timedOut);
+        close();
+        return;
+      }
       long blocked = in.blockedSince;
       if (limit > 0 && blocked != 0) {
         long silent = now - Math.max(blocked, in.lastReadNanos);
@@ -173,6 +193,133 @@ final class Conn implements AutoCloseable {
           return;
         }
       }
+    }
+  }
+
+  /**
+   * Records when a write blocks; writes go out in slices of at most {@link #SLICE} bytes, so that a
+   * write that makes progress, however slowly, is never taken for a stalled one.
+   */
+  private static final class WatchedWrites implements GatheringByteChannel {
+    private static final int SLICE = 64 * 1024;
+    volatile long blockedSince;
+    private final @Nullable GatheringByteChannel channel;
+
+    WatchedWrites(@Nullable GatheringByteChannel channel) {
+      this.channel = channel;
+    }
+
+    private GatheringByteChannel channel() {
+      var ch = channel;
+      if (ch == null) {
+        throw new IllegalStateException("no channel");
+      }
+      return ch;
+    }
+
+    /** {@code out} with its writes watched. */
+    OutputStream stream(OutputStream out) {
+      return new FilterOutputStream(out) {
+        @Override
+        public void write(int b) throws IOException {
+          blockedSince = System.nanoTime();
+          try {
+            out.write(b);
+          } finally {
+            blockedSince = 0;
+          }
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+          java.util.Objects.checkFromIndexSize(off, len, b.length);
+          try {
+            for (int done = 0; done < len; ) {
+              int n = Math.min(SLICE, len - done);
+              blockedSince = System.nanoTime();
+              out.write(b, off + done, n);
+              done += n;
+            }
+          } finally {
+            blockedSince = 0;
+          }
+        }
+
+        @Override
+        public void flush() throws IOException {
+          blockedSince = System.nanoTime();
+          try {
+            out.flush();
+          } finally {
+            blockedSince = 0;
+          }
+        }
+      };
+    }
+
+    @Override
+    public int write(ByteBuffer src) throws IOException {
+      int limit = src.limit();
+      int total = 0;
+      try {
+        while (src.hasRemaining()) {
+          src.limit(Math.min(limit, src.position() + SLICE));
+          blockedSince = System.nanoTime();
+          total += channel().write(src);
+          src.limit(limit);
+        }
+      } finally {
+        src.limit(limit);
+        blockedSince = 0;
+      }
+      return total;
+    }
+
+    /**
+     * Writes at most {@link #SLICE} bytes of {@code srcs} (the buffer where the slice ends is
+     * shortened for the call): a blocking socket's write returns only when all it was given is
+     * sent, and a 4 MiB frame on a slow link must not look like a stalled one. Callers loop.
+     */
+    @Override
+    public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
+      long room = SLICE;
+      int end = offset;
+      int cut = -1;
+      int cutLimit = 0;
+      while (end < offset + length) {
+        var b = srcs[end++];
+        if (b.remaining() > room) {
+          cut = end - 1;
+          cutLimit = b.limit();
+          b.limit(b.position() + (int) room);
+          break;
+        }
+        room -= b.remaining();
+      }
+      blockedSince = System.nanoTime();
+      try {
+        return channel().write(srcs, offset, end - offset);
+      } finally {
+        if (cut >= 0) {
+          srcs[cut].limit(cutLimit);
+        }
+        blockedSince = 0;
+      }
+    }
+
+    @Override
+    public long write(ByteBuffer[] srcs) throws IOException {
+      return write(srcs, 0, srcs.length);
+    }
+
+    @Override
+    public boolean isOpen() {
+      return channel().isOpen();
+    }
+
+    @Override
+    public void close() throws IOException {
+      channel().close();
     }
   }
 

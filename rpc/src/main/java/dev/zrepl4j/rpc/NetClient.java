@@ -167,7 +167,9 @@ final class NetClient implements RpcClient {
       }
       IOException localFailure = body == null ? null : sendBody(body);
       c.writer.flush();
-      c.watch(c.v1() ? Conn.Watch.READ : Conn.Watch.NONE);
+      // a hello is answered at once by any peer (a seed server too, with an error): a peer silent
+      // to it is not computing anything, and a reconnect must not hang on it
+      c.watch(c.v1() || hello ? Conn.Watch.READ : Conn.Watch.NONE);
       Header h = Json.readHeader(c.reader.readHeaderMessage());
       if (h.status() != Status.OK) {
         if (h.status() == Status.NONE) {
@@ -243,7 +245,7 @@ final class NetClient implements RpcClient {
   private @Nullable IOException sendBody(MessageOutputStream mos, InputStream body, ByteBuffer buf)
       throws IOException {
     while (true) {
-      if (c.reader.inputAvailable()) {
+      if (c.reader.inputAvailable() && c.reader.frameAvailable()) {
         mos.abort(
             Header.error(ErrorCode.CANCELLED, "client stopped sending: the server answered", true)
                 .encode());

@@ -87,6 +87,46 @@ public final class FrameReader {
     return pos < lim || in.available() > 0;
   }
 
+  /**
+   * Whether a frame other than a keep-alive has (at least partly) arrived, without blocking: the
+   * keep-alive frames that arrived whole are consumed. A peer that is alive but has not answered
+   * yet (a server sending keep-alives while it takes a long request body) so does not look like an
+   * answer. Call only at a frame boundary (between messages).
+   */
+  public boolean frameAvailable() throws IOException {
+    while (true) {
+      if (lim - pos < FRAME_HEADER_SIZE) {
+        int avail = in.available();
+        if (avail > 0) {
+          if (pos > 0) {
+            System.arraycopy(buf, pos, buf, 0, lim - pos);
+            lim -= pos;
+            pos = 0;
+          }
+          int got = in.read(buf, lim, Math.min(avail, buf.length - lim));
+          if (got < 0) {
+            return true; // the end of the stream: the next read reports it
+          }
+          lim += got;
+          continue;
+        }
+        // a partial frame header: an answer unless it may still become a keep-alive
+        return lim > pos && (buf[pos] & 0xFF) != FrameType.KEEPALIVE.wire();
+      }
+      boolean keepAlive =
+          keepAlivesAllowed
+              && (buf[pos] & 0xFF) == FrameType.KEEPALIVE.wire()
+              && buf[pos + 2] == 0
+              && buf[pos + 3] == 0
+              && buf[pos + 4] == 0
+              && buf[pos + 5] == 0;
+      if (!keepAlive) {
+        return true;
+      }
+      pos += FRAME_HEADER_SIZE;
+    }
+  }
+
   // ---------------------------------------------------------------------------------------- frames
 
   /**
