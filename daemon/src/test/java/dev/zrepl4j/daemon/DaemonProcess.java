@@ -86,7 +86,7 @@ final class DaemonProcess implements AutoCloseable {
   }
 
   private void awaitControlSocket() throws IOException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
     while (System.nanoTime() < deadline) {
       if (!process.isAlive()) {
         fail("daemon exited with " + process.exitValue() + ":\n" + logText());
