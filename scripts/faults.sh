@@ -31,6 +31,7 @@ scripts/zfs-fuse.sh up >/dev/null
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] ||
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfaketime) >/dev/null
 mkdir -p daemon/target
+rm -f daemon/target/faults.txt
 status=0
 mvn -B -pl daemon -am verify -Djacoco.skip=true -Dtest=NONE -Dsurefire.failIfNoSpecifiedTests=false \
   -Dit.test=FaultHarnessIT -Dfailsafe.failIfNoSpecifiedTests=false ${props[@]+"${props[@]}"} \

@@ -13,6 +13,9 @@ echo "test.sh: JDK $JAVA_HOME"
 scripts/zfs-fuse.sh up
 # --- sshd for the ssh+stdinserver integration test (it starts its own on 127.0.0.1) ------------
 [ -x /usr/sbin/sshd ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server) >/dev/null
+# --- libfaketime for the fault harness's clock jumps (FaultHarnessIT moves a daemon's wall clock)
+[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] ||
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfaketime) >/dev/null
 # --- PostgreSQL and MariaDB for the database hook tests (DatabaseHooksIT starts its own servers on
 # 127.0.0.1 in temporary directories; the packages' own services are neither needed nor touched)
 { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && [ -x /usr/sbin/mariadbd ]; } ||
