@@ -178,7 +178,7 @@ final class FaultHarness implements AutoCloseable {
     Files.writeString(pushClock, "+0\n");
     Files.writeString(sinkClock, "+0\n");
     for (var fs : FILESYSTEMS) {
-      write(fs, 0, 64 << 10, new Random(fs.hashCode()));
+      write(fs, "f0000.bin", 64 << 10, new Random(fs.hashCode()));
     }
     FuseFixture.run("zfs", "snapshot", "-r", src.path("data") + "@zrepl_f0000");
     sink = DaemonProcess.start(dir, "sink", sinkConfig(), sock("sink"), env(sinkClock));
@@ -412,11 +412,11 @@ final class FaultHarness implements AutoCloseable {
           kind == Kind.POOL_FULL
               ? (12 << 20) + r.nextInt(8 << 20)
               : (256 << 10) + r.nextInt(6 << 20);
-      write(fs, i, size, r);
+      write(fs, "f%04d.bin".formatted(i), size, r);
       // only the filesystem written to: one step per run (a run of three steps takes a minute
       // on a loaded machine); the others are checked all the same
       snapshot(fs, i);
-      inject(kind, r, size, moment, midRun);
+      inject(kind, r, fs, i, size, moment, midRun);
       runs[0] = converge();
       check();
     } catch (Broken e) {
@@ -442,8 +442,7 @@ final class FaultHarness implements AutoCloseable {
   // ------------------------------------------------------------------ data
 
   /** Writes a new file into {@code fs}; the oldest of the harness's files there goes beyond 3. */
-  private void write(String fs, int i, int size, Random r) throws IOException {
-    var name = "f%04d.bin".formatted(i);
+  private void write(String fs, String name, int size, Random r) throws IOException {
     Trees.write(src.mounted(fs).resolve(name), r.nextLong(), size);
     var q = written.get(fs);
     q.addLast(name);
@@ -458,7 +457,8 @@ final class FaultHarness implements AutoCloseable {
 
   // ------------------------------------------------------------------ faults
 
-  private void inject(Kind kind, Random r, int size, StringBuilder moment, boolean[] midRun)
+  private void inject(
+      Kind kind, Random r, String fs, int i, int size, StringBuilder moment, boolean[] midRun)
       throws IOException, InterruptedException, Broken {
     long runsBefore = push.job("push").runs();
     if (kind == Kind.POOL_FULL) {
@@ -494,8 +494,8 @@ final class FaultHarness implements AutoCloseable {
         pause(r, 4000);
         sink.restart();
       }
-      case KILL_ZFS_SEND -> killZfs(push, "send", runsBefore, moment, midRun);
-      case KILL_ZFS_RECV -> killZfs(sink, "recv", runsBefore, moment, midRun);
+      case KILL_ZFS_SEND -> killZfs(push, "send", fs, i, base, runsBefore, moment, midRun);
+      case KILL_ZFS_RECV -> killZfs(sink, "recv", fs, i, base, runsBefore, moment, midRun);
       case CUT -> {
         moment.append(", ").append(proxy.cutAll()).append(" sockets cut");
         proxy.release();
@@ -568,16 +568,25 @@ final class FaultHarness implements AutoCloseable {
    * runs.
    */
   private void killZfs(
-      DaemonProcess d, String verb, long runsBefore, StringBuilder moment, boolean[] midRun)
+      DaemonProcess d,
+      String verb,
+      String fs,
+      int iteration,
+      long base,
+      long runsBefore,
+      StringBuilder moment,
+      boolean[] midRun)
       throws IOException, InterruptedException, Broken {
     long deadline = System.nanoTime() + settings.runTimeout().toNanos();
+    int extra = 0;
     while (System.nanoTime() < deadline) {
       var victims = zfsChildren(d.handle(), verb);
       if (!victims.isEmpty()) {
         for (var p : victims) {
           p.destroyForcibly();
         }
-        moment.append(", killed zfs ").append(verb).append(" at ").append(proxy.forwarded());
+        moment.append(", killed zfs ").append(verb).append(" at ");
+        moment.append(proxy.forwarded() - base).append(" bytes");
         midRun[0] = true;
         proxy.release();
         return;
@@ -585,10 +594,19 @@ final class FaultHarness implements AutoCloseable {
       var s = push.job("push");
       if (s.runs() > runsBefore && quiet(s)) {
         proxy.release();
-        // the run ended with no such child to kill: the fault is the next run's
-        moment.append(", no zfs ").append(verb).append(" ran; next run");
+        if (++extra > 3) {
+          throw new Broken("no zfs " + verb + " seen in 4 runs, each with new data to send");
+        }
+        // the run ended (its step done) before a child was seen (a small send fits in the large
+        // pipe and exits early): 8 MiB of new data, so that the next run
+        // has a step, and the fault is that run's
+        moment.append(", no zfs ").append(verb).append(" seen; again with new data");
+        write(fs, "f%04d_%d.bin".formatted(iteration, extra), 8 << 20, new Random(base + extra));
+        FuseFixture.run(
+            "zfs", "snapshot", src.path(fs) + "@zrepl_f%04d_%d".formatted(iteration, extra));
         runsBefore = s.runs();
         push.signal("push", "wakeup");
+        deadline = System.nanoTime() + settings.runTimeout().toNanos();
         continue;
       }
       proxy.resume();
