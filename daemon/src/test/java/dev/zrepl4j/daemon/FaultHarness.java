@@ -474,7 +474,8 @@ final class FaultHarness implements AutoCloseable {
       return;
     }
     long base = proxy.forwarded();
-    long at = r.nextLong((long) size * 5 / 4 + (256 << 10));
+    // mostly inside the stream (about size bytes), sometimes just after the run
+    long at = r.nextLong((long) size + (128 << 10));
     proxy.pauseAt(base + at);
     push.signal("push", "wakeup");
     // the moment: the proxy has forwarded AT bytes of this run (it holds the next ones back), or
