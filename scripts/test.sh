@@ -16,6 +16,9 @@ scripts/zfs-fuse.sh up
 # --- rsyslogd for the syslog log outlet test (LogOutletsIT starts its own with its own config,
 # socket and output file in a temporary directory; the system's syslog is neither needed nor touched)
 [ -x /usr/sbin/rsyslogd ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rsyslog) >/dev/null
+# --- libfaketime for the fault harness's clock jumps (FaultHarnessIT moves a daemon's wall clock)
+[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] ||
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfaketime) >/dev/null
 # --- PostgreSQL and MariaDB for the database hook tests (DatabaseHooksIT starts its own servers on
 # 127.0.0.1 in temporary directories; the packages' own services are neither needed nor touched)
 { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && [ -x /usr/sbin/mariadbd ]; } ||

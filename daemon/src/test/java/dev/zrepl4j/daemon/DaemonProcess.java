@@ -86,7 +86,7 @@ final class DaemonProcess implements AutoCloseable {
   }
 
   private void awaitControlSocket() throws IOException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
     while (System.nanoTime() < deadline) {
       if (!process.isAlive()) {
         fail("daemon exited with " + process.exitValue() + ":\n" + logText());
@@ -134,6 +134,16 @@ final class DaemonProcess implements AutoCloseable {
               + "\nlog:\n"
               + logText(),
           e);
+    }
+  }
+
+  /**
+   * {@code signal SIGNAL JOB} straight over the control socket (what {@code zrepl4j signal} sends,
+   * without starting a JVM for it).
+   */
+  void signal(String job, String signal) throws IOException {
+    try (var c = RpcClient.unix(controlSocket, RpcOptions.defaults())) {
+      c.call("control.signal", new Control.SignalRequest(job, signal), Control.Lines.class);
     }
   }
 
@@ -225,6 +235,24 @@ final class DaemonProcess implements AutoCloseable {
 
   boolean alive() {
     return process.isAlive();
+  }
+
+  /** SIGKILL ({@code kill -9}): no shutdown, no clean-up; waits for the exit. */
+  void kill9() {
+    process.destroyForcibly();
+    try {
+      if (!process.waitFor(30, TimeUnit.SECONDS)) {
+        fail("daemon did not die within 30 s of SIGKILL");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError("interrupted", e);
+    }
+  }
+
+  /** The daemon's process (its children are its {@code zfs} commands). */
+  ProcessHandle handle() {
+    return process.toHandle();
   }
 
   private static void sleep(long ms) {
