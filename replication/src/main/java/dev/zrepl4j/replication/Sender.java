@@ -225,11 +225,12 @@ public final class Sender implements SenderApi {
 
   @Override
   public SizeEstimate sendDry(SendSpec spec) throws IOException {
-    if (!zfs.capabilities().has(ZfsFeature.SEND_DRY_RUN)) {
-      allowed(spec.filesystem()); // a refusal stays a refusal
-      return new SizeEstimate(-1); // zfs-fuse: no estimate, and no listing spent on asking
-    }
+    // the versions are resolved (and so checked: a name that is not there is refused) even where
+    // zfs cannot estimate (zfs-fuse): a refusal must not depend on the pool's features
     var step = resolve(spec);
+    if (!zfs.capabilities().has(ZfsFeature.SEND_DRY_RUN)) {
+      return new SizeEstimate(-1);
+    }
     try {
       return new SizeEstimate(zfs.estimateSendSize(request(spec, step)));
     } catch (MissingFeatureException e) {
