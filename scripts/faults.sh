@@ -14,7 +14,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 cd "$here"
 . scripts/env.sh >/dev/null
-props=("-Dfaults.seed=$(od -An -N8 -tu8 /dev/urandom | tr -d ' ')")
+props=("-Dfaults.seed=$(od -An -N7 -tu8 /dev/urandom | tr -d ' ')")
 while [ $# -gt 0 ]; do
   case "$1" in
     --iterations) props+=("-Dfaults.iterations=$2"); shift 2 ;;

@@ -54,9 +54,17 @@ abstract class TwoPoolsTest {
     }
   }
 
+  /** Ports handed out in this JVM: two calls never return the same port (the kernel may). */
+  private static final java.util.Set<Integer> HANDED_OUT =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
+
   static int freePort() throws IOException {
-    try (var s = new ServerSocket(0)) {
-      return s.getLocalPort();
+    while (true) {
+      try (var s = new ServerSocket(0)) {
+        if (HANDED_OUT.add(s.getLocalPort())) {
+          return s.getLocalPort();
+        }
+      }
     }
   }
 

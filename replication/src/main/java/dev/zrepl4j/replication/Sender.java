@@ -244,32 +244,19 @@ public final class Sender implements SenderApi {
     if (!done.to().isSnapshot()) {
       throw new RemoteException(ErrorCode.INVALID_ARGUMENT, "can only complete at a snapshot");
     }
-    // without bookmarks the cursor is a hold, placed by name while the listing checks the guid. A
-    // mismatch leaves it (the tag may have been there before); an extra cursor hold only keeps a
-    // snapshot, and the next completion releases it
-    var cursorHold =
-        zfs.capabilities().has(ZfsFeature.BOOKMARKS)
-            ? Beside.none()
-            : Beside.start(
-                "cursor-" + job,
-                () ->
-                    Holds.hold(
-                        zfs,
-                        ZreplNames.cursorHold(job),
-                        List.of(new FullName(fs, VersionType.SNAPSHOT, done.to().name()))));
-    List<FilesystemVersion> versions;
-    FilesystemVersion to;
-    FilesystemVersion from;
-    try {
-      versions = versions(fs);
-      to = find(fs, versions, done.to());
-      var fromRef = done.from();
-      from = fromRef == null ? null : find(fs, versions, fromRef);
-    } catch (IOException | RuntimeException e) {
-      cursorHold.joinAfter(e);
-      throw e;
+    // the request is checked against the listing before anything is placed: a refused completion
+    // leaves the pool as it was. Without bookmarks the cursor is a hold, placed by name on the
+    // snapshot the listing just showed with the right guid
+    var versions = versions(fs);
+    var to = find(fs, versions, done.to());
+    var fromRef = done.from();
+    var from = fromRef == null ? null : find(fs, versions, fromRef);
+    if (!zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
+      Holds.hold(
+          zfs,
+          ZreplNames.cursorHold(job),
+          List.of(new FullName(fs, VersionType.SNAPSHOT, done.to().name())));
     }
-    cursorHold.join();
     // the cursor first; then the older cursors go beside the step's holds (neither needs the other)
     var olderCursors = moveCursor(fs, versions, to);
     try {
