@@ -5,6 +5,7 @@
 # kind, the seed, and for each failure the command that replays it); also in daemon/target/faults.txt.
 #
 #   scripts/faults.sh [--iterations N] [--seed S] [--long-stalls] [--kinds K1,K2] [--minutes M]
+#                     [--lanes L]   (L harnesses side by side, each its own pools and daemons)
 #   scripts/faults.sh --replay ITERATION_SEED --kind KIND      # one printed iteration alone
 #
 # CI runs the short pass (20 faults, every kind twice, a fixed seed) as FaultHarnessIT within
@@ -22,9 +23,10 @@ while [ $# -gt 0 ]; do
     --long-stalls) props+=("-Dfaults.longStalls=true"); shift ;;
     --kinds) props+=("-Dfaults.kinds=$2"); shift 2 ;;
     --minutes) props+=("-Dfaults.minutes=$2"); shift 2 ;;
+    --lanes) props+=("-Dfaults.lanes=$2"); shift 2 ;;
     --replay) props+=("-Dfaults.replay=$2"); shift 2 ;;
     --kind) props+=("-Dfaults.kind=$2"); shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "faults.sh: unknown argument $1 (--help)" >&2; exit 2 ;;
   esac
 done

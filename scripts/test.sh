@@ -32,6 +32,10 @@ command -v tmux >/dev/null ||
 { [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ]; } ||
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >/dev/null
 
+# --- syncoid (Debian's sanoid): what bench/run peers compares zrepl4j with (its smoke pass below)
+command -v syncoid >/dev/null ||
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends sanoid) >/dev/null
+
 # --- real ZFS, generation 2: OpenZFS 2.x in a qemu guest (every run; image cached) -------------
 scripts/zfs-guest.sh start
 # in CI, power the guest off at the end; developers keep it running for the next run

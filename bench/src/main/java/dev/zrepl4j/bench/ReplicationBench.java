@@ -15,13 +15,8 @@ import dev.zrepl4j.rpc.RpcOptions;
 import dev.zrepl4j.rpc.RpcServer;
 import dev.zrepl4j.zfs.DatasetPath;
 import dev.zrepl4j.zfs.RealZfs;
-import java.io.File;
-import java.io.FileOutputStream;
 import java.io.IOException;
-import java.io.InterruptedIOException;
-import java.io.RandomAccessFile;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,7 +25,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.SplittableRandom;
 import java.util.UUID;
 
 /**
@@ -105,16 +99,17 @@ public final class ReplicationBench {
     boolean fullSuite = !"false".equals(System.getProperty("zrepl4j.bench.full"));
     var dir = Path.of("/var/tmp/zrepl4j-bench");
     var id = UUID.randomUUID().toString().substring(0, 8);
-    var src = new Pool("zb-src-" + id, dir, dataMib + 1024);
-    Pool dst = null;
+    var src = new BenchPool("zb-src-" + id, dir, dataMib + 1024);
+    BenchPool dst = null;
     try {
-      dst = new Pool("zb-dst-" + id, dir, 3 * dataMib + 1024); // each round's copy is destroyed
+      dst =
+          new BenchPool("zb-dst-" + id, dir, 3 * dataMib + 1024); // each round's copy is destroyed
       var zfs = RealZfs.start(List.of("zfs"), List.of("zpool"));
       var data = DatasetPath.parse(src.name).child("data");
-      run("zfs", "create", "-o", "compression=off", data.toString());
-      writeRandom(
-          src.mountpoint.resolve("data").resolve("random.bin"), fullSuite ? dataMib * MIB : 0);
-      run("zfs", "snapshot", data + "@s");
+      Shell.run("zfs", "create", "-o", "compression=off", data.toString());
+      Shell.writeRandom(
+          src.mountpoint.resolve("data").resolve("random.bin"), fullSuite ? dataMib * MIB : 0, 42);
+      Shell.run("zfs", "snapshot", data + "@s");
       var expected = props(data + "@s");
       double mib = Long.parseLong(expected.get(1)) / (double) MIB;
 
@@ -124,16 +119,16 @@ public final class ReplicationBench {
       var dataOnly = DatasetFilter.of(Map.of(data.toString(), true));
       for (int r = -warmup; fullSuite && r < rounds; r++) {
         var target = dst.name + "/raw" + (r + warmup);
-        run("sync");
+        Shell.run("sync");
         var cpu0 = Cpu.now();
         long t0 = System.nanoTime();
-        sendRecv(data + "@s", target);
+        Shell.sendRecv(List.of(data + "@s"), target);
         double s = (System.nanoTime() - t0) / 1e9;
         var rawCpu = Cpu.now().minus(cpu0);
         check(expected, target + "@s");
         // each round's copy is destroyed once checked: zfs-fuse slows down (its CPU per GiB more
         // than doubles, raw and zrepl4j alike) once several GiB of received data accumulate
-        run("zfs", "destroy", "-r", target);
+        Shell.run("zfs", "destroy", "-r", target);
         raw.record(r, mib, s, rawCpu);
 
         var sinkRoot = DatasetPath.parse(dst.name).child("sink" + (r + warmup));
@@ -163,19 +158,19 @@ public final class ReplicationBench {
       }
 
       var many = DatasetPath.parse(src.name).child("many");
-      run("zfs", "create", "-o", "mountpoint=none", many.toString());
+      Shell.run("zfs", "create", "-o", "mountpoint=none", many.toString());
       var sh = new ArrayList<>(List.of("sh", "-c", "for d; do zfs create \"$d\" || exit 1; done"));
       sh.add("sh");
       for (int i = 0; i < filesystems; i++) {
         sh.add(many.child("fs" + i).toString());
       }
-      run(sh.toArray(String[]::new));
+      Shell.run(sh.toArray(String[]::new));
       for (int i = 0; i < snapshots; i++) {
-        run("zfs", "snapshot", "-r", many + "@s" + i);
+        Shell.run("zfs", "snapshot", "-r", many + "@s" + i);
       }
       var filter = DatasetFilter.of(Map.of(many + "<", true, many.toString(), false));
       var noopRoot = DatasetPath.parse(dst.name).child("noop");
-      run("zfs", "create", "-o", "mountpoint=none", noopRoot.toString());
+      Shell.run("zfs", "create", "-o", "mountpoint=none", noopRoot.toString());
       // one driver's memory over its runs, as a daemon's job keeps it: the first run confirmed
       // every sender cursor, the no-op runs need not again
       var settled = new Replication.Settled();
@@ -194,7 +189,7 @@ public final class ReplicationBench {
       for (int steps : new int[] {1, 4}) {
         double incremental = Double.MAX_VALUE;
         for (int r = 0; r < rounds; r++) {
-          run("zfs", "snapshot", "-r", many + "@i" + snapshot++);
+          Shell.run("zfs", "snapshot", "-r", many + "@i" + snapshot++);
           double s = push(zfs, filter, noopRoot, filesystems, settled, steps);
           incremental = Math.min(incremental, s);
           System.err.printf(
@@ -338,15 +333,15 @@ public final class ReplicationBench {
       DatasetPath received,
       Timed run)
       throws Exception {
-    run("zfs", "create", "-o", "mountpoint=none", root.toString());
-    run("sync");
+    Shell.run("zfs", "create", "-o", "mountpoint=none", root.toString());
+    Shell.run("sync");
     var cpu0 = Cpu.now();
     double s = run.seconds();
     var cpu = Cpu.now().minus(cpu0);
     var snapshot = received + "@s";
     check(expected, snapshot);
-    run("zfs", "release", "zrepl_last_received_J_" + CLIENT, snapshot);
-    run("zfs", "destroy", "-r", root.toString());
+    Shell.run("zfs", "release", "zrepl_last_received_J_" + CLIENT, snapshot);
+    Shell.run("zfs", "destroy", "-r", root.toString());
     series.record(r, mib, s, cpu);
   }
 
@@ -402,28 +397,6 @@ public final class ReplicationBench {
     }
   }
 
-  /** {@code zfs send snapshot | zfs recv -u target}, waiting for both. */
-  private static void sendRecv(String snapshot, String target) throws IOException {
-    var send =
-        new ProcessBuilder("zfs", "send", snapshot).redirectError(ProcessBuilder.Redirect.INHERIT);
-    var recv =
-        new ProcessBuilder("zfs", "recv", "-u", target)
-            .redirectOutput(ProcessBuilder.Redirect.INHERIT)
-            .redirectError(ProcessBuilder.Redirect.INHERIT);
-    var procs = ProcessBuilder.startPipeline(List.of(send, recv));
-    try {
-      for (var p : procs) {
-        if (p.waitFor() != 0) {
-          throw new IOException("zfs send " + snapshot + " | zfs recv -u " + target + " failed");
-        }
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      procs.forEach(Process::destroyForcibly);
-      throw new InterruptedIOException("interrupted");
-    }
-  }
-
   /** Fails unless {@code snapshot} has the expected guid and referenced. */
   private static void check(List<String> expected, String snapshot) throws IOException {
     var got = props(snapshot);
@@ -435,37 +408,10 @@ public final class ReplicationBench {
 
   /** guid and referenced of a snapshot. */
   private static List<String> props(String snapshot) throws IOException {
-    return run("zfs", "get", "-Hp", "-o", "value", "guid,referenced", snapshot)
+    return Shell.run("zfs", "get", "-Hp", "-o", "value", "guid,referenced", snapshot)
         .strip()
         .lines()
         .toList();
-  }
-
-  private static void writeRandom(Path file, long bytes) throws IOException {
-    var rnd = new SplittableRandom(42);
-    var buf = new byte[(int) MIB];
-    try (var out = new FileOutputStream(file.toFile())) {
-      for (long done = 0; done < bytes; done += buf.length) {
-        rnd.nextBytes(buf);
-        out.write(buf);
-      }
-      out.getFD().sync();
-    }
-  }
-
-  private static String run(String... argv) throws IOException {
-    var p = new ProcessBuilder(argv).redirectErrorStream(true).start();
-    var out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    try {
-      if (p.waitFor() != 0) {
-        throw new IOException(String.join(" ", argv) + " failed: " + out);
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      p.destroyForcibly();
-      throw new InterruptedIOException("interrupted running " + argv[0]);
-    }
-    return out;
   }
 
   /**
@@ -507,50 +453,6 @@ public final class ReplicationBench {
     public String toString() {
       return String.format(
           Locale.ROOT, "jvm %.2f s, zfs cmds %.2f s, zfs-fuse %.2f s", jvm, children, daemon);
-    }
-  }
-
-  /** A zfs-fuse pool on a sparse file, mounted below the benchmark's directory. */
-  private static final class Pool implements AutoCloseable {
-    final String name;
-    final Path file;
-    final Path mountpoint;
-
-    Pool(String name, Path dir, long mib) throws IOException {
-      this.name = name;
-      this.file = dir.resolve(name + ".img");
-      this.mountpoint = dir.resolve("mnt").resolve(name);
-      Files.createDirectories(dir);
-      try (var raf = new RandomAccessFile(file.toFile(), "rw")) {
-        raf.setLength(mib * MIB);
-      }
-      try {
-        run("zpool", "create", "-m", mountpoint.toString(), name, file.toString());
-      } catch (IOException e) {
-        Files.deleteIfExists(file);
-        throw e;
-      }
-    }
-
-    /** Destroys the pool (retrying while zfs-fuse reports it busy) and deletes its file. */
-    @Override
-    public void close() throws IOException, InterruptedException {
-      try {
-        for (int i = 0; ; i++) {
-          try {
-            run("zpool", "destroy", "-f", name);
-            break;
-          } catch (IOException e) {
-            if (i >= 20 || !String.valueOf(e.getMessage()).contains("busy")) {
-              throw e;
-            }
-            Thread.sleep(500);
-          }
-        }
-      } finally {
-        Files.deleteIfExists(file);
-        new File(mountpoint.toString()).delete();
-      }
     }
   }
 }

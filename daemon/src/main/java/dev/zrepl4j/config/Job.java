@@ -175,11 +175,18 @@ public sealed interface Job {
     }
   }
 
-  /** {@code replication:} ({@code protection}, {@code concurrency}). */
+  /**
+   * {@code replication:} ({@code protection}, {@code concurrency}) and our extension {@code
+   * zrepl4j_send_intermediates} (one {@code zfs send -I} step for consecutive snapshots).
+   */
   record ReplicationOptions(
-      Protection initial, Protection incremental, int steps, int sizeEstimates) {
+      Protection initial,
+      Protection incremental,
+      int steps,
+      int sizeEstimates,
+      boolean sendIntermediates) {
     public static final ReplicationOptions DEFAULTS =
         new ReplicationOptions(
-            Protection.GUARANTEE_RESUMABILITY, Protection.GUARANTEE_RESUMABILITY, 1, 4);
+            Protection.GUARANTEE_RESUMABILITY, Protection.GUARANTEE_RESUMABILITY, 1, 4, false);
   }
 }

@@ -374,8 +374,10 @@ final class JobParser {
       sizeEstimates = concurrency.get().positiveInt("size_estimates").orElse(sizeEstimates);
       concurrency.get().finish();
     }
+    // our extension (zrepl has no -I): consecutive snapshots in one resumable zfs send -I step
+    boolean intermediates = m.bool("zrepl4j_send_intermediates", d.sendIntermediates());
     m.finish();
-    return new Job.ReplicationOptions(initial, incremental, steps, sizeEstimates);
+    return new Job.ReplicationOptions(initial, incremental, steps, sizeEstimates, intermediates);
   }
 
   private static Protection protection(String s) {

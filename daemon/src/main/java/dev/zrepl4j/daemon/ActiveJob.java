@@ -252,7 +252,7 @@ final class ActiveJob extends JobRunner {
         config.initialReplication(),
         r.initial(),
         r.incremental(),
-        false,
+        r.sendIntermediates(),
         r.steps(),
         Replication.Config.defaults(name).maxAttempts(),
         Duration.ofSeconds(5),

@@ -151,7 +151,7 @@ class ConfigParserTest {
     assertThat(local.replication())
         .isEqualTo(
             new Job.ReplicationOptions(
-                Protection.GUARANTEE_NOTHING, Protection.GUARANTEE_RESUMABILITY, 1, 8));
+                Protection.GUARANTEE_NOTHING, Protection.GUARANTEE_RESUMABILITY, 1, 8, false));
     var names = ((Snapshotting.Cron) local.snapshotting()).names();
     assertThat(names.location()).isEqualTo("Europe/Berlin");
     assertThat(local.pruning().keepSender()).isEmpty();
@@ -252,6 +252,41 @@ class ConfigParserTest {
     assertThat(e.getMessage())
         .contains("jobs[0].zrepl4j_lag_objective")
         .contains("jobs[1].zrepl4j_lag_objective: unknown key");
+  }
+
+  @Test
+  void sendIntermediatesIsOurExtensionKeyUnderReplication() {
+    var c =
+        ConfigParser.parse(
+            """
+            jobs:
+            - name: p
+              type: push
+              connect: {type: tcp, address: "backup:8888"}
+              filesystems: {"<": true}
+              snapshotting: {type: manual}
+              pruning: {keep_sender: [], keep_receiver: []}
+              replication: {zrepl4j_send_intermediates: true}
+            """,
+            dir.resolve("zrepl.yml"));
+    assertThat(((Job.Push) c.jobs().get(0)).replication().sendIntermediates()).isTrue();
+    var e =
+        catchThrowableOfType(
+            ConfigException.class,
+            () ->
+                ConfigParser.parse(
+                    """
+                    jobs:
+                    - name: p
+                      type: push
+                      connect: {type: tcp, address: "backup:8888"}
+                      filesystems: {"<": true}
+                      snapshotting: {type: manual}
+                      pruning: {keep_sender: [], keep_receiver: []}
+                      replication: {zrepl4j_send_intermediates: sometimes}
+                    """,
+                    Path.of("a.yml")));
+    assertThat(e.getMessage()).contains("jobs[0].replication.zrepl4j_send_intermediates");
   }
 
   @Test

@@ -136,6 +136,62 @@ class DaemonIT extends TwoPoolsTest {
   }
 
   @Test
+  void sendIntermediatesBringsNewSnapshotsInOneStepEach() throws IOException {
+    // our extension replication.zrepl4j_send_intermediates: five new snapshots per filesystem go
+    // as one zfs send -I step (zrepl takes five), and all five arrive with the sender's guids
+    var push =
+        """
+          - name: push
+            type: push
+            connect: {type: local, listener_name: backup, client_identity: here}
+            filesystems: {"%s<": true}
+            snapshotting: {type: manual}
+            replication: {zrepl4j_send_intermediates: true}
+            pruning:
+              keep_sender: [{type: regex, regex: ".*"}]
+              keep_receiver: [{type: regex, regex: ".*"}]
+        """
+            .formatted(src.path("data"));
+    FuseFixture.run("zfs", "snapshot", "-r", src.path("data") + "@i0");
+    try (var d =
+        DaemonProcess.start(
+            dir,
+            "batch",
+            global("batch") + "jobs:\n" + sinkJob("{type: local, listener_name: backup}") + push,
+            sock("batch"))) {
+      d.cli("signal", "wakeup", "push");
+      var s = d.awaitRuns("push", 1);
+      assertThat(s.lastRun().problems()).as(d.logText()).isEmpty();
+      for (int i = 1; i <= 5; i++) {
+        Trees.write(src.mounted("data/a").resolve("i" + i + ".bin"), i, 50_000);
+        FuseFixture.run("zfs", "snapshot", "-r", src.path("data") + "@i" + i);
+      }
+      d.cli("signal", "wakeup", "push");
+      s = d.awaitRuns("push", 2);
+      assertThat(s.lastRun().problems()).as(d.logText()).isEmpty();
+      assertThat(s.lastRun().filesystems())
+          .as(d.logText())
+          .hasSize(3)
+          .allSatisfy(
+              f -> {
+                assertThat(f.state()).isEqualTo("REPLICATED");
+                assertThat(f.stepsTotal()).as("%s", f).isEqualTo(1);
+              });
+      for (var rel : List.of("", "a", "a/b")) {
+        var from = rel.isEmpty() ? src.path("data") : src.path("data/" + rel);
+        assertThat(dst.versions(received("here", rel)))
+            .extracting(v -> v.name() + " " + Long.toUnsignedString(v.guid()))
+            .containsExactlyElementsOf(
+                src.versions(from).stream()
+                    .filter(v -> v.isSnapshot())
+                    .map(v -> v.name() + " " + Long.toUnsignedString(v.guid()))
+                    .toList());
+      }
+      assertReplicated("here");
+    }
+  }
+
+  @Test
   void sinkWithAMappingOverLocalInOneDaemon() throws IOException {
     var sink =
         """

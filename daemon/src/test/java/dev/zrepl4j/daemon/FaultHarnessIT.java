@@ -10,9 +10,14 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -26,8 +31,9 @@ import org.junit.jupiter.api.io.TempDir;
  * here; scripts/faults.sh draws one unless given, always printed), {@code faults.longStalls} (a
  * third of the stalls outlast the 60 s read timeout), {@code faults.kinds} (comma-separated kinds
  * only), {@code faults.minutes} (no fault started after that; the figures count what ran), {@code
- * faults.replay} with {@code faults.kind} (one printed iteration alone). The figures go to stdout
- * and to {@code target/faults.txt}.
+ * faults.lanes} (harnesses side by side, see {@link #lanes}), {@code faults.replay} with {@code
+ * faults.kind} (one printed iteration alone). The figures go to stdout and to {@code
+ * target/faults.txt}.
  */
 // a long campaign takes hours; every wait inside has its own deadline (FaultHarness.Settings)
 @Timeout(value = 12, unit = TimeUnit.HOURS)
@@ -69,20 +75,90 @@ class FaultHarnessIT {
       out.println(
           "faults: seed " + seed + ", " + n + " faults" + (longStalls ? ", long stalls" : ""));
       List<FaultHarness.Outcome> outcomes;
-      try (var h = FaultHarness.start(dir, out, settings)) {
-        var replay = System.getProperty("faults.replay");
-        if (replay != null && !replay.isBlank()) {
+      int lanes = Integer.getInteger("faults.lanes", 1);
+      var replay = System.getProperty("faults.replay");
+      if (replay != null && !replay.isBlank()) {
+        try (var h = FaultHarness.start(dir, out, settings)) {
           var kind = FaultHarness.Kind.valueOf(System.getProperty("faults.kind", "").strip());
           outcomes = List.of(h.replay(Long.parseLong(replay.strip()), kind));
-        } else {
+        }
+      } else if (lanes <= 1) {
+        try (var h = FaultHarness.start(dir, out, settings)) {
           outcomes = h.run();
         }
+      } else {
+        outcomes = lanes(lanes, settings, out);
       }
       var failed = outcomes.stream().filter(o -> !o.survived()).toList();
       assertThat(failed).as(text.toString(StandardCharsets.UTF_8)).isEmpty();
       if (!System.getProperties().containsKey("faults.minutes")) {
         assertThat(outcomes).as("faults injected").hasSize(replayOrN(n));
       }
+    }
+  }
+
+  /**
+   * The campaign in {@code lanes} harnesses side by side (each its own pools, daemons and proxy; a
+   * fault's run spends most of its time waiting, so lanes multiply the faults per hour). Lane
+   * {@code k} injects every {@code lanes}-th fault under seed {@code seed + k}; each prints its own
+   * figures (and replay commands: {@code --seed} of the lane), then the totals follow.
+   */
+  private List<FaultHarness.Outcome> lanes(
+      int lanes, FaultHarness.Settings settings, PrintStream out) throws Exception {
+    long t0 = System.nanoTime();
+    var results = new ArrayList<Future<List<FaultHarness.Outcome>>>();
+    try (var pool = Executors.newFixedThreadPool(lanes)) {
+      for (int k = 0; k < lanes; k++) {
+        int share = settings.iterations() / lanes + (k < settings.iterations() % lanes ? 1 : 0);
+        var lane =
+            new FaultHarness.Settings(
+                settings.seed() + k,
+                share,
+                settings.longStalls(),
+                settings.maxRuns(),
+                settings.runTimeout(),
+                settings.only(),
+                settings.budget());
+        var laneDir = Files.createDirectories(dir.resolve("lane" + k));
+        out.println("faults: lane " + k + ": seed " + lane.seed() + ", " + share + " faults");
+        results.add(
+            pool.submit(
+                () -> {
+                  try (var h = FaultHarness.start(laneDir, out, lane)) {
+                    return h.run();
+                  }
+                }));
+      }
+      var all = new ArrayList<FaultHarness.Outcome>();
+      for (var r : results) {
+        all.addAll(r.get());
+      }
+      long survived = all.stream().filter(FaultHarness.Outcome::survived).count();
+      var perKind = new TreeMap<String, int[]>();
+      for (var o : all) {
+        var c = perKind.computeIfAbsent(o.kind().name(), x -> new int[2]);
+        c[0]++;
+        c[1] += o.survived() ? 1 : 0;
+      }
+      out.println("faults.total.lanes " + lanes);
+      out.println("faults.total.injected " + all.size());
+      out.println("faults.total.survived " + survived);
+      out.println("faults.total.failed " + (all.size() - survived));
+      perKind.forEach(
+          (kind, c) ->
+              out.printf(
+                  Locale.ROOT,
+                  "faults.total.kind.%s injected=%d survived=%d failed=%d%n",
+                  kind,
+                  c[0],
+                  c[1],
+                  c[0] - c[1]));
+      double wall = (System.nanoTime() - t0) / 1e9;
+      out.printf(Locale.ROOT, "faults.total.minutes %.1f%n", wall / 60);
+      if (!all.isEmpty()) {
+        out.printf(Locale.ROOT, "faults.total.wall.seconds.per.fault %.1f%n", wall / all.size());
+      }
+      return all;
     }
   }
 

@@ -183,6 +183,11 @@ class GuestReplicationIT {
    */
   private static ResumeToken cutMidway(Push push, TcpProxy proxy, String job, String fs)
       throws Exception {
+    return cutMidway(push, proxy, once(job), fs);
+  }
+
+  private static ResumeToken cutMidway(
+      Push push, TcpProxy proxy, Replication.Config config, String fs) throws Exception {
     var cut = new AtomicBoolean();
     Replication.Progress cutter =
         (f, step, bytes) -> {
@@ -197,7 +202,7 @@ class GuestReplicationIT {
             proxy.cutAll();
           }
         };
-    var r = push.run(once(job), cutter);
+    var r = push.run(config, cutter);
     assertThat(cut).isTrue();
     assertThat(r.of(fs).state()).as(r.toString()).isEqualTo(State.FAILED);
 
@@ -438,6 +443,59 @@ class GuestReplicationIT {
     assertThat(guest.holds(fs + "@s1")).isEmpty();
     assertThat(guest.holds(fs + "@s2")).isEmpty();
     assertSameFiles(fs + "@s2", target + "@s2");
+  }
+
+  @Test
+  void aBatchedIncrementalKilledMidwayResumesInTheSnapshotItWasInAndBringsTheRest()
+      throws Exception {
+    // zrepl4j_send_intermediates: s1 -> s4 as one -I stream, cut while s3 (the big one) arrives
+    var job = "gbatch";
+    var fs = src("batch");
+    zfs.create(DatasetPath.parse(fs), Map.of());
+    guest.writeRandom("/" + fs + "/file.bin", 1);
+    snapshot("s1", fs);
+    var proxy = new TcpProxy[1];
+    var push =
+        push(
+            job,
+            p -> p.toString().equals(fs),
+            SenderOptions.PLAIN,
+            SINK,
+            ReceiverOptions.DEFAULTS,
+            proxy);
+    var batched = once(job).withBatchIntermediates(true);
+    assertThat(push.run(batched, Replication.Progress.none()).ok()).isTrue();
+    guest.writeRandom("/" + fs + "/s2.bin", 1);
+    snapshot("s2", fs);
+    guest.writeRandom("/" + fs + "/big.bin", 12);
+    snapshot("s3", fs);
+    guest.writeRandom("/" + fs + "/s4.bin", 1);
+    snapshot("s4", fs);
+    var target = target(fs);
+
+    var decoded = cutMidway(push, proxy[0], batched, fs);
+    assertThat(decoded.toName()).as("the snapshot the -I stream was in").isEqualTo(fs + "@s3");
+    assertThat(guest.versions(target)).containsExactly("@s1", "@s2");
+    // the step's ends stay held on the sender until it completes; the cursor stays at s1
+    assertThat(guest.holds(fs + "@s1")).containsExactly("zrepl_STEP_J_" + job);
+    assertThat(guest.holds(fs + "@s4")).containsExactly("zrepl_STEP_J_" + job);
+    assertThat(guest.versions(fs)).contains(cursor(fs + "@s1", job));
+
+    var steps = new Steps();
+    var r = push.run(batched, steps);
+    assertThat(r.ok()).as(r.toString()).isTrue();
+    assertThat(steps.of(fs)).hasSize(2).first().isInstanceOf(Step.Resume.class);
+    assertThat(steps.of(fs).get(1).to().name()).isEqualTo("s4");
+    assertThat(guest.prop(target, "receive_resume_token")).isEqualTo("-");
+    assertThat(guest.versions(target)).containsExactly("@s1", "@s2", "@s3", "@s4");
+    assertThat(guest.holds(target + "@s4")).containsExactly("zrepl_last_received_J_" + job);
+    assertThat(guest.holds(target + "@s2")).isEmpty();
+    assertThat(guest.versions(fs))
+        .containsExactlyInAnyOrder("@s1", "@s2", "@s3", "@s4", cursor(fs + "@s4", job));
+    for (var snap : List.of("@s1", "@s2", "@s3", "@s4")) {
+      assertThat(guest.holds(fs + snap)).as("holds of %s", snap).isEmpty();
+      assertSameFiles(fs + snap, target + snap);
+    }
   }
 
   @Test
