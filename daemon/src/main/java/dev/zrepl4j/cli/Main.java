@@ -25,6 +25,7 @@ import picocli.CommandLine.Option;
       PruneCommand.class,
       StdinserverCommand.class,
       TestCommand.class,
+      ZfsAbstractionCommand.class,
       Main.VersionCommand.class,
       DemoCommand.class
     })

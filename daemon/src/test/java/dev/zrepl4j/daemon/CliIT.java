@@ -53,6 +53,20 @@ class CliIT extends TwoPoolsTest {
         var d =
             DaemonProcess.startWithGlobalConfig(
                 dir, "both", config(port, proxy.port()), sock("both"))) {
+      // zfs-fuse lacks most features: one summary line at start, not one warning each
+      var degraded =
+          d.logText()
+              .lines()
+              .filter(l -> l.contains("zfs: ") && (l.contains("degraded") || l.contains("lacks")))
+              .toList();
+      assertThat(degraded)
+          .singleElement()
+          .asString()
+          .contains("WARN")
+          .containsPattern("lacks \\d+ features")
+          .contains("bookmarks")
+          .contains("holds-listing");
+
       var v = cli(d, "version");
       assertThat(v.exit()).as(v.err()).isZero();
       assertThat(v.out()).containsPattern("(?m)^client: zrepl4j version=\\S+ java=");
