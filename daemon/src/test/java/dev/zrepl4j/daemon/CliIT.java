@@ -129,4 +129,97 @@ class CliIT extends TwoPoolsTest {
       assertThat(noJob.err()).contains("nosuchjob");
     }
   }
+
+  static String userrefs(String snapshot) throws IOException {
+    return FuseFixture.run("zfs", "get", "-H", "-o", "value", "userrefs", snapshot).strip();
+  }
+
+  /**
+   * zfs-fuse has no {@code zfs holds} nor bookmarks: {@code zfs-abstraction list} says which
+   * snapshots carry holds it cannot name and which tags of ours they may be; {@code release-all
+   * --job} releases exactly our tags and leaves a user's hold; a replica that cannot be destroyed
+   * ("dataset is busy") because of the receiver's last-received hold is freed that way.
+   */
+  @Test
+  void zfsAbstractionOnZfsFuse() throws Exception {
+    int port = freePort();
+    String sent = src.path("data") + "@s1";
+    String replica = received("client1", "") + "@s1";
+    try (var d = DaemonProcess.start(dir, "both", config(port, port), sock("both"))) {
+      FuseFixture.run("zfs", "snapshot", "-r", src.path("data") + "@s1");
+      var r = cli(d, "signal", "wakeup", "push", "--wait");
+      assertThat(r.exit()).as("%s\n%s", r, d.logText()).isZero();
+    }
+    assertThat(userrefs(sent)).as("the sender's cursor hold").isEqualTo("1");
+    assertThat(userrefs(replica)).as("the receiver's last-received hold").isEqualTo("1");
+    FuseFixture.run("zfs", "hold", "keepme", sent); // a user's hold
+
+    var cfg = dir.resolve("both.yml").toString();
+    var list = DaemonProcess.run("--config", cfg, "zfs-abstraction", "list");
+    assertThat(list.exit()).as(list.toString()).isZero();
+    assertThat(list.out()).as("nothing it could name").isEmpty();
+    assertThat(list.err())
+        .contains("cannot list hold tags: this zfs has no `zfs holds` (zfs-fuse)")
+        .contains(sent + " (2 holds)")
+        .contains(replica + " (1 holds)")
+        .contains("job sink: zrepl_last_received_J_sink")
+        .contains("job push: zrepl_last_received_J_push, zrepl_STEP_J_push, zrepl_CURSOR_J_push");
+
+    // the user wants the replica gone: ZFS says busy, because of our hold
+    var busy =
+        DaemonProcess.run(
+            "--config", cfg, "zfs-abstraction", "list", "--fs", received("client1", "").toString());
+    assertThat(busy.err()).contains(replica + " (1 holds)").contains("zrepl_last_received_J_sink");
+    var dry =
+        DaemonProcess.run(
+            "zfs-abstraction",
+            "release-all",
+            "--job",
+            "sink",
+            "--fs",
+            received("client1", "").toString(),
+            "--dry-run");
+    assertThat(dry.exit()).as(dry.toString()).isZero();
+    assertThat(dry.out())
+        .contains("would try to release \"zrepl_last_received_J_sink\" on " + replica);
+    assertThat(userrefs(replica)).as("a dry run releases nothing").isEqualTo("1");
+    var rel =
+        DaemonProcess.run(
+            "zfs-abstraction",
+            "release-all",
+            "--job",
+            "sink",
+            "--type",
+            "last-received-hold",
+            "--fs",
+            received("client1", "").toString());
+    assertThat(rel.exit()).as(rel.toString()).isZero();
+    assertThat(rel.out())
+        .contains("try to release \"zrepl_last_received_J_sink\" on " + replica + " ... OK");
+    assertThat(userrefs(replica)).isEqualTo("0");
+    FuseFixture.run("zfs", "destroy", replica);
+
+    // the sender: our cursor hold goes, the user's hold stays
+    var all =
+        DaemonProcess.run(
+            "zfs-abstraction", "release-all", "--job", "push", "--fs", src.path("data").toString());
+    assertThat(all.exit()).as(all.toString()).isZero();
+    assertThat(all.out())
+        .contains("try to release \"zrepl_CURSOR_J_push\" on " + sent + " ... OK")
+        .contains("try to release \"zrepl_STEP_J_push\" on " + sent + " ... not there");
+    assertThat(userrefs(sent)).as("keepme is not ours").isEqualTo("1");
+
+    // staleness needs the tags' places: refused here, saying what to do
+    var stale =
+        DaemonProcess.run("zfs-abstraction", "release-stale", "--fs", src.path("data").toString());
+    assertThat(stale.exit()).isEqualTo(1);
+    assertThat(stale.err())
+        .contains("cannot tell stale holds here")
+        .contains("release-all --job JOB");
+    var noJob =
+        DaemonProcess.run("zfs-abstraction", "release-all", "--fs", src.path("data").toString());
+    assertThat(noJob.exit()).isEqualTo(1);
+    assertThat(noJob.err()).contains("give --job JOB");
+    assertThat(userrefs(sent)).isEqualTo("1");
+  }
 }

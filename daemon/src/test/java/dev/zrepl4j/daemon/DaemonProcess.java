@@ -220,7 +220,14 @@ final class DaemonProcess implements AutoCloseable {
 
   /** Runs {@code zrepl4j ARGS}. */
   static Result run(String... args) throws IOException {
-    var p = new ProcessBuilder(command(args)).start();
+    return run(Map.of(), args);
+  }
+
+  /** Runs {@code zrepl4j ARGS} with extra environment variables. */
+  static Result run(Map<String, String> env, String... args) throws IOException {
+    var pb = new ProcessBuilder(command(args));
+    pb.environment().putAll(env);
+    var p = pb.start();
     var err = new StringBuilder();
     var t =
         Thread.ofVirtual()
