@@ -222,4 +222,56 @@ class CliIT extends TwoPoolsTest {
     assertThat(noJob.err()).contains("give --job JOB");
     assertThat(userrefs(sent)).isEqualTo("1");
   }
+
+  /**
+   * A push of a whole pool into a sink whose seed mapping takes only data/a and below: the push
+   * asks the sink what it maps and sends only that; the rest is not pushed, logged once, and no run
+   * fails because of it (it used to FAIL per filesystem on every run).
+   */
+  @Test
+  void pushIntoAMappedSinkSendsOnlyWhatItMaps() throws Exception {
+    var yaml =
+        global("mapped")
+            + "jobs:\n"
+            + """
+              - name: sink
+                type: sink
+                root_fs: %s
+                serve: {type: local, listener_name: backup}
+                mapping: {"%s<": "backup/a"}
+              - name: push
+                type: push
+                connect: {type: local, listener_name: backup, client_identity: here}
+                filesystems: {"%s<": true}
+                snapshotting: {type: manual}
+                pruning:
+                  keep_sender: [{type: regex, regex: ".*"}]
+                  keep_receiver: [{type: regex, regex: ".*"}]
+            """
+                .formatted(dst.path("sink"), src.path("data/a"), src.root());
+    try (var d = DaemonProcess.start(dir, "mapped", yaml, sock("mapped"))) {
+      for (var snap : java.util.List.of("s1", "s2")) {
+        FuseFixture.run("zfs", "snapshot", "-r", src.root() + "@" + snap);
+        var r = cli(d, "signal", "wakeup", "push", "--wait");
+        assertThat(r.exit()).as("%s\n%s", r, d.logText()).isZero();
+        assertThat(r.out())
+            .containsPattern("(?m)^    " + src.path("data/a") + " +REPLICATED ")
+            .containsPattern("(?m)^    " + src.path("data/a/b") + " +REPLICATED ")
+            .doesNotContain(src.path("other").toString())
+            .doesNotContain(src.path("data") + " ");
+      }
+      var target = dst.path("sink") + "/here/backup/a";
+      assertThat(FuseFixture.run("zfs", "list", "-H", "-o", "name", "-t", "snapshot", "-r", target))
+          .contains(target + "@s2")
+          .contains(target + "/b@s2");
+      var notPushed =
+          d.logText().lines().filter(l -> l.contains("not pushed: the sink's mapping")).toList();
+      assertThat(notPushed)
+          .as("once each, not every run")
+          .hasSize(3)
+          .anyMatch(l -> l.contains(src.root() + ": not pushed"))
+          .anyMatch(l -> l.contains(src.path("data") + ": not pushed"))
+          .anyMatch(l -> l.contains(src.path("other") + ": not pushed"));
+    }
+  }
 }

@@ -244,6 +244,21 @@ public final class Receiver implements ReceiverApi {
   // ---- listing -------------------------------------------------------------------------------
 
   @Override
+  public FsListRequest mapped(FsListRequest request) {
+    var out = new ArrayList<String>();
+    for (var name : request.filesystems()) {
+      try {
+        if (mappedTarget(name).isPresent()) {
+          out.add(name);
+        }
+      } catch (RemoteException e) {
+        out.add(name); // not a dataset name: receive refuses it, naming it
+      }
+    }
+    return new FsListRequest(out);
+  }
+
+  @Override
   public List<FsInfo> listFilesystems() throws IOException {
     var below = below();
     if (below.isEmpty()) {
