@@ -244,15 +244,11 @@ public final class Receiver implements ReceiverApi {
   // ---- listing -------------------------------------------------------------------------------
 
   @Override
-  public FsListRequest mapped(FsListRequest request) {
+  public FsListRequest mapped(FsListRequest request) throws RemoteException {
     var out = new ArrayList<String>();
     for (var name : request.filesystems()) {
-      try {
-        if (mappedTarget(name).isPresent()) {
-          out.add(name);
-        }
-      } catch (RemoteException e) {
-        out.add(name); // not a dataset name: receive refuses it, naming it
+      if (mappedTarget(name).isPresent()) {
+        out.add(name);
       }
     }
     return new FsListRequest(out);
