@@ -13,7 +13,9 @@ import java.util.regex.Pattern;
  * (zfs-fuse), the cursor as a hold {@code zrepl_CURSOR_J_<job>}. Stateless.
  *
  * <p>Public only for pruning, which must recognize the cursor bookmarks of any job ({@link
- * #isCursorBookmark}); the rest is the engine's own.
+ * #isCursorBookmark}), configcheck ({@link #jobProblem}) and {@code zrepl4j zfs-abstraction}, which
+ * recognizes every job's names exactly (the {@code parse…} methods) and makes step holds; the rest
+ * is the engine's own.
  */
 public final class ZreplNames {
   private static final Pattern JOB = Pattern.compile("[A-Za-z0-9_.:\\-]{1,128}");
