@@ -26,8 +26,24 @@ public final class ConfigcheckCommand implements Callable<Integer> {
       paramLabel = "FILE",
       description =
           "The config file (default: the first of /etc/zrepl4j/zrepl.yml, /etc/zrepl/zrepl.yml,"
-              + " /usr/local/etc/zrepl/zrepl.yml that exists).")
+              + " /usr/local/etc/zrepl/zrepl.yml that exists). May also be given before the"
+              + " subcommand.")
   @Nullable Path config;
+
+  /** zrepl's {@code --format}: print the parsed config. */
+  enum Format {
+    pretty,
+    yaml,
+    json
+  }
+
+  @Option(
+      names = "--format",
+      paramLabel = "FORMAT",
+      description =
+          "Print the parsed config (defaults filled in) instead of the summary: pretty (one"
+              + " object per line), yaml or json.")
+  @Nullable Format format;
 
   @Option(
       names = "--skip-cert-check",
@@ -35,11 +51,18 @@ public final class ConfigcheckCommand implements Callable<Integer> {
   boolean skipCertCheck;
 
   @Override
-  public Integer call() {
+  public Integer call() throws Exception {
     var cl = Objects.requireNonNull(spec).commandLine();
     var out = cl.getOut();
     var err = cl.getErr();
-    Optional<Path> file = config != null ? Optional.of(config) : ConfigParser.defaultPath();
+    Optional<Path> file;
+    try {
+      file = ConfigOption.given(Objects.requireNonNull(spec), config).or(ConfigParser::defaultPath);
+    } catch (IllegalArgumentException e) {
+      err.println("configcheck: " + e.getMessage());
+      err.flush();
+      return 1;
+    }
     if (file.isEmpty()) {
       err.println(
           "configcheck: no config file: none of "
@@ -52,6 +75,11 @@ public final class ConfigcheckCommand implements Callable<Integer> {
     }
     try {
       var c = ConfigParser.parse(file.get(), !skipCertCheck);
+      if (format != null) {
+        out.print(ConfigDump.dump(c, format));
+        out.flush();
+        return 0;
+      }
       out.println(
           file.get()
               + ": ok, "

@@ -1,10 +1,15 @@
 package dev.zrepl4j.cli;
 
 import dev.zrepl4j.config.ConfigException;
+import dev.zrepl4j.daemon.Control;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /** The {@code zrepl4j} command: entry point of the daemon and of every administrative command. */
 @Command(
@@ -20,10 +25,21 @@ import picocli.CommandLine.Command;
       PruneCommand.class,
       StdinserverCommand.class,
       TestCommand.class,
+      ZfsAbstractionCommand.class,
       Main.VersionCommand.class,
       DemoCommand.class
     })
 public final class Main implements Callable<Integer> {
+
+  /** zrepl's global {@code --config} before the subcommand ({@code zrepl4j --config F daemon}). */
+  @Option(
+      names = {"-c", "--config"},
+      paramLabel = "FILE",
+      description =
+          "The config file, for every subcommand that reads one (as zrepl writes it: zrepl4j"
+              + " --config FILE daemon). The same option after the subcommand must name the same"
+              + " file.")
+  @Nullable Path config;
 
   @Override
   public Integer call() {
@@ -71,17 +87,62 @@ public final class Main implements Callable<Integer> {
     }
   }
 
-  @Command(name = "version", description = "Print the version of this program.")
+  /**
+   * {@code zrepl4j version [--show client|daemon]}: as zrepl's, this program's version ({@code
+   * client:}) and the running daemon's ({@code server:}); a daemon that cannot be reached is an
+   * error (exit 1) after the client's line; different versions a warning on stderr.
+   */
+  @Command(
+      name = "version",
+      description = "Print the version of this program and of the running daemon.")
   static final class VersionCommand implements Callable<Integer> {
+    @Mixin ConfigOption config = new ConfigOption();
+
+    @Option(
+        names = "--show",
+        paramLabel = "WHICH",
+        description = "client (only this program) or daemon (only the running daemon).")
+    @Nullable String show;
+
     @Override
-    public Integer call() {
-      System.out.println(
-          "zrepl4j version="
-              + version()
-              + " java="
-              + Runtime.version()
-              + " os="
-              + System.getProperty("os.name"));
+    public Integer call() throws Exception {
+      if (show != null && !show.equals("client") && !show.equals("daemon")) {
+        throw new IllegalArgumentException("--show " + show + ": use client or daemon");
+      }
+      var client = version();
+      if (show == null || show.equals("client")) {
+        System.out.println(
+            "client: zrepl4j version="
+                + client
+                + " java="
+                + Runtime.version()
+                + " os="
+                + System.getProperty("os.name"));
+      }
+      if (show != null && show.equals("client")) {
+        return 0;
+      }
+      String daemon;
+      try {
+        daemon =
+            ControlClient.call(
+                    config.load(), "version", new Control.StatusRequest(""), Control.Lines.class)
+                .lines()
+                .getFirst();
+      } catch (IOException | ConfigException | IllegalArgumentException e) {
+        System.out.flush();
+        System.err.println("server: not reachable: " + e.getMessage());
+        return 1;
+      }
+      System.out.println("server: zrepl4j version=" + daemon);
+      if (show == null && !daemon.equals(client)) {
+        System.err.println(
+            "WARNING: client version "
+                + client
+                + " != daemon version "
+                + daemon
+                + ": restart the daemon to run this version");
+      }
       return 0;
     }
   }

@@ -149,26 +149,7 @@ final class StatusView {
               r.ok() ? "ok" : "PROBLEMS",
               r.snapshot() == null ? "" : ", snapshot " + r.snapshot(),
               r.pruned() == 0 ? "" : ", pruned " + r.pruned()));
-      var shown = r.filesystems().stream().filter(f -> matches(f, filter)).toList();
-      int nameWidth = shown.stream().mapToInt(f -> f.filesystem().length()).max().orElse(0);
-      for (var f : shown) {
-        out.add(
-            String.format(
-                Locale.ROOT,
-                "    %-" + Math.max(nameWidth, 1) + "s  %-11s %d/%d steps %s%s",
-                f.filesystem(),
-                f.state(),
-                f.stepsDone(),
-                f.stepsTotal(),
-                Transfer.bytes(f.bytes()),
-                f.message().isEmpty() ? "" : "  " + f.message()));
-      }
-      if (shown.size() < r.filesystems().size()) {
-        out.add("    (" + (r.filesystems().size() - shown.size()) + " filtered out)");
-      }
-      for (var p : r.problems()) {
-        out.add("    problem: " + p);
-      }
+      out.addAll(runDetails(r, filter));
     }
     if (j.lastError() != null && (r == null || r.ok())) {
       out.add("  error: " + j.lastError());
@@ -197,6 +178,35 @@ final class StatusView {
       for (var b : lag.breaches()) {
         out.add("    breach: " + b);
       }
+    }
+    return out;
+  }
+
+  /**
+   * A completed run's filesystems (those matching {@code filter}), one line each with state, steps,
+   * bytes and message, then its problems; indented by four.
+   */
+  static List<String> runDetails(JobStatus.Run r, String filter) {
+    var out = new ArrayList<String>();
+    var shown = r.filesystems().stream().filter(f -> matches(f, filter)).toList();
+    int nameWidth = shown.stream().mapToInt(f -> f.filesystem().length()).max().orElse(0);
+    for (var f : shown) {
+      out.add(
+          String.format(
+              Locale.ROOT,
+              "    %-" + Math.max(nameWidth, 1) + "s  %-11s %d/%d steps %s%s",
+              f.filesystem(),
+              f.state(),
+              f.stepsDone(),
+              f.stepsTotal(),
+              Transfer.bytes(f.bytes()),
+              f.message().isEmpty() ? "" : "  " + f.message()));
+    }
+    if (shown.size() < r.filesystems().size()) {
+      out.add("    (" + (r.filesystems().size() - shown.size()) + " filtered out)");
+    }
+    for (var p : r.problems()) {
+      out.add("    problem: " + p);
     }
     return out;
   }

@@ -1,6 +1,7 @@
 package dev.zrepl4j.daemon;
 
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The control socket's messages ({@code zrepl4j status}, {@code signal}, {@code prune --dry-run},
@@ -28,6 +29,27 @@ public final class Control {
 
   /** {@code control.prune}: what pruning would do now, per side. */
   public record PruneRequest(String job, boolean dryRun) {}
+
+  /**
+   * {@code control.wakeup}: what {@code signal wakeup} does, answering which run serves it.
+   *
+   * @param job the job
+   * @param run the number of the run that serves this wakeup (runs are numbered from 1 since the
+   *     daemon started), for {@code control.run}
+   */
+  public record WakeupResponse(String job, long run) {}
+
+  /** {@code control.run}: where run number {@code run} of {@code job} is. */
+  public record RunRequest(String job, long run) {}
+
+  /**
+   * Where a run is.
+   *
+   * @param state pending (not started yet), running, done, unknown (too old to be remembered, or
+   *     the job stopped before it ran)
+   * @param result the run's outcome when done, else null
+   */
+  public record RunResponse(String job, long run, String state, JobStatus.@Nullable Run result) {}
 
   /** A list of lines. */
   public record Lines(List<String> lines) {

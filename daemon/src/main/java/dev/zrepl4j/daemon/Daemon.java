@@ -349,6 +349,26 @@ public final class Daemon implements AutoCloseable {
       return new Control.Lines(List.of("sent " + r.signal() + " to job " + r.job()));
     }
 
+    /**
+     * {@code signal wakeup} answering the number of the run that serves it (for {@code signal
+     * wakeup --wait}).
+     */
+    public Control.WakeupResponse wakeup(Control.StatusRequest r, Caller caller)
+        throws RemoteException {
+      var job = job(r.job());
+      return new Control.WakeupResponse(r.job(), job.wakeup());
+    }
+
+    /** Where run number {@code r.run()} of the job is; a number below 1 is refused. */
+    public Control.RunResponse run(Control.RunRequest r, Caller caller) throws RemoteException {
+      var job = job(r.job());
+      if (r.run() < 1) {
+        throw new RemoteException(
+            ErrorCode.INVALID_ARGUMENT, "run number " + r.run() + ": runs count from 1");
+      }
+      return job.result(r.run());
+    }
+
     public Control.Lines prune(Control.PruneRequest r, Caller caller) throws IOException {
       var job = job(r.job());
       if (!r.dryRun()) {

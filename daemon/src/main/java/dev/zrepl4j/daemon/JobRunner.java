@@ -24,6 +24,12 @@ abstract class JobRunner implements AutoCloseable {
   private final Object lock = new Object();
   private boolean wakeup;
   private boolean closed;
+  // runs started since the daemon started: the number of the run in progress or last run (lock)
+  private long started;
+  // the outcomes of the last RESULTS runs by number, for signal wakeup --wait (lock)
+  private final java.util.LinkedHashMap<Long, JobStatus.Run> results =
+      new java.util.LinkedHashMap<>();
+  private static final int RESULTS = 64;
   private @Nullable Thread thread;
   private volatile String state = "idle";
   private volatile @Nullable Instant nextRun;
@@ -153,9 +159,14 @@ abstract class JobRunner implements AutoCloseable {
       nextRun = null;
       aborting = false;
       var started = clock.instant();
-      running = true;
+      long number;
+      synchronized (lock) {
+        number = ++this.started;
+        running = true; // with the number: result() never sees this run neither pending nor running
+      }
       try {
         var r = run(woken);
+        record(number, r);
         lastRun = r;
         lastError = r.ok() ? null : String.join("; ", r.problems());
         runs++;
@@ -171,14 +182,14 @@ abstract class JobRunner implements AutoCloseable {
         Thread.interrupted();
         var msg = aborting ? "run aborted by signal reset" : "run aborted";
         log.warn("job {}: {}", name, msg);
-        recordFailedRun(started, msg);
+        recordFailedRun(number, started, msg);
       } catch (Exception e) {
         if (isClosed()) {
           break;
         }
         var msg = aborting ? "run aborted by signal reset: " + e : e.toString();
         log.error("job {}: run failed: {}", name, msg);
-        recordFailedRun(started, msg);
+        recordFailedRun(number, started, msg);
       } finally {
         running = false;
       }
@@ -190,12 +201,44 @@ abstract class JobRunner implements AutoCloseable {
   }
 
   /** A run that ended without a report: aborted or failed with {@code msg}. */
-  private void recordFailedRun(Instant started, String msg) {
+  private void recordFailedRun(long number, Instant started, String msg) {
     lastError = msg;
-    lastRun =
+    var r =
         new JobStatus.Run(
             started.toString(), secondsSince(started), null, List.of(), 0, List.of(msg));
+    record(number, r);
+    lastRun = r;
     runs++;
+  }
+
+  private void record(long number, JobStatus.Run r) {
+    synchronized (lock) {
+      results.put(number, r);
+      while (results.size() > RESULTS) {
+        results.remove(results.firstEntry().getKey());
+      }
+      lock.notifyAll();
+    }
+  }
+
+  /**
+   * Where run {@code number} (as returned by {@link #wakeup()}) is: not started yet, running, done
+   * (with its outcome), or unknown (too old to be remembered, or the job stopped before it ran).
+   */
+  Control.RunResponse result(long number) {
+    synchronized (lock) {
+      var r = results.get(number);
+      if (r != null) {
+        return new Control.RunResponse(name, number, "done", r);
+      }
+      if (number > started) {
+        return new Control.RunResponse(name, number, closed ? "unknown" : "pending", null);
+      }
+      if (number == started && running) {
+        return new Control.RunResponse(name, number, "running", null);
+      }
+      return new Control.RunResponse(name, number, "unknown", null);
+    }
   }
 
   final double secondsSince(Instant started) {
@@ -236,11 +279,18 @@ abstract class JobRunner implements AutoCloseable {
     }
   }
 
-  /** {@code signal wakeup}: run now (a run in progress is not restarted). */
-  void wakeup() {
+  /**
+   * {@code signal wakeup}: run now (a run in progress is not restarted: the run after it serves the
+   * wakeup).
+   *
+   * @return the number of the run that serves this wakeup: the next one to start (see {@link
+   *     #result})
+   */
+  long wakeup() {
     synchronized (lock) {
       wakeup = true;
       lock.notifyAll();
+      return started + 1;
     }
   }
 

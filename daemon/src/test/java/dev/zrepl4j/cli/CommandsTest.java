@@ -6,6 +6,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -137,5 +138,81 @@ class CommandsTest {
         run("test", "filesystems", "--job", "nope", "--input", "tank", "--config", cfg.toString());
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.err()).contains("no job 'nope'");
+  }
+
+  /** A push job with hooks, pruning grids and durations: what --format must render. */
+  static Path pushConfig(Path dir) throws java.io.IOException {
+    var cfg = dir.resolve("push.yml");
+    Files.writeString(
+        cfg,
+        """
+        global:
+          control: {sockpath: %s}
+        jobs:
+          - name: p1
+            type: push
+            connect: {type: tcp, address: "127.0.0.1:8888"}
+            filesystems: {"tank/home<": true, "tank/home/tmp": false}
+            snapshotting: {type: periodic, prefix: zrepl_, interval: 10m}
+            pruning:
+              keep_sender: [{type: not_replicated}, {type: last_n, count: 10}]
+              keep_receiver: [{type: grid, grid: "1x1h(keep=all) | 24x1h", regex: "^zrepl_"}]
+        """
+            .formatted(dir.resolve("run/control")));
+    return cfg;
+  }
+
+  @Test
+  void theGlobalConfigOptionReachesEverySubcommand(@TempDir Path dir) throws Exception {
+    var cfg = pushConfig(dir);
+    var t =
+        run(
+            "--config",
+            cfg.toString(),
+            "test",
+            "filesystems",
+            "--job",
+            "p1",
+            "--input",
+            "tank/home");
+    assertThat(t.exit()).as(t.err()).isZero();
+    assertThat(t.out()).startsWith("+\ttank/home");
+    var s = run("--config", cfg.toString(), "status", "--mode", "dump");
+    assertThat(s.exit()).isEqualTo(1);
+    assertThat(s.err())
+        .as("read the global config's socket")
+        .contains("no control socket at " + dir.resolve("run/control"));
+    var other = dir.resolve("other.yml");
+    Files.copy(cfg, other);
+    for (var cmd : List.of("status", "daemon", "signal", "version")) {
+      var args = new java.util.ArrayList<>(List.of("--config", cfg.toString(), cmd));
+      if (cmd.equals("signal")) {
+        args.addAll(List.of("wakeup", "p1"));
+      }
+      args.addAll(List.of("--config", other.toString()));
+      var both = run(args.toArray(String[]::new));
+      assertThat(both.exit()).as(both.toString()).isEqualTo(1);
+      assertThat(both.err())
+          .as(cmd)
+          .contains("--config given twice with different files")
+          .contains(cfg.toString())
+          .contains(other.toString());
+    }
+  }
+
+  @Test
+  void versionWithoutADaemonPrintsTheClientAndSaysSo(@TempDir Path dir) throws Exception {
+    var cfg = pushConfig(dir);
+    var r = run("--config", cfg.toString(), "version");
+    assertThat(r.exit()).as(r.toString()).isEqualTo(1);
+    assertThat(r.out()).startsWith("client: zrepl4j version=").doesNotContain("server:");
+    assertThat(r.err())
+        .contains("server: not reachable: no control socket at " + dir.resolve("run/control"));
+    var client = run("version", "--show", "client", "--config", cfg.toString());
+    assertThat(client.exit()).isZero();
+    assertThat(client.out()).startsWith("client: zrepl4j version=");
+    var bad = run("version", "--show", "both");
+    assertThat(bad.exit()).isEqualTo(1);
+    assertThat(bad.err()).contains("--show both");
   }
 }

@@ -2,6 +2,7 @@ package dev.zrepl4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.zrepl4j.rpc.transport.TestCerts;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -9,8 +10,12 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.snakeyaml.engine.v2.api.Load;
+import org.snakeyaml.engine.v2.api.LoadSettings;
 
 class ConfigcheckCommandTest {
 
@@ -143,5 +148,67 @@ class ConfigcheckCommandTest {
   void missingFileIsReported() {
     assertThat(run("configcheck", "--config", dir.resolve("nope.yml").toString())).isEqualTo(1);
     assertThat(err.toString()).contains("nope.yml: cannot read the config file");
+  }
+
+  private void clear() {
+    out.getBuffer().setLength(0);
+    err.getBuffer().setLength(0);
+  }
+
+  @Test
+  void theGlobalConfigOptionBeforeTheSubcommandAsZreplWritesIt() throws Exception {
+    var cfg = CommandsTest.pushConfig(dir);
+    var relative = Path.of("").toAbsolutePath().relativize(cfg);
+    for (var args :
+        List.of(
+            List.of("--config", cfg.toString(), "configcheck"),
+            List.of("-c", cfg.toString(), "configcheck"),
+            List.of("configcheck", "--config", cfg.toString()),
+            // both, naming the same file
+            List.of("--config", relative.toString(), "configcheck", "--config", cfg.toString()))) {
+      clear();
+      assertThat(run(args.toArray(String[]::new))).as("%s: %s", args, err).isZero();
+      assertThat(out.toString()).as(args.toString()).contains(": ok, 1 job: p1 (push)");
+    }
+    var other = dir.resolve("other.yml");
+    Files.copy(cfg, other);
+    clear();
+    assertThat(run("--config", cfg.toString(), "configcheck", "--config", other.toString()))
+        .isEqualTo(1);
+    assertThat(err.toString())
+        .contains("--config given twice with different files: " + cfg)
+        .contains(other + " after it");
+    assertThat(out.toString()).isEmpty();
+  }
+
+  @Test
+  void formatPrintsTheParsedConfig() throws Exception {
+    var cfg = CommandsTest.pushConfig(dir);
+    assertThat(run("configcheck", "--format", "json", "--config", cfg.toString()))
+        .as(err.toString())
+        .isZero();
+    var tree = new ObjectMapper().readTree(out.toString());
+    var job = tree.path("jobs").path(0);
+    assertThat(job.path("type").asText()).as(out.toString()).isEqualTo("push");
+    assertThat(job.path("name").asText()).isEqualTo("p1");
+    assertThat(job.path("snapshotting").path("interval").asText()).isEqualTo("PT10M");
+    assertThat(tree.path("global").path("controlSockpath").asText())
+        .isEqualTo(dir.resolve("run/control").toString());
+    assertThat(out.toString()).contains("tank/home").contains("^zrepl_");
+
+    clear();
+    assertThat(run("configcheck", "--format", "yaml", "--config", cfg.toString())).isZero();
+    var loaded = new Load(LoadSettings.builder().build()).loadFromString(out.toString());
+    assertThat(loaded).isInstanceOf(Map.class);
+    assertThat((List<?>) ((Map<?, ?>) loaded).get("jobs")).hasSize(1);
+    assertThat(out.toString()).contains("name: p1").contains("type: push").contains("PT10M");
+
+    clear();
+    assertThat(run("configcheck", "--format", "pretty", "--config", cfg.toString())).isZero();
+    assertThat(out.toString()).contains("job p1 (push): ").contains("PT10M");
+
+    clear();
+    assertThat(run("configcheck", "--format", "xml", "--config", cfg.toString())).isEqualTo(2);
+    assertThat(err.toString()).contains("xml");
   }
 }

@@ -27,14 +27,21 @@ final class DaemonProcess implements AutoCloseable {
   final Path log;
   final Path controlSocket;
   private final Map<String, String> env;
+  private final boolean globalOption;
   private Process process;
 
   private DaemonProcess(
-      Path config, Path log, Path controlSocket, Map<String, String> env, Process process) {
+      Path config,
+      Path log,
+      Path controlSocket,
+      Map<String, String> env,
+      boolean globalOption,
+      Process process) {
     this.config = config;
     this.log = log;
     this.controlSocket = controlSocket;
     this.env = env;
+    this.globalOption = globalOption;
     this.process = process;
   }
 
@@ -62,17 +69,43 @@ final class DaemonProcess implements AutoCloseable {
   static DaemonProcess start(
       Path dir, String name, String yaml, Path controlSocket, Map<String, String> env)
       throws IOException {
+    return start(dir, name, yaml, controlSocket, env, false);
+  }
+
+  /**
+   * Like {@link #start(Path, String, String, Path)}, started as zrepl's systemd unit writes it:
+   * {@code zrepl4j --config FILE daemon}.
+   */
+  static DaemonProcess startWithGlobalConfig(Path dir, String name, String yaml, Path sock)
+      throws IOException {
+    return start(dir, name, yaml, sock, Map.of(), true);
+  }
+
+  private static DaemonProcess start(
+      Path dir,
+      String name,
+      String yaml,
+      Path controlSocket,
+      Map<String, String> env,
+      boolean globalOption)
+      throws IOException {
     var config = dir.resolve(name + ".yml");
     Files.writeString(config, yaml);
     var log = dir.resolve(name + ".log");
-    var d = new DaemonProcess(config, log, controlSocket, env, spawn(config, log, env));
+    var d =
+        new DaemonProcess(
+            config, log, controlSocket, env, globalOption, spawn(config, log, env, globalOption));
     d.awaitControlSocket();
     return d;
   }
 
-  private static Process spawn(Path config, Path log, Map<String, String> env) throws IOException {
+  private static Process spawn(Path config, Path log, Map<String, String> env, boolean globalOption)
+      throws IOException {
     var pb =
-        new ProcessBuilder(command("daemon", "--config", config.toString()))
+        new ProcessBuilder(
+                globalOption
+                    ? command("--config", config.toString(), "daemon")
+                    : command("daemon", "--config", config.toString()))
             .redirectErrorStream(true)
             .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
     pb.environment().putAll(env);
@@ -81,7 +114,7 @@ final class DaemonProcess implements AutoCloseable {
 
   /** Starts the same daemon again (after {@link #terminate()}). */
   void restart() throws IOException {
-    process = spawn(config, log, env);
+    process = spawn(config, log, env, globalOption);
     awaitControlSocket();
   }
 
@@ -189,7 +222,14 @@ final class DaemonProcess implements AutoCloseable {
 
   /** Runs {@code zrepl4j ARGS}. */
   static Result run(String... args) throws IOException {
-    var p = new ProcessBuilder(command(args)).start();
+    return run(Map.of(), args);
+  }
+
+  /** Runs {@code zrepl4j ARGS} with extra environment variables. */
+  static Result run(Map<String, String> env, String... args) throws IOException {
+    var pb = new ProcessBuilder(command(args));
+    pb.environment().putAll(env);
+    var p = pb.start();
     var err = new StringBuilder();
     var t =
         Thread.ofVirtual()

@@ -127,6 +127,45 @@ class JobRunnerTest {
     assertThat(j.status().state()).isEqualTo("stopped");
   }
 
+  /**
+   * A wakeup during a run is served by the run after it, and says so: {@code signal wakeup --wait}
+   * must wait for that run, not report the one in progress (which began before the signal).
+   */
+  @Test
+  void aWakeupNamesTheRunThatServesIt() throws Exception {
+    try (var j = new Scripted(null)) {
+      var first = new CountDownLatch(1);
+      j.block = first;
+      j.start();
+      assertThat(j.result(1).state()).isEqualTo("pending");
+      long one = j.wakeup();
+      assertThat(one).isEqualTo(1);
+      assertThat(j.started.poll(5, TimeUnit.SECONDS)).isTrue();
+      assertThat(j.result(1).state()).isEqualTo("running");
+      // run 1 is in progress: this wakeup is served by run 2, which fails
+      long two = j.wakeup();
+      assertThat(two).isEqualTo(2);
+      assertThat(j.result(2).state()).isEqualTo("pending");
+      var second = new CountDownLatch(1);
+      j.block = second;
+      first.countDown();
+      assertThat(j.started.poll(5, TimeUnit.SECONDS)).isTrue();
+      assertThat(j.result(1).state()).isEqualTo("done");
+      assertThat(j.result(1).result().ok()).isTrue();
+      assertThat(j.result(2).state()).isEqualTo("running");
+      j.fail = true;
+      second.countDown();
+      awaitRuns(j, 2);
+      var r2 = j.result(2);
+      assertThat(r2.state()).isEqualTo("done");
+      assertThat(r2.result().ok()).isFalse();
+      assertThat(r2.result().problems()).singleElement().asString().contains("zfs exploded");
+      // the first run's outcome is still its own
+      assertThat(j.result(1).result().ok()).isTrue();
+      assertThat(j.result(3).state()).isEqualTo("pending");
+    }
+  }
+
   static void awaitRuns(JobRunner j, long n) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     while (j.status().runs() < n) {

@@ -244,6 +244,17 @@ public final class Receiver implements ReceiverApi {
   // ---- listing -------------------------------------------------------------------------------
 
   @Override
+  public FsListRequest mapped(FsListRequest request) throws RemoteException {
+    var out = new ArrayList<String>();
+    for (var name : request.filesystems()) {
+      if (mappedTarget(name).isPresent()) {
+        out.add(name);
+      }
+    }
+    return new FsListRequest(out);
+  }
+
+  @Override
   public List<FsInfo> listFilesystems() throws IOException {
     var below = below();
     if (below.isEmpty()) {

@@ -20,6 +20,14 @@ public interface ReceiverApi {
   /** The filesystems below the caller's root, mapped back into the sender's namespace. */
   List<FsInfo> listFilesystems() throws IOException;
 
+  /**
+   * Of the request's filesystems (sender's namespace), those this receiver takes: every one without
+   * a mapping; with the seed's {@code mapping:}, those it maps. A push asks before it plans, so
+   * that it does not send what the sink would refuse (a name that is no dataset name is kept:
+   * {@link #receive} refuses it, naming it).
+   */
+  FsListRequest mapped(FsListRequest request) throws IOException;
+
   /** Several filesystems' versions in one call; absent filesystems get an empty list. */
   List<FsVersionList> listVersionsOf(FsListRequest request) throws IOException;
 

@@ -90,6 +90,11 @@ public final class ReceiverEndpoint {
     return receiver(caller).listFilesystems();
   }
 
+  /** {@link ReceiverApi#mapped} for the caller. */
+  public FsListRequest mapped(FsListRequest request, Caller caller) throws IOException {
+    return receiver(caller).mapped(request);
+  }
+
   /** {@link ReceiverApi#listVersionsOf} for the caller. */
   public List<FsVersionList> listVersionsOf(FsListRequest request, Caller caller)
       throws IOException {

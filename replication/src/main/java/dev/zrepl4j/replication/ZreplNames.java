@@ -13,7 +13,9 @@ import java.util.regex.Pattern;
  * (zfs-fuse), the cursor as a hold {@code zrepl_CURSOR_J_<job>}. Stateless.
  *
  * <p>Public only for pruning, which must recognize the cursor bookmarks of any job ({@link
- * #isCursorBookmark}); the rest is the engine's own.
+ * #isCursorBookmark}), configcheck ({@link #jobProblem}) and {@code zrepl4j zfs-abstraction}, which
+ * recognizes every job's names exactly (the {@code parse…} methods) and makes step holds; the rest
+ * is the engine's own.
  */
 public final class ZreplNames {
   private static final Pattern JOB = Pattern.compile("[A-Za-z0-9_.:\\-]{1,128}");
@@ -96,5 +98,87 @@ public final class ZreplNames {
    */
   public static boolean isCursorBookmark(String bookmarkName) {
     return parseCursorBookmark(bookmarkName).isPresent();
+  }
+
+  // ---- parsing for `zrepl4j zfs-abstraction` (any job's names, as zrepl's endpoint parses them)
+  // --
+
+  /** zrepl's v1 replication cursor bookmark name (one per filesystem, no job). */
+  public static final String V1_CURSOR_BOOKMARK = "zrepl_replication_cursor";
+
+  private static final Pattern GUID_JOB_BOOKMARK = Pattern.compile("(.+)_G_([0-9a-f]{16})_J_(.+)");
+
+  /**
+   * A bookmark name of the form {@code <prefix>_G_<guid 16 hex>_J_<job>}.
+   *
+   * @param guid the guid encoded in the name
+   * @param job a valid job name
+   */
+  public record GuidAndJob(long guid, String job) {}
+
+  /** {@code zrepl_STEP_G_<guid>_J_<job>}, zrepl's step bookmark. */
+  public static Optional<GuidAndJob> parseStepBookmark(String bookmarkName) {
+    return guidAndJob("zrepl_STEP", bookmarkName);
+  }
+
+  /** {@code zrepl_CURSOR_G_<guid>_J_<job>}, the (v2) replication cursor bookmark. */
+  public static Optional<GuidAndJob> parseCursor(String bookmarkName) {
+    return guidAndJob("zrepl_CURSOR", bookmarkName);
+  }
+
+  /** {@code zrepl_CURSORTENTATIVE_G_<guid>_J_<job>}, the tentative replication cursor. */
+  public static Optional<GuidAndJob> parseTentativeCursor(String bookmarkName) {
+    return guidAndJob("zrepl_CURSORTENTATIVE", bookmarkName);
+  }
+
+  private static Optional<GuidAndJob> guidAndJob(String prefix, String name) {
+    var m = GUID_JOB_BOOKMARK.matcher(name);
+    if (!m.matches() || !m.group(1).equals(prefix) || jobProblem(m.group(3)).isPresent()) {
+      return Optional.empty();
+    }
+    return Optional.of(new GuidAndJob(HexFormat.fromHexDigitsToLong(m.group(2)), m.group(3)));
+  }
+
+  /** The job of a step hold tag {@code zrepl_STEP_J_<job>}. */
+  public static Optional<String> parseStepHold(String tag) {
+    return tagJob("zrepl_STEP_J_", tag);
+  }
+
+  /** The job of a last-received hold tag {@code zrepl_last_received_J_<job>}. */
+  public static Optional<String> parseLastReceivedHold(String tag) {
+    return tagJob("zrepl_last_received_J_", tag);
+  }
+
+  /** The job of zrepl4j's cursor hold tag {@code zrepl_CURSOR_J_<job>} (ZFS without bookmarks). */
+  public static Optional<String> parseCursorHold(String tag) {
+    return tagJob("zrepl_CURSOR_J_", tag);
+  }
+
+  private static Optional<String> tagJob(String prefix, String tag) {
+    if (!tag.startsWith(prefix)) {
+      return Optional.empty();
+    }
+    var job = tag.substring(prefix.length());
+    return jobProblem(job).isPresent() ? Optional.empty() : Optional.of(job);
+  }
+
+  /** {@code zrepl_STEP_J_<job>} of a valid job name. */
+  public static String stepHoldTag(String job) {
+    return stepHold(job);
+  }
+
+  /** {@code zrepl_last_received_J_<job>} of a valid job name. */
+  public static String lastReceivedHoldTag(String job) {
+    return lastReceivedHold(job);
+  }
+
+  /** {@code zrepl_CURSOR_J_<job>} of a valid job name. */
+  public static String cursorHoldTag(String job) {
+    return cursorHold(job);
+  }
+
+  /** {@code zrepl_STEP_G_<guid 16 hex>_J_<job>}, zrepl's step bookmark of a valid job name. */
+  public static String stepBookmark(long guid, String job) {
+    return "zrepl_STEP_G_" + HexFormat.of().toHexDigits(guid) + "_J_" + checkJob(job);
   }
 }

@@ -308,6 +308,11 @@ final class MemoryPools {
 
   final class Receiver implements ReceiverApi {
     @Override
+    public FsListRequest mapped(FsListRequest request) {
+      return request; // no mapping
+    }
+
+    @Override
     public List<FsInfo> listFilesystems() {
       synchronized (MemoryPools.this) {
         var out = new ArrayList<FsInfo>();

@@ -61,8 +61,22 @@ class PackageRulesTest {
             .map(m -> m.getName())
             .sorted()
             .toList();
-    // pruning protects any job's cursor; configcheck applies the daemon's job name rule
-    assertThat(published).containsExactly("isCursorBookmark", "jobProblem");
+    // pruning protects any job's cursor; configcheck applies the daemon's job name rule;
+    // `zrepl4j zfs-abstraction` recognizes and makes the names of any job
+    assertThat(published)
+        .containsExactly(
+            "cursorHoldTag",
+            "isCursorBookmark",
+            "jobProblem",
+            "lastReceivedHoldTag",
+            "parseCursor",
+            "parseCursorHold",
+            "parseLastReceivedHold",
+            "parseStepBookmark",
+            "parseStepHold",
+            "parseTentativeCursor",
+            "stepBookmark",
+            "stepHoldTag");
   }
 
   @Test

@@ -166,6 +166,11 @@ class ReplicationTest {
                 }
 
                 @Override
+                public FsListRequest mapped(FsListRequest request) {
+                  return inner.mapped(request);
+                }
+
+                @Override
                 public List<FsVersionList> listVersionsOf(FsListRequest request)
                     throws IOException {
                   return inner.listVersionsOf(request);

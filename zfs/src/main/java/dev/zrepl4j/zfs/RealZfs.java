@@ -81,8 +81,8 @@ public final class RealZfs implements Zfs {
   }
 
   /**
-   * Detects the capabilities of {@code zfs} (logging one line per degraded feature) and returns a
-   * ready instance. Whether its bulk streams use 1 MiB pipes is decided here ({@code
+   * Detects the capabilities of {@code zfs} (logging one line naming the missing features) and
+   * returns a ready instance. Whether its bulk streams use 1 MiB pipes is decided here ({@code
    * -Dzrepl4j.zfs.smallPipes=true} says no) and, if reopening a pipe through {@code /proc/self/fd}
    * turns out to be refused, once for the life of the instance (see {@link LargePipes}).
    *
@@ -98,12 +98,31 @@ public final class RealZfs implements Zfs {
     var probe = new RealZfs(zfs, zpool, ZfsCapabilities.legacy("probing"), pipes);
     var caps = probe.detect();
     log.info("zfs: {} ({})", caps.version(), caps.openZfs() ? "OpenZFS" : "legacy dialect");
-    for (var f : ZfsFeature.values()) {
-      if (!caps.has(f)) {
-        log.warn("zfs: degraded: no {}: {}", f.description(), degradation(f));
+    var missing = missingFeatures(caps);
+    if (!missing.isEmpty()) {
+      log.warn(
+          "zfs: {} lacks {} features (what each costs: debug log): {}",
+          caps.version(),
+          missing.split(", ").length,
+          missing);
+      for (var f : ZfsFeature.values()) {
+        if (!caps.has(f)) {
+          log.debug("zfs: degraded: no {}: {}", f.description(), degradation(f));
+        }
       }
     }
     return new RealZfs(zfs, zpool, caps, pipes);
+  }
+
+  /** The features {@code caps} lacks, by short name, comma-separated; empty if none. */
+  static String missingFeatures(ZfsCapabilities caps) {
+    var names = new ArrayList<String>();
+    for (var f : ZfsFeature.values()) {
+      if (!caps.has(f)) {
+        names.add(f.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
+      }
+    }
+    return String.join(", ", names);
   }
 
   /** An instance with given capabilities, skipping detection (tests). */
