@@ -70,7 +70,13 @@ final class ActiveJob extends JobRunner {
     switch (config) {
       case Job.Push p -> {
         var sender =
-            new Sender(zfs, p.filesystems(), p.name(), p.send().options(), metrics::unmatched);
+            new Sender(
+                zfs,
+                p.filesystems(),
+                p.name(),
+                p.send().options(),
+                metrics::unmatched,
+                limiter(p.send().bandwidth()));
         var push = new Push(sender, "local", dialer);
         base = push;
         resources = push::close;
@@ -82,14 +88,15 @@ final class ActiveJob extends JobRunner {
               case Job.Targets.Mapped t ->
                   new Pull(
                       dialer,
-                      Receiver.localRoot(
-                          zfs, p.rootFs(), p.name(), p.recv().options(), t.mapping()),
+                      Receiver.localRoot(zfs, p.rootFs(), p.name(), p.recv().options(), t.mapping())
+                          .limited(limiter(p.recv().bandwidth())),
                       p.name(),
                       t.mapping());
               case Job.Targets.SenderNames t ->
                   new Pull(
                       dialer,
-                      Receiver.localRoot(zfs, p.rootFs(), p.name(), p.recv().options()),
+                      Receiver.localRoot(zfs, p.rootFs(), p.name(), p.recv().options())
+                          .limited(limiter(p.recv().bandwidth())),
                       p.name());
             };
         base = pull;

@@ -24,6 +24,7 @@ public final class ReceiverEndpoint {
   private final String job;
   private final ReceiverOptions options;
   private final @Nullable DatasetMapping mapping;
+  private final BandwidthLimiter bandwidth;
 
   /**
    * @throws IllegalArgumentException for an invalid job name or root_fs
@@ -36,6 +37,7 @@ public final class ReceiverEndpoint {
     this.job = ZreplNames.checkJob(job);
     this.options = options;
     this.mapping = null;
+    this.bandwidth = BandwidthLimiter.none();
     Receiver.localRoot(zfs, rootFs, job, options); // validates root_fs and options now
   }
 
@@ -61,6 +63,7 @@ public final class ReceiverEndpoint {
     this.job = ZreplNames.checkJob(job);
     this.options = options;
     this.mapping = mapping;
+    this.bandwidth = BandwidthLimiter.none();
     // validates root_fs, options and the mapping now
     switch (mode) {
       case LOCAL_ROOT -> Receiver.localRoot(zfs, rootFs, job, options, mapping);
@@ -71,7 +74,30 @@ public final class ReceiverEndpoint {
     }
   }
 
+  private ReceiverEndpoint(ReceiverEndpoint e, BandwidthLimiter bandwidth) {
+    this.zfs = e.zfs;
+    this.rootFs = e.rootFs;
+    this.mode = e.mode;
+    this.job = e.job;
+    this.options = e.options;
+    this.mapping = e.mapping;
+    this.bandwidth = bandwidth;
+  }
+
+  /**
+   * This endpoint, with the job's {@code recv.bandwidth_limit}: every stream any client sends is
+   * fed into {@code zfs recv} through {@code bandwidth}, one bucket for all of them.
+   */
+  public ReceiverEndpoint limited(BandwidthLimiter bandwidth) {
+    return new ReceiverEndpoint(this, bandwidth);
+  }
+
   private Receiver receiver(Caller caller) throws IOException {
+    var r = unlimitedReceiver(caller);
+    return bandwidth.limited() ? r.limited(bandwidth) : r;
+  }
+
+  private Receiver unlimitedReceiver(Caller caller) throws IOException {
     var m = mapping;
     return switch (mode) {
       case SINK ->
