@@ -441,7 +441,7 @@ public final class ReplicationBench {
         .toList();
   }
 
-  private static void writeRandom(Path file, long bytes) throws IOException {
+  static void writeRandom(Path file, long bytes) throws IOException {
     var rnd = new SplittableRandom(42);
     var buf = new byte[(int) MIB];
     try (var out = new FileOutputStream(file.toFile())) {
@@ -453,7 +453,7 @@ public final class ReplicationBench {
     }
   }
 
-  private static String run(String... argv) throws IOException {
+  static String run(String... argv) throws IOException {
     var p = new ProcessBuilder(argv).redirectErrorStream(true).start();
     var out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     try {
@@ -511,7 +511,7 @@ public final class ReplicationBench {
   }
 
   /** A zfs-fuse pool on a sparse file, mounted below the benchmark's directory. */
-  private static final class Pool implements AutoCloseable {
+  static final class Pool implements AutoCloseable {
     final String name;
     final Path file;
     final Path mountpoint;
