@@ -17,15 +17,13 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Implementation notes: a limited stream reads first and then waits for the bytes it read (as
  * zrepl's juju/ratelimit reader does), sleeping on its own thread with no lock held, so the other
- * transfers of the job and every control call go on meanwhile. Each read asks for at most {@link
- * #chunk} bytes: half the bucket, and no more than a twentieth of a second's worth (at least 512
- * B). Half the bucket, because the time a transfer spends between two reads (writing the chunk to
- * the socket or to zfs recv, reading the next one) must be saved up by the bucket, or it is lost to
- * the rate: with reads of 1 MiB against a 128 KiB bucket, a push at 20 MiB/s on zfs-fuse ran at 93
- * % of its limit, a bare socket at 99 %. A twentieth of a second, so that a transfer never sits on
- * its bytes for long: its peer's read timeout and keep-alives see a steady flow. The stream is a
- * {@link ReadableByteChannel} like the one it wraps, reading into the caller's buffer (direct or
- * not) with no copy of its own.
+ * transfers of the job and every control call go on meanwhile. It resumes its place in the bucket
+ * at each read ({@link TokenBucket#take(long, long)}), so that the time it spends between reads
+ * (writing the chunk, being scheduled after its sleep) is not lost to the rate. Each read asks for
+ * at most {@link #chunk} bytes, a twentieth of a second's worth (at least 512 B), so that a
+ * transfer never sits on its bytes for long: its peer's read timeout and keep-alives see a steady
+ * flow. The stream is a {@link ReadableByteChannel} like the one it wraps, reading into the
+ * caller's buffer (direct or not) with no copy of its own.
  */
 public final class BandwidthLimiter {
   private static final BandwidthLimiter NONE = new BandwidthLimiter(null, n -> {});
@@ -47,8 +45,7 @@ public final class BandwidthLimiter {
     this.chunk =
         bucket == null
             ? Integer.MAX_VALUE
-            : (int)
-                Math.clamp(Math.min(bucket.capacity() / 2, bucket.rate() / 20), MIN_CHUNK, 1 << 30);
+            : (int) Math.clamp(bucket.rate() / 20, MIN_CHUNK, 1 << 30);
   }
 
   /** No limit: {@link #limit} returns the stream it is given. */
@@ -94,11 +91,17 @@ public final class BandwidthLimiter {
     return b == null ? "BandwidthLimiter[none]" : "BandwidthLimiter[" + b + "]";
   }
 
-  /** Waits, with no lock held, until the bucket has paid for {@code n} bytes just read. */
-  private void paid(TokenBucket b, long n) throws InterruptedIOException {
-    long wait = b.take(n);
+  /**
+   * Waits, with no lock held, until the bucket has paid for {@code n} bytes just read.
+   *
+   * @param resumeAt the {@link TokenBucket.Taken#paidAt} of the stream's previous read
+   * @return this one's
+   */
+  private long paid(TokenBucket b, long n, long resumeAt) throws InterruptedIOException {
+    var taken = b.take(n, resumeAt);
+    long wait = taken.waitNanos();
     if (wait <= 0) {
-      return;
+      return taken.paidAt();
     }
     try {
       sleeper.sleep(wait);
@@ -108,12 +111,14 @@ public final class BandwidthLimiter {
       io.initCause(e);
       throw io;
     }
+    return taken.paidAt();
   }
 
   /** A stream limited by the bucket. Not thread-safe. */
   private final class Limited extends InputStream implements ReadableByteChannel {
     private final InputStream in;
     private final TokenBucket bucket;
+    private long resumeAt = TokenBucket.NO_RESUME;
 
     Limited(InputStream in, TokenBucket bucket) {
       this.in = in;
@@ -124,7 +129,7 @@ public final class BandwidthLimiter {
     public int read() throws IOException {
       int b = in.read();
       if (b >= 0) {
-        paid(bucket, 1);
+        resumeAt = paid(bucket, 1, resumeAt);
       }
       return b;
     }
@@ -133,7 +138,7 @@ public final class BandwidthLimiter {
     public int read(byte[] b, int off, int len) throws IOException {
       int n = in.read(b, off, Math.min(len, chunk));
       if (n > 0) {
-        paid(bucket, n);
+        resumeAt = paid(bucket, n, resumeAt);
       }
       return n;
     }
@@ -151,7 +156,7 @@ public final class BandwidthLimiter {
         dst.limit(limit);
       }
       if (n > 0) {
-        paid(bucket, n);
+        resumeAt = paid(bucket, n, resumeAt);
       }
       return n;
     }
@@ -160,7 +165,7 @@ public final class BandwidthLimiter {
     public long skip(long n) throws IOException {
       long s = in.skip(Math.min(n, chunk));
       if (s > 0) {
-        paid(bucket, s);
+        resumeAt = paid(bucket, s, resumeAt);
       }
       return s;
     }

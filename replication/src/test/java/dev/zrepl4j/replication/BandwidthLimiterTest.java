@@ -29,13 +29,16 @@ class BandwidthLimiterTest {
   private static final class FakeTime {
     long now;
     final List<Long> sleeps = new ArrayList<>();
+    // how much longer than asked each sleep lasts (a loaded machine's scheduler), up to this
+    long maxOversleep;
+    private final Random random = new Random(7);
 
     BandwidthLimiter limiter(long rate, long capacity) {
       return new BandwidthLimiter(
           new TokenBucket(rate, capacity, () -> now),
           n -> {
             sleeps.add(n);
-            now += n;
+            now += n + (maxOversleep == 0 ? 0 : random.nextLong(maxOversleep + 1));
           });
     }
   }
@@ -96,13 +99,16 @@ class BandwidthLimiterTest {
   }
 
   /**
-   * The time a transfer spends between its reads (writing what it read, at 300 MiB/s here) is saved
-   * up by the bucket and not lost to the rate: reads ask for half the bucket at most. With reads of
-   * 1 MiB against the 128 KiB bucket (the first version) this ran at 94 % of the limit.
+   * The time a transfer spends between its reads (writing what it read into a socket towards a zfs
+   * recv and reading the next, at 100 MiB/s, about what a push into zfs-fuse managed; and sleeps
+   * that last up to 30 ms longer than asked, as on this loaded machine) is not lost to the rate:
+   * the stream resumes its place in the bucket. The first version (a plain bucket) ran this at 93.0
+   * % of the limit, as the bench's real push at 20 MiB/s ran at 93.3 %.
    */
   @Test
   void timeSpentBetweenReadsIsNotLostToTheRate() throws IOException {
     var time = new FakeTime();
+    time.maxOversleep = 30_000_000L;
     long mib = 1 << 20;
     long rate = 20 * mib;
     var limiter = time.limiter(rate, 128 * 1024);
@@ -117,8 +123,8 @@ class BandwidthLimiterTest {
     }
     assertThat(got).isEqualTo(total);
     double accuracy = (double) total / time.now * S / rate;
-    assertThat(accuracy).isBetween(0.999, 1.001);
-    assertThat(limiter.chunk()).isEqualTo(64 * 1024);
+    // 30 s: the last sleep's 30 ms of oversleep and the last write are 0.1 %
+    assertThat(accuracy).isBetween(0.998, 1.001);
   }
 
   @Test

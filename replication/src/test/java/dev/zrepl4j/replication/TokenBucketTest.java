@@ -84,6 +84,29 @@ class TokenBucketTest {
   }
 
   @Test
+  void aResumingTakerKeepsWhatFlowedInWhileItWasLate() {
+    var clock = new FakeClock();
+    var b = new TokenBucket(1000, 10, clock::nanos); // 10 ms of burst
+    var first = b.take(1010, TokenBucket.NO_RESUME);
+    assertThat(first.waitNanos()).isEqualTo(S);
+    assertThat(first.paidAt()).isEqualTo(clock.now + S);
+    clock.now = first.paidAt() + 50_000_000L; // back 50 ms late: more than the burst
+    assertThat(b.take(1000, first.paidAt()).waitNanos()).isEqualTo(S - 50_000_000L);
+  }
+
+  @Test
+  void aTakerLaterThanTheLatenessIsANewOne() {
+    for (boolean resuming : new boolean[] {true, false}) {
+      var clock = new FakeClock();
+      var b = new TokenBucket(1000, 10, clock::nanos);
+      var first = b.take(1010, TokenBucket.NO_RESUME);
+      clock.now = first.paidAt() + TokenBucket.LATENESS.toNanos() + 1;
+      var second = b.take(1000, resuming ? first.paidAt() : TokenBucket.NO_RESUME);
+      assertThat(second.waitNanos()).as("resuming %s", resuming).isEqualTo(S - 10_000_000L);
+    }
+  }
+
+  @Test
   void refusesWhatIsNotPositive() {
     var clock = new FakeClock();
     assertThatThrownBy(() -> new TokenBucket(0, 1, clock::nanos)).hasMessageContaining("rate 0");
@@ -197,6 +220,109 @@ class TokenBucketTest {
             .isLessThanOrEqualTo(allowedTimesS);
       }
     }
+  }
+
+  /** One take of the resuming property: a taker, the clock's move before it, its size. */
+  record TakerTake(int taker, long dt, long n, boolean resume) {}
+
+  @Provide
+  Arbitrary<List<TakerTake>> takerTakes() {
+    var dt =
+        Arbitraries.oneOf(
+            Arbitraries.just(0L),
+            Arbitraries.longs().between(0, 2 * TokenBucket.LATENESS.toNanos()),
+            Arbitraries.longs().between(0, 3 * S));
+    var n =
+        Arbitraries.oneOf(
+            Arbitraries.longs().between(0, 100),
+            Arbitraries.longs().between(0, 1 << 20),
+            Arbitraries.longs().between(0, 50_000_000L));
+    return Combinators.combine(
+            Arbitraries.integers().between(0, 2), dt, n, Arbitraries.of(true, false))
+        .as(TakerTake::new)
+        .list()
+        .ofMaxSize(60);
+  }
+
+  /**
+   * With takers resuming (or not) as they please, any run of takes carries at most the capacity
+   * plus the rate times (its time + LATENESS): a resuming taker's credit is bounded.
+   */
+  @Property(tries = 400)
+  void resumingTakersGetAtMostCapacityPlusRateTimesTimeAndLateness(
+      @ForAll("rates") long rate,
+      @ForAll @LongRange(min = 1, max = 1_000_000_000L) long capacity,
+      @ForAll("takerTakes") List<TakerTake> takes) {
+    var clock = new FakeClock();
+    var b = new TokenBucket(rate, capacity, clock::nanos);
+    long[] resumeAt = {TokenBucket.NO_RESUME, TokenBucket.NO_RESUME, TokenBucket.NO_RESUME};
+    int k = takes.size();
+    long[] start = new long[k];
+    long[] end = new long[k];
+    for (int i = 0; i < k; i++) {
+      var t = takes.get(i);
+      clock.now += t.dt();
+      start[i] = clock.now;
+      var taken = b.take(t.n(), t.resume() ? resumeAt[t.taker()] : TokenBucket.NO_RESUME);
+      resumeAt[t.taker()] = taken.paidAt();
+      end[i] = clock.now + taken.waitNanos();
+    }
+    long lateness = TokenBucket.LATENESS.toNanos();
+    for (int j = 0; j < k; j++) {
+      var sum = BigInteger.ZERO;
+      for (int i = j; i < k; i++) {
+        sum = sum.add(BigInteger.valueOf(takes.get(i).n()));
+        var allowedTimesS =
+            BigInteger.valueOf(capacity + 1)
+                .multiply(BigInteger.valueOf(S))
+                .add(
+                    BigInteger.valueOf(rate)
+                        .multiply(BigInteger.valueOf(end[i] - start[j] + lateness + 2)));
+        assertThat(sum.multiply(BigInteger.valueOf(S)))
+            .as("takes %d..%d of %s", j, i, takes)
+            .isLessThanOrEqualTo(allowedTimesS);
+      }
+    }
+  }
+
+  /**
+   * A throttled taker that comes back at most LATENESS after each wait loses nothing: its last take
+   * is paid exactly (to the nanosecond) when a full bucket and the rate pay for all of them.
+   */
+  @Property(tries = 300)
+  void aThrottledTakerResumingWithinTheLatenessLosesNothing(
+      @ForAll @LongRange(min = 1000, max = 1_000_000_000L) long rate,
+      @ForAll @LongRange(min = 1, max = 1000) long capacity,
+      @ForAll("latenesses") List<Long> late) {
+    var clock = new FakeClock();
+    long origin = clock.now;
+    var b = new TokenBucket(rate, capacity, clock::nanos);
+    long resumeAt = TokenBucket.NO_RESUME;
+    long n = rate / 2 + capacity; // half a second's worth: every take waits
+    for (long d : late) {
+      var taken = b.take(n, resumeAt);
+      assertThat(taken.waitNanos()).isPositive();
+      resumeAt = taken.paidAt();
+      clock.now = taken.paidAt() + d;
+    }
+    // paid = -burst + total / rate, in units of 1/rate ns
+    var total = BigInteger.valueOf(n).multiply(BigInteger.valueOf(late.size()));
+    var exact =
+        total
+            .subtract(BigInteger.valueOf(capacity))
+            .multiply(BigInteger.valueOf(S))
+            .divide(BigInteger.valueOf(rate));
+    assertThat(BigInteger.valueOf(resumeAt - origin).subtract(exact).abs())
+        .isLessThanOrEqualTo(BigInteger.TWO);
+  }
+
+  @Provide
+  Arbitrary<List<Long>> latenesses() {
+    return Arbitraries.longs()
+        .between(0, TokenBucket.LATENESS.toNanos())
+        .list()
+        .ofMinSize(1)
+        .ofMaxSize(100);
   }
 
   /** A bucket idle for its capacity's worth of time never makes a take within capacity wait. */
