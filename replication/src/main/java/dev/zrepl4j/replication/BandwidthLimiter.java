@@ -20,14 +20,14 @@ import org.jspecify.annotations.Nullable;
  * transfers of the job and every control call go on meanwhile. It resumes its place in the bucket
  * at each read ({@link TokenBucket#take(long, long)}), so that the time it spends between reads
  * (writing the chunk, being scheduled after its sleep) is not lost to the rate. Each read asks for
- * at most {@link #chunk} bytes, a twentieth of a second's worth (at least 512 B), so that a
- * transfer never sits on its bytes for long: its peer's read timeout and keep-alives see a steady
- * flow. The stream is a {@link ReadableByteChannel} like the one it wraps, reading into the
- * caller's buffer (direct or not) with no copy of its own.
+ * at most {@link #chunk} bytes, a twentieth of a second's worth (at least 1 B), so that a transfer
+ * never sits on its bytes for long: its peer's read timeout and keep-alives see a steady flow. The
+ * stream is a {@link ReadableByteChannel} like the one it wraps, reading into the caller's buffer
+ * (direct or not) with no copy of its own.
  */
 public final class BandwidthLimiter {
   private static final BandwidthLimiter NONE = new BandwidthLimiter(null, n -> {});
-  private static final int MIN_CHUNK = 512;
+  private static final int MIN_CHUNK = 1;
 
   /** Sleeps for a number of nanoseconds. */
   @FunctionalInterface
