@@ -88,15 +88,24 @@ final class ActiveJob extends JobRunner {
               case Job.Targets.Mapped t ->
                   new Pull(
                       dialer,
-                      Receiver.localRoot(zfs, p.rootFs(), p.name(), p.recv().options(), t.mapping())
-                          .limited(limiter(p.recv().bandwidth())),
+                      Receiver.localRoot(
+                          zfs,
+                          p.rootFs(),
+                          p.name(),
+                          p.recv().options(),
+                          t.mapping(),
+                          limiter(p.recv().bandwidth())),
                       p.name(),
                       t.mapping());
               case Job.Targets.SenderNames t ->
                   new Pull(
                       dialer,
-                      Receiver.localRoot(zfs, p.rootFs(), p.name(), p.recv().options())
-                          .limited(limiter(p.recv().bandwidth())),
+                      Receiver.localRoot(
+                          zfs,
+                          p.rootFs(),
+                          p.name(),
+                          p.recv().options(),
+                          limiter(p.recv().bandwidth())),
                       p.name());
             };
         base = pull;

@@ -47,16 +47,18 @@ final class PassiveJob extends JobRunner {
     switch (config) {
       case Job.Sink s -> {
         var opts = s.recv().options();
-        var endpoint =
+        // one bucket for the job: every client's receives share it
+        var bandwidth = limiter(s.recv().bandwidth());
+        server.register(
+            "receiver",
             switch (s.targets()) {
               case Job.Targets.Mapped t ->
                   new ReceiverEndpoint(
-                      zfs, s.rootFs(), Receiver.Mode.SINK, s.name(), opts, t.mapping());
+                      zfs, s.rootFs(), Receiver.Mode.SINK, s.name(), opts, t.mapping(), bandwidth);
               case Job.Targets.SenderNames t ->
-                  new ReceiverEndpoint(zfs, s.rootFs(), Receiver.Mode.SINK, s.name(), opts);
-            };
-        // one bucket for the job: every client's receives share it
-        server.register("receiver", endpoint.limited(limiter(s.recv().bandwidth())));
+                  new ReceiverEndpoint(
+                      zfs, s.rootFs(), Receiver.Mode.SINK, s.name(), opts, bandwidth);
+            });
         snapshots = null;
       }
       case Job.Source s -> {

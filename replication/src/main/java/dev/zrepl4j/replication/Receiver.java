@@ -174,10 +174,38 @@ public final class Receiver implements ReceiverApi {
 
   /**
    * This receiver, with the job's {@code recv.bandwidth_limit}: every stream it receives is fed
-   * into {@code zfs recv} through {@code bandwidth} (shared by all receivers of the job).
+   * into {@code zfs recv} through {@code bandwidth} (shared by all receivers of the job). Not
+   * public: every public method of a receiver registered on an {@code RpcServer} is an endpoint.
    */
-  public Receiver limited(BandwidthLimiter bandwidth) {
+  Receiver limited(BandwidthLimiter bandwidth) {
     return new Receiver(zfs, rootFs, root, job, options, mapping, bandwidth);
+  }
+
+  /**
+   * A receiver that puts filesystems below {@code root_fs} (a pull job), feeding {@code zfs recv}
+   * through the job's {@code recv.bandwidth_limit}.
+   */
+  public static Receiver localRoot(
+      Zfs zfs,
+      DatasetPath rootFs,
+      String job,
+      ReceiverOptions options,
+      BandwidthLimiter bandwidth) {
+    return localRoot(zfs, rootFs, job, options).limited(bandwidth);
+  }
+
+  /**
+   * {@link #localRoot(Zfs, DatasetPath, String, ReceiverOptions, DatasetMapping)}, feeding {@code
+   * zfs recv} through the job's {@code recv.bandwidth_limit}.
+   */
+  public static Receiver localRoot(
+      Zfs zfs,
+      DatasetPath rootFs,
+      String job,
+      ReceiverOptions options,
+      DatasetMapping mapping,
+      BandwidthLimiter bandwidth) {
+    return localRoot(zfs, rootFs, job, options, mapping).limited(bandwidth);
   }
 
   /** The root a client's names are confined to. */

@@ -31,13 +31,28 @@ public final class ReceiverEndpoint {
    */
   public ReceiverEndpoint(
       Zfs zfs, DatasetPath rootFs, Receiver.Mode mode, String job, ReceiverOptions options) {
+    this(zfs, rootFs, mode, job, options, BandwidthLimiter.none());
+  }
+
+  /**
+   * @param bandwidth the job's {@code recv.bandwidth_limit}: every stream any client sends is fed
+   *     into {@code zfs recv} through it, one bucket for all of them
+   * @throws IllegalArgumentException for an invalid job name or root_fs
+   */
+  public ReceiverEndpoint(
+      Zfs zfs,
+      DatasetPath rootFs,
+      Receiver.Mode mode,
+      String job,
+      ReceiverOptions options,
+      BandwidthLimiter bandwidth) {
     this.zfs = zfs;
     this.rootFs = rootFs;
     this.mode = mode;
     this.job = ZreplNames.checkJob(job);
     this.options = options;
     this.mapping = null;
-    this.bandwidth = BandwidthLimiter.none();
+    this.bandwidth = bandwidth;
     Receiver.localRoot(zfs, rootFs, job, options); // validates root_fs and options now
   }
 
@@ -57,13 +72,29 @@ public final class ReceiverEndpoint {
       String job,
       ReceiverOptions options,
       DatasetMapping mapping) {
+    this(zfs, rootFs, mode, job, options, mapping, BandwidthLimiter.none());
+  }
+
+  /**
+   * {@link #ReceiverEndpoint(Zfs, DatasetPath, Receiver.Mode, String, ReceiverOptions,
+   * DatasetMapping)} with the job's {@code recv.bandwidth_limit} (see {@link #ReceiverEndpoint(Zfs,
+   * DatasetPath, Receiver.Mode, String, ReceiverOptions, BandwidthLimiter)}).
+   */
+  public ReceiverEndpoint(
+      Zfs zfs,
+      DatasetPath rootFs,
+      Receiver.Mode mode,
+      String job,
+      ReceiverOptions options,
+      DatasetMapping mapping,
+      BandwidthLimiter bandwidth) {
     this.zfs = zfs;
     this.rootFs = rootFs;
     this.mode = mode;
     this.job = ZreplNames.checkJob(job);
     this.options = options;
     this.mapping = mapping;
-    this.bandwidth = BandwidthLimiter.none();
+    this.bandwidth = bandwidth;
     // validates root_fs, options and the mapping now
     switch (mode) {
       case LOCAL_ROOT -> Receiver.localRoot(zfs, rootFs, job, options, mapping);
@@ -72,24 +103,6 @@ public final class ReceiverEndpoint {
         Receiver.localRoot(zfs, rootFs, job, options);
       }
     }
-  }
-
-  private ReceiverEndpoint(ReceiverEndpoint e, BandwidthLimiter bandwidth) {
-    this.zfs = e.zfs;
-    this.rootFs = e.rootFs;
-    this.mode = e.mode;
-    this.job = e.job;
-    this.options = e.options;
-    this.mapping = e.mapping;
-    this.bandwidth = bandwidth;
-  }
-
-  /**
-   * This endpoint, with the job's {@code recv.bandwidth_limit}: every stream any client sends is
-   * fed into {@code zfs recv} through {@code bandwidth}, one bucket for all of them.
-   */
-  public ReceiverEndpoint limited(BandwidthLimiter bandwidth) {
-    return new ReceiverEndpoint(this, bandwidth);
   }
 
   private Receiver receiver(Caller caller) throws IOException {

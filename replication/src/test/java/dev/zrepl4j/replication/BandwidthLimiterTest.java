@@ -3,6 +3,10 @@ package dev.zrepl4j.replication;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.zrepl4j.replication.filter.DatasetFilter;
+import dev.zrepl4j.rpc.RpcOptions;
+import dev.zrepl4j.rpc.RpcServer;
+import dev.zrepl4j.zfs.DatasetPath;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -12,6 +16,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ReadableByteChannel;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
@@ -188,6 +193,37 @@ class BandwidthLimiterTest {
     in.close();
     assertThat(source.isOpen()).isFalse();
     assertThat(((ReadableByteChannel) in).isOpen()).isFalse();
+  }
+
+  /**
+   * A limit adds no RPC endpoint: every public method of an object registered on an RpcServer is
+   * one (the first version's public {@code ReceiverEndpoint.limited} and {@code Receiver.limited}
+   * were, AccessEnumerationIT found them).
+   */
+  @Test
+  void limitedEndpointsServeExactlyWhatUnlimitedOnesServe() {
+    var zfs = new FakeZfs();
+    var root = DatasetPath.parse("pool/sink");
+    var limiter = BandwidthLimiter.of(1000, 1000);
+    var opts = ReceiverOptions.DEFAULTS;
+    assertThat(names(new ReceiverEndpoint(zfs, root, Receiver.Mode.SINK, "j", opts, limiter)))
+        .isEqualTo(names(new ReceiverEndpoint(zfs, root, Receiver.Mode.SINK, "j", opts)))
+        .isNotEmpty()
+        .noneMatch(n -> n.contains("limit"));
+    assertThat(names(Receiver.localRoot(zfs, root, "j", opts, limiter)))
+        .isEqualTo(names(Receiver.localRoot(zfs, root, "j", opts)))
+        .noneMatch(n -> n.contains("limit"));
+    var filter = DatasetFilter.of(Map.of("pool<", true));
+    assertThat(names(new Sender(zfs, filter, "j", SenderOptions.PLAIN, n -> {}, limiter)))
+        .isEqualTo(names(new Sender(zfs, filter, "j", SenderOptions.PLAIN)))
+        .noneMatch(n -> n.contains("limit"));
+  }
+
+  private static List<String> names(Object endpoint) {
+    try (var server = new RpcServer(RpcOptions.defaults())) {
+      server.register("x", endpoint);
+      return server.endpoints().stream().map(RpcServer.EndpointInfo::name).toList();
+    }
   }
 
   /** Whatever the reads ask for, a limited stream gives every byte in order, one at a time too. */
