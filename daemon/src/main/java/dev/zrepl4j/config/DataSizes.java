@@ -21,6 +21,15 @@ final class DataSizes {
    * @throws IllegalArgumentException naming the value if it does not match the syntax or overflows
    */
   static long parseBytes(String s) {
+    return (long) bytes(s);
+  }
+
+  /**
+   * Parses a size into bytes, as exactly as a double holds it (bits are divided by 8).
+   *
+   * @throws IllegalArgumentException naming the value if it does not match the syntax or overflows
+   */
+  static double bytes(String s) {
     var m = SIZE.matcher(s);
     if (!m.matches()) {
       throw new IllegalArgumentException(
@@ -57,6 +66,6 @@ final class DataSizes {
     if (Math.abs(bytes) >= 0x1p63) {
       throw new IllegalArgumentException("data size '" + s + "' is out of range");
     }
-    return (long) bytes;
+    return bytes;
   }
 }

@@ -154,13 +154,25 @@ public sealed interface Job {
   }
 
   /**
-   * {@code bandwidth_limit:}.
+   * {@code bandwidth_limit:} of {@code send} or {@code recv}: a token bucket per job, shared by all
+   * its transfers (zrepl's semantics).
    *
-   * @param maxBytesPerSecond -1 = unlimited
-   * @param bucketCapacity bytes (default 128 KiB)
+   * @param maxBytesPerSecond {@code max}: -1 = unlimited (zrepl's default), else positive
+   * @param bucketCapacity {@code bucket_capacity}: bytes, positive (default 128 KiB)
    */
   record BandwidthLimit(long maxBytesPerSecond, long bucketCapacity) {
     public static final BandwidthLimit NONE = new BandwidthLimit(-1, 128 * 1024);
+
+    public BandwidthLimit {
+      if (maxBytesPerSecond != -1 && maxBytesPerSecond <= 0) {
+        throw new IllegalArgumentException(
+            "bandwidth limit " + maxBytesPerSecond + " B/s: must be positive, or -1 for none");
+      }
+      if (bucketCapacity <= 0) {
+        throw new IllegalArgumentException(
+            "bucket capacity " + bucketCapacity + " B: must be positive");
+      }
+    }
 
     public boolean unlimited() {
       return maxBytesPerSecond < 0;

@@ -262,38 +262,67 @@ final class JobParser {
     return new Job.Send(options, backup, saved, bw);
   }
 
+  /**
+   * {@code bandwidth_limit:} as zrepl reads it: {@code max} a rate in bytes a second (a data size
+   * such as {@code 23.5 MiB}; omitted or zrepl's default {@code -1 B}: no limit), {@code
+   * bucket_capacity} the token bucket's size (default 128 KiB). A limit of zero (zrepl cannot run
+   * with it: its rate limiter panics), less than one byte, or any other negative value (zrepl takes
+   * every negative as "no limit", which a typo such as {@code -10 MiB} should not silently mean) is
+   * refused, as is a capacity under one byte. Without a limit the capacity is checked but has
+   * nothing to act on, as in zrepl.
+   */
   private static Job.BandwidthLimit bandwidth(YMap parent) {
     var o = parent.map("bandwidth_limit");
     if (o.isEmpty()) {
       return Job.BandwidthLimit.NONE;
     }
     var m = o.get();
-    var max = m.get("max");
     long maxBytes =
-        max.flatMap(v -> v.parse(DataSizes::parseBytes))
+        m.get("max")
+            .flatMap(v -> v.parse(JobParser::rate))
             .orElse(Job.BandwidthLimit.NONE.maxBytesPerSecond());
     long capacity =
         m.get("bucket_capacity")
-            .flatMap(
-                v ->
-                    v.parse(DataSizes::parseBytes)
-                        .filter(
-                            c -> {
-                              if (c <= 0) {
-                                v.error("bucket_capacity must be positive");
-                              }
-                              return c > 0;
-                            }))
+            .flatMap(v -> v.parse(JobParser::bucketCapacity))
             .orElse(Job.BandwidthLimit.NONE.bucketCapacity());
-    if (max.isPresent()) {
-      if (maxBytes == 0 || maxBytes < -1) {
-        max.get().error("max must be positive, or -1 B for unlimited");
-      } else if (maxBytes > 0) {
-        max.get().error(Yaml.NOT_SUPPORTED + " (a bandwidth limit other than -1 B, unlimited)");
-      }
-    }
     m.finish();
     return new Job.BandwidthLimit(maxBytes, capacity);
+  }
+
+  /** {@code bandwidth_limit.max}: bytes a second, or -1 for no limit. */
+  private static long rate(String s) {
+    double b = DataSizes.bytes(s);
+    if (b == -1) {
+      return -1;
+    }
+    if (b < 0) {
+      throw new IllegalArgumentException(
+          "negative limit '"
+              + s
+              + "': for no limit omit max (or write -1 B, zrepl's default); any other negative"
+              + " value is refused");
+    }
+    if (b == 0) {
+      throw new IllegalArgumentException(
+          "a limit of zero ('"
+              + s
+              + "') would stop every transfer: for no limit omit max (or write -1 B)");
+    }
+    if (b < 1) {
+      throw new IllegalArgumentException(
+          "limit '" + s + "' is less than one byte a second: the least is 1 B");
+    }
+    return (long) b;
+  }
+
+  /** {@code bandwidth_limit.bucket_capacity}: bytes, at least one. */
+  private static long bucketCapacity(String s) {
+    double b = DataSizes.bytes(s);
+    if (b < 1) {
+      throw new IllegalArgumentException(
+          "bucket capacity '" + s + "' must be at least 1 B (default 128 KiB)");
+    }
+    return (long) b;
   }
 
   private static Job.Recv recv(YMap job) {

@@ -70,7 +70,13 @@ final class ActiveJob extends JobRunner {
     switch (config) {
       case Job.Push p -> {
         var sender =
-            new Sender(zfs, p.filesystems(), p.name(), p.send().options(), metrics::unmatched);
+            new Sender(
+                zfs,
+                p.filesystems(),
+                p.name(),
+                p.send().options(),
+                metrics::unmatched,
+                limiter(p.send().bandwidth()));
         var push = new Push(sender, "local", dialer);
         base = push;
         resources = push::close;
@@ -83,13 +89,23 @@ final class ActiveJob extends JobRunner {
                   new Pull(
                       dialer,
                       Receiver.localRoot(
-                          zfs, p.rootFs(), p.name(), p.recv().options(), t.mapping()),
+                          zfs,
+                          p.rootFs(),
+                          p.name(),
+                          p.recv().options(),
+                          t.mapping(),
+                          limiter(p.recv().bandwidth())),
                       p.name(),
                       t.mapping());
               case Job.Targets.SenderNames t ->
                   new Pull(
                       dialer,
-                      Receiver.localRoot(zfs, p.rootFs(), p.name(), p.recv().options()),
+                      Receiver.localRoot(
+                          zfs,
+                          p.rootFs(),
+                          p.name(),
+                          p.recv().options(),
+                          limiter(p.recv().bandwidth())),
                       p.name());
             };
         base = pull;

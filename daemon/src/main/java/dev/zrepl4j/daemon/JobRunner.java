@@ -1,5 +1,7 @@
 package dev.zrepl4j.daemon;
 
+import dev.zrepl4j.config.Job;
+import dev.zrepl4j.replication.BandwidthLimiter;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -45,6 +47,16 @@ abstract class JobRunner implements AutoCloseable {
     this.name = name;
     this.type = type;
     this.clock = clock;
+  }
+
+  /**
+   * A new limiter (a new token bucket) for one of the job's {@code bandwidth_limit}s: made once per
+   * job, so that all its transfers share it.
+   */
+  static BandwidthLimiter limiter(Job.BandwidthLimit limit) {
+    return limit.unlimited()
+        ? BandwidthLimiter.none()
+        : BandwidthLimiter.of(limit.maxBytesPerSecond(), limit.bucketCapacity());
   }
 
   /** Starts the job's thread (passive jobs may start serving here too). */

@@ -47,23 +47,29 @@ final class PassiveJob extends JobRunner {
     switch (config) {
       case Job.Sink s -> {
         var opts = s.recv().options();
+        // one bucket for the job: every client's receives share it
+        var bandwidth = limiter(s.recv().bandwidth());
         server.register(
             "receiver",
             switch (s.targets()) {
               case Job.Targets.Mapped t ->
                   new ReceiverEndpoint(
-                      zfs, s.rootFs(), Receiver.Mode.SINK, s.name(), opts, t.mapping());
+                      zfs, s.rootFs(), Receiver.Mode.SINK, s.name(), opts, t.mapping(), bandwidth);
               case Job.Targets.SenderNames t ->
-                  new ReceiverEndpoint(zfs, s.rootFs(), Receiver.Mode.SINK, s.name(), opts);
+                  new ReceiverEndpoint(
+                      zfs, s.rootFs(), Receiver.Mode.SINK, s.name(), opts, bandwidth);
             });
         snapshots = null;
       }
       case Job.Source s -> {
         server.onConnection(c -> pulledBy(c.identity()));
+        // one bucket for the job: every pulled stream shares it, the seed's endpoints' too
+        var bandwidth = limiter(s.send().bandwidth());
         server.register(
             "sender",
-            new Sender(zfs, s.filesystems(), s.name(), s.send().options(), metrics::unmatched));
-        server.register(new SeedSource(zfs, s.filesystems()));
+            new Sender(
+                zfs, s.filesystems(), s.name(), s.send().options(), metrics::unmatched, bandwidth));
+        server.register(new SeedSource(zfs, s.filesystems(), bandwidth));
         snapshots = new Snapshots(s.snapshotting(), zfs, s.filesystems(), clock);
       }
     }

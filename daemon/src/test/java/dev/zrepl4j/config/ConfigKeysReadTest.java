@@ -33,10 +33,7 @@ class ConfigKeysReadTest {
           "Serve.Tcp.listenFreebind", "listen_freebind: true is refused",
           "Serve.Tls.listenFreebind", "listen_freebind: true is refused",
           "Job.Send.backupProperties", "send.backup_properties: true is refused",
-          "Job.Send.saved", "send.saved: true is refused",
-          "Job.Send.bandwidth", "send.bandwidth_limit other than -1 B (unlimited) is refused",
-          "Job.Recv.bandwidth", "recv.bandwidth_limit other than -1 B (unlimited) is refused",
-          "Job.BandwidthLimit.bucketCapacity", "bandwidth limits other than unlimited are refused");
+          "Job.Send.saved", "send.saved: true is refused");
 
   /** The config parser's classes: reading the model there is building it, not acting on it. */
   static boolean parser(String internalName) {

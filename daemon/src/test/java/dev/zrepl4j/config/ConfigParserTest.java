@@ -537,9 +537,8 @@ class ConfigParserTest {
     var problems = problems("not-supported.yml");
     assertHas(problems, 6, "jobs[0].send.saved", "not supported yet");
     assertHas(problems, 6, "jobs[0].send.backup_properties", "not supported yet");
-    assertHas(problems, 6, "jobs[0].send.bandwidth_limit.max", "not supported yet");
     assertHas(problems, 12, "jobs[1].serve.listen_freebind", "not supported yet");
-    assertThat(problems).hasSize(4);
+    assertThat(problems).hasSize(3);
   }
 
   @Test

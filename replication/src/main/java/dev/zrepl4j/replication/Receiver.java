@@ -74,6 +74,7 @@ public final class Receiver implements ReceiverApi {
   // sender name -> dataset relative to root, and back; both null without a mapping
   private final @Nullable DatasetMapping mapping;
   private final @Nullable DatasetMapping unmapping;
+  private final BandwidthLimiter bandwidth;
 
   private Receiver(
       Zfs zfs,
@@ -82,6 +83,17 @@ public final class Receiver implements ReceiverApi {
       String job,
       ReceiverOptions options,
       @Nullable DatasetMapping mapping) {
+    this(zfs, rootFs, root, job, options, mapping, BandwidthLimiter.none());
+  }
+
+  private Receiver(
+      Zfs zfs,
+      DatasetPath rootFs,
+      DatasetPath root,
+      String job,
+      ReceiverOptions options,
+      @Nullable DatasetMapping mapping,
+      BandwidthLimiter bandwidth) {
     if (rootFs.isEmpty()) {
       throw new IllegalArgumentException("root_fs must be a dataset");
     }
@@ -97,6 +109,7 @@ public final class Receiver implements ReceiverApi {
     this.options = options;
     this.mapping = mapping;
     this.unmapping = mapping == null ? null : mapping.inverse();
+    this.bandwidth = bandwidth;
     if (!zfs.capabilities().has(ZfsFeature.RECEIVE_PROPERTY_OVERRIDE)
         && (!options.overrideProperties().isEmpty() || !options.inheritProperties().isEmpty())) {
       throw new IllegalArgumentException(
@@ -157,6 +170,42 @@ public final class Receiver implements ReceiverApi {
   public static Receiver localRoot(
       Zfs zfs, DatasetPath rootFs, String job, ReceiverOptions options, DatasetMapping mapping) {
     return new Receiver(zfs, rootFs, rootFs, job, options, mapping.relativeTo(rootFs));
+  }
+
+  /**
+   * This receiver, with the job's {@code recv.bandwidth_limit}: every stream it receives is fed
+   * into {@code zfs recv} through {@code bandwidth} (shared by all receivers of the job). Not
+   * public: every public method of a receiver registered on an {@code RpcServer} is an endpoint.
+   */
+  Receiver limited(BandwidthLimiter bandwidth) {
+    return new Receiver(zfs, rootFs, root, job, options, mapping, bandwidth);
+  }
+
+  /**
+   * A receiver that puts filesystems below {@code root_fs} (a pull job), feeding {@code zfs recv}
+   * through the job's {@code recv.bandwidth_limit}.
+   */
+  public static Receiver localRoot(
+      Zfs zfs,
+      DatasetPath rootFs,
+      String job,
+      ReceiverOptions options,
+      BandwidthLimiter bandwidth) {
+    return localRoot(zfs, rootFs, job, options).limited(bandwidth);
+  }
+
+  /**
+   * {@link #localRoot(Zfs, DatasetPath, String, ReceiverOptions, DatasetMapping)}, feeding {@code
+   * zfs recv} through the job's {@code recv.bandwidth_limit}.
+   */
+  public static Receiver localRoot(
+      Zfs zfs,
+      DatasetPath rootFs,
+      String job,
+      ReceiverOptions options,
+      DatasetMapping mapping,
+      BandwidthLimiter bandwidth) {
+    return localRoot(zfs, rootFs, job, options, mapping).limited(bandwidth);
   }
 
   /** The root a client's names are confined to. */
@@ -498,7 +547,7 @@ public final class Receiver implements ReceiverApi {
             force,
             options.overrideProperties(),
             options.inheritProperties());
-    var counted = new CountingStream(stream, total -> {});
+    var counted = new CountingStream(bandwidth.limit(stream), total -> {});
     try {
       zfs.receive(target, counted, recv);
     } catch (ZfsException e) {

@@ -24,18 +24,35 @@ public final class ReceiverEndpoint {
   private final String job;
   private final ReceiverOptions options;
   private final @Nullable DatasetMapping mapping;
+  private final BandwidthLimiter bandwidth;
 
   /**
    * @throws IllegalArgumentException for an invalid job name or root_fs
    */
   public ReceiverEndpoint(
       Zfs zfs, DatasetPath rootFs, Receiver.Mode mode, String job, ReceiverOptions options) {
+    this(zfs, rootFs, mode, job, options, BandwidthLimiter.none());
+  }
+
+  /**
+   * @param bandwidth the job's {@code recv.bandwidth_limit}: every stream any client sends is fed
+   *     into {@code zfs recv} through it, one bucket for all of them
+   * @throws IllegalArgumentException for an invalid job name or root_fs
+   */
+  public ReceiverEndpoint(
+      Zfs zfs,
+      DatasetPath rootFs,
+      Receiver.Mode mode,
+      String job,
+      ReceiverOptions options,
+      BandwidthLimiter bandwidth) {
     this.zfs = zfs;
     this.rootFs = rootFs;
     this.mode = mode;
     this.job = ZreplNames.checkJob(job);
     this.options = options;
     this.mapping = null;
+    this.bandwidth = bandwidth;
     Receiver.localRoot(zfs, rootFs, job, options); // validates root_fs and options now
   }
 
@@ -55,12 +72,29 @@ public final class ReceiverEndpoint {
       String job,
       ReceiverOptions options,
       DatasetMapping mapping) {
+    this(zfs, rootFs, mode, job, options, mapping, BandwidthLimiter.none());
+  }
+
+  /**
+   * {@link #ReceiverEndpoint(Zfs, DatasetPath, Receiver.Mode, String, ReceiverOptions,
+   * DatasetMapping)} with the job's {@code recv.bandwidth_limit} (see {@link #ReceiverEndpoint(Zfs,
+   * DatasetPath, Receiver.Mode, String, ReceiverOptions, BandwidthLimiter)}).
+   */
+  public ReceiverEndpoint(
+      Zfs zfs,
+      DatasetPath rootFs,
+      Receiver.Mode mode,
+      String job,
+      ReceiverOptions options,
+      DatasetMapping mapping,
+      BandwidthLimiter bandwidth) {
     this.zfs = zfs;
     this.rootFs = rootFs;
     this.mode = mode;
     this.job = ZreplNames.checkJob(job);
     this.options = options;
     this.mapping = mapping;
+    this.bandwidth = bandwidth;
     // validates root_fs, options and the mapping now
     switch (mode) {
       case LOCAL_ROOT -> Receiver.localRoot(zfs, rootFs, job, options, mapping);
@@ -72,6 +106,11 @@ public final class ReceiverEndpoint {
   }
 
   private Receiver receiver(Caller caller) throws IOException {
+    var r = unlimitedReceiver(caller);
+    return bandwidth.limited() ? r.limited(bandwidth) : r;
+  }
+
+  private Receiver unlimitedReceiver(Caller caller) throws IOException {
     var m = mapping;
     return switch (mode) {
       case SINK ->

@@ -38,16 +38,30 @@ public final class SeedSource {
   private final Zfs zfs;
   private final Predicate<DatasetPath> acl;
   private final ZoneId zone;
+  private final BandwidthLimiter bandwidth;
 
   /** Times are written in this host's time zone, as the seed did. */
   public SeedSource(Zfs zfs, Predicate<DatasetPath> acl) {
-    this(zfs, acl, ZoneId.systemDefault());
+    this(zfs, acl, ZoneId.systemDefault(), BandwidthLimiter.none());
+  }
+
+  /**
+   * @param bandwidth the job's {@code send.bandwidth_limit}, shared with its {@link Sender}: the
+   *     transfers served to seed-era clients read {@code zfs send} through it too
+   */
+  public SeedSource(Zfs zfs, Predicate<DatasetPath> acl, BandwidthLimiter bandwidth) {
+    this(zfs, acl, ZoneId.systemDefault(), bandwidth);
   }
 
   SeedSource(Zfs zfs, Predicate<DatasetPath> acl, ZoneId zone) {
+    this(zfs, acl, zone, BandwidthLimiter.none());
+  }
+
+  private SeedSource(Zfs zfs, Predicate<DatasetPath> acl, ZoneId zone, BandwidthLimiter bandwidth) {
     this.zfs = zfs;
     this.acl = acl;
     this.zone = zone;
+    this.bandwidth = bandwidth;
   }
 
   /**
@@ -104,7 +118,7 @@ public final class SeedSource {
     if (!to.isSnapshot()) {
       throw new RemoteException(ErrorCode.INVALID_ARGUMENT, "can only send a snapshot: " + to);
     }
-    return zfs.send(SendRequest.full(full(to)));
+    return bandwidth.limit(zfs.send(SendRequest.full(full(to))));
   }
 
   @RpcName("IncrementalTransferRequest")
@@ -116,7 +130,7 @@ public final class SeedSource {
       throw new RemoteException(
           ErrorCode.INVALID_ARGUMENT, "not an incremental step: " + from + " -> " + to);
     }
-    return zfs.send(SendRequest.incremental(full(from), full(to)));
+    return bandwidth.limit(zfs.send(SendRequest.incremental(full(from), full(to))));
   }
 
   Version version(FilesystemVersion v) {

@@ -55,6 +55,7 @@ public final class Sender implements SenderApi {
   private final String job;
   private final SenderOptions options;
   private final IntConsumer unmatched;
+  private final BandwidthLimiter bandwidth;
   private final EnumSet<SendFlag> flags = EnumSet.noneOf(SendFlag.class);
   private final AtomicBoolean cursorDegradationLogged = new AtomicBoolean();
 
@@ -77,7 +78,23 @@ public final class Sender implements SenderApi {
       String job,
       SenderOptions options,
       IntConsumer unmatched) {
+    this(zfs, filter, job, options, unmatched, BandwidthLimiter.none());
+  }
+
+  /**
+   * @param bandwidth the job's {@code send.bandwidth_limit}: every stream {@link #send} hands out
+   *     reads {@code zfs send} through it, whoever reads it (a push's local replication, a pulling
+   *     client over RPC)
+   */
+  public Sender(
+      Zfs zfs,
+      Predicate<DatasetPath> filter,
+      String job,
+      SenderOptions options,
+      IntConsumer unmatched,
+      BandwidthLimiter bandwidth) {
     this.unmatched = unmatched;
+    this.bandwidth = bandwidth;
     this.zfs = zfs;
     this.filter = filter;
     this.job = ZreplNames.checkJob(job);
@@ -220,7 +237,7 @@ public final class Sender implements SenderApi {
       }
       throw e;
     }
-    return stream;
+    return bandwidth.limit(stream);
   }
 
   @Override
