@@ -50,15 +50,34 @@ class GuestTakeoverIT {
   static final String SINK = "sink";
   static final String IDENTITY = "prod";
   static final String RECV_ROOT = DST + "/sink/" + IDENTITY;
+  static final String SOURCE = "backup_source";
+  static final String PULL = "backup_pull";
+  static final String PULL_ROOT = DST + "/pull";
   static final String T1 = "@zrepl_20261206_100000_000";
   static final String T2 = "@zrepl_20261206_110000_000";
   static final String T3 = "@zrepl_20261206_120000_000";
-  static final String STEP_HOLD = "zrepl_STEP_J_" + PUSH;
-  static final String LAST_RECEIVED = "zrepl_last_received_J_" + SINK;
+
+  /** A bookmark named like a cursor of the sending job whose guid is not its own. */
+  static final String TINKERED = "#zrepl_CURSOR_G_0000000000000001_J_";
+
   static final List<String> INCREMENTAL = List.of("data", "data/pruned", "data/gap/kid");
 
   @TempDir Path dir;
   GuestFixture guest;
+
+  // zrepl names its abstractions after the job of the side that makes them: the sending job's
+  // cursor and step holds, the receiving job's last-received hold
+  String sendJob = PUSH;
+  String recvJob = SINK;
+  String recvRoot = RECV_ROOT;
+
+  String stepHold() {
+    return "zrepl_STEP_J_" + sendJob;
+  }
+
+  String lastReceivedHold() {
+    return "zrepl_last_received_J_" + recvJob;
+  }
 
   @BeforeEach
   void pools() {
@@ -81,8 +100,8 @@ class GuestTakeoverIT {
     return SRC + "/" + fs;
   }
 
-  static String dst(String fs) {
-    return RECV_ROOT + "/" + SRC + "/" + fs;
+  String dst(String fs) {
+    return recvRoot + "/" + SRC + "/" + fs;
   }
 
   String guid(String version) {
@@ -94,7 +113,7 @@ class GuestTakeoverIT {
     return "#zrepl_CURSOR_G_"
         + HexFormat.of().toHexDigits(Long.parseUnsignedLong(guid(snapshot)))
         + "_J_"
-        + PUSH;
+        + sendJob;
   }
 
   /** zrepl's tentative cursor: its prefix {@code zrepl_CURSORTENTATIVE_} + {@code _G_...}. */
@@ -102,7 +121,7 @@ class GuestTakeoverIT {
     return "#zrepl_CURSORTENTATIVE__G_"
         + HexFormat.of().toHexDigits(Long.parseUnsignedLong(guid(snapshot)))
         + "_J_"
-        + PUSH;
+        + sendJob;
   }
 
   void bookmark(String fs, String snap, String bookmark) {
@@ -122,9 +141,9 @@ class GuestTakeoverIT {
 
   /** zrepl's receiver after a step: the last-received hold onto {@code to}, off the older one. */
   void lastReceived(String fs, String to, String older) {
-    guest.zfs("hold", LAST_RECEIVED, dst(fs) + to).ok();
+    guest.zfs("hold", lastReceivedHold(), dst(fs) + to).ok();
     if (!older.isEmpty()) {
-      guest.zfs("release", LAST_RECEIVED, dst(fs) + older).ok();
+      guest.zfs("release", lastReceivedHold(), dst(fs) + older).ok();
     }
   }
 
@@ -140,7 +159,12 @@ class GuestTakeoverIT {
     guest.writeRandom("/" + src(fs) + "/" + file, megabytes);
   }
 
-  void layDownZreplState() {
+  /**
+   * zrepl's state after its runs of the situations in the class comment.
+   *
+   * @param sink a sink's receiver ({@code root_fs/<identity>} is a placeholder) or a pull's
+   */
+  void layDownZreplState(boolean sink) {
     for (var fs : List.of("data", "data/pruned", "data/gap", "data/gap/kid")) {
       guest.zfs("create", src(fs)).ok();
     }
@@ -152,11 +176,16 @@ class GuestTakeoverIT {
       write(fs, "base.bin", 6);
       guest.zfs("snapshot", src(fs) + T1).ok();
     }
-    // the receiver: root_fs made by the admin; the client's dataset and the gaps are zrepl's
-    // placeholders; then the initial replication of T1 with its last-received hold and cursor
-    guest.zfs("create", DST + "/sink").ok();
-    zreplPlaceholder(RECV_ROOT);
-    zreplPlaceholder(RECV_ROOT + "/" + SRC);
+    // the receiver: root_fs made by the admin; the client's dataset (sink) and the gaps are
+    // zrepl's placeholders; then the initial replication of T1 with its last-received hold and
+    // cursor
+    if (sink) {
+      guest.zfs("create", DST + "/sink").ok();
+      zreplPlaceholder(recvRoot);
+    } else {
+      guest.zfs("create", recvRoot).ok();
+    }
+    zreplPlaceholder(recvRoot + "/" + SRC);
     sendRecv("data", "", T1);
     zreplPlaceholder(dst("data/gap"));
     for (var fs : replicated) {
@@ -170,6 +199,8 @@ class GuestTakeoverIT {
     bookmark("data", T1, "#zrepl_replication_cursor");
     // a tentative cursor of an earlier guarantee_incremental config whose step was cut short
     bookmark("data", T1, tentativeCursor(src("data") + T1));
+    // made by hand, named like a cursor: not one to zrepl (its guid is not the name's)
+    bookmark("data", T1, TINKERED + sendJob);
 
     // the second step, T1 -> T2, in each situation
     for (var fs : replicated) {
@@ -185,7 +216,7 @@ class GuestTakeoverIT {
     guest.zfs("destroy", src("data/pruned") + T2).ok();
     guest.zfs("destroy", src("data/pruned") + T1).ok();
     // cut short mid-stream: step holds on from and to, a resumable partial receive
-    guest.zfs("hold", STEP_HOLD, src("data/resume") + T1, src("data/resume") + T2).ok();
+    guest.zfs("hold", stepHold(), src("data/resume") + T1, src("data/resume") + T2).ok();
     var cut =
         guest.exec(
             "sh",
@@ -201,7 +232,7 @@ class GuestTakeoverIT {
     assertThat(cut.status()).as("the truncated receive fails").isNotZero();
     assertThat(guest.prop(dst("data/resume"), "receive_resume_token")).startsWith("1-");
     // received, but stopped before SendCompleted: step holds, the cursor one step behind
-    guest.zfs("hold", STEP_HOLD, src("data/unconfirmed") + T1, src("data/unconfirmed") + T2).ok();
+    guest.zfs("hold", stepHold(), src("data/unconfirmed") + T1, src("data/unconfirmed") + T2).ok();
     sendRecv("data/unconfirmed", T1, T2);
     lastReceived("data/unconfirmed", T2, T1);
 
@@ -281,9 +312,10 @@ class GuestTakeoverIT {
 
   @Test
   void pushAndSinkTakeOverZreplsStateAndTheNextRunIsIncremental() throws IOException {
-    layDownZreplState();
+    layDownZreplState(true);
     var before = receiverSnapshots();
     var resumeToken = guest.prop(dst("data/resume"), "receive_resume_token");
+    var prunedCursor = cursors("data/pruned").getFirst();
     int port = TwoPoolsTest.freePort();
     try (var sink =
             DaemonProcess.start(
@@ -298,61 +330,7 @@ class GuestTakeoverIT {
       push.signal(PUSH, "wakeup");
       var s = push.awaitRuns(PUSH, 1);
       var logs = push.logText() + "\n--- sink:\n" + sink.logText();
-      assertThat(s.lastRun().problems()).as(logs).isEmpty();
-
-      // incremental: each stream is about the 1 MiB written since, not the 7-8 MiB filesystem
-      for (var fs : INCREMENTAL) {
-        var f = fs(s, fs);
-        assertThat(f.state()).as(fs + ": " + logs).isEqualTo("REPLICATED");
-        assertThat(f.bytes()).as(fs + " sent " + logs).isBetween(900_000L, 1_600_000L);
-      }
-      // the interrupted step resumed from zrepl's token: the rest of T2 and then T3
-      var r = fs(s, "data/resume");
-      assertThat(r.state()).as(logs).isEqualTo("REPLICATED");
-      assertThat(r.bytes()).as("data/resume sent " + logs).isBetween(2_000_000L, 3_600_000L);
-      assertThat(push.logText()).as("resumed zrepl's token").contains("resume");
-      assertThat(resumeToken).startsWith("1-");
-      assertThat(guest.prop(dst("data/resume"), "receive_resume_token")).isEqualTo("-");
-      // received by zrepl, never confirmed: nothing to send, zrepl4j completes the step
-      assertThat(fs(s, "data/unconfirmed").state()).as(logs).isEqualTo("UP_TO_DATE");
-      assertThat(fs(s, "data/unconfirmed").bytes()).isZero();
-
-      // nothing the receiver had was destroyed, rolled back or re-received
-      var after = receiverSnapshots();
-      for (var e : before.entrySet()) {
-        assertThat(after)
-            .as("receiver after the run; logs " + logs)
-            .containsEntry(e.getKey(), e.getValue());
-      }
-      for (var fs : List.of("data", "data/pruned", "data/gap/kid", "data/resume")) {
-        assertThat(after.get(dst(fs) + T3)).isEqualTo(guid(src(fs) + T3));
-      }
-      assertThat(guest.snapshotChecksums(dst("data/gap/kid") + T3))
-          .isEqualTo(guest.snapshotChecksums(src("data/gap/kid") + T3));
-      assertThat(guest.snapshotChecksums(dst("data/resume") + T3))
-          .isEqualTo(guest.snapshotChecksums(src("data/resume") + T3));
-
-      // the last-received hold moved to the newest snapshot, zrepl's tag, the sink job's name
-      for (var fs : List.of("data", "data/pruned", "data/gap/kid", "data/resume")) {
-        assertThat(guest.holds(dst(fs) + T3)).as(fs).containsExactly(LAST_RECEIVED);
-        assertThat(guest.holds(dst(fs) + T2)).as(fs).isEmpty();
-        assertThat(guest.holds(dst(fs) + T1)).as(fs).isEmpty();
-      }
-      assertThat(guest.holds(dst("data/unconfirmed") + T2)).containsExactly(LAST_RECEIVED);
-
-      // the sender: one cursor per filesystem, zrepl's name, on the newest replicated snapshot;
-      // no step hold, no tentative cursor; zrepl 0.0.x's cursor left alone (as zrepl 0.7 does)
-      for (var fs : List.of("data", "data/pruned", "data/gap/kid", "data/resume")) {
-        assertThat(cursors(fs)).as(fs).containsExactly(cursor(src(fs) + T3));
-      }
-      assertThat(cursors("data/unconfirmed")).containsExactly(cursor(src("data/unconfirmed") + T2));
-      var holds = senderHolds();
-      assertThat(holds).as("holds on the sender").noneMatch(h -> h.contains(STEP_HOLD));
-      assertThat(guest.versions(src("data")))
-          .contains("#zrepl_replication_cursor")
-          .noneMatch(v -> v.startsWith("#zrepl_CURSORTENTATIVE"));
-
-      // zrepl's placeholders are still placeholders, with zrepl's marker
+      var after = assertTakenOver(s, push.logText(), logs, before, resumeToken, prunedCursor);
       for (var ph : List.of(RECV_ROOT, RECV_ROOT + "/" + SRC, dst("data/gap"))) {
         assertThat(placeholderMarker(ph)).as(ph).isEqualTo("on\tlocal");
       }
@@ -378,6 +356,132 @@ class GuestTakeoverIT {
     }
   }
 
+  @Test
+  void pullAndSourceTakeOverZreplsStateAndTheNextRunIsIncremental() throws IOException {
+    sendJob = SOURCE;
+    recvJob = PULL;
+    recvRoot = PULL_ROOT;
+    layDownZreplState(false);
+    var before = receiverSnapshots();
+    var resumeToken = guest.prop(dst("data/resume"), "receive_resume_token");
+    var prunedCursor = cursors("data/pruned").getFirst();
+    int port = TwoPoolsTest.freePort();
+    var sourceYaml =
+        global("source")
+            + """
+            jobs:
+              - name: %s
+                type: source
+                serve: {type: tcp, listen: "127.0.0.1:%d", clients: {"127.0.0.1": backup}}
+                filesystems: {"%s/data<": true, "%s/data/gap": false}
+                snapshotting: {type: manual}
+            """
+                .formatted(SOURCE, port, SRC, SRC);
+    var pullYaml =
+        global("pull")
+            + """
+            jobs:
+              - name: %s
+                type: pull
+                connect: {type: tcp, address: "127.0.0.1:%d"}
+                root_fs: %s
+                interval: manual
+                pruning:
+                  keep_sender: [{type: not_replicated}, {type: last_n, count: 10}]
+                  keep_receiver: [{type: last_n, count: 10}]
+            """
+                .formatted(PULL, port, PULL_ROOT);
+    try (var source =
+            DaemonProcess.start(
+                dir, "source", sourceYaml, dir.resolve("source-run/control"), guestZfs());
+        var pull =
+            DaemonProcess.start(
+                dir, "pull", pullYaml, dir.resolve("pull-run/control"), guestZfs())) {
+      pull.signal(PULL, "wakeup");
+      var s = pull.awaitRuns(PULL, 1);
+      var logs = pull.logText() + "\n--- source:\n" + source.logText();
+      assertTakenOver(s, pull.logText(), logs, before, resumeToken, prunedCursor);
+      for (var ph : List.of(PULL_ROOT + "/" + SRC, dst("data/gap"))) {
+        assertThat(placeholderMarker(ph)).as(ph).isEqualTo("on\tlocal");
+      }
+    }
+  }
+
+  /**
+   * What every takeover must show after zrepl4j's first run on zrepl's state; returns the
+   * receiver's snapshots (name → guid) after it.
+   */
+  Map<String, String> assertTakenOver(
+      JobStatus s,
+      String activeLog,
+      String logs,
+      Map<String, String> before,
+      String resumeToken,
+      String prunedCursor) {
+    assertThat(s.lastRun().problems()).as(logs).isEmpty();
+    // zrepl's cursor is the base where zrepl pruned the snapshot
+    assertThat(activeLog)
+        .as("incremental from zrepl's cursor")
+        .contains(src("data/pruned") + ": sending -i " + prunedCursor + " -> " + T3);
+
+    // incremental: each stream is about the 1 MiB written since, not the 7-8 MiB filesystem
+    for (var fs : INCREMENTAL) {
+      var f = fs(s, fs);
+      assertThat(f.state()).as(fs + ": " + logs).isEqualTo("REPLICATED");
+      assertThat(f.bytes()).as(fs + " sent " + logs).isBetween(900_000L, 1_600_000L);
+    }
+    // the interrupted step resumed from zrepl's token: the rest of T2 and then T3
+    var r = fs(s, "data/resume");
+    assertThat(r.state()).as(logs).isEqualTo("REPLICATED");
+    assertThat(r.bytes()).as("data/resume sent " + logs).isBetween(2_000_000L, 3_600_000L);
+    assertThat(activeLog)
+        .as("resumed zrepl's token")
+        .contains(src("data/resume") + ": sending resume " + T1 + " -> " + T2);
+    assertThat(resumeToken).startsWith("1-");
+    assertThat(guest.prop(dst("data/resume"), "receive_resume_token")).isEqualTo("-");
+    // received by zrepl, never confirmed: nothing to send, zrepl4j completes the step
+    assertThat(fs(s, "data/unconfirmed").state()).as(logs).isEqualTo("UP_TO_DATE");
+    assertThat(fs(s, "data/unconfirmed").bytes()).isZero();
+
+    // nothing the receiver had was destroyed, rolled back or re-received
+    var after = receiverSnapshots();
+    for (var e : before.entrySet()) {
+      assertThat(after)
+          .as("receiver after the run; logs " + logs)
+          .containsEntry(e.getKey(), e.getValue());
+    }
+    for (var fs : List.of("data", "data/pruned", "data/gap/kid", "data/resume")) {
+      assertThat(after.get(dst(fs) + T3)).isEqualTo(guid(src(fs) + T3));
+    }
+    assertThat(guest.snapshotChecksums(dst("data/gap/kid") + T3))
+        .isEqualTo(guest.snapshotChecksums(src("data/gap/kid") + T3));
+    assertThat(guest.snapshotChecksums(dst("data/resume") + T3))
+        .isEqualTo(guest.snapshotChecksums(src("data/resume") + T3));
+
+    // the last-received hold moved to the newest snapshot: zrepl's tag, the receiving job's name
+    for (var fs : List.of("data", "data/pruned", "data/gap/kid", "data/resume")) {
+      assertThat(guest.holds(dst(fs) + T3)).as(fs).containsExactly(lastReceivedHold());
+      assertThat(guest.holds(dst(fs) + T2)).as(fs).isEmpty();
+      assertThat(guest.holds(dst(fs) + T1)).as(fs).isEmpty();
+    }
+    assertThat(guest.holds(dst("data/unconfirmed") + T2)).containsExactly(lastReceivedHold());
+
+    // the sender: one cursor per filesystem, zrepl's name, on the newest replicated snapshot;
+    // no step hold, no tentative cursor; zrepl 0.0.x's cursor and a bookmark only named like a
+    // cursor left alone (as zrepl 0.7 does)
+    for (var fs : List.of("data/pruned", "data/gap/kid", "data/resume")) {
+      assertThat(cursors(fs)).as(fs).containsExactly(cursor(src(fs) + T3));
+    }
+    assertThat(cursors("data"))
+        .containsExactlyInAnyOrder(cursor(src("data") + T3), TINKERED + sendJob);
+    assertThat(cursors("data/unconfirmed")).containsExactly(cursor(src("data/unconfirmed") + T2));
+    assertThat(senderHolds()).as("holds on the sender").noneMatch(h -> h.contains(stepHold()));
+    assertThat(guest.versions(src("data")))
+        .contains("#zrepl_replication_cursor")
+        .noneMatch(v -> v.startsWith("#zrepl_CURSORTENTATIVE"));
+    return after;
+  }
+
   /** {@code zrepl:placeholder}'s value and source, tab-separated. */
   String placeholderMarker(String dataset) {
     return guest.zfs("get", "-H", "-o", "value,source", "zrepl:placeholder", dataset).ok().strip();
@@ -386,7 +490,7 @@ class GuestTakeoverIT {
   /** The job's cursor bookmarks on a sender filesystem. */
   List<String> cursors(String fs) {
     return guest.versions(src(fs)).stream()
-        .filter(v -> v.startsWith("#zrepl_CURSOR_") && v.endsWith("_J_" + PUSH))
+        .filter(v -> v.startsWith("#zrepl_CURSOR_") && v.endsWith("_J_" + sendJob))
         .toList();
   }
 
