@@ -114,11 +114,10 @@ final class TestCommand implements Callable<Integer> {
       System.out.println("IS_PLACEHOLDER\tDATASET\tzrepl:placeholder");
       for (var d : ds) {
         var p = props.get(d.toString());
-        var v =
-            p == null || p.get(Zfs.PLACEHOLDER_PROPERTY) == null
-                ? "-"
-                : p.get(Zfs.PLACEHOLDER_PROPERTY).value();
-        System.out.println((Zfs.isPlaceholder(d, v) ? "yes" : "no") + "\t" + d + "\t" + v);
+        var prop = p == null ? null : p.get(Zfs.PLACEHOLDER_PROPERTY);
+        var v = prop == null ? "-" : prop.value();
+        boolean placeholder = prop != null && Zfs.isPlaceholder(d, prop);
+        System.out.println((placeholder ? "yes" : "no") + "\t" + d + "\t" + v);
       }
       return 0;
     }

@@ -328,7 +328,7 @@ public final class Receiver implements ReceiverApi {
       out.add(
           new FsInfo(
               name.get(),
-              ph != null && Zfs.isPlaceholder(p, ph.value()),
+              ph != null && Zfs.isPlaceholder(p, ph),
               token != null && token.isSet() ? token.value() : ""));
     }
     return out;
@@ -506,8 +506,7 @@ public final class Receiver implements ReceiverApi {
           ErrorCode.FAILED_PRECONDITION, "root_fs " + rootFs + " does not exist");
     }
     boolean targetExists = chain.contains(target);
-    boolean targetIsPlaceholder =
-        targetExists && Zfs.isPlaceholder(target, value(got, target, Zfs.PLACEHOLDER_PROPERTY));
+    boolean targetIsPlaceholder = targetExists && isPlaceholder(got, target);
     var from = spec.from();
     boolean force = false;
     if (targetExists) {
@@ -655,6 +654,11 @@ public final class Receiver implements ReceiverApi {
 
   private static boolean isEncrypted(String encryptionValue) {
     return !encryptionValue.equals("off") && !encryptionValue.equals("-");
+  }
+
+  private static boolean isPlaceholder(Map<String, Map<String, Property>> got, DatasetPath p) {
+    var v = got.getOrDefault(p.toString(), Map.of()).get(Zfs.PLACEHOLDER_PROPERTY);
+    return v != null && Zfs.isPlaceholder(p, v);
   }
 
   private static String value(Map<String, Map<String, Property>> got, DatasetPath p, String prop) {

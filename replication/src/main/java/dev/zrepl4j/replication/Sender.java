@@ -177,7 +177,7 @@ public final class Sender implements SenderApi {
     if (zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
       var out = new ArrayList<FsVersion>();
       for (var v : versions) {
-        if (v.isBookmark() && isOwnCursor(v.name())) {
+        if (isOwnCursor(v)) {
           out.add(FsVersion.of(v));
         }
       }
@@ -566,11 +566,7 @@ public final class Sender implements SenderApi {
         if (!v.isBookmark()) {
           continue;
         }
-        var c = ZreplNames.parseCursorBookmark(v.name());
-        if (c.isPresent()
-            && !c.get().tentative()
-            && c.get().job().equals(job)
-            && c.get().guid() != to.guid()) {
+        if (isOwnCursor(v) && v.guid() != to.guid()) {
           stale.add(full(v));
         }
       }
@@ -604,11 +600,9 @@ public final class Sender implements SenderApi {
   private void destroyTentativeCursors(List<FilesystemVersion> versions) throws IOException {
     var stale = new ArrayList<FullName>();
     for (var v : versions) {
-      if (v.isBookmark()) {
-        var c = ZreplNames.parseCursorBookmark(v.name());
-        if (c.isPresent() && c.get().tentative() && c.get().job().equals(job)) {
-          stale.add(full(v));
-        }
+      var c = abstraction(v);
+      if (c != null && c.tentative()) {
+        stale.add(full(v));
       }
     }
     if (!stale.isEmpty()) {
@@ -674,8 +668,24 @@ public final class Sender implements SenderApi {
     return out;
   }
 
-  private boolean isOwnCursor(String bookmarkName) {
-    var c = ZreplNames.parseCursorBookmark(bookmarkName);
-    return c.isPresent() && !c.get().tentative() && c.get().job().equals(job);
+  private boolean isOwnCursor(FilesystemVersion v) {
+    var c = abstraction(v);
+    return c != null && !c.tentative();
+  }
+
+  /**
+   * This job's (tentative) cursor that {@code v} is, if it is one: as in zrepl's cursor extractors,
+   * a bookmark whose name's guid is not its own guid is none (made or renamed by hand): neither
+   * used as the cursor nor destroyed as a stale one.
+   */
+  private ZreplNames.@Nullable CursorName abstraction(FilesystemVersion v) {
+    if (!v.isBookmark()) {
+      return null;
+    }
+    var c = ZreplNames.parseCursorBookmark(v.name());
+    if (c.isEmpty() || !c.get().job().equals(job) || c.get().guid() != v.guid()) {
+      return null;
+    }
+    return c.get();
   }
 }

@@ -8,8 +8,9 @@ import java.util.regex.Pattern;
  * zrepl's on-disk names of its abstractions (ZREPL-MODERN.md §1.7), so that a zrepl setup can be
  * taken over and zrepl's tools recognize ours: the replication cursor bookmark {@code
  * #zrepl_CURSOR_G_<guid 16 hex>_J_<job>}, the tentative cursor {@code
- * #zrepl_CURSORTENTATIVE_G_<guid>_J_<job>}, step holds {@code zrepl_STEP_J_<job>}, the
- * last-received hold {@code zrepl_last_received_J_<job>}; and, where ZFS has no bookmarks
+ * #zrepl_CURSORTENTATIVE__G_<guid>_J_<job>} (two underscores: zrepl's prefix {@code
+ * zrepl_CURSORTENTATIVE_} is followed by its {@code _G_}), step holds {@code zrepl_STEP_J_<job>},
+ * the last-received hold {@code zrepl_last_received_J_<job>}; and, where ZFS has no bookmarks
  * (zfs-fuse), the cursor as a hold {@code zrepl_CURSOR_J_<job>}. Stateless.
  *
  * <p>Public only for pruning, which must recognize the cursor bookmarks of any job ({@link
@@ -19,8 +20,10 @@ import java.util.regex.Pattern;
  */
 public final class ZreplNames {
   private static final Pattern JOB = Pattern.compile("[A-Za-z0-9_.:\\-]{1,128}");
+  // a tentative cursor as zrepl names it (two underscores) or as zrepl4j named it before it did
+  // the same (one), so that those are still cleaned up
   private static final Pattern CURSOR =
-      Pattern.compile("zrepl_CURSOR(TENTATIVE)?_G_([0-9a-f]{16})_J_(.+)");
+      Pattern.compile("zrepl_CURSOR(TENTATIVE_?)?_G_([0-9a-f]{16})_J_(.+)");
 
   private ZreplNames() {}
 
@@ -53,9 +56,13 @@ public final class ZreplNames {
     return "zrepl_CURSOR_G_" + HexFormat.of().toHexDigits(guid) + "_J_" + checkJob(job);
   }
 
-  /** {@code zrepl_CURSORTENTATIVE_G_<guid 16 hex>_J_<job>}. */
+  /**
+   * {@code zrepl_CURSORTENTATIVE__G_<guid 16 hex>_J_<job>}: zrepl's {@code
+   * makeJobAndGuidBookmarkName("zrepl_CURSORTENTATIVE_", ...)} appends {@code _G_} to a prefix that
+   * ends in {@code _}, and only that exact name is a tentative cursor to zrepl.
+   */
   static String tentativeCursorBookmark(long guid, String job) {
-    return "zrepl_CURSORTENTATIVE_G_" + HexFormat.of().toHexDigits(guid) + "_J_" + checkJob(job);
+    return "zrepl_CURSORTENTATIVE__G_" + HexFormat.of().toHexDigits(guid) + "_J_" + checkJob(job);
   }
 
   /** The cursor as a hold tag, where ZFS has no bookmarks: {@code zrepl_CURSOR_J_<job>}. */
@@ -76,7 +83,8 @@ public final class ZreplNames {
   /**
    * A parsed cursor bookmark name.
    *
-   * @param tentative a tentative cursor ({@code zrepl_CURSORTENTATIVE_…})
+   * @param tentative a tentative cursor ({@code zrepl_CURSORTENTATIVE__…}, or zrepl4j's earlier
+   *     {@code zrepl_CURSORTENTATIVE_…})
    * @param guid the guid encoded in the name
    * @param job the job it belongs to
    */

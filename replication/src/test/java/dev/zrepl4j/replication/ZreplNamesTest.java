@@ -13,7 +13,20 @@ class ZreplNamesTest {
     assertThat(ZreplNames.cursorBookmark(-1L, "j"))
         .isEqualTo("zrepl_CURSOR_G_ffffffffffffffff_J_j");
     assertThat(ZreplNames.tentativeCursorBookmark(0xabcL, "j"))
-        .isEqualTo("zrepl_CURSORTENTATIVE_G_0000000000000abc_J_j");
+        .isEqualTo("zrepl_CURSORTENTATIVE__G_0000000000000abc_J_j");
+  }
+
+  @Test
+  void tentativeCursorsOfZreplAndOfEarlierZrepl4jAreBothRecognised() {
+    // zrepl: fmt.Sprintf("zrepl_CURSORTENTATIVE_"+"_G_%016x_J_%s", guid, job)
+    assertThat(ZreplNames.parseCursorBookmark("zrepl_CURSORTENTATIVE__G_00000000000000ff_J_x"))
+        .contains(new ZreplNames.CursorName(true, 255, "x"));
+    assertThat(ZreplNames.parseCursorBookmark("zrepl_CURSORTENTATIVE_G_00000000000000ff_J_x"))
+        .contains(new ZreplNames.CursorName(true, 255, "x"));
+    assertThat(ZreplNames.parseCursorBookmark("zrepl_CURSORTENTATIVE___G_00000000000000ff_J_x"))
+        .isEmpty();
+    // zrepl 0.0.x's v1 cursor is no cursor of any job (zrepl 0.7 only warns about it)
+    assertThat(ZreplNames.parseCursorBookmark("zrepl_replication_cursor")).isEmpty();
   }
 
   @Test

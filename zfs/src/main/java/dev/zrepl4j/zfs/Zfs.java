@@ -176,11 +176,29 @@ public interface Zfs {
   }
 
   /**
-   * Whether {@code path} is a placeholder, given its {@code zrepl:placeholder} value: only if the
-   * value is the hash of its own path (the property inherits to children).
+   * Whether {@code path} is a placeholder, given only its {@code zrepl:placeholder} value: only if
+   * the value is the hash of its own path (the property inherits to children, and the hash of
+   * another path does not fit). Without the property's source a zrepl 0.1+ placeholder ({@code on})
+   * cannot be told from its inheriting children: prefer {@link #isPlaceholder(DatasetPath,
+   * Property)}.
    */
   static boolean isPlaceholder(DatasetPath path, String placeholderPropertyValue) {
     return placeholderPropertyValue.equals(placeholderHash(path));
+  }
+
+  /**
+   * Whether {@code path} is a placeholder, given its {@code zrepl:placeholder} property: as zrepl
+   * 0.7 decides ({@code isLocalPlaceholderPropertyValuePlaceholder}), the property must be set
+   * locally (not inherited from a placeholder parent) to {@code on} (what zrepl 0.1 and later
+   * create) or to the hash of the path (what the seed and zrepl4j create); {@code off} (zrepl's
+   * mark of a replaced placeholder) and anything else is not one.
+   */
+  static boolean isPlaceholder(DatasetPath path, Property placeholderProperty) {
+    if (!placeholderProperty.source().equals("local")) {
+      return false;
+    }
+    var v = placeholderProperty.value();
+    return v.equals("on") || v.equals(placeholderHash(path));
   }
 
   /** Rejects property names that would change the meaning of a command line. */

@@ -311,4 +311,27 @@ class RealZfsTest {
     assertThat(Zfs.placeholderHash(DatasetPath.parse("tank/foo")))
         .isEqualTo("29f44728711ec79feda8db841338832ca7977e3ec9f7d001ea80f273d0e39725");
   }
+
+  @Test
+  void placeholdersAreLocalOnOrTheHashOfTheirOwnPathAsInZrepl() {
+    var p = DatasetPath.parse("tank/foo");
+    // zrepl 0.1+ creates `zfs create -o zrepl:placeholder=on`; the seed and zrepl4j the hash
+    assertThat(Zfs.isPlaceholder(p, new Property("on", "local"))).isTrue();
+    assertThat(Zfs.isPlaceholder(p, new Property(Zfs.placeholderHash(p), "local"))).isTrue();
+    // a child of a placeholder inherits the marker: it is real data
+    assertThat(Zfs.isPlaceholder(p, new Property("on", "inherited from tank"))).isFalse();
+    assertThat(
+            Zfs.isPlaceholder(
+                p,
+                new Property(
+                    Zfs.placeholderHash(DatasetPath.parse("tank")), "inherited from tank")))
+        .isFalse();
+    // zrepl's mark of a replaced placeholder, the hash of another path, unset
+    assertThat(Zfs.isPlaceholder(p, new Property("off", "local"))).isFalse();
+    assertThat(
+            Zfs.isPlaceholder(
+                p, new Property(Zfs.placeholderHash(DatasetPath.parse("tank")), "local")))
+        .isFalse();
+    assertThat(Zfs.isPlaceholder(p, new Property("-", "-"))).isFalse();
+  }
 }
