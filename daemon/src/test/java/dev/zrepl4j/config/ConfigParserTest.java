@@ -51,8 +51,8 @@ class ConfigParserTest {
     assertThat(g.logging().get(1).level()).isEqualTo("info");
     assertThat(g.logging().get(1).format()).isEqualTo("logfmt");
     assertThat(g.monitoring()).isEqualTo(new DaemonConfig.Monitoring(":9811", false));
-    assertThat(g.controlSockpath()).isEqualTo(Path.of("/var/run/zrepl/control"));
-    assertThat(g.stdinserverSockdir()).isEqualTo(Path.of("/var/run/zrepl/stdinserver"));
+    assertThat(g.controlSockpath()).isEqualTo(Path.of("/var/run/zrepl4j/control"));
+    assertThat(g.stdinserverSockdir()).isEqualTo(Path.of("/var/run/zrepl4j/stdinserver"));
 
     var push = (Job.Push) c.job("prod_to_backup").orElseThrow();
     var tls = (Connect.Tls) push.connect();
