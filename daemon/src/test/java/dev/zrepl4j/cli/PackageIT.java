@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -286,6 +287,14 @@ class PackageIT {
           fail(
               "the installed daemon did not exit within 60 s of SIGTERM:\n"
                   + Files.readString(log));
+        }
+      }
+      // the runtime directory the daemon made (systemd's RuntimeDirectory= would remove it too)
+      for (var d : List.of("/var/run/zrepl4j/stdinserver", "/var/run/zrepl4j")) {
+        try {
+          Files.deleteIfExists(Path.of(d));
+        } catch (DirectoryNotEmptyException e) {
+          // another daemon's sockets: leave them
         }
       }
     }

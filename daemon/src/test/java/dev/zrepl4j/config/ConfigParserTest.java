@@ -51,8 +51,8 @@ class ConfigParserTest {
     assertThat(g.logging().get(1).level()).isEqualTo("info");
     assertThat(g.logging().get(1).format()).isEqualTo("logfmt");
     assertThat(g.monitoring()).isEqualTo(new DaemonConfig.Monitoring(":9811", false));
-    assertThat(g.controlSockpath()).isEqualTo(Path.of("/var/run/zrepl4j/control"));
-    assertThat(g.stdinserverSockdir()).isEqualTo(Path.of("/var/run/zrepl4j/stdinserver"));
+    assertThat(g.controlSockpath()).isEqualTo(Path.of("/var/run/zrepl/control"));
+    assertThat(g.stdinserverSockdir()).isEqualTo(Path.of("/var/run/zrepl/stdinserver"));
 
     var push = (Job.Push) c.job("prod_to_backup").orElseThrow();
     var tls = (Connect.Tls) push.connect();
@@ -155,6 +155,18 @@ class ConfigParserTest {
     var names = ((Snapshotting.Cron) local.snapshotting()).names();
     assertThat(names.location()).isEqualTo("Europe/Berlin");
     assertThat(local.pruning().keepSender()).isEmpty();
+  }
+
+  /**
+   * The sockets default to /var/run/zrepl4j (not zrepl's /var/run/zrepl): the package's systemd
+   * unit makes that directory (RuntimeDirectory=zrepl4j zrepl4j/stdinserver, mode 0700), and zrepl
+   * and zrepl4j can run side by side during a takeover.
+   */
+  @Test
+  void defaultSocketsAreWhereThePackagesUnitPutsThem() {
+    var g = ConfigParser.parse("jobs: []\n", dir.resolve("zrepl.yml")).global();
+    assertThat(g.controlSockpath()).isEqualTo(Path.of("/var/run/zrepl4j/control"));
+    assertThat(g.stdinserverSockdir()).isEqualTo(Path.of("/var/run/zrepl4j/stdinserver"));
   }
 
   @Test
