@@ -141,6 +141,11 @@ class PackageIT {
         .isEqualTo("rwx------");
     assertThat(Files.readString(Path.of("/usr/share/doc/zrepl4j/copyright")))
         .contains("License: MIT");
+    // the repository's THIRD-PARTY is the one the package ships (regenerate it when the
+    // dependencies change: the command is in its header)
+    assertThat(Files.readString(Path.of("/usr/share/doc/zrepl4j/THIRD-PARTY")))
+        .as("THIRD-PARTY of the repository vs the package's")
+        .isEqualTo(Files.readString(REPO.resolve("THIRD-PARTY")));
     assertThat(Files.readString(Path.of("/usr/share/doc/zrepl4j/THIRD-PARTY")))
         .contains("org.mariadb.jdbc:mariadb-java-client", "LGPL-2.1", "info.picocli:picocli");
     // the LGPL driver is its own jar, not inside ours
