@@ -10,6 +10,7 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -110,6 +111,12 @@ class PackageIT {
     // --- install the old one, change its config, upgrade: the change stays ----------------------
     assertThat(dpkg("-i", oldDeb.toString()).out()).contains("zrepl4j: installed.");
     assertThat(Files.readString(CONFIG)).contains("jobs: []");
+    // enabled for multi-user.target by the postinst (deb-systemd-helper works without systemd)
+    var wants = Path.of("/etc/systemd/system/multi-user.target.wants/zrepl4j.service");
+    boolean helper = Files.isExecutable(Path.of("/usr/bin/deb-systemd-helper"));
+    if (helper) {
+      assertThat(wants).isSymbolicLink();
+    }
     var marker = "# changed by PackageIT " + UUID.randomUUID();
     Files.writeString(CONFIG, marker + "\n", StandardOpenOption.APPEND);
     var upgrade = dpkg("-i", deb.toString());
@@ -314,6 +321,10 @@ class PackageIT {
     assertThat(CONFIG.getParent()).doesNotExist();
     assertThat(Path.of("/etc/default/zrepl4j")).doesNotExist();
     assertThat(run(List.of("dpkg-query", "-W", "zrepl4j"), Map.of(), 60).exit()).isNotZero();
+    // no enablement or mask left behind
+    assertThat(Files.exists(wants, LinkOption.NOFOLLOW_LINKS)).as(wants.toString()).isFalse();
+    var mask = Path.of("/etc/systemd/system/zrepl4j.service");
+    assertThat(Files.exists(mask, LinkOption.NOFOLLOW_LINKS)).as(mask.toString()).isFalse();
   }
 
   /** dpkg ARGS, retried while another dpkg/apt holds its lock (other tests of this machine). */
