@@ -183,6 +183,7 @@ class PackageIT {
             "ExecStart=/usr/bin/zrepl4j --config /etc/zrepl4j/zrepl.yml daemon",
             "RuntimeDirectory=zrepl4j",
             "RuntimeDirectoryMode=0700",
+            "SuccessExitStatus=143",
             "ProtectSystem=strict");
 
     // --- version, man page, configcheck of the shipped config ----------------------------------
