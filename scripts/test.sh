@@ -27,6 +27,11 @@ scripts/zfs-fuse.sh up
 command -v tmux >/dev/null ||
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tmux) >/dev/null
 
+# --- the package test (PackageIT builds the .deb, installs it with dpkg -i, runs
+# `systemd-analyze verify` on its unit and `man zrepl4j`; PID 1 need not be systemd)
+{ command -v systemd-analyze >/dev/null && command -v man >/dev/null; } ||
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd man-db) >/dev/null
+
 # --- Prometheus for the monitoring tests (PrometheusIT starts its own server on 127.0.0.1 with its
 # own config and storage in a temporary directory, and runs promtool on examples/prometheus-alerts.yml)
 { [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ]; } ||

@@ -29,17 +29,17 @@ public record DaemonConfig(Path file, Global global, List<Job> jobs) {
    *
    * @param logging the outlets; zrepl's default (stdout, warn, human) when none are given
    * @param monitoring at most one prometheus listener
-   * @param controlSockpath {@code control.sockpath} (default /var/run/zrepl/control)
+   * @param controlSockpath {@code control.sockpath} (default /var/run/zrepl4j/control)
    * @param stdinserverSockdir {@code serve.stdinserver.sockdir} (default
-   *     /var/run/zrepl/stdinserver)
+   *     /var/run/zrepl4j/stdinserver)
    */
   public record Global(
       List<LogOutlet> logging,
       @Nullable Monitoring monitoring,
       Path controlSockpath,
       Path stdinserverSockdir) {
-    public static final Path DEFAULT_CONTROL_SOCKPATH = Path.of("/var/run/zrepl/control");
-    public static final Path DEFAULT_STDINSERVER_SOCKDIR = Path.of("/var/run/zrepl/stdinserver");
+    public static final Path DEFAULT_CONTROL_SOCKPATH = Path.of("/var/run/zrepl4j/control");
+    public static final Path DEFAULT_STDINSERVER_SOCKDIR = Path.of("/var/run/zrepl4j/stdinserver");
 
     public Global {
       logging = List.copyOf(logging);

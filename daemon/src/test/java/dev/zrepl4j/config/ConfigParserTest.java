@@ -157,6 +157,18 @@ class ConfigParserTest {
     assertThat(local.pruning().keepSender()).isEmpty();
   }
 
+  /**
+   * The sockets default to /var/run/zrepl4j (not zrepl's /var/run/zrepl): the package's systemd
+   * unit makes that directory (RuntimeDirectory=zrepl4j zrepl4j/stdinserver, mode 0700), and zrepl
+   * and zrepl4j can run side by side during a takeover.
+   */
+  @Test
+  void defaultSocketsAreWhereThePackagesUnitPutsThem() {
+    var g = ConfigParser.parse("jobs: []\n", dir.resolve("zrepl.yml")).global();
+    assertThat(g.controlSockpath()).isEqualTo(Path.of("/var/run/zrepl4j/control"));
+    assertThat(g.stdinserverSockdir()).isEqualTo(Path.of("/var/run/zrepl4j/stdinserver"));
+  }
+
   @Test
   void defaultsAreZrepls() {
     var c =

@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
@@ -120,7 +121,12 @@ class SinkLoadIT {
               .formatted(sock, dir.resolve("stdin"), dst.path("sink"), port, clients);
       var rpc = RpcOptions.defaults();
       long started = System.nanoTime();
-      try (var sink = DaemonProcess.start(dir, "sink", yaml, sock);
+      // -Dload.sink.javaopts="..." runs the sink with those JVM options (e.g. the package's
+      // daemon options from packaging/zrepl4j.launcher), through JAVA_TOOL_OPTIONS
+      var javaOpts = System.getProperty("load.sink.javaopts", "");
+      var env =
+          javaOpts.isBlank() ? Map.<String, String>of() : Map.of("JAVA_TOOL_OPTIONS", javaOpts);
+      try (var sink = DaemonProcess.start(dir, "sink", yaml, sock, env);
           var proxy = new TcpProxy(port);
           var workers = Executors.newFixedThreadPool(CLIENTS)) {
         var rss = new RssSampler(sink.pid());
