@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The fault harness ({@link FaultHarness}) as a test: CI's short pass injects {@code
+ * The fault harness ({@link FaultHarness}) on zfs-fuse as a test: CI's short pass injects {@code
  * faults.iterations} faults (20 by default: every kind twice) under a fixed seed (CI must not
  * gamble), each of which must be survived. {@code scripts/faults.sh} runs the long campaign through
  * this test with system properties: {@code faults.iterations}, {@code faults.seed} (CI's fixed seed
@@ -27,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  * third of the stalls outlast the 60 s read timeout), {@code faults.kinds} (comma-separated kinds
  * only), {@code faults.minutes} (no fault started after that; the figures count what ran), {@code
  * faults.replay} with {@code faults.kind} (one printed iteration alone). The figures go to stdout
- * and to {@code target/faults.txt}.
+ * and to {@code target/faults.txt}. {@link FaultHarnessGuestIT} is the same on the OpenZFS guest.
  */
 // a long campaign takes hours; every wait inside has its own deadline (FaultHarness.Settings)
 @Timeout(value = 12, unit = TimeUnit.HOURS)
@@ -39,10 +39,26 @@ class FaultHarnessIT {
 
   @Test
   void everyInjectedFaultIsSurvived() throws Exception {
-    int n = Integer.getInteger("faults.iterations", 20);
+    campaign(dir, FaultPools::fuse, 20, CI_SEED, Path.of("target/faults.txt"));
+  }
+
+  /** Makes the pools of a campaign. */
+  @FunctionalInterface
+  interface Pools {
+    FaultPools make() throws IOException;
+  }
+
+  /**
+   * Runs a campaign (or one replayed iteration) as the system properties say, {@code iterations}
+   * faults under {@code ciSeed} unless they say otherwise; asserts that every fault was survived
+   * and (without {@code faults.minutes}) that all were injected; returns the outcomes.
+   */
+  static List<FaultHarness.Outcome> campaign(
+      Path dir, Pools pools, int iterations, long ciSeed, Path report) throws Exception {
+    int n = Integer.getInteger("faults.iterations", iterations);
     // parsed strictly: Long.getLong fell back to CI's seed for a seed it could not parse
     var seedText = System.getProperty("faults.seed");
-    long seed = seedText == null ? CI_SEED : Long.parseLong(seedText.strip());
+    long seed = seedText == null ? ciSeed : Long.parseLong(seedText.strip());
     boolean longStalls = Boolean.getBoolean("faults.longStalls");
     var only = EnumSet.noneOf(FaultHarness.Kind.class);
     for (var k : System.getProperty("faults.kinds", "").split(",")) {
@@ -59,7 +75,6 @@ class FaultHarnessIT {
             longStalls ? Duration.ofSeconds(300) : Duration.ofSeconds(180),
             Set.copyOf(only),
             Duration.ofMinutes(Long.getLong("faults.minutes", 600)));
-    var report = Path.of("target/faults.txt");
     var text = new ByteArrayOutputStream();
     try (var out =
         new PrintStream(
@@ -69,7 +84,7 @@ class FaultHarnessIT {
       out.println(
           "faults: seed " + seed + ", " + n + " faults" + (longStalls ? ", long stalls" : ""));
       List<FaultHarness.Outcome> outcomes;
-      try (var h = FaultHarness.start(dir, out, settings)) {
+      try (var h = FaultHarness.start(dir, out, settings, pools.make())) {
         var replay = System.getProperty("faults.replay");
         if (replay != null && !replay.isBlank()) {
           var kind = FaultHarness.Kind.valueOf(System.getProperty("faults.kind", "").strip());
@@ -83,6 +98,7 @@ class FaultHarnessIT {
       if (!System.getProperties().containsKey("faults.minutes")) {
         assertThat(outcomes).as("faults injected").hasSize(replayOrN(n));
       }
+      return outcomes;
     }
   }
 
