@@ -638,14 +638,15 @@ final class FaultHarness implements AutoCloseable {
     if (!pools.resumeToken(p).isEmpty()) {
       throw new Broken("a resume token is still on " + p + " after the replication converged");
     }
-    if (receiverSnapshots(fs).stream().noneMatch(v -> v.guid() == t.toGuid())) {
+    var state = state();
+    if (state.receiverSnapshots(fs).stream().noneMatch(v -> v.guid() == t.toGuid())) {
       throw new Broken("the resumed " + t.toName() + " is not on the receiver");
     }
     long wire = proxy.forwarded() - tokenWire;
     String full;
     if (t.incremental()) {
       var from =
-          senderVersions(fs).stream()
+          state.senderVersions(fs).stream()
               .filter(v -> v.guid() == t.fromGuid())
               .min(Comparator.comparing(v -> !v.isSnapshot()));
       if (from.isEmpty()) {
@@ -869,9 +870,10 @@ final class FaultHarness implements AutoCloseable {
   private int converge() throws IOException, InterruptedException, Broken {
     var s = awaitQuiet();
     for (int n = 0; ; n++) {
-      checkBase();
+      var state = state();
+      checkBase(state);
       var last = s.lastRun();
-      if (last != null && last.ok() && sameNewest()) {
+      if (last != null && last.ok() && sameNewest(state)) {
         return n;
       }
       if (n == settings.maxRuns()) {
@@ -931,8 +933,9 @@ final class FaultHarness implements AutoCloseable {
   }
 
   private void forgetReceiver() throws IOException {
+    var state = state();
     for (var fs : FILESYSTEMS) {
-      receiverBefore.put(fs, receiverSnapshots(fs));
+      receiverBefore.put(fs, state.receiverSnapshots(fs));
     }
   }
 
@@ -942,40 +945,55 @@ final class FaultHarness implements AutoCloseable {
     return DatasetPath.parse(pools.dst("sink") + "/client1/" + pools.src(fs));
   }
 
-  /** The sender's snapshots and bookmarks of {@code fs}, oldest first. */
-  private List<FilesystemVersion> senderVersions(String fs) throws IOException {
-    return sorted(pools.versions(pools.src(fs)), false);
-  }
-
-  private List<FilesystemVersion> senderSnapshots(String fs) throws IOException {
-    return sorted(pools.versions(pools.src(fs)), true);
-  }
-
-  private List<FilesystemVersion> receiverSnapshots(String fs) throws IOException {
-    var p = received(fs);
-    if (!pools.exists(p)) {
-      return List.of();
+  /**
+   * Both sides' versions of every filesystem at one moment, oldest first (one listing: on the guest
+   * every {@code zfs} command is an ssh round trip into a slow machine).
+   */
+  private record State(
+      Map<String, List<FilesystemVersion>> sender, Map<String, List<FilesystemVersion>> receiver) {
+    /** The sender's snapshots and bookmarks. */
+    List<FilesystemVersion> senderVersions(String fs) {
+      return sender.getOrDefault(fs, List.of());
     }
-    return sorted(pools.versions(p), true);
+
+    List<FilesystemVersion> senderSnapshots(String fs) {
+      return senderVersions(fs).stream().filter(FilesystemVersion::isSnapshot).toList();
+    }
+
+    List<FilesystemVersion> receiverSnapshots(String fs) {
+      return receiver.getOrDefault(fs, List.of()).stream()
+          .filter(FilesystemVersion::isSnapshot)
+          .toList();
+    }
   }
 
-  private static List<FilesystemVersion> sorted(
-      List<FilesystemVersion> versions, boolean onlySnapshots) {
-    var l = new ArrayList<FilesystemVersion>();
-    for (var v : versions) {
-      if (v.isSnapshot() || !onlySnapshots) {
-        l.add(v);
-      }
+  private State state() throws IOException {
+    var paths = new ArrayList<DatasetPath>();
+    for (var fs : FILESYSTEMS) {
+      paths.add(pools.src(fs));
+      paths.add(received(fs));
     }
+    var all = pools.versions(paths);
+    var sender = new HashMap<String, List<FilesystemVersion>>();
+    var receiver = new HashMap<String, List<FilesystemVersion>>();
+    for (var fs : FILESYSTEMS) {
+      sender.put(fs, sorted(all.getOrDefault(pools.src(fs), List.of())));
+      receiver.put(fs, sorted(all.getOrDefault(received(fs), List.of())));
+    }
+    return new State(sender, receiver);
+  }
+
+  private static List<FilesystemVersion> sorted(List<FilesystemVersion> versions) {
+    var l = new ArrayList<>(versions);
     l.sort(Comparator.comparingLong(FilesystemVersion::createTxg));
-    return l;
+    return List.copyOf(l);
   }
 
   /** Whether every filesystem's newest snapshot on the receiver is the sender's newest. */
-  private boolean sameNewest() throws IOException {
+  private static boolean sameNewest(State state) {
     for (var fs : FILESYSTEMS) {
-      var s = senderSnapshots(fs);
-      var d = receiverSnapshots(fs);
+      var s = state.senderSnapshots(fs);
+      var d = state.receiverSnapshots(fs);
       if (s.isEmpty() || d.isEmpty() || s.getLast().guid() != d.getLast().guid()) {
         return false;
       }
@@ -987,14 +1005,14 @@ final class FaultHarness implements AutoCloseable {
    * The base of the next incremental (the receiver's newest snapshot) is still on the sender: as a
    * snapshot, or where ZFS has bookmarks, as a bookmark (zrepl sends from the cursor).
    */
-  private void checkBase() throws IOException, Broken {
+  private static void checkBase(State state) throws Broken {
     for (var fs : FILESYSTEMS) {
-      var d = receiverSnapshots(fs);
+      var d = state.receiverSnapshots(fs);
       if (d.isEmpty()) {
         continue;
       }
       long guid = d.getLast().guid();
-      if (senderVersions(fs).stream().noneMatch(v -> v.guid() == guid)) {
+      if (state.senderVersions(fs).stream().noneMatch(v -> v.guid() == guid)) {
         throw new Broken(
             "the base of the next incremental of "
                 + fs
@@ -1017,11 +1035,12 @@ final class FaultHarness implements AutoCloseable {
   private void check() throws IOException, InterruptedException, Broken {
     for (int attempt = 0; ; attempt++) {
       var before = awaitQuiet();
-      checkOnce();
+      var state = state();
+      checkOnce(state);
       var after = push.job("push");
       if (after.runs() == before.runs() && quiet(after)) {
         for (var fs : FILESYSTEMS) {
-          receiverBefore.put(fs, receiverSnapshots(fs));
+          receiverBefore.put(fs, state.receiverSnapshots(fs));
         }
         return;
       }
@@ -1031,11 +1050,14 @@ final class FaultHarness implements AutoCloseable {
     }
   }
 
-  private void checkOnce() throws IOException, InterruptedException, Broken {
+  private void checkOnce(State state) throws IOException, InterruptedException, Broken {
     noZfsLeft();
+    var compare = new ArrayList<FaultPools.Compare>();
+    var sendersNewest = new ArrayList<FilesystemVersion>();
+    var receiversNewest = new ArrayList<FilesystemVersion>();
     for (var fs : FILESYSTEMS) {
-      var all = senderVersions(fs);
-      var s = sorted(all, true);
+      var all = state.senderVersions(fs);
+      var s = state.senderSnapshots(fs);
       var seen = senderSeen.computeIfAbsent(fs, k -> new HashMap<>());
       for (var v : s) {
         var was = seen.putIfAbsent(v.name(), v.guid());
@@ -1043,7 +1065,7 @@ final class FaultHarness implements AutoCloseable {
           throw new Broken(fs + "@" + v.name() + " changed its guid on the sender");
         }
       }
-      var d = receiverSnapshots(fs);
+      var d = state.receiverSnapshots(fs);
       for (var v : d) {
         var g = seen.get(v.name());
         if (g == null || g != v.guid()) {
@@ -1097,11 +1119,26 @@ final class FaultHarness implements AutoCloseable {
           arrived.add(v.name());
         }
       }
-      var differs = pools.compareFiles(fs, received(fs), arrived);
-      if (!differs.isEmpty()) {
-        throw new Broken(differs);
-      }
+      compare.add(new FaultPools.Compare(fs, received(fs), arrived));
       holds(fs, all, d);
+      if (!pools.resumable()) {
+        long cursor = d.getLast().guid();
+        s.stream().filter(v -> v.guid() == cursor).forEach(sendersNewest::add);
+      }
+      receiversNewest.add(d.getLast());
+    }
+    var differs = pools.compareFiles(compare);
+    if (!differs.isEmpty()) {
+      throw new Broken(differs);
+    }
+    // (the tags of the holds counted above: one command on the guest)
+    var lacking = pools.lackingHold(sendersNewest, CURSOR_TAG);
+    if (!lacking.isEmpty()) {
+      throw new Broken("sender " + lacking + " lacks " + CURSOR_TAG);
+    }
+    lacking = pools.lackingHold(receiversNewest, LAST_RECEIVED_TAG);
+    if (!lacking.isEmpty()) {
+      throw new Broken("receiver " + lacking + " lacks " + LAST_RECEIVED_TAG);
     }
   }
 
@@ -1144,9 +1181,6 @@ final class FaultHarness implements AutoCloseable {
                 + want
                 + (want == 1 ? " (the cursor)" : " (a step or an old cursor hold left)"));
       }
-      if (want == 1 && !pools.hasHold(v, CURSOR_TAG)) {
-        throw new Broken("sender " + v.filesystem() + "@" + v.name() + " lacks " + CURSOR_TAG);
-      }
     }
     if (!cursorHold && senderAll.stream().noneMatch(v -> !v.isSnapshot())) {
       throw new Broken(
@@ -1169,10 +1203,6 @@ final class FaultHarness implements AutoCloseable {
                 + v.userRefs()
                 + " holds, expected "
                 + want);
-      }
-      if (want == 1 && !pools.hasHold(v, LAST_RECEIVED_TAG)) {
-        throw new Broken(
-            "receiver " + v.filesystem() + "@" + v.name() + " lacks " + LAST_RECEIVED_TAG);
       }
     }
   }

@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -71,11 +72,12 @@ sealed interface FaultPools extends AutoCloseable permits FaultPools.Fuse, Fault
   /** {@code zfs snapshot [-r] dataset@name}. */
   void snapshot(DatasetPath dataset, String name, boolean recursive) throws IOException;
 
-  /** The snapshots and bookmarks of {@code fs}, with userrefs (unordered). */
-  List<FilesystemVersion> versions(DatasetPath fs) throws IOException;
-
-  /** Whether the dataset exists. */
-  boolean exists(DatasetPath dataset) throws IOException;
+  /**
+   * The snapshots and bookmarks of each of {@code filesystems} (on either pool), with userrefs (one
+   * listing; a filesystem that does not exist is left out).
+   */
+  Map<DatasetPath, List<FilesystemVersion>> versions(List<DatasetPath> filesystems)
+      throws IOException;
 
   /** The receiving pool's free bytes. */
   long available() throws IOException;
@@ -83,17 +85,30 @@ sealed interface FaultPools extends AutoCloseable permits FaultPools.Fuse, Fault
   /** {@code zfs set reservation=} on {@code DST/filler}, in MiB (0: none). */
   void reserve(long mib) throws IOException;
 
-  /** Whether snapshot {@code v} has the user hold {@code tag}. */
-  boolean hasHold(FilesystemVersion v, String tag) throws IOException;
+  /** The snapshots of {@code snapshots} that lack the user hold {@code tag}, in words. */
+  List<String> lackingHold(List<FilesystemVersion> snapshots, String tag) throws IOException;
 
   /**
-   * The files of snapshots {@code names} of {@code received} by name: SHA-256 per file name, per
-   * snapshot; {@code expected} likewise from the sender's {@code fs}. Where only the heads can be
-   * read (zfs-fuse) only the newest name is compared, against the sender's live files.
+   * Snapshots to compare file by file with the sender's.
+   *
+   * @param fs the sender's filesystem, relative to its pool
+   * @param received its copy on the receiver
+   * @param names the snapshots (of both) to compare, the newest last
+   */
+  record Compare(String fs, DatasetPath received, List<String> names) {
+    public Compare {
+      names = List.copyOf(names);
+    }
+  }
+
+  /**
+   * Compares the files (SHA-256 per file name) of each {@link Compare}'s snapshots on both sides.
+   * Where only the heads can be read (zfs-fuse) the receiver's head against the sender's live
+   * files.
    *
    * @return the first difference in words, or "" if the files are the same
    */
-  String compareFiles(String fs, DatasetPath received, List<String> names) throws IOException;
+  String compareFiles(List<Compare> compares) throws IOException;
 
   /** The {@code zfs send}/{@code receive} processes of the two pools, in words (none: empty). */
   List<String> zfsLeft() throws IOException;
@@ -227,13 +242,10 @@ sealed interface FaultPools extends AutoCloseable permits FaultPools.Fuse, Fault
     }
 
     @Override
-    public List<FilesystemVersion> versions(DatasetPath fs) throws IOException {
-      return (fs.toString().startsWith(src.name + "/") ? src : dst).versions(fs);
-    }
-
-    @Override
-    public boolean exists(DatasetPath dataset) throws IOException {
-      return (dataset.toString().startsWith(src.name + "/") ? src : dst).exists(dataset);
+    public Map<DatasetPath, List<FilesystemVersion>> versions(List<DatasetPath> filesystems)
+        throws IOException {
+      // (one zfs-fuse holds both pools)
+      return src.zfs.listVersionsOfExisting(filesystems);
     }
 
     @Override
@@ -255,7 +267,18 @@ sealed interface FaultPools extends AutoCloseable permits FaultPools.Fuse, Fault
      * already exists" where it is, and is undone at once where it was not).
      */
     @Override
-    public boolean hasHold(FilesystemVersion v, String tag) throws IOException {
+    public List<String> lackingHold(List<FilesystemVersion> snapshots, String tag)
+        throws IOException {
+      var l = new ArrayList<String>();
+      for (var v : snapshots) {
+        if (!hasHold(v, tag)) {
+          l.add(v.filesystem() + "@" + v.name());
+        }
+      }
+      return l;
+    }
+
+    private static boolean hasHold(FilesystemVersion v, String tag) throws IOException {
       var snap = v.filesystem() + "@" + v.name();
       var p = new ProcessBuilder("zfs", "hold", tag, snap).redirectErrorStream(true).start();
       var text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -278,8 +301,17 @@ sealed interface FaultPools extends AutoCloseable permits FaultPools.Fuse, Fault
 
     /** zfs-fuse cannot mount a snapshot: the receiver's head against the sender's live files. */
     @Override
-    public String compareFiles(String fs, DatasetPath received, List<String> names)
-        throws IOException {
+    public String compareFiles(List<Compare> compares) throws IOException {
+      for (var c : compares) {
+        var differs = compareHeads(c.fs(), c.received());
+        if (!differs.isEmpty()) {
+          return differs;
+        }
+      }
+      return "";
+    }
+
+    private String compareHeads(String fs, DatasetPath received) throws IOException {
       var expected = digests(src.mounted(fs));
       var mnt = dst.mountReadOnly(received);
       Map<String, String> actual;
@@ -472,13 +504,9 @@ sealed interface FaultPools extends AutoCloseable permits FaultPools.Fuse, Fault
     }
 
     @Override
-    public List<FilesystemVersion> versions(DatasetPath fs) throws IOException {
-      return new ArrayList<>(zfs.listVersions(List.of(fs)).get(fs));
-    }
-
-    @Override
-    public boolean exists(DatasetPath dataset) {
-      return guest.exists(dataset.toString());
+    public Map<DatasetPath, List<FilesystemVersion>> versions(List<DatasetPath> filesystems)
+        throws IOException {
+      return zfs.listVersionsOfExisting(filesystems);
     }
 
     @Override
@@ -493,9 +521,24 @@ sealed interface FaultPools extends AutoCloseable permits FaultPools.Fuse, Fault
           .ok();
     }
 
+    /** One {@code zfs holds} for all. */
     @Override
-    public boolean hasHold(FilesystemVersion v, String tag) {
-      return guest.holds(v.filesystem() + "@" + v.name()).contains(tag);
+    public List<String> lackingHold(List<FilesystemVersion> snapshots, String tag) {
+      if (snapshots.isEmpty()) {
+        return List.of();
+      }
+      var argv = new ArrayList<String>(List.of("holds", "-H"));
+      for (var v : snapshots) {
+        argv.add(v.filesystem() + "@" + v.name());
+      }
+      var have = new HashSet<String>();
+      for (var line : guest.zfs(argv.toArray(String[]::new)).ok().lines().toList()) {
+        var f = line.split("\t");
+        if (f.length >= 2 && f[1].equals(tag)) {
+          have.add(f[0]);
+        }
+      }
+      return argv.subList(2, argv.size()).stream().filter(n -> !have.contains(n)).toList();
     }
 
     /**
@@ -503,25 +546,29 @@ sealed interface FaultPools extends AutoCloseable permits FaultPools.Fuse, Fault
      * and unloaded after (the copies stay locked, as on a backup server without the key).
      */
     @Override
-    public String compareFiles(String fs, DatasetPath received, List<String> names) {
-      if (names.isEmpty()) {
-        return "";
-      }
-      var sender = src(fs).toString();
+    public String compareFiles(List<Compare> compares) {
       var script = new StringBuilder("set -e; d=$(mktemp -d);");
-      script.append(" loaded=$(zfs get -H -o value keystatus '").append(received).append("');");
-      script.append(" [ \"$loaded\" = available ] || zfs load-key -L file://").append(KEY);
-      script.append(" '").append(received).append("';");
       script.append(" sums() { mount -t zfs -o ro \"$1\" $d; (cd $d && find . -type f |");
       script.append(" LC_ALL=C sort | xargs -r sha256sum); umount $d; };");
-      for (var n : names) {
-        script.append(" echo '== sender ").append(n).append("'; sums '");
-        script.append(sender).append('@').append(n).append("';");
-        script.append(" echo '== receiver ").append(n).append("'; sums '");
-        script.append(received).append('@').append(n).append("';");
+      for (var c : compares) {
+        if (c.names().isEmpty()) {
+          continue;
+        }
+        var received = c.received().toString();
+        var sender = src(c.fs()).toString();
+        script.append(" loaded=$(zfs get -H -o value keystatus '").append(received).append("');");
+        script.append(" [ \"$loaded\" = available ] || zfs load-key -L file://").append(KEY);
+        script.append(" '").append(received).append("';");
+        for (var n : c.names()) {
+          script.append(" echo '== ").append(sender).append('@').append(n).append("'; sums '");
+          script.append(sender).append('@').append(n).append("';");
+          script.append(" echo '== ").append(received).append('@').append(n).append("'; sums '");
+          script.append(received).append('@').append(n).append("';");
+        }
+        script.append(" [ \"$loaded\" = available ] || zfs unload-key '").append(received);
+        script.append("';");
       }
-      script.append(" [ \"$loaded\" = available ] || zfs unload-key '").append(received);
-      script.append("'; rmdir $d");
+      script.append(" rmdir $d");
       var out = guest.sh(script.toString());
       var blocks = new LinkedHashMap<String, StringBuilder>();
       StringBuilder current = null;
@@ -533,18 +580,20 @@ sealed interface FaultPools extends AutoCloseable permits FaultPools.Fuse, Fault
           current.append(line).append('\n');
         }
       }
-      for (var n : names) {
-        var s = String.valueOf(blocks.get("sender " + n));
-        var r = String.valueOf(blocks.get("receiver " + n));
-        if (!s.equals(r)) {
-          return "the files of "
-              + received
-              + "@"
-              + n
-              + " differ from the sender's: expected\n"
-              + s
-              + "got\n"
-              + r;
+      for (var c : compares) {
+        for (var n : c.names()) {
+          var s = String.valueOf(blocks.get(src(c.fs()) + "@" + n));
+          var r = String.valueOf(blocks.get(c.received() + "@" + n));
+          if (!s.equals(r) || s.isBlank()) {
+            return "the files of "
+                + c.received()
+                + "@"
+                + n
+                + " differ from the sender's: expected\n"
+                + s
+                + "got\n"
+                + r;
+          }
         }
       }
       return "";
