@@ -530,6 +530,13 @@ final class FaultHarness implements AutoCloseable {
     switch (kind) {
       case KILL_SENDER_DAEMON -> {
         push.kill9();
+        if (pools.resumable() && r.nextBoolean()) {
+          // what the killed daemon had written is in socket buffers and would still arrive (up
+          // to several MiB: often the whole rest of the stream); half the time it is lost, as
+          // when the sending host dies, so that the receive is cut short and must be resumed
+          moment.append(", its bytes in flight dropped (").append(proxy.cutAll());
+          moment.append(" sockets cut)");
+        }
         proxy.release();
         pause(r, 2000);
         watchToken(fs, midRun[0], Duration.ofSeconds(10));
