@@ -85,8 +85,22 @@ final class DaemonProcess implements AutoCloseable {
     awaitControlSocket();
   }
 
+  /**
+   * Waits until the daemon answers on its control socket (within 180 s: a loaded machine whose
+   * daemons run the guest's zfs took more than 90); a daemon that does not is killed, so that no
+   * failed start leaves one behind.
+   */
   private void awaitControlSocket() throws IOException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+    try {
+      awaitAnswer();
+    } catch (AssertionError | IOException | RuntimeException e) {
+      process.destroyForcibly();
+      throw e;
+    }
+  }
+
+  private void awaitAnswer() throws IOException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
     while (System.nanoTime() < deadline) {
       if (!process.isAlive()) {
         fail("daemon exited with " + process.exitValue() + ":\n" + logText());

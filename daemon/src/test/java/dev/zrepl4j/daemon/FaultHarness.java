@@ -195,7 +195,13 @@ final class FaultHarness implements AutoCloseable {
     }
     pools.snapshot(pools.src("data"), "zrepl_f0000", true);
     sink = DaemonProcess.start(dir, "sink", sinkConfig(), sock("sink"), env(sinkClock));
-    push = DaemonProcess.start(dir, "push", pushConfig(), sock("push"), env(pushClock));
+    try {
+      push = DaemonProcess.start(dir, "push", pushConfig(), sock("push"), env(pushClock));
+    } catch (IOException | RuntimeException | AssertionError e) {
+      // (the pools are closed by start(); the sink must not outlive them)
+      sink.kill9();
+      throw e;
+    }
   }
 
   /**

@@ -599,8 +599,12 @@ sealed interface FaultPools extends AutoCloseable permits FaultPools.Fuse, Fault
       return "";
     }
 
+    /** The command is on our pools (a resumed send names only its token: ours, the guest is). */
     private boolean ours(String args) {
-      return args.contains(SRC + "/") || args.contains(SRC + "@") || args.contains(DST + "/");
+      return args.contains(SRC + "/")
+          || args.contains(SRC + "@")
+          || args.contains(DST + "/")
+          || args.matches("(.* )?-t .*");
     }
 
     @Override
@@ -636,7 +640,8 @@ sealed interface FaultPools extends AutoCloseable permits FaultPools.Fuse, Fault
         var m = GUEST_ZFS.matcher(line);
         if (m.matches()
             && (m.group(2).equals(verb) || (verb.equals("recv") && m.group(2).equals("receive")))
-            && m.group(3).contains(pool + "/")) {
+            && (m.group(3).contains(pool + "/")
+                || (verb.equals("send") && m.group(3).matches("(.* )?-t .*")))) {
           killed.add(m.group(1));
         }
       }
