@@ -118,9 +118,21 @@ final class DaemonProcess implements AutoCloseable {
     awaitControlSocket();
   }
 
+  /**
+   * Waits until the daemon answers on its control socket (within 300 s: on a loaded machine daemons
+   * took more than 90 to start, on zfs-fuse and on the guest); a daemon that does not is killed, so
+   * that no failed start leaves one behind.
+   */
   private void awaitControlSocket() throws IOException {
-    // generous: on a machine at a load of 30 a JVM and its zfs probes took 90 s to start (the
-    // 200-fault run failed there on this deadline, not on the daemon)
+    try {
+      awaitAnswer();
+    } catch (AssertionError | IOException | RuntimeException e) {
+      process.destroyForcibly();
+      throw e;
+    }
+  }
+
+  private void awaitAnswer() throws IOException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
     while (System.nanoTime() < deadline) {
       if (!process.isAlive()) {

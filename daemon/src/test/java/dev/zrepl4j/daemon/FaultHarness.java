@@ -1,16 +1,13 @@
 package dev.zrepl4j.daemon;
 
-import dev.zrepl4j.replication.FuseFixture;
-import dev.zrepl4j.replication.Trees;
 import dev.zrepl4j.zfs.DatasetPath;
 import dev.zrepl4j.zfs.FilesystemVersion;
+import dev.zrepl4j.zfs.ResumeToken;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -23,9 +20,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Random;
 import java.util.Set;
-import java.util.TreeMap;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -104,6 +101,9 @@ final class FaultHarness implements AutoCloseable {
    * @param failure the broken invariant, or null if survived
    * @param runs wakeups needed after the fault's own run to converge
    * @param seconds how long the iteration took
+   * @param tokenLeft whether the fault left a resume token on the receiver (resumable pools)
+   * @param resumed whether a run after the fault resumed an interrupted receive ({@code zfs send
+   *     -t})
    */
   record Outcome(
       int iteration,
@@ -113,7 +113,9 @@ final class FaultHarness implements AutoCloseable {
       boolean midRun,
       @Nullable String failure,
       int runs,
-      double seconds) {
+      double seconds,
+      boolean tokenLeft,
+      boolean resumed) {
     boolean survived() {
       return failure == null;
     }
@@ -129,17 +131,25 @@ final class FaultHarness implements AutoCloseable {
   }
 
   static final List<String> FILESYSTEMS = List.of("data", "data/a", "data/a/b");
+  static final Set<Kind> KILLS =
+      Set.of(
+          Kind.KILL_SENDER_DAEMON,
+          Kind.KILL_RECEIVER_DAEMON,
+          Kind.KILL_ZFS_SEND,
+          Kind.KILL_ZFS_RECV);
   static final Path FAKETIME_LIB = Path.of("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1");
   private static final int KEEP_RECEIVER = 5;
   private static final int KEEP_SENDER = 3;
   private static final String CURSOR_TAG = "zrepl_CURSOR_J_push";
   private static final String LAST_RECEIVED_TAG = "zrepl_last_received_J_sink";
+  private static final String RESUMING = "sending resume";
+  // bytes on the wire beyond the rest of a resumed stream (listings, retries, frames)
+  private static final long RESUME_SLACK = 512 << 10;
 
   private final Path dir;
   private final PrintStream out;
   private final Settings settings;
-  private final FuseFixture src;
-  private final FuseFixture dst;
+  private final FaultPools pools;
   private final int sinkPort;
   private final FaultProxy proxy;
   private final Path pushClock;
@@ -154,21 +164,24 @@ final class FaultHarness implements AutoCloseable {
   private final Map<String, List<FilesystemVersion>> receiverBefore = new HashMap<>();
   // the files the harness wrote per filesystem, oldest first
   private final Map<String, ArrayDeque<String>> written = new HashMap<>();
+  // the iteration in progress, on resumable pools: the push log's length when it began; the
+  // resume token the fault left (null: none seen), the bytes forwarded and the push log's length
+  // when it was seen
+  private int logMark;
+  private @Nullable String token;
+  private long tokenWire;
+  private int tokenLog;
 
-  private FaultHarness(
-      Path dir, PrintStream out, Settings settings, FuseFixture src, FuseFixture dst)
+  private FaultHarness(Path dir, PrintStream out, Settings settings, FaultPools pools)
       throws IOException {
     this.dir = dir;
     this.out = out;
     this.settings = settings;
-    this.src = src;
-    this.dst = dst;
+    this.pools = pools;
+    pools.setUp(FILESYSTEMS);
     for (var fs : FILESYSTEMS) {
-      FuseFixture.run("zfs", "create", src.path(fs).toString());
       written.put(fs, new ArrayDeque<>());
     }
-    FuseFixture.run("zfs", "create", dst.path("sink").toString());
-    FuseFixture.run("zfs", "create", "-o", "mountpoint=none", dst.path("filler").toString());
     try (var s = new ServerSocket(0)) {
       sinkPort = s.getLocalPort();
     }
@@ -180,17 +193,25 @@ final class FaultHarness implements AutoCloseable {
     for (var fs : FILESYSTEMS) {
       write(fs, "f0000.bin", 64 << 10, new Random(fs.hashCode()));
     }
-    FuseFixture.run("zfs", "snapshot", "-r", src.path("data") + "@zrepl_f0000");
+    pools.snapshot(pools.src("data"), "zrepl_f0000", true);
     sink = DaemonProcess.start(dir, "sink", sinkConfig(), sock("sink"), env(sinkClock));
-    push = DaemonProcess.start(dir, "push", pushConfig(), sock("push"), env(pushClock));
+    try {
+      push = DaemonProcess.start(dir, "push", pushConfig(), sock("push"), env(pushClock));
+    } catch (IOException | RuntimeException | AssertionError e) {
+      // (the pools are closed by start(); the sink must not outlive them)
+      sink.kill9();
+      throw e;
+    }
   }
 
   /**
    * Pools, daemons and the first replication (which must converge and pass the checks).
    *
    * @param dir a fresh directory for configs, logs and sockets
+   * @param pools where the pools are made ({@link FaultPools#fuse} or {@link FaultPools#guest});
+   *     closed with the harness (or at once if it cannot start)
    */
-  static FaultHarness start(Path dir, PrintStream out, Settings settings)
+  static FaultHarness start(Path dir, PrintStream out, Settings settings, FaultPools pools)
       throws IOException, Broken {
     if (!Files.exists(FAKETIME_LIB)) {
       throw new IOException(
@@ -198,20 +219,11 @@ final class FaultHarness implements AutoCloseable {
               + " is missing: the clock jumps need libfaketime (apt-get install libfaketime;"
               + " scripts/test.sh installs it)");
     }
-    var src = FuseFixture.create("fsrc", 512);
-    FuseFixture dst;
-    try {
-      dst = FuseFixture.create("fdst", 384);
-    } catch (IOException | RuntimeException e) {
-      src.close();
-      throw e;
-    }
     FaultHarness h;
     try {
-      h = new FaultHarness(dir, out, settings, src, dst);
+      h = new FaultHarness(dir, out, settings, pools);
     } catch (IOException | RuntimeException | AssertionError e) {
-      try (src;
-          dst) {
+      try (pools) {
         throw e;
       }
     }
@@ -230,15 +242,18 @@ final class FaultHarness implements AutoCloseable {
   }
 
   private Map<String, String> env(Path clock) {
-    return Map.of(
-        "LD_PRELOAD",
-        FAKETIME_LIB.toString(),
-        "FAKETIME_TIMESTAMP_FILE",
-        clock.toString(),
-        "FAKETIME_CACHE_DURATION",
-        "1",
-        "FAKETIME_DONT_FAKE_MONOTONIC",
-        "1");
+    var env = new HashMap<>(pools.daemonEnv());
+    env.putAll(
+        Map.of(
+            "LD_PRELOAD",
+            FAKETIME_LIB.toString(),
+            "FAKETIME_TIMESTAMP_FILE",
+            clock.toString(),
+            "FAKETIME_CACHE_DURATION",
+            "1",
+            "FAKETIME_DONT_FAKE_MONOTONIC",
+            "1"));
+    return env;
   }
 
   private Path sock(String name) {
@@ -268,7 +283,7 @@ final class FaultHarness implements AutoCloseable {
             root_fs: %s
             serve: {type: tcp, listen: "127.0.0.1:%d", clients: {"127.0.0.1": client1}}
         """
-            .formatted(dst.path("sink"), sinkPort);
+            .formatted(pools.dst("sink"), sinkPort);
   }
 
   private String pushConfig() {
@@ -287,7 +302,8 @@ final class FaultHarness implements AutoCloseable {
               keep_receiver:
                 - {type: last_n, count: %d}
         """
-            .formatted(proxy.port(), src.path("data"), KEEP_SENDER, KEEP_RECEIVER);
+            .formatted(proxy.port(), pools.src("data"), KEEP_SENDER, KEEP_RECEIVER)
+        + pools.pushOptions();
   }
 
   // ------------------------------------------------------------------ the campaign
@@ -355,43 +371,61 @@ final class FaultHarness implements AutoCloseable {
     var per = new EnumMap<Kind, int[]>(Kind.class);
     double seconds = 0;
     for (var o : outcomes) {
-      var c = per.computeIfAbsent(o.kind(), k -> new int[3]);
+      var c = per.computeIfAbsent(o.kind(), k -> new int[5]);
       c[0]++;
       c[o.survived() ? 1 : 2]++;
+      c[3] += o.tokenLeft() ? 1 : 0;
+      c[4] += o.resumed() ? 1 : 0;
       seconds += o.seconds();
     }
     long survived = outcomes.stream().filter(Outcome::survived).count();
+    out.println("faults.pools " + pools.label());
     out.println("faults.seed " + settings.seed());
     out.println("faults.injected " + outcomes.size());
     out.println("faults.survived " + survived);
     out.println("faults.failed " + (outcomes.size() - survived));
     out.println(
         "faults.midrun " + outcomes.stream().filter(Outcome::midRun).count() + " (hit a run)");
+    if (pools.resumable()) {
+      out.println(
+          "faults.tokens "
+              + outcomes.stream().filter(Outcome::tokenLeft).count()
+              + " (a fault left a resume token on the receiver)");
+      out.println(
+          "faults.resumes "
+              + outcomes.stream().filter(Outcome::resumed).count()
+              + " (a run after the fault resumed an interrupted receive)");
+    }
     for (var e : per.entrySet()) {
+      var c = e.getValue();
       out.printf(
           Locale.ROOT,
-          "faults.kind.%s injected=%d survived=%d failed=%d%n",
+          "faults.kind.%s injected=%d survived=%d failed=%d%s%n",
           e.getKey(),
-          e.getValue()[0],
-          e.getValue()[1],
-          e.getValue()[2]);
+          c[0],
+          c[1],
+          c[2],
+          pools.resumable() ? " tokens=%d resumed=%d".formatted(c[3], c[4]) : "");
     }
     if (!outcomes.isEmpty()) {
       out.printf(Locale.ROOT, "faults.seconds.per.fault %.1f%n", seconds / outcomes.size());
     }
+    var flag = pools instanceof FaultPools.Guest ? " --guest" : "";
     for (var o : outcomes) {
       if (!o.survived()) {
         out.printf(
             Locale.ROOT,
             "faults.failure iteration=%d kind=%s seed=%d: %s%n"
-                + "  replay alone: scripts/faults.sh --replay %d --kind %s;"
-                + " the campaign up to it: scripts/faults.sh --seed %d --iterations %d%n",
+                + "  replay alone: scripts/faults.sh%s --replay %d --kind %s;"
+                + " the campaign up to it: scripts/faults.sh%s --seed %d --iterations %d%n",
             o.iteration(),
             o.kind(),
             o.seed(),
             o.failure(),
+            flag,
             o.seed(),
             o.kind(),
+            flag,
             settings.seed(),
             o.iteration());
       }
@@ -406,6 +440,9 @@ final class FaultHarness implements AutoCloseable {
     boolean[] midRun = {false};
     int[] runs = {0};
     String failure = null;
+    boolean resumed = false;
+    token = null;
+    logMark = push.logText().length();
     try {
       var fs = FILESYSTEMS.get(r.nextInt(FILESYSTEMS.size()));
       int size =
@@ -419,6 +456,14 @@ final class FaultHarness implements AutoCloseable {
       inject(kind, r, fs, i, size, moment, midRun);
       runs[0] = converge();
       check();
+      if (pools.resumable()) {
+        resumed = push.logText().indexOf(RESUMING, logMark) >= 0;
+        if (token != null) {
+          moment.append(", ").append(verifyResume(fs));
+        } else if (resumed) {
+          moment.append(", resumed (its token not seen)");
+        }
+      }
     } catch (Broken e) {
       failure = e.getMessage() + logTails(12);
     } catch (AssertionError e) {
@@ -436,23 +481,25 @@ final class FaultHarness implements AutoCloseable {
         midRun[0],
         failure,
         runs[0],
-        (System.nanoTime() - t0) / 1e9);
+        (System.nanoTime() - t0) / 1e9,
+        token != null,
+        resumed);
   }
 
   // ------------------------------------------------------------------ data
 
   /** Writes a new file into {@code fs}; the oldest of the harness's files there goes beyond 3. */
   private void write(String fs, String name, int size, Random r) throws IOException {
-    Trees.write(src.mounted(fs).resolve(name), r.nextLong(), size);
+    pools.write(fs, name, size, r.nextLong());
     var q = written.get(fs);
     q.addLast(name);
     while (q.size() > 3) {
-      Files.delete(src.mounted(fs).resolve(q.removeFirst()));
+      pools.delete(fs, q.removeFirst());
     }
   }
 
   private void snapshot(String fs, int i) throws IOException {
-    FuseFixture.run("zfs", "snapshot", src.path(fs) + "@zrepl_f%04d".formatted(i));
+    pools.snapshot(pools.src(fs), "zrepl_f%04d".formatted(i), false);
   }
 
   // ------------------------------------------------------------------ faults
@@ -462,20 +509,24 @@ final class FaultHarness implements AutoCloseable {
       throws IOException, InterruptedException, Broken {
     long runsBefore = push.job("push").runs();
     if (kind == Kind.POOL_FULL) {
-      long avail = bytes(FuseFixture.prop(dst.name, "available"));
+      long avail = pools.available();
       long leave = size / 4 + r.nextInt(size / 2);
       long reserve = Math.max(0, avail - leave) >> 20;
-      FuseFixture.run("zfs", "set", "reservation=" + reserve + "M", dst.path("filler").toString());
+      pools.reserve(reserve);
       moment.append("the whole run (").append(leave >> 10).append(" KiB free)");
       push.signal("push", "wakeup");
       awaitRunEnd(runsBefore);
       midRun[0] = true;
-      FuseFixture.run("zfs", "set", "reservation=none", dst.path("filler").toString());
+      pools.reserve(0);
       return;
     }
     long base = proxy.forwarded();
-    // mostly inside the stream (about size bytes), sometimes just after the run
-    long at = r.nextLong((long) size + (128 << 10));
+    // mostly inside the stream (about size bytes), sometimes just after the run; a kill where
+    // receives are resumable: inside the stream, where it leaves a partial receive to resume
+    long at =
+        pools.resumable() && KILLS.contains(kind)
+            ? size / 8 + r.nextLong(size * 3L / 4)
+            : r.nextLong((long) size + (128 << 10));
     proxy.pauseAt(base + at);
     push.signal("push", "wakeup");
     // the moment: the proxy has forwarded AT bytes of this run (it holds the next ones back), or
@@ -485,18 +536,33 @@ final class FaultHarness implements AutoCloseable {
     switch (kind) {
       case KILL_SENDER_DAEMON -> {
         push.kill9();
+        if (pools.resumable() && r.nextBoolean()) {
+          // what the killed daemon had written is in socket buffers and would still arrive (up
+          // to several MiB: often the whole rest of the stream); half the time it is lost, as
+          // when the sending host dies, so that the receive is cut short and must be resumed
+          moment.append(", its bytes in flight dropped (").append(proxy.cutAll());
+          moment.append(" sockets cut)");
+        }
         proxy.release();
         pause(r, 2000);
+        watchToken(fs, midRun[0], Duration.ofSeconds(10));
         push.restart();
       }
       case KILL_RECEIVER_DAEMON -> {
         sink.kill9();
         proxy.release();
         pause(r, 4000);
+        watchToken(fs, midRun[0], Duration.ofSeconds(10));
         sink.restart();
       }
-      case KILL_ZFS_SEND -> killZfs(push, "send", fs, i, base, runsBefore, moment, midRun);
-      case KILL_ZFS_RECV -> killZfs(sink, "recv", fs, i, base, runsBefore, moment, midRun);
+      case KILL_ZFS_SEND -> {
+        killZfs(push, "send", fs, i, base, runsBefore, moment, midRun);
+        watchToken(fs, true, Duration.ofSeconds(8));
+      }
+      case KILL_ZFS_RECV -> {
+        killZfs(sink, "recv", fs, i, base, runsBefore, moment, midRun);
+        watchToken(fs, true, Duration.ofSeconds(8));
+      }
       case CUT -> {
         moment.append(", ").append(proxy.cutAll()).append(" sockets cut");
         proxy.release();
@@ -529,6 +595,101 @@ final class FaultHarness implements AutoCloseable {
       }
       case POOL_FULL -> throw new IllegalStateException("handled above");
     }
+  }
+
+  /**
+   * Where receives are resumable: waits up to {@code max} for the interrupted receive of {@code fs}
+   * to leave its resume token on the receiver (the receive ends once it sees its stream end), and
+   * notes it with the bytes forwarded so far; stops early once the push log says a resume began
+   * (the token was seen by the daemon first).
+   */
+  private void watchToken(String fs, boolean midRun, Duration max)
+      throws IOException, InterruptedException {
+    if (!pools.resumable() || !midRun) {
+      return;
+    }
+    long deadline = System.nanoTime() + max.toNanos();
+    var p = received(fs);
+    while (System.nanoTime() < deadline) {
+      var t = pools.resumeToken(p);
+      if (!t.isEmpty()) {
+        token = t;
+        tokenWire = proxy.forwarded();
+        tokenLog = push.logText().length();
+        return;
+      }
+      if (push.logText().indexOf(RESUMING, logMark) >= 0) {
+        return;
+      }
+      Thread.sleep(200);
+    }
+  }
+
+  /**
+   * After convergence, for a fault that left a resume token: a run resumed it ({@code zfs send -t},
+   * "sending resume" in the push log), the token is gone, the snapshot it was receiving arrived
+   * (its guid and files were checked with the others), and the bytes forwarded since the token was
+   * seen are fewer than the whole step's stream: the transfer went on where it stopped, it did not
+   * start again. Returns the figures in words.
+   */
+  private String verifyResume(String fs) throws IOException, Broken {
+    var t = ResumeToken.decode(Objects.requireNonNull(token));
+    var p = received(fs);
+    var log = push.logText();
+    if (log.indexOf(RESUMING, logMark) < 0) {
+      throw new Broken(
+          "the interrupted receive of "
+              + p
+              + " left a resume token ("
+              + t.bytes()
+              + " bytes received of "
+              + t.toName()
+              + ") but no run resumed it (no '"
+              + RESUMING
+              + "' in the push log)");
+    }
+    if (!pools.resumeToken(p).isEmpty()) {
+      throw new Broken("a resume token is still on " + p + " after the replication converged");
+    }
+    var state = state();
+    if (state.receiverSnapshots(fs).stream().noneMatch(v -> v.guid() == t.toGuid())) {
+      throw new Broken("the resumed " + t.toName() + " is not on the receiver");
+    }
+    long wire = proxy.forwarded() - tokenWire;
+    String full;
+    if (t.incremental()) {
+      var from =
+          state.senderVersions(fs).stream()
+              .filter(v -> v.guid() == t.fromGuid())
+              .min(Comparator.comparing(v -> !v.isSnapshot()));
+      if (from.isEmpty()) {
+        return "resumed " + t.toName() + " (its base is gone: the stream is not measured)";
+      }
+      var v = from.get();
+      full = v.filesystem() + (v.isSnapshot() ? "@" : "#") + v.name();
+    } else {
+      full = "";
+    }
+    long whole =
+        full.isEmpty()
+            ? pools.streamBytes("-w", t.toName())
+            : pools.streamBytes("-w", "-i", full, t.toName());
+    long rest = pools.streamBytes("-t", Objects.requireNonNull(token));
+    boolean measured = log.indexOf(RESUMING, tokenLog) >= 0;
+    var words =
+        "resumed %s at %d KiB: %d KiB on the wire after the token, the rest of the stream %d KiB,"
+            + " the whole %d KiB%s"
+                .formatted(
+                    t.toName(),
+                    t.bytes() >> 10,
+                    wire >> 10,
+                    rest >> 10,
+                    whole >> 10,
+                    measured ? "" : " (resumed before the token was seen: not compared)");
+    if (measured && whole - rest > RESUME_SLACK && wire >= whole) {
+      throw new Broken("the transfer started again instead of resuming: " + words);
+    }
+    return words;
   }
 
   /** Sleeps up to {@code maxMs} (a daemon that is away for a while). */
@@ -581,11 +742,8 @@ final class FaultHarness implements AutoCloseable {
     long deadline = System.nanoTime() + settings.runTimeout().toNanos();
     int extra = 0;
     while (System.nanoTime() < deadline) {
-      var victims = zfsChildren(d.handle(), verb);
+      var victims = pools.killZfs(d, verb);
       if (!victims.isEmpty()) {
-        for (var p : victims) {
-          p.destroyForcibly();
-        }
         moment.append(", killed zfs ").append(verb).append(" at ");
         moment.append(proxy.forwarded() - base).append(" bytes");
         midRun[0] = true;
@@ -603,8 +761,7 @@ final class FaultHarness implements AutoCloseable {
         // has a step, and the fault is that run's
         moment.append(", no zfs ").append(verb).append(" seen; again with new data");
         write(fs, "f%04d_%d.bin".formatted(iteration, extra), 8 << 20, new Random(base + extra));
-        FuseFixture.run(
-            "zfs", "snapshot", src.path(fs) + "@zrepl_f%04d_%d".formatted(iteration, extra));
+        pools.snapshot(pools.src(fs), "zrepl_f%04d_%d".formatted(iteration, extra), false);
         runsBefore = s.runs();
         push.signal("push", "wakeup");
         deadline = System.nanoTime() + settings.runTimeout().toNanos();
@@ -726,9 +883,10 @@ final class FaultHarness implements AutoCloseable {
   private int converge() throws IOException, InterruptedException, Broken {
     var s = awaitQuiet();
     for (int n = 0; ; n++) {
-      checkBase();
+      var state = state();
+      checkBase(state);
       var last = s.lastRun();
-      if (last != null && last.ok() && sameNewest()) {
+      if (last != null && last.ok() && sameNewest(state)) {
         return n;
       }
       if (n == settings.maxRuns()) {
@@ -750,7 +908,7 @@ final class FaultHarness implements AutoCloseable {
   private boolean recover() {
     try {
       proxy.release();
-      FuseFixture.run("zfs", "set", "reservation=none", dst.path("filler").toString());
+      pools.reserve(0);
       pushOffset = 0;
       sinkOffset = 0;
       setClocks(0, 0);
@@ -788,46 +946,67 @@ final class FaultHarness implements AutoCloseable {
   }
 
   private void forgetReceiver() throws IOException {
+    var state = state();
     for (var fs : FILESYSTEMS) {
-      receiverBefore.put(fs, receiverSnapshots(fs));
+      receiverBefore.put(fs, state.receiverSnapshots(fs));
     }
   }
 
   // ------------------------------------------------------------------ invariants
 
   private DatasetPath received(String fs) {
-    return DatasetPath.parse(dst.path("sink") + "/client1/" + src.path(fs));
+    return DatasetPath.parse(pools.dst("sink") + "/client1/" + pools.src(fs));
   }
 
-  private List<FilesystemVersion> senderSnapshots(String fs) throws IOException {
-    return snapshots(src, src.path(fs));
-  }
-
-  private List<FilesystemVersion> receiverSnapshots(String fs) throws IOException {
-    var p = received(fs);
-    if (!dst.exists(p)) {
-      return List.of();
+  /**
+   * Both sides' versions of every filesystem at one moment, oldest first (one listing: on the guest
+   * every {@code zfs} command is an ssh round trip into a slow machine).
+   */
+  private record State(
+      Map<String, List<FilesystemVersion>> sender, Map<String, List<FilesystemVersion>> receiver) {
+    /** The sender's snapshots and bookmarks. */
+    List<FilesystemVersion> senderVersions(String fs) {
+      return sender.getOrDefault(fs, List.of());
     }
-    return snapshots(dst, p);
+
+    List<FilesystemVersion> senderSnapshots(String fs) {
+      return senderVersions(fs).stream().filter(FilesystemVersion::isSnapshot).toList();
+    }
+
+    List<FilesystemVersion> receiverSnapshots(String fs) {
+      return receiver.getOrDefault(fs, List.of()).stream()
+          .filter(FilesystemVersion::isSnapshot)
+          .toList();
+    }
   }
 
-  private static List<FilesystemVersion> snapshots(FuseFixture f, DatasetPath p)
-      throws IOException {
-    var l = new ArrayList<FilesystemVersion>();
-    for (var v : f.versions(p)) {
-      if (v.isSnapshot()) {
-        l.add(v);
-      }
+  private State state() throws IOException {
+    var paths = new ArrayList<DatasetPath>();
+    for (var fs : FILESYSTEMS) {
+      paths.add(pools.src(fs));
+      paths.add(received(fs));
     }
+    var all = pools.versions(paths);
+    var sender = new HashMap<String, List<FilesystemVersion>>();
+    var receiver = new HashMap<String, List<FilesystemVersion>>();
+    for (var fs : FILESYSTEMS) {
+      sender.put(fs, sorted(all.getOrDefault(pools.src(fs), List.of())));
+      receiver.put(fs, sorted(all.getOrDefault(received(fs), List.of())));
+    }
+    return new State(sender, receiver);
+  }
+
+  private static List<FilesystemVersion> sorted(List<FilesystemVersion> versions) {
+    var l = new ArrayList<>(versions);
     l.sort(Comparator.comparingLong(FilesystemVersion::createTxg));
-    return l;
+    return List.copyOf(l);
   }
 
   /** Whether every filesystem's newest snapshot on the receiver is the sender's newest. */
-  private boolean sameNewest() throws IOException {
+  private static boolean sameNewest(State state) {
     for (var fs : FILESYSTEMS) {
-      var s = senderSnapshots(fs);
-      var d = receiverSnapshots(fs);
+      var s = state.senderSnapshots(fs);
+      var d = state.receiverSnapshots(fs);
       if (s.isEmpty() || d.isEmpty() || s.getLast().guid() != d.getLast().guid()) {
         return false;
       }
@@ -835,15 +1014,18 @@ final class FaultHarness implements AutoCloseable {
     return true;
   }
 
-  /** The base of the next incremental (the receiver's newest snapshot) is still on the sender. */
-  private void checkBase() throws IOException, Broken {
+  /**
+   * The base of the next incremental (the receiver's newest snapshot) is still on the sender: as a
+   * snapshot, or where ZFS has bookmarks, as a bookmark (zrepl sends from the cursor).
+   */
+  private static void checkBase(State state) throws Broken {
     for (var fs : FILESYSTEMS) {
-      var d = receiverSnapshots(fs);
+      var d = state.receiverSnapshots(fs);
       if (d.isEmpty()) {
         continue;
       }
       long guid = d.getLast().guid();
-      if (senderSnapshots(fs).stream().noneMatch(v -> v.guid() == guid)) {
+      if (state.senderVersions(fs).stream().noneMatch(v -> v.guid() == guid)) {
         throw new Broken(
             "the base of the next incremental of "
                 + fs
@@ -856,20 +1038,22 @@ final class FaultHarness implements AutoCloseable {
 
   /**
    * The invariants, once converged and quiet: every received snapshot is the sender's (same guid
-   * under the same name) and the newest has the sender's files byte for byte; the receiver lost
-   * nothing but what {@code last_n} prunes and nothing was received anew; pruning is done on both
-   * sides; no {@code zfs send}/{@code receive} is left; the only holds are the cursor on the
-   * sender's newest (replicated) snapshot and the last-received hold on the receiver's newest.
-   * Repeated if a run started meanwhile.
+   * under the same name) and has the sender's files byte for byte (on zfs-fuse, which cannot mount
+   * a snapshot: the newest, against the sender's live files); the receiver lost nothing but what
+   * {@code last_n} prunes and nothing was received anew; pruning is done on both sides; no {@code
+   * zfs send}/{@code receive} is left; the only holds are the cursor on the sender's newest
+   * (replicated) snapshot (a bookmark instead where ZFS has them, and then the only bookmark) and
+   * the last-received hold on the receiver's newest. Repeated if a run started meanwhile.
    */
   private void check() throws IOException, InterruptedException, Broken {
     for (int attempt = 0; ; attempt++) {
       var before = awaitQuiet();
-      checkOnce();
+      var state = state();
+      checkOnce(state);
       var after = push.job("push");
       if (after.runs() == before.runs() && quiet(after)) {
         for (var fs : FILESYSTEMS) {
-          receiverBefore.put(fs, receiverSnapshots(fs));
+          receiverBefore.put(fs, state.receiverSnapshots(fs));
         }
         return;
       }
@@ -879,10 +1063,14 @@ final class FaultHarness implements AutoCloseable {
     }
   }
 
-  private void checkOnce() throws IOException, InterruptedException, Broken {
+  private void checkOnce(State state) throws IOException, InterruptedException, Broken {
     noZfsLeft();
+    var compare = new ArrayList<FaultPools.Compare>();
+    var sendersNewest = new ArrayList<FilesystemVersion>();
+    var receiversNewest = new ArrayList<FilesystemVersion>();
     for (var fs : FILESYSTEMS) {
-      var s = senderSnapshots(fs);
+      var all = state.senderVersions(fs);
+      var s = state.senderSnapshots(fs);
       var seen = senderSeen.computeIfAbsent(fs, k -> new HashMap<>());
       for (var v : s) {
         var was = seen.putIfAbsent(v.name(), v.guid());
@@ -890,7 +1078,7 @@ final class FaultHarness implements AutoCloseable {
           throw new Broken(fs + "@" + v.name() + " changed its guid on the sender");
         }
       }
-      var d = receiverSnapshots(fs);
+      var d = state.receiverSnapshots(fs);
       for (var v : d) {
         var g = seen.get(v.name());
         if (g == null || g != v.guid()) {
@@ -907,7 +1095,8 @@ final class FaultHarness implements AutoCloseable {
         }
       }
       // nothing destroyed or rolled back but by last_n
-      for (var v : receiverBefore.getOrDefault(fs, List.of())) {
+      var before = receiverBefore.getOrDefault(fs, List.of());
+      for (var v : before) {
         var now = d.stream().filter(x -> x.name().equals(v.name())).findFirst();
         if (now.isPresent()) {
           if (now.get().guid() != v.guid() || now.get().createTxg() != v.createTxg()) {
@@ -936,67 +1125,63 @@ final class FaultHarness implements AutoCloseable {
       if (s.size() > KEEP_SENDER) {
         throw new Broken(fs + ": " + s.size() + " snapshots on the sender after pruning");
       }
-      sameFiles(fs);
-      holds(fs, s, d);
-    }
-  }
-
-  /** The receiver's head (its newest snapshot) has the files of the sender's head. */
-  private void sameFiles(String fs) throws IOException, Broken {
-    var expected = digests(src.mounted(fs));
-    var p = received(fs);
-    var mnt = dst.mountReadOnly(p);
-    Map<String, String> actual;
-    try {
-      actual = digests(mnt);
-    } finally {
-      FuseFixture.unmount(p);
-    }
-    if (!expected.equals(actual)) {
-      throw new Broken(
-          "the files of "
-              + p
-              + " differ from the sender's: expected "
-              + expected.keySet()
-              + ", got "
-              + actual.keySet()
-              + (expected.keySet().equals(actual.keySet()) ? " (contents differ)" : ""));
-    }
-  }
-
-  private static Map<String, String> digests(Path dir) throws IOException {
-    var m = new TreeMap<String, String>();
-    try (var files = Files.list(dir)) {
-      for (var f : files.filter(Files::isRegularFile).toList()) {
-        MessageDigest md;
-        try {
-          md = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-          throw new IllegalStateException(e);
+      // the files of every snapshot that arrived since the last check (and of the newest)
+      var arrived = new ArrayList<String>();
+      for (var v : d) {
+        if (v == d.getLast() || before.stream().noneMatch(x -> x.guid() == v.guid())) {
+          arrived.add(v.name());
         }
-        try (var in = Files.newInputStream(f)) {
-          var buf = new byte[1 << 16];
-          int n;
-          while ((n = in.read(buf)) >= 0) {
-            md.update(buf, 0, n);
-          }
-        }
-        m.put(f.getFileName().toString(), HexFormat.of().formatHex(md.digest()));
       }
+      compare.add(new FaultPools.Compare(fs, received(fs), arrived));
+      holds(fs, all, d);
+      if (!pools.resumable()) {
+        long cursor = d.getLast().guid();
+        s.stream().filter(v -> v.guid() == cursor).forEach(sendersNewest::add);
+      }
+      receiversNewest.add(d.getLast());
     }
-    return m;
+    var differs = pools.compareFiles(compare);
+    if (!differs.isEmpty()) {
+      throw new Broken(differs);
+    }
+    // (the tags of the holds counted above: one command on the guest)
+    var lacking = pools.lackingHold(sendersNewest, CURSOR_TAG);
+    if (!lacking.isEmpty()) {
+      throw new Broken("sender " + lacking + " lacks " + CURSOR_TAG);
+    }
+    lacking = pools.lackingHold(receiversNewest, LAST_RECEIVED_TAG);
+    if (!lacking.isEmpty()) {
+      throw new Broken("receiver " + lacking + " lacks " + LAST_RECEIVED_TAG);
+    }
   }
 
   /**
-   * On zfs-fuse {@code zfs holds} does not work: the counts come from {@code userrefs}, the tag
-   * from a probe ({@code zfs hold TAG} fails with "tag already exists" where it is, and is undone
-   * at once where it was not).
+   * The holds (and bookmarks) are where zrepl's rules put them once a replication converged: on the
+   * receiver only the last-received hold, on its newest snapshot; on the sender no step hold, and
+   * the replication cursor at the receiver's newest snapshot: a hold on zfs-fuse (no bookmarks),
+   * else the one bookmark {@code #zrepl_CURSOR_G_<guid>_J_push} (no hold at all).
    */
-  private void holds(String fs, List<FilesystemVersion> s, List<FilesystemVersion> d)
+  private void holds(String fs, List<FilesystemVersion> senderAll, List<FilesystemVersion> d)
       throws IOException, Broken {
     long cursor = d.getLast().guid();
-    for (var v : s) {
-      long want = v.guid() == cursor ? 1 : 0;
+    boolean cursorHold = !pools.resumable();
+    for (var v : senderAll) {
+      if (!v.isSnapshot()) {
+        var want = "zrepl_CURSOR_G_" + HexFormat.of().toHexDigits(cursor) + "_J_push";
+        if (!v.name().equals(want) || v.guid() != cursor) {
+          throw new Broken(
+              "sender bookmark "
+                  + v.filesystem()
+                  + "#"
+                  + v.name()
+                  + " (guid "
+                  + Long.toUnsignedString(v.guid(), 16)
+                  + ") is not the replication cursor "
+                  + want);
+        }
+        continue;
+      }
+      long want = cursorHold && v.guid() == cursor ? 1 : 0;
       if (v.userRefs() != want) {
         throw new Broken(
             "sender "
@@ -1009,9 +1194,14 @@ final class FaultHarness implements AutoCloseable {
                 + want
                 + (want == 1 ? " (the cursor)" : " (a step or an old cursor hold left)"));
       }
-      if (want == 1 && !hasTag(v, CURSOR_TAG)) {
-        throw new Broken("sender " + v.filesystem() + "@" + v.name() + " lacks " + CURSOR_TAG);
-      }
+    }
+    if (!cursorHold && senderAll.stream().noneMatch(v -> !v.isSnapshot())) {
+      throw new Broken(
+          "sender "
+              + pools.src(fs)
+              + " has no cursor bookmark (expected one at guid "
+              + Long.toUnsignedString(cursor, 16)
+              + ")");
     }
     for (int i = 0; i < d.size(); i++) {
       var v = d.get(i);
@@ -1027,71 +1217,20 @@ final class FaultHarness implements AutoCloseable {
                 + " holds, expected "
                 + want);
       }
-      if (want == 1 && !hasTag(v, LAST_RECEIVED_TAG)) {
-        throw new Broken(
-            "receiver " + v.filesystem() + "@" + v.name() + " lacks " + LAST_RECEIVED_TAG);
-      }
     }
-  }
-
-  private static boolean hasTag(FilesystemVersion v, String tag) throws IOException {
-    var snap = v.filesystem() + "@" + v.name();
-    var p = new ProcessBuilder("zfs", "hold", tag, snap).redirectErrorStream(true).start();
-    var text =
-        new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-    int exit;
-    try {
-      exit = p.waitFor();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new java.io.InterruptedIOException();
-    }
-    if (exit == 0) {
-      FuseFixture.run("zfs", "release", tag, snap);
-      return false;
-    }
-    if (text.contains("tag already exists")) {
-      return true;
-    }
-    throw new IOException("zfs hold " + tag + " " + snap + ": " + text);
   }
 
   /** No {@code zfs send}/{@code recv} of the two pools runs (polls briefly: a killed one exits). */
-  private void noZfsLeft() throws InterruptedException, Broken {
+  private void noZfsLeft() throws IOException, InterruptedException, Broken {
     long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
-    List<String> left = leftOver();
+    List<String> left = pools.zfsLeft();
     while (!left.isEmpty()) {
       if (System.nanoTime() > deadline) {
         throw new Broken("zfs children left behind: " + left);
       }
       Thread.sleep(200);
-      left = leftOver();
+      left = pools.zfsLeft();
     }
-  }
-
-  private List<String> leftOver() {
-    var pools = List.of(src.name, dst.name);
-    return ProcessHandle.allProcesses()
-        .filter(
-            p -> {
-              var args = p.info().arguments().orElse(new String[0]);
-              if (!p.info().command().orElse("").endsWith("/zfs") || args.length == 0) {
-                return false;
-              }
-              if (!Set.of("send", "recv", "receive").contains(args[0])) {
-                return false;
-              }
-              for (var a : args) {
-                for (var pool : pools) {
-                  if (a.startsWith(pool)) {
-                    return true;
-                  }
-                }
-              }
-              return false;
-            })
-        .map(p -> p.pid() + " " + String.join(" ", p.info().arguments().orElse(new String[0])))
-        .toList();
   }
 
   // ------------------------------------------------------------------ helpers
@@ -1132,9 +1271,10 @@ final class FaultHarness implements AutoCloseable {
     } catch (IOException e) {
       errors.put("proxy", e);
     }
-    try (var s = src;
-        var d = dst) {
-      // pools destroyed in reverse order
+    try {
+      pools.close();
+    } catch (IOException | RuntimeException | AssertionError e) {
+      errors.put("pools", e instanceof Exception x ? x : new IOException(e));
     }
     if (!errors.isEmpty()) {
       throw new IOException("closing: " + errors);

@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The fault harness ({@link FaultHarness}) as a test: CI's short pass injects {@code
+ * The fault harness ({@link FaultHarness}) on zfs-fuse as a test: CI's short pass injects {@code
  * faults.iterations} faults (20 by default: every kind twice) under a fixed seed (CI must not
  * gamble), each of which must be survived. {@code scripts/faults.sh} runs the long campaign through
  * this test with system properties: {@code faults.iterations}, {@code faults.seed} (CI's fixed seed
@@ -33,7 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
  * only), {@code faults.minutes} (no fault started after that; the figures count what ran), {@code
  * faults.lanes} (harnesses side by side, see {@link #lanes}), {@code faults.replay} with {@code
  * faults.kind} (one printed iteration alone). The figures go to stdout and to {@code
- * target/faults.txt}.
+ * target/faults.txt}. {@link FaultHarnessGuestIT} is the same on the OpenZFS guest.
  */
 // a long campaign takes hours; every wait inside has its own deadline (FaultHarness.Settings)
 @Timeout(value = 12, unit = TimeUnit.HOURS)
@@ -45,10 +45,26 @@ class FaultHarnessIT {
 
   @Test
   void everyInjectedFaultIsSurvived() throws Exception {
-    int n = Integer.getInteger("faults.iterations", 20);
+    campaign(dir, FaultPools::fuse, 20, CI_SEED, Path.of("target/faults.txt"));
+  }
+
+  /** Makes the pools of a campaign. */
+  @FunctionalInterface
+  interface Pools {
+    FaultPools make() throws IOException;
+  }
+
+  /**
+   * Runs a campaign (or one replayed iteration) as the system properties say, {@code iterations}
+   * faults under {@code ciSeed} unless they say otherwise; asserts that every fault was survived
+   * and (without {@code faults.minutes}) that all were injected; returns the outcomes.
+   */
+  static List<FaultHarness.Outcome> campaign(
+      Path dir, Pools pools, int iterations, long ciSeed, Path report) throws Exception {
+    int n = Integer.getInteger("faults.iterations", iterations);
     // parsed strictly: Long.getLong fell back to CI's seed for a seed it could not parse
     var seedText = System.getProperty("faults.seed");
-    long seed = seedText == null ? CI_SEED : Long.parseLong(seedText.strip());
+    long seed = seedText == null ? ciSeed : Long.parseLong(seedText.strip());
     boolean longStalls = Boolean.getBoolean("faults.longStalls");
     var only = EnumSet.noneOf(FaultHarness.Kind.class);
     for (var k : System.getProperty("faults.kinds", "").split(",")) {
@@ -65,7 +81,6 @@ class FaultHarnessIT {
             longStalls ? Duration.ofSeconds(300) : Duration.ofSeconds(180),
             Set.copyOf(only),
             Duration.ofMinutes(Long.getLong("faults.minutes", 600)));
-    var report = Path.of("target/faults.txt");
     var text = new ByteArrayOutputStream();
     try (var out =
         new PrintStream(
@@ -78,22 +93,23 @@ class FaultHarnessIT {
       int lanes = Integer.getInteger("faults.lanes", 1);
       var replay = System.getProperty("faults.replay");
       if (replay != null && !replay.isBlank()) {
-        try (var h = FaultHarness.start(dir, out, settings)) {
+        try (var h = FaultHarness.start(dir, out, settings, pools.make())) {
           var kind = FaultHarness.Kind.valueOf(System.getProperty("faults.kind", "").strip());
           outcomes = List.of(h.replay(Long.parseLong(replay.strip()), kind));
         }
       } else if (lanes <= 1) {
-        try (var h = FaultHarness.start(dir, out, settings)) {
+        try (var h = FaultHarness.start(dir, out, settings, pools.make())) {
           outcomes = h.run();
         }
       } else {
-        outcomes = lanes(lanes, settings, out);
+        outcomes = lanes(dir, pools, lanes, settings, out);
       }
       var failed = outcomes.stream().filter(o -> !o.survived()).toList();
       assertThat(failed).as(text.toString(StandardCharsets.UTF_8)).isEmpty();
       if (!System.getProperties().containsKey("faults.minutes")) {
         assertThat(outcomes).as("faults injected").hasSize(replayOrN(n));
       }
+      return outcomes;
     }
   }
 
@@ -103,11 +119,12 @@ class FaultHarnessIT {
    * {@code k} injects every {@code lanes}-th fault under seed {@code seed + k}; each prints its own
    * figures (and replay commands: {@code --seed} of the lane), then the totals follow.
    */
-  private List<FaultHarness.Outcome> lanes(
-      int lanes, FaultHarness.Settings settings, PrintStream out) throws Exception {
+  private static List<FaultHarness.Outcome> lanes(
+      Path dir, Pools pools, int lanes, FaultHarness.Settings settings, PrintStream out)
+      throws Exception {
     long t0 = System.nanoTime();
     var results = new ArrayList<Future<List<FaultHarness.Outcome>>>();
-    try (var pool = Executors.newFixedThreadPool(lanes)) {
+    try (var executor = Executors.newFixedThreadPool(lanes)) {
       for (int k = 0; k < lanes; k++) {
         int share = settings.iterations() / lanes + (k < settings.iterations() % lanes ? 1 : 0);
         var lane =
@@ -122,9 +139,9 @@ class FaultHarnessIT {
         var laneDir = Files.createDirectories(dir.resolve("lane" + k));
         out.println("faults: lane " + k + ": seed " + lane.seed() + ", " + share + " faults");
         results.add(
-            pool.submit(
+            executor.submit(
                 () -> {
-                  try (var h = FaultHarness.start(laneDir, out, lane)) {
+                  try (var h = FaultHarness.start(laneDir, out, lane, pools.make())) {
                     return h.run();
                   }
                 }));
