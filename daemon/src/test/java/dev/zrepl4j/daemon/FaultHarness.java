@@ -677,15 +677,15 @@ final class FaultHarness implements AutoCloseable {
     long rest = pools.streamBytes("-t", Objects.requireNonNull(token));
     boolean measured = log.indexOf(RESUMING, tokenLog) >= 0;
     var words =
-        "resumed %s at %d KiB: %d KiB on the wire after the token, the rest of the stream %d KiB,"
-            + " the whole %d KiB%s"
-                .formatted(
-                    t.toName(),
-                    t.bytes() >> 10,
-                    wire >> 10,
-                    rest >> 10,
-                    whole >> 10,
-                    measured ? "" : " (resumed before the token was seen: not compared)");
+        ("resumed %s at %d KiB: %d KiB on the wire after the token, the rest of the stream"
+                + " %d KiB, the whole %d KiB%s")
+            .formatted(
+                t.toName(),
+                t.bytes() >> 10,
+                wire >> 10,
+                rest >> 10,
+                whole >> 10,
+                measured ? "" : " (resumed before the token was seen: not compared)");
     if (measured && whole - rest > RESUME_SLACK && wire >= whole) {
       throw new Broken("the transfer started again instead of resuming: " + words);
     }
