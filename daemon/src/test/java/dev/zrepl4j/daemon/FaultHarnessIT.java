@@ -45,7 +45,7 @@ class FaultHarnessIT {
 
   @Test
   void everyInjectedFaultIsSurvived() throws Exception {
-    campaign(dir, FaultPools::fuse, 20, CI_SEED, Path.of("target/faults.txt"));
+    campaign(dir, FaultPools::fuse, 20, "", CI_SEED, Path.of("target/faults.txt"));
   }
 
   /** Makes the pools of a campaign. */
@@ -60,14 +60,15 @@ class FaultHarnessIT {
    * and (without {@code faults.minutes}) that all were injected; returns the outcomes.
    */
   static List<FaultHarness.Outcome> campaign(
-      Path dir, Pools pools, int iterations, long ciSeed, Path report) throws Exception {
+      Path dir, Pools pools, int iterations, String kinds, long ciSeed, Path report)
+      throws Exception {
     int n = Integer.getInteger("faults.iterations", iterations);
     // parsed strictly: Long.getLong fell back to CI's seed for a seed it could not parse
     var seedText = System.getProperty("faults.seed");
     long seed = seedText == null ? ciSeed : Long.parseLong(seedText.strip());
     boolean longStalls = Boolean.getBoolean("faults.longStalls");
     var only = EnumSet.noneOf(FaultHarness.Kind.class);
-    for (var k : System.getProperty("faults.kinds", "").split(",")) {
+    for (var k : System.getProperty("faults.kinds", kinds).split(",")) {
       if (!k.isBlank()) {
         only.add(FaultHarness.Kind.valueOf(k.strip()));
       }
