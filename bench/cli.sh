@@ -17,7 +17,7 @@ here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 . "$here/scripts/env.sh"
 runs=20
 [ "${1:-}" = --smoke ] && runs=2
-"$here/zrepl4j" version >/dev/null # builds the jar if it is missing or stale
+"$here/zrepl4j" version --show client >/dev/null # builds the jar if it is missing or stale (no daemon runs yet)
 jar="$here/daemon/target/zrepl4j.jar"
 "$here/scripts/zfs-fuse.sh" up >/dev/null 2>&1
 
