@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 keep=false; [ "${1:-}" = --keep ] && keep=true
 
 "$here/scripts/zfs-fuse.sh" up
-"$here/zrepl4j" version
+"$here/zrepl4j" version --show client
 
 work=/var/tmp/zrepl4j-demo
 prod=zrepl4j-demo-prod
