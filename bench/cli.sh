@@ -25,9 +25,20 @@ tmp=$(mktemp -d /var/tmp/zrepl4j-bench-cli.XXXXXX)
 pool="zrepl4j-it-benchcli-$(basename "$tmp" | cut -d. -f2 | tr 'A-Z' 'a-z')"
 dpid=
 cleanup() {
-  [ -n "$dpid" ] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
-  zpool destroy -f "$pool" 2>/dev/null || true
-  rm -rf "$tmp"
+  local rc=$?
+  # (set -e holds in a trap too: the daemon's exit status 143 from `wait` ended the script there,
+  # with status 143 and the pool left behind)
+  if [ -n "$dpid" ]; then
+    kill "$dpid" 2>/dev/null || true
+    wait "$dpid" 2>/dev/null || true
+  fi
+  # zfs-fuse may call the pool busy for a moment after its daemon exited
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    zpool list -H -o name "$pool" >/dev/null 2>&1 || break
+    zpool destroy -f "$pool" 2>/dev/null || sleep 1
+  done
+  rm -rf "$tmp" 2>/dev/null || true
+  exit "$rc"
 }
 trap cleanup EXIT
 truncate -s 128M "$tmp/pool.img"
