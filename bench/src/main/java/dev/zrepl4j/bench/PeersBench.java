@@ -181,7 +181,10 @@ public final class PeersBench {
     }
   }
 
-  /** Relative snapshot name ({@code fs000@p0001}) to "guid referenced", below {@code root}. */
+  /**
+   * The guid and referenced size of every snapshot below {@code root}, keyed by relative name and
+   * property ({@code /fs000@p0001<TAB>guid}).
+   */
   static Map<String, String> snapshotsBelow(String root) throws IOException {
     var out = new TreeMap<String, String>();
     // zfs-fuse's get has no -t: the snapshots are the names with an @
@@ -192,8 +195,9 @@ public final class PeersBench {
       if (f.length != 3 || !f[0].contains("@")) {
         continue;
       }
-      var rel = f[0].substring(root.length());
-      out.merge(rel, f[2], (a, b) -> f[1].equals("guid") ? b + " " + a : a + " " + b);
+      // "name@snap\tguid" and "name@snap\treferenced" as keys of one map: sorted, each snapshot's
+      // guid line comes before its referenced line
+      out.put(f[0].substring(root.length()) + "\t" + f[1], f[2]);
     }
     return out;
   }
@@ -244,7 +248,11 @@ public final class PeersBench {
     @Override
     public void sync() throws IOException {
       var byFs = new TreeMap<String, List<String>>();
-      for (var rel : snapshotsBelow(src + "/peers").keySet()) {
+      for (var key : snapshotsBelow(src + "/peers").keySet()) {
+        if (!key.endsWith("\tguid")) {
+          continue; // one key per snapshot
+        }
+        var rel = key.substring(0, key.length() - "\tguid".length());
         int at = rel.indexOf('@');
         byFs.computeIfAbsent(rel.substring(0, at), k -> new ArrayList<>())
             .add(rel.substring(at + 1));
@@ -304,6 +312,7 @@ public final class PeersBench {
     private final int metricsPort;
     private final String target;
     private final Path log;
+    private final HttpClient metricsClient = HttpClient.newHttpClient();
     double lastRunSeconds;
     long lastCommands;
 
@@ -443,11 +452,11 @@ public final class PeersBench {
 
     /** The daemon's zfs commands so far: the sum of zrepl_zfscmd_runtime_count. */
     private long commands() throws IOException {
-      var http = HttpClient.newHttpClient();
       String text;
       try {
         text =
-            http.send(
+            metricsClient
+                .send(
                     HttpRequest.newBuilder(
                             URI.create("http://127.0.0.1:" + metricsPort + "/metrics"))
                         .build(),
