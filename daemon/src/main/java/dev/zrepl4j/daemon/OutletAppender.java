@@ -16,7 +16,8 @@ import java.util.function.Consumer;
  * One {@code global.logging} outlet as a logback appender: formats each entry of at least its level
  * on the logging thread (where the job is known), puts the line in a bounded buffer, and returns at
  * once; its own thread writes the buffer to the {@link OutletSink}. A full buffer or a sink that is
- * down drops entries and counts them; it never blocks or fails the caller. A sink that fails is
+ * down drops entries and counts them; it never blocks or fails the caller. A failed write is
+ * retried once on a new connection at once (a restarted syslog daemon); a sink that still fails is
  * reported once to the other outlets and retried every {@code retry_interval}; its recovery is
  * reported too, with the number of entries lost meanwhile. Thread-safe.
  */
@@ -147,7 +148,7 @@ final class OutletAppender extends UnsynchronizedAppenderBase<ILoggingEvent> {
         }
       }
       try {
-        sink.write(l.level(), l.text());
+        writeOrReconnect(l);
       } catch (IOException | RuntimeException e) {
         sink.close();
         nextAttempt = System.nanoTime() + retryInterval.toNanos();
@@ -160,6 +161,28 @@ final class OutletAppender extends UnsynchronizedAppenderBase<ILoggingEvent> {
       }
     }
     sink.close();
+  }
+
+  /**
+   * Writes {@code l}; if that fails, reconnects at once and writes it again, as Go's log/syslog
+   * does: a syslog daemon that restarted (logrotate, an upgrade) has a new socket, and the old
+   * connection only learns of it by a failed send. Only when the second attempt fails too is the
+   * outlet down.
+   */
+  private void writeOrReconnect(Line l) throws IOException {
+    try {
+      sink.write(l.level(), l.text());
+      return;
+    } catch (IOException | RuntimeException first) {
+      sink.close();
+      try {
+        sink.open();
+        sink.write(l.level(), l.text());
+      } catch (IOException | RuntimeException second) {
+        second.addSuppressed(first);
+        throw second;
+      }
+    }
   }
 
   private void report(LogEntry.Level level, String message) {

@@ -88,6 +88,7 @@ class LogOutletsIT {
                 ZoneOffset.UTC,
                 OutletAppender.BUFFER))) {
       var log = ctx.getLogger("dev.zrepl4j.daemon.Daemon");
+      String reports;
       for (int i = 0; i < 10; i++) {
         log.info("lost {}", i);
       }
@@ -104,8 +105,10 @@ class LogOutletsIT {
             "rsyslogd to receive after the outlet reconnects");
         assertThat(lines(rsyslogd).getFirst()).startsWith("daemon.info zrepl ");
         assertThat(lines(rsyslogd).getFirst()).contains("\"msg\":\"again\"");
+        // read while rsyslogd is still up: "again" entries still queued fail once it is stopped
+        reports = stdout.toString(StandardCharsets.UTF_8);
       }
-      var out = stdout.toString(StandardCharsets.UTF_8).lines().map(Logfmt::parse).toList();
+      var out = reports.lines().map(Logfmt::parse).toList();
       assertThat(out).extracting(m -> m.get("msg")).anyMatch(m -> m.startsWith("cannot write"));
       assertThat(out)
           .filteredOn(m -> m.get("msg").startsWith("cannot write"))
@@ -116,6 +119,45 @@ class LogOutletsIT {
           .extracting(m -> m.get("msg"))
           .anyMatch(m -> m.contains("entries were dropped while it was down"));
     } finally {
+      ctx.stop();
+    }
+  }
+
+  @Test
+  void aRestartedRsyslogdLosesNothingAndIsNoOutage() throws Exception {
+    var stdout = new ByteArrayOutputStream();
+    var ctx = new LoggerContext();
+    ctx.start();
+    var sockDir = Files.createDirectories(dir.resolve("restarted"));
+    var first = TestRsyslogd.start(sockDir);
+    // a retry interval of an hour: only an immediate reconnect can bring the second entry
+    try (var o =
+        LogOutlets.install(
+            List.of(
+                new LogOutlet.Stdout("warn", "logfmt", false, false),
+                new LogOutlet.Syslog("info", "logfmt", "daemon", Duration.ofHours(1))),
+            ctx,
+            new LogOutlets.Options(
+                new PrintStream(stdout, true, StandardCharsets.UTF_8),
+                false,
+                List.of(first.socket),
+                ZoneOffset.UTC,
+                OutletAppender.BUFFER))) {
+      var log = ctx.getLogger("dev.zrepl4j.daemon.Daemon");
+      log.info("before the restart");
+      LogOutletsTest.await(
+          () -> lines(first).size() == 1, Duration.ofSeconds(10), "the first entry in rsyslog");
+      first.close();
+      try (var second = TestRsyslogd.start(sockDir)) {
+        log.info("after the restart");
+        LogOutletsTest.await(
+            () -> lines(second).size() == 2, Duration.ofSeconds(10), "the second entry in rsyslog");
+        assertThat(lines(second).get(1)).contains("after the restart");
+      }
+      assertThat(o.stats().outlets().get(1).dropped()).isZero();
+      assertThat(stdout.toString(StandardCharsets.UTF_8)).doesNotContain("cannot write");
+    } finally {
+      first.close();
       ctx.stop();
     }
   }

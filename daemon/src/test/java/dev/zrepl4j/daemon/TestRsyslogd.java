@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.ZoneOffset;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -17,6 +18,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class TestRsyslogd implements AutoCloseable {
   static final Path RSYSLOGD = Path.of("/usr/sbin/rsyslogd");
+  private static final String PROBE = "zrepl4j-probe";
 
   final Path socket;
   final Path output;
@@ -69,10 +71,44 @@ final class TestRsyslogd implements AutoCloseable {
       }
       Thread.sleep(20);
     }
+    r.awaitReceiving(deadline);
     return r;
   }
 
+  /**
+   * Waits until a probe message sent to the socket reaches the output: rsyslogd creates its socket
+   * file before it reads from it (a datagram sent in between is refused), so the file alone does
+   * not say that it is up.
+   */
+  private void awaitReceiving(long deadline) throws IOException, InterruptedException {
+    var probe = new SyslogSink(List.of(socket), "user", PROBE, ZoneOffset.UTC);
+    try {
+      while (!rawOutput().stream().anyMatch(l -> l.split(" ", 3)[1].equals(PROBE))) {
+        if (!process.isAlive() || System.nanoTime() > deadline) {
+          close();
+          fail("rsyslogd did not receive on " + socket + ":\n" + log());
+        }
+        try {
+          if (!probe.isOpen()) {
+            probe.open();
+          }
+          probe.write(LogEntry.Level.INFO, "ready?");
+        } catch (IOException e) {
+          probe.close();
+        }
+        Thread.sleep(50);
+      }
+    } finally {
+      probe.close();
+    }
+  }
+
+  /** The messages received, without the readiness probes. */
   List<String> output() throws IOException {
+    return rawOutput().stream().filter(l -> !l.split(" ", 3)[1].equals(PROBE)).toList();
+  }
+
+  private List<String> rawOutput() throws IOException {
     return Files.exists(output) ? Files.readAllLines(output, StandardCharsets.UTF_8) : List.of();
   }
 
