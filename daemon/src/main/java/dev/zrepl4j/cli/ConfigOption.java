@@ -28,8 +28,25 @@ final class ConfigOption {
               + " /usr/local/etc/zrepl/zrepl.yml). May also be given before the subcommand.")
   @Nullable Path file;
 
+  /**
+   * Set by {@link QuickCommands} (which parses without picocli, so there is no {@link #mixee}): the
+   * file given anywhere on the command line, {@code null} for the default.
+   */
+  private boolean parsedByHand;
+
+  /** An option for {@link QuickCommands}: {@code given} is the file named on the command line. */
+  static ConfigOption byHand(@Nullable Path given) {
+    var o = new ConfigOption();
+    o.file = given;
+    o.parsedByHand = true;
+    return o;
+  }
+
   /** The file given before or after the subcommand, if any. */
   Optional<Path> given() {
+    if (parsedByHand) {
+      return Optional.ofNullable(file);
+    }
     return given(Objects.requireNonNull(mixee), file);
   }
 

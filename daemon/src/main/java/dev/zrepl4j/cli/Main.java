@@ -50,7 +50,8 @@ public final class Main implements Callable<Integer> {
   public static void main(String[] args) {
     int status;
     try (var logging = Logging.defaults()) {
-      status = commandLine().execute(args);
+      var quick = QuickCommands.run(args);
+      status = quick != null ? quick : commandLine().execute(args);
     }
     System.exit(status);
   }
@@ -61,17 +62,19 @@ public final class Main implements Callable<Integer> {
    */
   public static CommandLine commandLine() {
     return new CommandLine(new Main())
-        .setExecutionExceptionHandler(
-            (e, cmd, parsed) -> {
-              var msg =
-                  e instanceof ConfigException
-                          || e instanceof IOException
-                          || e instanceof IllegalArgumentException
-                      ? e.getMessage()
-                      : e.toString();
-              System.err.println("zrepl4j " + cmd.getCommandName() + ": " + msg);
-              return 1;
-            });
+        .setExecutionExceptionHandler((e, cmd, parsed) -> failed(cmd.getCommandName(), e));
+  }
+
+  /** Prints the error of command {@code name} as one clear message; returns exit status 1. */
+  static int failed(String name, Exception e) {
+    var msg =
+        e instanceof ConfigException
+                || e instanceof IOException
+                || e instanceof IllegalArgumentException
+            ? e.getMessage()
+            : e.toString();
+    System.err.println("zrepl4j " + name + ": " + msg);
+    return 1;
   }
 
   static String version() {
