@@ -363,34 +363,48 @@ public final class Receiver implements ReceiverApi {
     for (var name : names) {
       var t = targets.get(name);
       var vs = t == null ? List.<FilesystemVersion>of() : versions.getOrDefault(t, List.of());
-      repairLastReceivedHold(vs);
       out.add(new FsVersionList(name, vs.stream().map(FsVersion::of).toList()));
     }
     return out;
   }
 
-  /**
-   * A receiver stopped (SIGTERM, crash) after {@code zfs recv} finished but before it moved the
-   * last-received hold leaves the newest snapshot without it (and the previous one with it); the
-   * next listing puts it where it belongs. {@code versions} is ordered by createtxg.
-   */
-  private void repairLastReceivedHold(List<FilesystemVersion> versions) throws IOException {
-    FilesystemVersion newest = null;
-    for (var v : versions) {
-      if (v.isSnapshot()) {
-        newest = v;
+  @Override
+  public void confirmReceived(ReceivedBase base) throws IOException {
+    var target = target(base.filesystem());
+    var snapshot = base.snapshot();
+    checkVersionName(snapshot.name());
+    List<FilesystemVersion> versions;
+    try {
+      versions = zfs.listVersions(List.of(target)).getOrDefault(target, List.of());
+    } catch (ZfsException e) {
+      if (Access.doesNotExist(e)) {
+        versions = List.of();
+      } else {
+        throw e;
       }
     }
-    if (newest == null || newest.userRefs() != 0) {
-      return;
+    FilesystemVersion found = null;
+    for (var v : versions) {
+      // by guid: the sender's base may be a bookmark of the snapshot received here
+      if (v.isSnapshot() && v.guid() == snapshot.guid()) {
+        found = v;
+      }
     }
-    log.info(
-        "{}: {} has no last-received hold (a receive was interrupted before moving it): moving it"
-            + " there",
-        job,
-        full(newest));
-    Holds.hold(zfs, ZreplNames.lastReceivedHold(job), List.of(full(newest)));
-    releaseOlderLastReceivedHolds(versions, newest);
+    if (found == null) {
+      throw new RemoteException(
+          ErrorCode.FAILED_PRECONDITION,
+          "no snapshot of guid " + snapshot.guid() + " (" + snapshot.fullName(target) + ") here");
+    }
+    var tag = ZreplNames.lastReceivedHold(job);
+    if (found.userRefs() == 0) {
+      log.info(
+          "{}: {} lacked the last-received hold (a receive was cut short before moving it): moving"
+              + " it there",
+          job,
+          full(found));
+    }
+    Holds.hold(zfs, tag, List.of(full(found)));
+    releaseOlderLastReceivedHolds(versions, found);
   }
 
   // ---- pruning -------------------------------------------------------------------------------

@@ -39,6 +39,19 @@ public interface ReceiverApi {
   ReceiveResult receive(ReceiveSpec spec, InputStream stream) throws IOException;
 
   /**
+   * The active side found the filesystem in sync at {@code base.snapshot()} (after a start, or
+   * after a step whose end it did not see): the last-received hold goes there and off this job's
+   * other snapshots, as after a receive. A receive cut short after {@code zfs recv} finished but
+   * before the hold moved leaves it on the snapshot before; the listing cannot repair that, since a
+   * newest snapshot without the hold may also be one the administrator took on the receiver, not a
+   * received one. Only the snapshot with the base's guid is held (the sender's base may be a
+   * bookmark).
+   *
+   * @throws RemoteException FAILED_PRECONDITION if the receiver has no such snapshot
+   */
+  void confirmReceived(ReceivedBase base) throws IOException;
+
+  /**
    * Prunes the snapshots of the filesystems below the caller's root (those {@link
    * #listFilesystems()} shows, placeholders skipped) with the request's rules ({@code
    * keep_receiver}); nothing outside that root is touched. Whatever the rules say, {@link

@@ -146,6 +146,11 @@ public final class ReceiverEndpoint {
     return receiver(caller).receive(spec, stream);
   }
 
+  /** {@link ReceiverApi#confirmReceived} for the caller. */
+  public void confirmReceived(ReceivedBase base, Caller caller) throws IOException {
+    receiver(caller).confirmReceived(base);
+  }
+
   /**
    * {@link ReceiverApi#prune} for the caller: only the filesystems below the caller's root ({@code
    * root_fs/<identity>} for a sink) are pruned, whatever the rules.

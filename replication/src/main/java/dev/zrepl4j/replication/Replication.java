@@ -860,27 +860,45 @@ public final class Replication {
     if (settled.contains(run.fs)) {
       return;
     }
-    if (!common.isSnapshot()) {
-      settled.add(run.fs); // only a bookmark is left of it: no hold to release, no cursor to move
-      return;
-    }
+    var which = "the sender's cursor";
     try {
-      c.sender().sendCompleted(new SendCompleted(run.fs, null, common));
+      if (common.isSnapshot()) {
+        // (only a bookmark left of it on the sender: no hold to release, no cursor to move there)
+        c.sender().sendCompleted(new SendCompleted(run.fs, null, common));
+      }
+      which = "the receiver's last-received hold";
+      confirmReceived(c, run.fs, common);
       settled.add(run.fs);
-      log.debug("{}: {}: sender's cursor confirmed at {}", config.job(), run.fs, common);
+      log.debug("{}: {}: both sides confirmed at {}", config.job(), run.fs, common);
     } catch (IOException | RuntimeException e) {
       if (e instanceof IOException io && stopping(io)) {
         throw stopped(io);
       }
       var why = e instanceof IOException io ? describe(io) : e.toString();
       log.warn(
-          "{}: {}: up to date, but the sender could not confirm its cursor at {}: {}",
+          "{}: {}: up to date, but {} could not be confirmed at {}: {}",
           config.job(),
           run.fs,
+          which,
           common,
           why);
       synchronized (scheduler) {
-        run.message += "; the sender's cursor is not confirmed (next run retries): " + why;
+        run.message += "; " + which + " is not confirmed (next run retries): " + why;
+      }
+    }
+  }
+
+  /**
+   * The receiver's half of a confirmation: its last-received hold on the base. A receiver that does
+   * not know the call (zrepl, or zrepl4j before it) keeps its hold where its last receive put it,
+   * as zrepl does.
+   */
+  private static void confirmReceived(Connection c, String fs, FsVersion base) throws IOException {
+    try {
+      c.receiver().confirmReceived(new ReceivedBase(fs, base));
+    } catch (RemoteException e) {
+      if (!String.valueOf(e.getMessage()).startsWith("unregistered endpoint")) {
+        throw e;
       }
     }
   }

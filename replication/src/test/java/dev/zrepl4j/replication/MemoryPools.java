@@ -334,6 +334,17 @@ final class MemoryPools {
       }
     }
 
+    /** Holds are not modelled in memory: checks that the base is there, as the real one does. */
+    @Override
+    public void confirmReceived(ReceivedBase base) {
+      synchronized (MemoryPools.this) {
+        var r = receiver.get(base.filesystem());
+        if (r == null || r.versions.stream().noneMatch(v -> v.guid() == base.snapshot().guid())) {
+          throw new IllegalStateException("no base " + base + " on the receiver");
+        }
+      }
+    }
+
     @Override
     public PruneResult prune(PruneRequest request) {
       throw new UnsupportedOperationException("pruning is not modelled in memory");

@@ -444,9 +444,10 @@ class ReplicationIT {
 
   /**
    * A stop between a step's receive and the sender's completion (a crash, power loss, a lost
-   * connection) leaves the sender's cursor on the older snapshot and the step holds on both. The
-   * next run finds the filesystems up to date: it has the sender move the cursor and release the
-   * step holds, even as a new driver that remembers nothing (a restarted daemon).
+   * connection) leaves the sender's cursor on the older snapshot and the step holds on both (and,
+   * if the receiver stopped too, its last-received hold on the older one). The next run finds the
+   * filesystems up to date: it has the sender move the cursor and release the step holds, and the
+   * receiver move its hold, even as a new driver that remembers nothing (a restarted daemon).
    */
   @Test
   void aStopBetweenReceiveAndCompletionIsRepairedByTheNextRunThatFindsBothSidesInSync()
@@ -470,6 +471,10 @@ class ReplicationIT {
         // cursor and step hold on s1, the step hold on s2
         assertThat(src.userRefs(src.path(fs), "s1")).isEqualTo(2);
         assertThat(src.userRefs(src.path(fs), "s2")).isEqualTo(1);
+        // and the receiver stopped before it moved its last-received hold from s1 to s2
+        var target = sinkRoot.extend(src.path(fs));
+        FuseFixture.run("zfs", "release", "zrepl_last_received_J_local", target + "@s2");
+        FuseFixture.run("zfs", "hold", "zrepl_last_received_J_local", target + "@s1");
       }
       // a new driver (a restarted daemon): every filesystem is up to date, the sender repaired
       r = local.run(once, Replication.Progress.none());
@@ -482,6 +487,10 @@ class ReplicationIT {
         // that one hold is the cursor: releasing it by its tag succeeds (zfs-fuse lists no tags)
         FuseFixture.run("zfs", "release", "zrepl_CURSOR_J_local", path + "@s2");
         assertThat(src.userRefs(path, "s2")).isZero();
+        // the receiver's last-received hold moved to s2, confirmed as the base
+        var target = sinkRoot.extend(path);
+        assertThat(dst.userRefs(target, "s1")).as("%s@s1 on the receiver", fs).isZero();
+        assertThat(dst.userRefs(target, "s2")).as("%s@s2 on the receiver", fs).isEqualTo(1);
       }
       assertReplicated(sinkRoot, "s1", "s2");
     }

@@ -190,6 +190,11 @@ class ReplicationTest {
                 }
 
                 @Override
+                public void confirmReceived(ReceivedBase base) {
+                  inner.confirmReceived(base);
+                }
+
+                @Override
                 public PruneResult prune(PruneRequest request) throws IOException {
                   return inner.prune(request);
                 }

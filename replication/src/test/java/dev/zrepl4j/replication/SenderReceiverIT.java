@@ -149,12 +149,25 @@ class SenderReceiverIT {
     assertThat(src.userRefs(a, "s2")).isEqualTo(1);
     assertThat(sender.replicationCursor(new FsRequest(a.toString()))).containsExactly(s2);
 
-    // a receiver stopped between zfs recv and moving its hold: s2 unheld, s1 still held; the next
-    // listing puts the hold back where it belongs
+    // a receiver stopped between zfs recv and moving its hold: s2 unheld, s1 still held. A listing
+    // leaves that alone; the active side's confirmation of the base (s2) moves the hold there
     FuseFixture.run("zfs", "release", "zrepl_last_received_J_job1", target + "@s2");
     FuseFixture.run("zfs", "hold", "zrepl_last_received_J_job1", target + "@s1");
     receiver.listVersionsOf(new FsListRequest(List.of(a.toString())));
+    assertThat(dst.userRefs(target, "s1")).isEqualTo(1);
+    assertThat(dst.userRefs(target, "s2")).isZero();
+    // a base the receiver does not have (a guid that does not fit) changes nothing
+    var wrong = new FsVersion(s2.type(), s2.name(), s2.guid() + 1, s2.createTxg(), s2.creation());
+    assertThatThrownBy(() -> receiver.confirmReceived(new ReceivedBase(a.toString(), wrong)))
+        .isInstanceOfSatisfying(
+            dev.zrepl4j.rpc.RemoteException.class,
+            e -> assertThat(e.code()).isEqualTo(dev.zrepl4j.rpc.ErrorCode.FAILED_PRECONDITION));
+    assertThat(dst.userRefs(target, "s1")).isEqualTo(1);
+    assertThat(dst.userRefs(target, "s2")).isZero();
+    receiver.confirmReceived(new ReceivedBase(a.toString(), s2));
     assertThat(dst.userRefs(target, "s1")).isZero();
+    assertThat(dst.userRefs(target, "s2")).isEqualTo(1);
+    receiver.confirmReceived(new ReceivedBase(a.toString(), s2)); // again: nothing changes
     assertThat(dst.userRefs(target, "s2")).isEqualTo(1);
 
     var listed = receiver.listVersionsOf(new FsListRequest(List.of(a.toString(), "nope/x")));
@@ -166,6 +179,27 @@ class SenderReceiverIT {
         .extracting(FsVersion::name, FsVersion::guid)
         .containsExactly(tuple("s1", s1.guid()), tuple("s2", s2.guid()));
     assertThat(listed.get(1).versions()).isEmpty();
+  }
+
+  /**
+   * A snapshot the administrator took on the receiver is not a received one: the listing neither
+   * puts the last-received hold on it (it could not be destroyed then: "dataset is busy") nor takes
+   * the hold off the snapshot that was received last.
+   */
+  @Test
+  void aSnapshotTakenOnTheReceiverKeepsNoHoldAndTheReceivedOneKeepsItsHold() throws IOException {
+    var e = ends("ownsnap", "job5");
+    zfs.snapshot(List.of(e.fs()), "s1");
+    var s1 = version(e.sender(), e.fs(), "s1");
+    step(e.sender(), e.receiver(), e.fs(), null, s1);
+    var target = e.root().extend(e.fs());
+    assertThat(dst.userRefs(target, "s1")).isEqualTo(1);
+
+    FuseFixture.run("zfs", "snapshot", target + "@mine");
+    e.receiver().listVersionsOf(new FsListRequest(List.of(e.fs().toString())));
+    assertThat(dst.userRefs(target, "mine")).isZero();
+    assertThat(dst.userRefs(target, "s1")).isEqualTo(1);
+    FuseFixture.run("zfs", "destroy", target + "@mine");
   }
 
   @Test
