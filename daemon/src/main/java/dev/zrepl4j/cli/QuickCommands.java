@@ -20,15 +20,8 @@ import org.jspecify.annotations.Nullable;
 final class QuickCommands {
   private QuickCommands() {}
 
-  /**
-   * Runs {@code args} if they are a plain short command; returns its exit status, or {@code null}
-   * if picocli has to parse them.
-   */
-  static @Nullable Integer run(String[] args) {
-    var parsed = parse(args);
-    if (parsed == null) {
-      return null;
-    }
+  /** Runs a parsed command as picocli would: its exit status; an error as one clear message. */
+  static int run(Parsed parsed) {
     try {
       return parsed.command().call();
     } catch (Exception e) {
