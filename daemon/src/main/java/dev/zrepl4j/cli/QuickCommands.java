@@ -1,7 +1,12 @@
 package dev.zrepl4j.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.zrepl4j.daemon.Control;
+import dev.zrepl4j.rpc.RpcClient;
+import java.lang.reflect.Type;
 import java.nio.file.Path;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import org.jspecify.annotations.Nullable;
@@ -22,6 +27,22 @@ final class QuickCommands {
 
   /** Runs a parsed command as picocli would: its exit status; an error as one clear message. */
   static int run(Parsed parsed) {
+    // the JSON codec of the call, built on a second core while this one reads the config and
+    // connects (bench/run cli)
+    Thread.ofPlatform()
+        .daemon()
+        .name("json-prepare")
+        .start(
+            () -> {
+              try {
+                RpcClient.prepare(parsed.types().toArray(Type[]::new));
+                if (parsed.command() instanceof StatusCommand s && s.json) {
+                  StatusCommand.JsonOut.prepare();
+                }
+              } catch (RuntimeException e) {
+                // the call itself meets whatever this met
+              }
+            });
     try {
       return parsed.command().call();
     } catch (Exception e) {
@@ -29,8 +50,11 @@ final class QuickCommands {
     }
   }
 
-  /** A command line understood here: the subcommand's name and its object, ready to call. */
-  record Parsed(String name, Callable<Integer> command) {}
+  /**
+   * A command line understood here: the subcommand's name, its object ready to call, and the types
+   * its control calls send and receive.
+   */
+  record Parsed(String name, Callable<Integer> command, List<Type> types) {}
 
   /** The parse of {@code args}, or {@code null} when picocli must parse them. */
   static @Nullable Parsed parse(String[] args) {
@@ -102,7 +126,12 @@ final class QuickCommands {
       return null;
     }
     s.config = config;
-    return new Parsed("status", s);
+    return new Parsed(
+        "status",
+        s,
+        List.of(
+            Control.StatusRequest.class,
+            s.mode == StatusCommand.Mode.raw ? JsonNode.class : Control.StatusResponse.class));
   }
 
   private static @Nullable Parsed version(Args a, @Nullable Path global, Set<String> seen) {
@@ -133,7 +162,7 @@ final class QuickCommands {
       return null;
     }
     v.config = config;
-    return new Parsed("version", v);
+    return new Parsed("version", v, List.of(Control.StatusRequest.class, Control.Lines.class));
   }
 
   private static @Nullable Parsed signal(Args a, @Nullable Path global, Set<String> seen) {
@@ -176,7 +205,16 @@ final class QuickCommands {
       return null;
     }
     s.config = config;
-    return new Parsed("signal", s);
+    return new Parsed(
+        "signal",
+        s,
+        s.await
+            ? List.of(
+                Control.StatusRequest.class,
+                Control.WakeupResponse.class,
+                Control.RunRequest.class,
+                Control.RunResponse.class)
+            : List.of(Control.SignalRequest.class, Control.Lines.class));
   }
 
   /**

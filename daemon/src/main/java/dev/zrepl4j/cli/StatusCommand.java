@@ -68,11 +68,7 @@ final class StatusCommand implements Callable<Integer> {
       throw new IllegalArgumentException("no job '" + job + "' in the daemon");
     }
     if (json) {
-      var m =
-          new ObjectMapper()
-              .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
-              .enable(SerializationFeature.INDENT_OUTPUT);
-      System.out.println(m.writeValueAsString(only(s)));
+      System.out.println(JsonOut.MAPPER.writeValueAsString(only(s)));
       return 0;
     }
     var console = System.console();
@@ -82,6 +78,21 @@ final class StatusCommand implements Callable<Integer> {
     }
     print(s, job, System.out);
     return 0;
+  }
+
+  /** The mapper of {@code --json}: snake_case keys, indented. */
+  static final class JsonOut {
+    static final ObjectMapper MAPPER =
+        new ObjectMapper()
+            .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+            .enable(SerializationFeature.INDENT_OUTPUT);
+
+    private JsonOut() {}
+
+    /** Builds the serializers of the status ahead of the output (on another thread). */
+    static void prepare() {
+      MAPPER.canSerialize(Control.StatusResponse.class);
+    }
   }
 
   private Control.StatusResponse fetch(DaemonConfig cfg) throws IOException {

@@ -61,6 +61,22 @@ final class Json {
         .build();
   }
 
+  /**
+   * Builds, ahead of their first use, the codec and the serializers and deserializers of {@code
+   * types} (and of the hello): what a short-lived client's first call would otherwise build on its
+   * way. Jackson caches them in the mapper; building one twice (this and a call racing it) is
+   * harmless.
+   */
+  static void prepare(List<Type> types) {
+    for (var t :
+        java.util.stream.Stream.concat(java.util.stream.Stream.of(Hello.class), types.stream())
+            .toList()) {
+      var jt = type(t);
+      MAPPER.canSerialize(jt.getRawClass());
+      MAPPER.canDeserialize(jt);
+    }
+  }
+
   static JavaType type(Type t) {
     return MAPPER.getTypeFactory().constructType(t);
   }
