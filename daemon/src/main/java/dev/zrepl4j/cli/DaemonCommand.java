@@ -32,7 +32,7 @@ final class DaemonCommand implements Callable<Integer> {
       daemon =
           Daemon.start(
               cfg,
-              HostZfs.open(),
+              HostZfs.open().withCommandTimeout(cfg.global().zfsCommandTimeout()),
               Clock.systemUTC(),
               Main.version(),
               new LogEntryCounter(outlets.stats()));

@@ -37,9 +37,17 @@ public record DaemonConfig(Path file, Global global, List<Job> jobs) {
       List<LogOutlet> logging,
       @Nullable Monitoring monitoring,
       Path controlSockpath,
-      Path stdinserverSockdir) {
+      Path stdinserverSockdir,
+      Duration zfsCommandTimeout) {
     public static final Path DEFAULT_CONTROL_SOCKPATH = Path.of("/var/run/zrepl4j/control");
     public static final Path DEFAULT_STDINSERVER_SOCKDIR = Path.of("/var/run/zrepl4j/stdinserver");
+
+    /**
+     * {@code zrepl4j_zfs_command_timeout} (our extension): how long a {@code zfs} command that does
+     * not stream may run before it is killed and its operation fails (zrepl#791: a hung pool). Long
+     * enough for a destroy or a listing of a large pool.
+     */
+    public static final Duration DEFAULT_ZFS_COMMAND_TIMEOUT = Duration.ofMinutes(30);
 
     public Global {
       logging = List.copyOf(logging);
@@ -51,7 +59,8 @@ public record DaemonConfig(Path file, Global global, List<Job> jobs) {
           List.of(LogOutlet.defaultStdout()),
           null,
           DEFAULT_CONTROL_SOCKPATH,
-          DEFAULT_STDINSERVER_SOCKDIR);
+          DEFAULT_STDINSERVER_SOCKDIR,
+          DEFAULT_ZFS_COMMAND_TIMEOUT);
     }
   }
 

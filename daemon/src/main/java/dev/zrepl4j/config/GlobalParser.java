@@ -7,7 +7,8 @@ import java.util.Optional;
 
 /**
  * Reads the {@code global:} section: {@code logging} outlets, {@code monitoring}, {@code
- * control.sockpath} and {@code serve.stdinserver.sockdir}. Stateless.
+ * control.sockpath}, {@code serve.stdinserver.sockdir} and our {@code zrepl4j_zfs_command_timeout}.
+ * Stateless.
  */
 final class GlobalParser {
   private GlobalParser() {}
@@ -50,9 +51,11 @@ final class GlobalParser {
       }
       serve.get().finish();
     }
+    var zfsTimeout =
+        m.duration("zrepl4j_zfs_command_timeout", DaemonConfig.Global.DEFAULT_ZFS_COMMAND_TIMEOUT);
     m.finish();
     return Optional.of(
-        new DaemonConfig.Global(outlets, monitoring.orElse(null), sockpath, sockdir));
+        new DaemonConfig.Global(outlets, monitoring.orElse(null), sockpath, sockdir, zfsTimeout));
   }
 
   /** The one entry of {@code monitoring:}. */

@@ -1,6 +1,7 @@
 package dev.zrepl4j.daemon;
 
 import dev.zrepl4j.zfs.CommandListener;
+import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
@@ -45,6 +46,7 @@ public final class Metrics {
   private final Histogram stateTime;
   private final Histogram pruningTime;
   private final Histogram zfscmdRuntime;
+  private final Counter zfscmdTimeouts;
   private final Gauge unmatched;
 
   /**
@@ -109,6 +111,14 @@ public final class Metrics {
             .labelNames("jobid", "zfsbinary", "zfsverb")
             .classicUpperBounds(ZFSCMD_BUCKETS)
             .classicOnly()
+            .register(registry);
+    zfscmdTimeouts =
+        Counter.builder()
+            .name("zrepl4j_zfscmd_timeouts")
+            .help(
+                "zfs commands killed because they ran past global.zrepl4j_zfs_command_timeout (a"
+                    + " hung pool or a stuck zfs)")
+            .labelNames("jobid", "zfsbinary", "zfsverb")
             .register(registry);
     unmatched =
         Gauge.builder()
@@ -254,8 +264,17 @@ public final class Metrics {
 
     /** Observes the runtime of each zfs command of this job. */
     CommandListener zfsCommands() {
-      return (binary, verb, runtime) ->
+      return new CommandListener() {
+        @Override
+        public void exited(String binary, String verb, Duration runtime) {
           zfscmdRuntime.labelValues(name, binary, verb).observe(runtime.toNanos() / 1e9);
+        }
+
+        @Override
+        public void timedOut(String binary, String verb, Duration deadline) {
+          zfscmdTimeouts.labelValues(name, binary, verb).inc();
+        }
+      };
     }
   }
 }

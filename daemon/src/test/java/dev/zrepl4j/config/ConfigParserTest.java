@@ -267,6 +267,36 @@ class ConfigParserTest {
   }
 
   @Test
+  void zfsCommandTimeoutIsOurGlobalKeyWithAGenerousDefault() {
+    var jobs =
+        """
+        jobs:
+        - name: s
+          type: snap
+          filesystems: {"pool<": true}
+          snapshotting: {type: manual}
+          pruning: {keep: []}
+        """;
+    assertThat(ConfigParser.parse(jobs, dir.resolve("a.yml")).global().zfsCommandTimeout())
+        .isEqualTo(Duration.ofMinutes(30));
+    var c =
+        ConfigParser.parse(
+            "global:\n  zrepl4j_zfs_command_timeout: 5m\n" + jobs, dir.resolve("b.yml"));
+    assertThat(c.global().zfsCommandTimeout()).isEqualTo(Duration.ofMinutes(5));
+    for (var bad : List.of("0s", "-1m", "soon")) {
+      var e =
+          catchThrowableOfType(
+              ConfigException.class,
+              () ->
+                  ConfigParser.parse(
+                      "global:\n  zrepl4j_zfs_command_timeout: " + bad + "\n" + jobs,
+                      Path.of("c.yml")));
+      assertThat(e).as(bad).isNotNull();
+      assertThat(e.getMessage()).as(bad).contains("global.zrepl4j_zfs_command_timeout");
+    }
+  }
+
+  @Test
   void sendIntermediatesIsOurExtensionKeyUnderReplication() {
     var c =
         ConfigParser.parse(

@@ -17,6 +17,12 @@ public interface CommandListener {
    */
   void exited(String binary, String verb, Duration runtime);
 
+  /**
+   * A command did not finish within its deadline ({@link RealZfs#withCommandTimeout}) and is being
+   * killed; {@link #exited} follows.
+   */
+  default void timedOut(String binary, String verb, Duration deadline) {}
+
   /** A listener that ignores every command. */
   static CommandListener none() {
     return (binary, verb, runtime) -> {};

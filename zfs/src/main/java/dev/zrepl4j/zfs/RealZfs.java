@@ -12,6 +12,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.EnumSet;
@@ -50,9 +51,11 @@ public final class RealZfs implements Zfs {
   private final AtomicLong invocations;
   private final CommandListener listener;
 
+  private final @Nullable Duration commandTimeout;
+
   private RealZfs(
       List<String> zfs, List<String> zpool, ZfsCapabilities capabilities, LargePipes pipes) {
-    this(zfs, zpool, capabilities, pipes, new AtomicLong(), CommandListener.none());
+    this(zfs, zpool, capabilities, pipes, new AtomicLong(), CommandListener.none(), null);
   }
 
   private RealZfs(
@@ -61,13 +64,28 @@ public final class RealZfs implements Zfs {
       ZfsCapabilities capabilities,
       LargePipes pipes,
       AtomicLong invocations,
-      CommandListener listener) {
+      CommandListener listener,
+      @Nullable Duration commandTimeout) {
     this.zfs = List.copyOf(zfs);
     this.zpool = List.copyOf(zpool);
     this.capabilities = capabilities;
     this.pipes = pipes;
     this.invocations = invocations;
     this.listener = listener;
+    this.commandTimeout = commandTimeout;
+  }
+
+  /**
+   * The same, with a deadline for each command that does not stream (every one but {@code send} and
+   * {@code receive}): one still running after {@code timeout} is killed and its operation fails
+   * saying so (zrepl#791: a hung pool stalled a job for good). Without it, commands have no
+   * deadline.
+   */
+  public RealZfs withCommandTimeout(Duration timeout) {
+    if (timeout.isNegative() || timeout.isZero()) {
+      throw new IllegalArgumentException("zfs command timeout must be positive: " + timeout);
+    }
+    return new RealZfs(zfs, zpool, capabilities, pipes, invocations, listener, timeout);
   }
 
   /**
@@ -77,7 +95,7 @@ public final class RealZfs implements Zfs {
    */
   @Override
   public RealZfs observedBy(CommandListener listener) {
-    return new RealZfs(zfs, zpool, capabilities, pipes, invocations, listener);
+    return new RealZfs(zfs, zpool, capabilities, pipes, invocations, listener, commandTimeout);
   }
 
   /**
@@ -205,8 +223,44 @@ public final class RealZfs implements Zfs {
       throws IOException {
     invocations.incrementAndGet();
     try (var p =
-        ZfsProcess.start(
-            binary, args, ZfsProcess.Stdin.NULL, ZfsProcess.Stdout.PIPE, pipes, listener)) {
+            ZfsProcess.start(
+                binary, args, ZfsProcess.Stdin.NULL, ZfsProcess.Stdout.PIPE, pipes, listener);
+        var deadline = deadline(p, binary, args)) {
+      T result;
+      try {
+        result = runStarted(p, parser, tolerated);
+      } catch (IOException | RuntimeException e) {
+        if (deadline != null && !deadline.finish()) {
+          // (what it failed with is the kill's consequence: a closed pipe, a signal)
+          var f = deadline.failure(p.argv(), p.failure(ZfsException.NO_STATUS).stderr());
+          f.addSuppressed(e);
+          throw f;
+        }
+        throw e;
+      }
+      if (deadline != null && !deadline.finish()) {
+        // killed, yet what it printed passed (a tolerated failure): not to be trusted
+        throw deadline.failure(p.argv(), p.failure(ZfsException.NO_STATUS).stderr());
+      }
+      return result;
+    }
+  }
+
+  private @Nullable CommandDeadline deadline(ZfsProcess p, List<String> binary, List<String> args) {
+    var t = commandTimeout;
+    if (t == null) {
+      return null;
+    }
+    return CommandDeadline.watch(
+        p,
+        t,
+        () ->
+            listener.timedOut(String.join(" ", binary), args.isEmpty() ? "" : args.getFirst(), t));
+  }
+
+  private <T> T runStarted(ZfsProcess p, Parser<T> parser, Predicate<String> tolerated)
+      throws IOException {
+    {
       T result;
       try {
         result = parser.parse(p.stdout());

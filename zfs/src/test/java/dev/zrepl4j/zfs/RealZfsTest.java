@@ -334,4 +334,80 @@ class RealZfsTest {
         .isFalse();
     assertThat(Zfs.isPlaceholder(p, new Property("-", "-"))).isFalse();
   }
+
+  /** A zfs that hangs (a hung pool): the command's deadline kills it, with it its children. */
+  @Test
+  void aCommandPastItsDeadlineIsKilledAndFailsSayingSo() throws Exception {
+    var timedOut = new java.util.concurrent.CopyOnWriteArrayList<String>();
+    CommandListener listener =
+        new CommandListener() {
+          @Override
+          public void exited(String binary, String verb, java.time.Duration runtime) {}
+
+          @Override
+          public void timedOut(String binary, String verb, java.time.Duration deadline) {
+            timedOut.add(verb + " " + deadline);
+          }
+        };
+    // a child that is not exec'd: the kill must reach it too
+    var z =
+        zfs(script("zfs", "sleep 3597\nexit 0"), ZfsCapabilities.openZfs("zfs-mock"))
+            .observedBy(listener)
+            .withCommandTimeout(java.time.Duration.ofMillis(500));
+    assertThatThrownBy(() -> z.listFilesystems(List.of(), p -> true))
+        .isInstanceOfSatisfying(
+            ZfsException.class,
+            e -> {
+              assertThat(e.getMessage())
+                  .contains("did not finish within PT0.5S and was killed")
+                  .contains("global.zrepl4j_zfs_command_timeout");
+              assertThat(e.exitStatus()).isEqualTo(ZfsException.NO_STATUS);
+              assertThat(e.argv()).contains("list");
+            });
+    assertThat(timedOut).containsExactly("list PT0.5S");
+    awaitNoDescendant("sleep 3597");
+
+    // killed while what it printed would pass (stderr a tolerated failure): still a failure
+    var partial =
+        zfs(
+                script(
+                    "zfs",
+                    "printf 'tank/a\\tzrepl:placeholder\\t-\\t-\\n'\n"
+                        + "echo \"cannot open 'tank/b': dataset does not exist\" >&2\n"
+                        + "sleep 3598\nexit 1"),
+                ZfsCapabilities.openZfs("zfs-mock"))
+            .withCommandTimeout(java.time.Duration.ofMillis(500));
+    assertThatThrownBy(
+            () ->
+                partial.getPropertiesOfExisting(
+                    List.of("tank/a", "tank/b"), List.of(Zfs.PLACEHOLDER_PROPERTY)))
+        .isInstanceOf(ZfsException.class)
+        .hasMessageContaining("did not finish within PT0.5S");
+    awaitNoDescendant("sleep 3598");
+
+    // a command that finishes in time is not touched by its deadline
+    var quick =
+        zfs(script("zfs", "exit 0"), ZfsCapabilities.openZfs("zfs-mock"))
+            .withCommandTimeout(java.time.Duration.ofSeconds(30));
+    assertThat(quick.listFilesystems(List.of(), p -> true)).isEmpty();
+  }
+
+  @Test
+  void aDeadlineMustBePositive() {
+    var z = zfs(List.of("true"), ZfsCapabilities.openZfs("zfs-mock"));
+    assertThatThrownBy(() -> z.withCommandTimeout(java.time.Duration.ZERO))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  private static void awaitNoDescendant(String commandLine) throws InterruptedException {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
+    while (ProcessHandle.current()
+        .descendants()
+        .anyMatch(h -> h.info().commandLine().orElse("").contains(commandLine))) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("'" + commandLine + "' still runs after its command was killed");
+      }
+      Thread.sleep(50);
+    }
+  }
 }
