@@ -660,7 +660,8 @@ public final class RealZfs implements Zfs {
   @Override
   public SendStream send(SendRequest request) throws IOException {
     var args = sendArgs(request, false);
-    return new SendStream(startZfs(args, ZfsProcess.Stdin.NULL, ZfsProcess.Stdout.BULK));
+    return new SendStream(
+        startZfs(args, ZfsProcess.Stdin.NULL, ZfsProcess.Stdout.BULK), commandTimeout);
   }
 
   @Override
@@ -704,20 +705,33 @@ public final class RealZfs implements Zfs {
     }
     args.add(dataset(target));
     // stdout to /dev/null, not closed: ZoL 0.6.5.9 fails with "invalid backup stream" otherwise
-    try (var p = startZfs(args, ZfsProcess.Stdin.BULK, ZfsProcess.Stdout.DISCARD)) {
+    try (var p = startZfs(args, ZfsProcess.Stdin.BULK, ZfsProcess.Stdout.DISCARD);
+        var watch = StallWatch.of(p, commandTimeout, "took no bytes")) {
       IOException writeFailure;
       if (stream instanceof ReadableByteChannel in && p.stdin() instanceof FileOutputStream out) {
         // a channel source (a socket) into the pipe through one direct buffer: no heap copy
         var pipe = out.getChannel();
         try (var arena = Arena.ofConfined()) {
           var buf = arena.allocate(LargePipe.CAPACITY).asByteBuffer();
-          writeFailure = pump(p, () -> in.read(buf.clear()), () -> writeAll(pipe, buf.flip()));
+          writeFailure =
+              pump(p, () -> in.read(buf.clear()), watched(watch, () -> writeAll(pipe, buf.flip())));
         }
       } else {
         // as large as the pipe: one write fills it, and zfs receive wakes up once per pipeful
         var buf = new byte[LargePipe.CAPACITY];
         int[] n = new int[1];
-        writeFailure = pump(p, () -> n[0] = stream.read(buf), () -> p.stdin().write(buf, 0, n[0]));
+        writeFailure =
+            pump(
+                p,
+                () -> n[0] = stream.read(buf),
+                watched(watch, () -> p.stdin().write(buf, 0, n[0])));
+      }
+      if (watch != null && watch.fired()) {
+        var f = watch.failure(p.argv(), p.failure(ZfsException.NO_STATUS).stderr());
+        if (writeFailure != null) {
+          f.addSuppressed(writeFailure);
+        }
+        throw f;
       }
       try {
         p.stdin().close();
@@ -738,6 +752,21 @@ public final class RealZfs implements Zfs {
         throw writeFailure;
       }
     }
+  }
+
+  /** {@code w} with the stall watch told of each write (as is without one). */
+  private static ChunkWriter watched(@Nullable StallWatch watch, ChunkWriter w) {
+    if (watch == null) {
+      return w;
+    }
+    return () -> {
+      watch.enter();
+      try {
+        w.write();
+      } finally {
+        watch.exit();
+      }
+    };
   }
 
   /** Reads a chunk: its length, -1 at the end. */

@@ -7,6 +7,7 @@ import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.ReadableByteChannel;
+import java.time.Duration;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 
@@ -28,8 +29,19 @@ public final class SendStream extends InputStream implements ReadableByteChannel
   private volatile boolean closed;
   private @Nullable ZfsException failure;
 
+  private final @Nullable StallWatch watch;
+
   SendStream(ZfsProcess process) {
+    this(process, null);
+  }
+
+  /**
+   * @param stallLimit how long one read may block before {@code zfs send} is killed as stuck (null:
+   *     no limit)
+   */
+  SendStream(ZfsProcess process, @Nullable Duration stallLimit) {
     this.process = process;
+    this.watch = StallWatch.of(process, stallLimit, "produced no bytes");
     this.stdout = process.stdout();
     this.channel = stdout instanceof FileInputStream f ? f.getChannel() : null;
   }
@@ -82,14 +94,38 @@ public final class SendStream extends InputStream implements ReadableByteChannel
     if (eof) {
       return -1;
     }
-    int n = r.read();
+    int n;
+    var w = watch;
+    if (w == null) {
+      n = r.read();
+    } else {
+      w.enter();
+      try {
+        n = r.read();
+      } catch (IOException e) {
+        if (w.fired()) {
+          failure = w.failure(process.argv(), process.failure(ZfsException.NO_STATUS).stderr());
+          throw failure;
+        }
+        throw e;
+      } finally {
+        w.exit();
+      }
+    }
     if (n == -1) {
       int status = process.waitFor();
+      if (w != null && w.fired()) {
+        failure = w.failure(process.argv(), process.failure(status).stderr());
+        throw failure;
+      }
       if (status != 0) {
         failure = process.failure(status);
         throw failure;
       }
       eof = true;
+      if (w != null) {
+        w.close();
+      }
     }
     return n;
   }
@@ -124,6 +160,10 @@ public final class SendStream extends InputStream implements ReadableByteChannel
   @Override
   public void close() {
     closed = true;
+    var w = watch;
+    if (w != null) {
+      w.close();
+    }
     process.close();
   }
 }

@@ -392,6 +392,48 @@ class RealZfsTest {
     assertThat(quick.listFilesystems(List.of(), p -> true)).isEmpty();
   }
 
+  /** A zfs send or receive that stalls (gives or takes no byte) past the limit is killed. */
+  @Test
+  void aStreamThatMakesNoProgressPastTheLimitIsKilledAndFailsSayingSo() throws Exception {
+    var limit = java.time.Duration.ofMillis(500);
+    // a receive that never reads: the writes into its pipe block
+    var deaf =
+        zfs(script("zfs", "sleep 3594\nexit 0"), ZfsCapabilities.openZfs("zfs-mock"))
+            .withCommandTimeout(limit);
+    var big = new ByteArrayInputStream(new byte[8 << 20]);
+    assertThatThrownBy(
+            () -> deaf.receive(DatasetPath.parse("tank/b"), big, ReceiveOptions.DEFAULTS))
+        .isInstanceOf(ZfsException.class)
+        .hasMessageContaining("took no bytes for PT0.5S and was killed");
+    awaitNoDescendant("sleep 3594");
+
+    // a send that stops producing after three bytes
+    var mute =
+        zfs(script("zfs", "printf abc\nsleep 3593\nexit 0"), ZfsCapabilities.openZfs("zfs-mock"))
+            .withCommandTimeout(limit);
+    try (var s = mute.send(SendRequest.full(FilesystemVersion.parseFullName("tank/a@s1")))) {
+      var buf = new byte[16];
+      int got = 0;
+      while (got < 3) {
+        got += s.read(buf, got, buf.length - got);
+      }
+      assertThatThrownBy(() -> s.read(buf, 0, buf.length))
+          .isInstanceOf(ZfsException.class)
+          .hasMessageContaining("produced no bytes for PT0.5S and was killed");
+    }
+    awaitNoDescendant("sleep 3593");
+
+    // a slow reader is not a stalled send: only time blocked in the pipe counts
+    var quick =
+        zfs(script("zfs", "printf abc\nexit 0"), ZfsCapabilities.openZfs("zfs-mock"))
+            .withCommandTimeout(limit);
+    try (var s = quick.send(SendRequest.full(FilesystemVersion.parseFullName("tank/a@s1")))) {
+      Thread.sleep(1500); // the consumer is busy elsewhere, three times the limit
+      assertThat(new String(s.readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII))
+          .isEqualTo("abc");
+    }
+  }
+
   @Test
   void aDeadlineMustBePositive() {
     var z = zfs(List.of("true"), ZfsCapabilities.openZfs("zfs-mock"));
