@@ -82,7 +82,6 @@ final class QuickCommands {
 
   private static @Nullable Parsed status(Args a, @Nullable Path global, Set<String> seen) {
     var s = new StatusCommand();
-    Path local = null;
     while (a.more()) {
       switch (a.name()) {
         case "--json" -> {
@@ -111,8 +110,7 @@ final class QuickCommands {
           }
         }
         case "-c", "--config" -> {
-          local = a.config();
-          if (local == null || !seen.add("--config")) {
+          if (!a.localConfig()) {
             return null;
           }
         }
@@ -121,7 +119,7 @@ final class QuickCommands {
         }
       }
     }
-    var config = config(global, local);
+    var config = config(global, a.local);
     if (config == null) {
       return null;
     }
@@ -136,7 +134,6 @@ final class QuickCommands {
 
   private static @Nullable Parsed version(Args a, @Nullable Path global, Set<String> seen) {
     var v = new Main.VersionCommand();
-    Path local = null;
     while (a.more()) {
       switch (a.name()) {
         case "--show" -> {
@@ -147,8 +144,7 @@ final class QuickCommands {
           v.show = s;
         }
         case "-c", "--config" -> {
-          local = a.config();
-          if (local == null || !seen.add("--config")) {
+          if (!a.localConfig()) {
             return null;
           }
         }
@@ -157,7 +153,7 @@ final class QuickCommands {
         }
       }
     }
-    var config = config(global, local);
+    var config = config(global, a.local);
     if (config == null) {
       return null;
     }
@@ -167,7 +163,6 @@ final class QuickCommands {
 
   private static @Nullable Parsed signal(Args a, @Nullable Path global, Set<String> seen) {
     var s = new SignalCommand();
-    Path local = null;
     int positional = 0;
     while (a.more()) {
       if (!a.peek().startsWith("-")) {
@@ -190,8 +185,7 @@ final class QuickCommands {
           s.await = true;
         }
         case "-c", "--config" -> {
-          local = a.config();
-          if (local == null || !seen.add("--config")) {
+          if (!a.localConfig()) {
             return null;
           }
         }
@@ -200,7 +194,7 @@ final class QuickCommands {
         }
       }
     }
-    var config = config(global, local);
+    var config = config(global, a.local);
     if (positional != 2 || config == null) {
       return null;
     }
@@ -280,6 +274,21 @@ final class QuickCommands {
         v = next();
       }
       return v.isEmpty() || v.startsWith("-") ? null : v;
+    }
+
+    /** The config file given after the subcommand, if any. */
+    @Nullable Path local;
+
+    /**
+     * Consumes the subcommand's {@code --config}; {@code false} if its value is missing or it was
+     * given before.
+     */
+    boolean localConfig() {
+      if (local != null) {
+        return false;
+      }
+      local = config();
+      return local != null;
     }
 
     /** Consumes {@code -c F}, {@code --config F} or {@code --config=F}; {@code null} otherwise. */

@@ -64,16 +64,7 @@ final class CommandDeadline implements AutoCloseable {
 
   /** The failure of a command this deadline killed. */
   ZfsException failure(List<String> argv, String stderr) {
-    return new ZfsException(
-        "zfs command "
-            + argv
-            + " did not finish within "
-            + timeout
-            + " and was killed (a hung pool, or a stuck zfs? global.zrepl4j_zfs_command_timeout"
-            + " sets the limit)",
-        argv,
-        ZfsException.NO_STATUS,
-        stderr);
+    return ZfsException.killedAtLimit(argv, "did not finish within", timeout, stderr);
   }
 
   @Override

@@ -76,18 +76,7 @@ final class StallWatch implements AutoCloseable {
 
   /** The failure of a stream this watch killed. */
   ZfsException failure(List<String> argv, String stderr) {
-    return new ZfsException(
-        "zfs command "
-            + argv
-            + " "
-            + what
-            + " for "
-            + limit
-            + " and was killed (a hung pool, or a stuck zfs? global.zrepl4j_zfs_command_timeout"
-            + " sets the limit)",
-        argv,
-        ZfsException.NO_STATUS,
-        stderr);
+    return ZfsException.killedAtLimit(argv, what + " for", limit, stderr);
   }
 
   @Override

@@ -41,6 +41,26 @@ public class ZfsException extends IOException {
     return "zfs command " + argv + " " + how + (lastLine.isEmpty() ? "" : ": " + lastLine);
   }
 
+  /**
+   * A command killed at its limit ({@code global.zrepl4j_zfs_command_timeout}): {@code what} it
+   * failed to do in {@code limit}, e.g. "did not finish within".
+   */
+  static ZfsException killedAtLimit(
+      List<String> argv, String what, java.time.Duration limit, String stderr) {
+    return new ZfsException(
+        "zfs command "
+            + argv
+            + " "
+            + what
+            + " "
+            + limit
+            + " and was killed (a hung pool, or a stuck zfs? global.zrepl4j_zfs_command_timeout"
+            + " sets the limit)",
+        argv,
+        NO_STATUS,
+        stderr);
+  }
+
   /** The command line that failed. */
   public List<String> argv() {
     return argv;
