@@ -76,8 +76,10 @@ public final class RealZfs implements Zfs {
   }
 
   /**
-   * The same, with a deadline for each command that does not stream (every one but {@code send} and
-   * {@code receive}): one still running after {@code timeout} is killed and its operation fails
+   * The same, with deadlines: a command that does not stream (every one but {@code send} and {@code
+   * receive}) and is still running after {@code timeout}, or a stream whose {@code zfs} neither
+   * gives nor takes a byte for that long (a read from {@code zfs send}, a write into {@code zfs
+   * receive} blocked; the other side's slowness does not count), is killed and its operation fails
    * saying so (zrepl#791: a hung pool stalled a job for good). Without it, commands have no
    * deadline.
    */
@@ -260,29 +262,27 @@ public final class RealZfs implements Zfs {
 
   private <T> T runStarted(ZfsProcess p, Parser<T> parser, Predicate<String> tolerated)
       throws IOException {
-    {
-      T result;
-      try {
-        result = parser.parse(p.stdout());
-      } catch (ZfsParseException e) {
-        p.stdout().transferTo(OutputStream.nullOutputStream());
-        int status = p.waitFor();
-        if (status != 0) {
-          var f = p.failure(status);
-          f.addSuppressed(e);
-          throw f;
-        }
-        throw e.withArgv(p.argv());
-      }
+    T result;
+    try {
+      result = parser.parse(p.stdout());
+    } catch (ZfsParseException e) {
+      p.stdout().transferTo(OutputStream.nullOutputStream());
       int status = p.waitFor();
       if (status != 0) {
         var f = p.failure(status);
-        if (!tolerated.test(f.stderr())) {
-          throw f;
-        }
+        f.addSuppressed(e);
+        throw f;
       }
-      return result;
+      throw e.withArgv(p.argv());
     }
+    int status = p.waitFor();
+    if (status != 0) {
+      var f = p.failure(status);
+      if (!tolerated.test(f.stderr())) {
+        throw f;
+      }
+    }
+    return result;
   }
 
   /**
