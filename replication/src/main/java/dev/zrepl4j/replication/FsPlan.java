@@ -46,7 +46,12 @@ public sealed interface FsPlan permits FsPlan.UpToDate, FsPlan.Steps, FsPlan.Con
       /** The receiver lacks the filesystem and the initial policy is {@code fail}. */
       INITIAL_REPLICATION_REFUSED,
       /** The receiver holds a partial receive that does not fit the sender's versions. */
-      PARTIAL_RECEIVE
+      PARTIAL_RECEIVE,
+      /**
+       * The receiver lacks the filesystem but has its snapshots (by guid) under another name, one
+       * the sender no longer has: it was renamed or moved on the sender. Not sent in full again.
+       */
+      RENAMED
     }
   }
 }

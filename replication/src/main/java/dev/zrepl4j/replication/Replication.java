@@ -607,18 +607,91 @@ public final class Replication {
       throw e;
     }
     var senderVersions = senderVersionsTask.join();
+    var renamed = renamedOnTheSender(c, senderFs, receiverFs, senderVersions);
     var runs = new LinkedHashMap<String, FsRun>();
     for (var fs : senderFs) {
       var run = new FsRun(fs);
+      var moved = renamed.get(fs);
       run.apply(
-          plan(
-              fs,
-              senderVersions.getOrDefault(fs, List.of()),
-              receiverFs.get(fs),
-              receiverVersions.getOrDefault(fs, List.of())));
+          moved != null
+              ? moved
+              : plan(
+                  fs,
+                  senderVersions.getOrDefault(fs, List.of()),
+                  receiverFs.get(fs),
+                  receiverVersions.getOrDefault(fs, List.of())));
       runs.put(fs, run);
     }
     return runs;
+  }
+
+  /**
+   * The sender's filesystems that the receiver lacks but has under another name: a receiver
+   * filesystem the sender no longer lists holds one of their snapshots (the same guid), so the
+   * filesystem was renamed or moved on the sender (zrepl#408). Sending it in full would make a
+   * second copy and leave the first to no one; it is reported instead, with what to do. Costs one
+   * more listing of the receiver, only in a run where the sender has new filesystems and the
+   * receiver ones the sender lacks.
+   */
+  private Map<String, FsPlan> renamedOnTheSender(
+      Connection c,
+      List<String> senderFs,
+      Map<String, FsInfo> receiverFs,
+      Map<String, List<FsVersion>> senderVersions)
+      throws IOException {
+    var listed = new java.util.HashSet<>(senderFs);
+    var fresh = senderFs.stream().filter(fs -> !receiverFs.containsKey(fs)).toList();
+    var gone =
+        receiverFs.values().stream()
+            .filter(f -> !f.placeholder() && !listed.contains(f.path()))
+            .map(FsInfo::path)
+            .sorted()
+            .toList();
+    if (fresh.isEmpty() || gone.isEmpty()) {
+      return Map.of();
+    }
+    var goneVersions = byName(c.receiver().listVersionsOf(new FsListRequest(gone)));
+    var holder = new HashMap<Long, String>();
+    for (var g : gone) {
+      for (var v : goneVersions.getOrDefault(g, List.of())) {
+        if (v.isSnapshot()) {
+          holder.putIfAbsent(v.guid(), g);
+        }
+      }
+    }
+    var out = new HashMap<String, FsPlan>();
+    for (var fs : fresh) {
+      for (var v : senderVersions.getOrDefault(fs, List.of()).reversed()) {
+        var old = v.isSnapshot() ? holder.get(v.guid()) : null;
+        if (old != null) {
+          out.put(
+              fs,
+              new FsPlan.Conflict(
+                  FsPlan.Conflict.Kind.RENAMED,
+                  fs
+                      + " is not on the receiver, but its snapshot "
+                      + v
+                      + " is, as "
+                      + old
+                      + "@"
+                      + v.name()
+                      + ": it was renamed or moved on the sender. Not sent in full (a second"
+                      + " copy): on the receiver, rename the copy of "
+                      + old
+                      + " to the name of "
+                      + fs
+                      + " (zfs rename), and the next run goes on incrementally"));
+          log.warn(
+              "{}: {}: looks renamed from {} on the sender (snapshot {})",
+              config.job(),
+              fs,
+              old,
+              v);
+          break;
+        }
+      }
+    }
+    return out;
   }
 
   private FsPlan plan(

@@ -201,6 +201,56 @@ class ReplicationIT {
     }
   }
 
+  /**
+   * A filesystem renamed on the sender (zrepl#408) is recognised by its snapshots' guids on the
+   * receiver under the old name: reported, not sent in full a second time; once the receiver's copy
+   * carries the new name, the next run goes on incrementally.
+   */
+  @Test
+  void aFilesystemRenamedOnTheSenderIsFoundByGuidAndNotSentAgain() throws Exception {
+    var filter = tree();
+    try (var local =
+        new Local(
+            new Sender(zfs, filter, "local", SenderOptions.PLAIN),
+            Receiver.localRoot(zfs, sinkRoot, "local", ReceiverOptions.DEFAULTS),
+            "local")) {
+      assertThat(local.run(config("local"), Replication.Progress.none()).ok()).isTrue();
+      var d = src.path("tree/d");
+      var e = src.path("tree/e");
+      // (zfs-fuse calls a mounted filesystem busy for a rename)
+      FuseFixture.run("zfs", "umount", d.toString());
+      FuseFixture.run("zfs", "rename", d.toString(), e.toString());
+      FuseFixture.run("zfs", "mount", e.toString());
+      Trees.write(src.mounted("tree/e/other.bin"), 97, 50_000);
+      Trees.write(src.mounted("tree/a/file.bin"), 99, 300_000);
+      snapshotAll("s2"); // (of the names it knows: tree/d is gone)
+      zfs.snapshot(List.of(e), "s2");
+      var r = local.run(config("local"), Replication.Progress.none());
+      var fr = r.of(e.toString());
+      assertThat(fr.state()).as("%s", r).isEqualTo(State.CONFLICT);
+      assertThat(fr.message())
+          .contains(e + " is not on the receiver, but its snapshot @s1")
+          .contains("as " + d + "@s1")
+          .contains("renamed or moved on the sender")
+          .contains("zfs rename");
+      assertThat(fr.stepsDone()).isZero();
+      assertThat(dst.exists(sinkRoot.extend(e))).isFalse();
+      // the others went on
+      assertThat(r.of(src.path("tree/a").toString()).state()).isEqualTo(State.REPLICATED);
+
+      // the administrator renames the copy on the receiver: incremental from s1
+      FuseFixture.run(
+          "zfs", "rename", sinkRoot.extend(d).toString(), sinkRoot.extend(e).toString());
+      r = local.run(config("local"), Replication.Progress.none());
+      fr = r.of(e.toString());
+      assertThat(fr.state()).as("%s", r).isEqualTo(State.REPLICATED);
+      assertThat(fr.stepsTotal()).isEqualTo(1);
+      assertThat(dst.versions(sinkRoot.extend(e)))
+          .extracting(v -> v.name())
+          .containsExactly("s1", "s2");
+    }
+  }
+
   @Test
   void divergedReceiverIsReportedAndNothingIsDestroyed() throws Exception {
     var filter = tree();
