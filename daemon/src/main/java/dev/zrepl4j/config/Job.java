@@ -188,17 +188,25 @@ public sealed interface Job {
   }
 
   /**
-   * {@code replication:} ({@code protection}, {@code concurrency}) and our extension {@code
-   * zrepl4j_send_intermediates} (one {@code zfs send -I} step for consecutive snapshots).
+   * {@code replication:} ({@code protection}, {@code concurrency}) and our extensions {@code
+   * zrepl4j_send_intermediates} (one {@code zfs send -I} step for consecutive snapshots) and {@code
+   * zrepl4j_follow_renames} (the receiver's copy of a filesystem renamed on the sender is renamed
+   * too, instead of only reported).
    */
   record ReplicationOptions(
       Protection initial,
       Protection incremental,
       int steps,
       int sizeEstimates,
-      boolean sendIntermediates) {
+      boolean sendIntermediates,
+      boolean followRenames) {
     public static final ReplicationOptions DEFAULTS =
         new ReplicationOptions(
-            Protection.GUARANTEE_RESUMABILITY, Protection.GUARANTEE_RESUMABILITY, 1, 4, false);
+            Protection.GUARANTEE_RESUMABILITY,
+            Protection.GUARANTEE_RESUMABILITY,
+            1,
+            4,
+            false,
+            false);
   }
 }

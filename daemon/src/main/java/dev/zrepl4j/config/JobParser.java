@@ -405,8 +405,11 @@ final class JobParser {
     }
     // our extension (zrepl has no -I): consecutive snapshots in one resumable zfs send -I step
     boolean intermediates = m.bool("zrepl4j_send_intermediates", d.sendIntermediates());
+    // ours: rename the receiver's copy of a filesystem the sender renamed (found by guid)
+    boolean follow = m.bool("zrepl4j_follow_renames", d.followRenames());
     m.finish();
-    return new Job.ReplicationOptions(initial, incremental, steps, sizeEstimates, intermediates);
+    return new Job.ReplicationOptions(
+        initial, incremental, steps, sizeEstimates, intermediates, follow);
   }
 
   private static Protection protection(String s) {

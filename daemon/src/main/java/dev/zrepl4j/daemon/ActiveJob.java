@@ -273,7 +273,8 @@ final class ActiveJob extends JobRunner {
         Replication.Config.defaults(name).maxAttempts(),
         Duration.ofSeconds(5),
         clock,
-        r.sizeEstimates());
+        r.sizeEstimates(),
+        r.followRenames());
   }
 
   private void progress(Replication.StepProgress p) {

@@ -151,7 +151,12 @@ class ConfigParserTest {
     assertThat(local.replication())
         .isEqualTo(
             new Job.ReplicationOptions(
-                Protection.GUARANTEE_NOTHING, Protection.GUARANTEE_RESUMABILITY, 1, 8, false));
+                Protection.GUARANTEE_NOTHING,
+                Protection.GUARANTEE_RESUMABILITY,
+                1,
+                8,
+                false,
+                false));
     var names = ((Snapshotting.Cron) local.snapshotting()).names();
     assertThat(names.location()).isEqualTo("Europe/Berlin");
     assertThat(local.pruning().keepSender()).isEmpty();
@@ -308,10 +313,11 @@ class ConfigParserTest {
               filesystems: {"<": true}
               snapshotting: {type: manual}
               pruning: {keep_sender: [], keep_receiver: []}
-              replication: {zrepl4j_send_intermediates: true}
+              replication: {zrepl4j_send_intermediates: true, zrepl4j_follow_renames: true}
             """,
             dir.resolve("zrepl.yml"));
     assertThat(((Job.Push) c.jobs().get(0)).replication().sendIntermediates()).isTrue();
+    assertThat(((Job.Push) c.jobs().get(0)).replication().followRenames()).isTrue();
     var e =
         catchThrowableOfType(
             ConfigException.class,
@@ -325,10 +331,12 @@ class ConfigParserTest {
                       filesystems: {"<": true}
                       snapshotting: {type: manual}
                       pruning: {keep_sender: [], keep_receiver: []}
-                      replication: {zrepl4j_send_intermediates: sometimes}
+                      replication: {zrepl4j_send_intermediates: sometimes, zrepl4j_follow_renames: 1}
                     """,
                     Path.of("a.yml")));
-    assertThat(e.getMessage()).contains("jobs[0].replication.zrepl4j_send_intermediates");
+    assertThat(e.getMessage())
+        .contains("jobs[0].replication.zrepl4j_send_intermediates")
+        .contains("jobs[0].replication.zrepl4j_follow_renames");
   }
 
   @Test

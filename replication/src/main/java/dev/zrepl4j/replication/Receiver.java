@@ -407,6 +407,61 @@ public final class Receiver implements ReceiverApi {
     releaseOlderLastReceivedHolds(versions, found);
   }
 
+  @Override
+  public void renameReceived(ReceivedRename rename) throws IOException {
+    var from = target(rename.from());
+    var to = target(rename.to());
+    checkVersionName(rename.evidence().name());
+    if (to.hasPrefix(from) || from.hasPrefix(to)) {
+      throw new RemoteException(
+          ErrorCode.INVALID_ARGUMENT,
+          "cannot rename " + rename.from() + " to " + rename.to() + ": one is inside the other");
+    }
+    var parent = to.parent();
+    if (!parent.hasPrefix(root)) {
+      throw new RemoteException(ErrorCode.INVALID_ARGUMENT, to + " is not below " + root);
+    }
+    var got =
+        zfs.getPropertiesOfExisting(
+            List.of(from.toString(), to.toString(), parent.toString()),
+            List.of(Zfs.PLACEHOLDER_PROPERTY));
+    if (!got.containsKey(from.toString()) || isPlaceholder(got, from)) {
+      throw new RemoteException(
+          ErrorCode.FAILED_PRECONDITION, "no received filesystem " + from + " to rename");
+    }
+    if (got.containsKey(to.toString())) {
+      throw new RemoteException(
+          ErrorCode.FAILED_PRECONDITION, to + " already exists: not renaming " + from + " there");
+    }
+    if (!got.containsKey(parent.toString())) {
+      throw new RemoteException(
+          ErrorCode.FAILED_PRECONDITION,
+          "the parent "
+              + parent
+              + " of "
+              + to
+              + " does not exist yet: "
+              + from
+              + " is renamed once it does");
+    }
+    var guid = rename.evidence().guid();
+    boolean evidence =
+        zfs.listVersions(List.of(from)).getOrDefault(from, List.of()).stream()
+            .anyMatch(v -> v.isSnapshot() && v.guid() == guid);
+    if (!evidence) {
+      throw new RemoteException(
+          ErrorCode.FAILED_PRECONDITION,
+          from + " has no snapshot of guid " + guid + ": not the sender's " + rename.to());
+    }
+    zfs.rename(from, to);
+    log.info(
+        "{}: renamed {} to {}: the sender renamed or moved it (snapshot {} on both sides)",
+        job,
+        from,
+        to,
+        rename.evidence());
+  }
+
   // ---- pruning -------------------------------------------------------------------------------
 
   @Override

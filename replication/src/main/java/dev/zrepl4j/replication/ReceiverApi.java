@@ -52,6 +52,15 @@ public interface ReceiverApi {
   void confirmReceived(ReceivedBase base) throws IOException;
 
   /**
+   * Renames the copy of a filesystem the sender renamed or moved ({@code zrepl4j_follow_renames}):
+   * only if {@code from} is a received filesystem (no placeholder) holding a snapshot with the
+   * evidence's guid, {@code to} does not exist and its parent does. Nothing else changes.
+   *
+   * @throws RemoteException FAILED_PRECONDITION naming the condition that does not hold
+   */
+  void renameReceived(ReceivedRename rename) throws IOException;
+
+  /**
    * Prunes the snapshots of the filesystems below the caller's root (those {@link
    * #listFilesystems()} shows, placeholders skipped) with the request's rules ({@code
    * keep_receiver}); nothing outside that root is touched. Whatever the rules say, {@link

@@ -151,6 +151,11 @@ public final class ReceiverEndpoint {
     receiver(caller).confirmReceived(base);
   }
 
+  /** {@link ReceiverApi#renameReceived} for the caller: both names below the caller's root. */
+  public void renameReceived(ReceivedRename rename, Caller caller) throws IOException {
+    receiver(caller).renameReceived(rename);
+  }
+
   /**
    * {@link ReceiverApi#prune} for the caller: only the filesystems below the caller's root ({@code
    * root_fs/<identity>} for a sink) are pruned, whatever the rules.

@@ -73,6 +73,8 @@ public final class Replication {
    * @param sizeEstimates size estimates ({@code zfs send -n -v -P} on the sender) running at once
    *     (zrepl's {@code replication.concurrency.size_estimates}, at least 1): before a filesystem's
    *     first step, every step planned for it is estimated, for progress and ETA
+   * @param followRenames rename the receiver's copy of a filesystem the sender renamed or moved
+   *     ({@code zrepl4j_follow_renames}) instead of only reporting it
    */
   public record Config(
       String job,
@@ -84,7 +86,8 @@ public final class Replication {
       int maxAttempts,
       Duration retryBackoff,
       Clock clock,
-      int sizeEstimates) {
+      int sizeEstimates,
+      boolean followRenames) {
     private static final Duration MAX_RETRY_WAIT = Duration.ofMinutes(1);
 
     public Config {
@@ -103,6 +106,32 @@ public final class Replication {
       if (retryBackoff.isNegative()) {
         throw new IllegalArgumentException("negative retryBackoff " + retryBackoff);
       }
+    }
+
+    /** The settings, renames only reported. */
+    public Config(
+        String job,
+        InitialPolicy initialPolicy,
+        Protection initialProtection,
+        Protection incrementalProtection,
+        boolean batchIntermediates,
+        int stepConcurrency,
+        int maxAttempts,
+        Duration retryBackoff,
+        Clock clock,
+        int sizeEstimates) {
+      this(
+          job,
+          initialPolicy,
+          initialProtection,
+          incrementalProtection,
+          batchIntermediates,
+          stepConcurrency,
+          maxAttempts,
+          retryBackoff,
+          clock,
+          sizeEstimates,
+          false);
     }
 
     /** The settings with zrepl's default of 4 size estimates at once. */
@@ -154,6 +183,11 @@ public final class Replication {
     /** Sends consecutive incremental snapshots as one {@code -I} step, or not. */
     public Config withBatchIntermediates(boolean batch) {
       return with(c -> c.batchIntermediates = batch);
+    }
+
+    /** {@code zrepl4j_follow_renames}: see {@link #followRenames}. */
+    public Config withFollowRenames(boolean follow) {
+      return with(c -> c.followRenames = follow);
     }
 
     /** zrepl's {@code replication.protection}: {@code initial} and {@code incremental}. */
@@ -222,6 +256,7 @@ public final class Replication {
       Duration retryBackoff;
       Clock clock;
       int sizeEstimates;
+      boolean followRenames;
 
       Components(Config c) {
         job = c.job;
@@ -234,6 +269,7 @@ public final class Replication {
         retryBackoff = c.retryBackoff;
         clock = c.clock;
         sizeEstimates = c.sizeEstimates;
+        followRenames = c.followRenames;
       }
 
       Config config() {
@@ -247,7 +283,8 @@ public final class Replication {
             maxAttempts,
             retryBackoff,
             clock,
-            sizeEstimates);
+            sizeEstimates,
+            followRenames);
       }
     }
   }
@@ -663,6 +700,18 @@ public final class Replication {
     for (var fs : fresh) {
       for (var v : senderVersions.getOrDefault(fs, List.of()).reversed()) {
         var old = v.isSnapshot() ? holder.get(v.guid()) : null;
+        if (old != null && config.followRenames()) {
+          out.put(
+              fs,
+              followRename(
+                  c,
+                  fs,
+                  Objects.requireNonNull(receiverFs.get(old)),
+                  v,
+                  senderVersions,
+                  goneVersions));
+          break;
+        }
         if (old != null) {
           out.put(
               fs,
@@ -702,6 +751,40 @@ public final class Replication {
       return new FsPlan.Conflict(
           FsPlan.Conflict.Kind.NO_COMMON_ANCESTOR, "cannot plan " + fs + ": " + e.getMessage());
     }
+  }
+
+  /**
+   * Has the receiver rename its copy {@code old} to {@code fs} and plans {@code fs} on the renamed
+   * copy (incremental); a refused rename is the filesystem's conflict, with the receiver's reason.
+   */
+  private FsPlan followRename(
+      Connection c,
+      String fs,
+      FsInfo oldInfo,
+      FsVersion evidence,
+      Map<String, List<FsVersion>> senderVersions,
+      Map<String, List<FsVersion>> receiverVersions)
+      throws IOException {
+    var old = oldInfo.path();
+    try {
+      c.receiver().renameReceived(new ReceivedRename(old, fs, evidence));
+    } catch (RemoteException e) {
+      return new FsPlan.Conflict(
+          FsPlan.Conflict.Kind.RENAMED,
+          fs
+              + " was renamed or moved on the sender from "
+              + old
+              + " (snapshot "
+              + evidence
+              + " on both), but the receiver did not rename its copy: "
+              + e.getMessage());
+    }
+    log.info("{}: {}: the receiver renamed its copy of {} to it", config.job(), fs, old);
+    return plan(
+        fs,
+        senderVersions.getOrDefault(fs, List.of()),
+        new FsInfo(fs, false, oldInfo.resumeToken()),
+        receiverVersions.getOrDefault(old, List.of()));
   }
 
   /** Lists one filesystem on both sides again and plans it (after a temporary error). */

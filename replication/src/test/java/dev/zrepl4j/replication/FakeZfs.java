@@ -106,6 +106,11 @@ final class FakeZfs implements Zfs {
   }
 
   @Override
+  public void rename(DatasetPath from, DatasetPath to) {
+    throw no();
+  }
+
+  @Override
   public void create(DatasetPath filesystem, Map<String, String> properties) {
     throw no();
   }

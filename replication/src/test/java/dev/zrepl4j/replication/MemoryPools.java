@@ -334,6 +334,12 @@ final class MemoryPools {
       }
     }
 
+    /** Renames are not modelled in memory. */
+    @Override
+    public void renameReceived(ReceivedRename rename) {
+      throw new UnsupportedOperationException("renames are not modelled in memory");
+    }
+
     /** Holds are not modelled in memory: checks that the base is there, as the real one does. */
     @Override
     public void confirmReceived(ReceivedBase base) {

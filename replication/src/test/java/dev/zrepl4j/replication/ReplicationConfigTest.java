@@ -52,6 +52,7 @@ class ReplicationConfigTest {
         .isEqualTo(Map.of("maxAttempts", 7, "retryBackoff", Duration.ofMillis(250)));
     assertThat(changes(c, c.withStepConcurrency(4))).isEqualTo(Map.of("stepConcurrency", 4));
     assertThat(changes(c, c.withSizeEstimates(2))).isEqualTo(Map.of("sizeEstimates", 2));
+    assertThat(changes(c, c.withFollowRenames(true))).isEqualTo(Map.of("followRenames", true));
   }
 
   /** The components of {@code b} that differ from {@code a}'s, by name. */
@@ -65,7 +66,7 @@ class ReplicationConfigTest {
         out.put(rc.getName(), after);
       }
     }
-    assertThat(Replication.Config.class.getRecordComponents()).hasSize(10);
+    assertThat(Replication.Config.class.getRecordComponents()).hasSize(11);
     return out;
   }
 

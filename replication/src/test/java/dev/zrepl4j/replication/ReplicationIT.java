@@ -251,6 +251,56 @@ class ReplicationIT {
     }
   }
 
+  /**
+   * With {@code zrepl4j_follow_renames} the receiver renames its copy itself and the run goes on
+   * incrementally. A move into a new parent: in the first run the parent is not on the receiver
+   * yet, so the rename is refused (a conflict, nothing moved) while the parent is replicated; the
+   * next run renames and sends incrementally.
+   */
+  @Test
+  void withFollowRenamesTheReceiversCopyIsRenamedAndTheRunGoesOnIncrementally() throws Exception {
+    var filter = tree();
+    try (var local =
+        new Local(
+            new Sender(zfs, filter, "local", SenderOptions.PLAIN),
+            Receiver.localRoot(zfs, sinkRoot, "local", ReceiverOptions.DEFAULTS),
+            "local")) {
+      var follow = config("local").withFollowRenames(true);
+      assertThat(local.run(follow, Replication.Progress.none()).ok()).isTrue();
+      var d = src.path("tree/d");
+      var x = src.path("tree/x");
+      var e = src.path("tree/x/e");
+      zfs.create(x, Map.of());
+      zfs.snapshot(List.of(x), "s1");
+      FuseFixture.run("zfs", "umount", d.toString());
+      FuseFixture.run("zfs", "rename", d.toString(), e.toString());
+      FuseFixture.run("zfs", "mount", e.toString());
+      Trees.write(src.mounted("tree/x/e/other.bin"), 97, 50_000);
+      zfs.snapshot(List.of(e), "s2");
+
+      var r = local.run(follow, Replication.Progress.none());
+      assertThat(r.of(x.toString()).state()).as("%s", r).isEqualTo(State.REPLICATED);
+      assertThat(r.of(e.toString()).state()).as("%s", r).isEqualTo(State.CONFLICT);
+      assertThat(r.of(e.toString()).message())
+          .contains("the receiver did not rename its copy")
+          .contains("does not exist yet");
+      assertThat(dst.exists(sinkRoot.extend(d))).isTrue();
+      assertThat(dst.exists(sinkRoot.extend(e))).isFalse();
+
+      r = local.run(follow, Replication.Progress.none());
+      var fr = r.of(e.toString());
+      assertThat(fr.state()).as("%s", r).isEqualTo(State.REPLICATED);
+      assertThat(fr.stepsTotal()).isEqualTo(1);
+      assertThat(dst.exists(sinkRoot.extend(d))).isFalse();
+      var sent = src.versions(e).stream().filter(v -> v.isSnapshot()).toList();
+      assertThat(dst.versions(sinkRoot.extend(e)))
+          .extracting(v -> v.name() + " " + v.guid())
+          .containsExactlyElementsOf(sent.stream().map(v -> v.name() + " " + v.guid()).toList());
+      assertThat(local.run(follow, Replication.Progress.none()).of(e.toString()).state())
+          .isEqualTo(State.UP_TO_DATE);
+    }
+  }
+
   @Test
   void divergedReceiverIsReportedAndNothingIsDestroyed() throws Exception {
     var filter = tree();

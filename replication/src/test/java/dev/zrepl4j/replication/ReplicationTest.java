@@ -195,6 +195,11 @@ class ReplicationTest {
                 }
 
                 @Override
+                public void renameReceived(ReceivedRename rename) {
+                  inner.renameReceived(rename);
+                }
+
+                @Override
                 public PruneResult prune(PruneRequest request) throws IOException {
                   return inner.prune(request);
                 }

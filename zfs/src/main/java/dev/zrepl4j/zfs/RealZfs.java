@@ -476,6 +476,11 @@ public final class RealZfs implements Zfs {
     exec(List.of("inherit", property, checkDatasetArg(dataset)));
   }
 
+  @Override
+  public void rename(DatasetPath from, DatasetPath to) throws IOException {
+    exec(List.of("rename", dataset(from), dataset(to)));
+  }
+
   // ---- create, snapshot, destroy -------------------------------------------------------------
 
   @Override

@@ -119,6 +119,9 @@ public interface Zfs {
   /** {@code zfs destroy [-r] fs}. */
   void destroyFilesystem(DatasetPath filesystem, boolean recursive) throws IOException;
 
+  /** {@code zfs rename from to} of a filesystem (the new parent must exist). */
+  void rename(DatasetPath from, DatasetPath to) throws IOException;
+
   /**
    * Destroys snapshots and bookmarks; snapshots of one filesystem in one comma-batched command
    * where supported ({@link ZfsFeature#COMMA_DESTROY}), else one command each.
