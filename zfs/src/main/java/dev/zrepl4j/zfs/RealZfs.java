@@ -250,14 +250,18 @@ public final class RealZfs implements Zfs {
 
   private @Nullable CommandDeadline deadline(ZfsProcess p, List<String> binary, List<String> args) {
     var t = commandTimeout;
-    if (t == null) {
-      return null;
-    }
-    return CommandDeadline.watch(
-        p,
-        t,
-        () ->
-            listener.timedOut(String.join(" ", binary), args.isEmpty() ? "" : args.getFirst(), t));
+    return t == null ? null : CommandDeadline.watch(p, t, timedOut(binary, args, t));
+  }
+
+  /** Tells the listener that a zfs command ({@code args}) was killed at its limit. */
+  private Runnable timedOut(List<String> args) {
+    var t = commandTimeout;
+    return t == null ? () -> {} : timedOut(zfs, args, t);
+  }
+
+  private Runnable timedOut(List<String> binary, List<String> args, Duration limit) {
+    return () ->
+        listener.timedOut(String.join(" ", binary), args.isEmpty() ? "" : args.getFirst(), limit);
   }
 
   private <T> T runStarted(ZfsProcess p, Parser<T> parser, Predicate<String> tolerated)
@@ -666,7 +670,9 @@ public final class RealZfs implements Zfs {
   public SendStream send(SendRequest request) throws IOException {
     var args = sendArgs(request, false);
     return new SendStream(
-        startZfs(args, ZfsProcess.Stdin.NULL, ZfsProcess.Stdout.BULK), commandTimeout);
+        startZfs(args, ZfsProcess.Stdin.NULL, ZfsProcess.Stdout.BULK),
+        commandTimeout,
+        timedOut(args));
   }
 
   @Override
@@ -711,7 +717,7 @@ public final class RealZfs implements Zfs {
     args.add(dataset(target));
     // stdout to /dev/null, not closed: ZoL 0.6.5.9 fails with "invalid backup stream" otherwise
     try (var p = startZfs(args, ZfsProcess.Stdin.BULK, ZfsProcess.Stdout.DISCARD);
-        var watch = StallWatch.of(p, commandTimeout, "took no bytes")) {
+        var watch = StallWatch.of(p, commandTimeout, "took no bytes", timedOut(args))) {
       IOException writeFailure;
       if (stream instanceof ReadableByteChannel in && p.stdin() instanceof FileOutputStream out) {
         // a channel source (a socket) into the pipe through one direct buffer: no heap copy

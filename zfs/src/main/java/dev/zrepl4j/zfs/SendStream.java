@@ -32,16 +32,17 @@ public final class SendStream extends InputStream implements ReadableByteChannel
   private final @Nullable StallWatch watch;
 
   SendStream(ZfsProcess process) {
-    this(process, null);
+    this(process, null, () -> {});
   }
 
   /**
    * @param stallLimit how long one read may block before {@code zfs send} is killed as stuck (null:
    *     no limit)
+   * @param onStall runs when it is killed so
    */
-  SendStream(ZfsProcess process, @Nullable Duration stallLimit) {
+  SendStream(ZfsProcess process, @Nullable Duration stallLimit, Runnable onStall) {
     this.process = process;
-    this.watch = StallWatch.of(process, stallLimit, "produced no bytes");
+    this.watch = StallWatch.of(process, stallLimit, "produced no bytes", onStall);
     this.stdout = process.stdout();
     this.channel = stdout instanceof FileInputStream f ? f.getChannel() : null;
   }

@@ -26,7 +26,7 @@ final class StallWatch implements AutoCloseable {
   /**
    * @param what what the process failed to do, e.g. {@code produced no bytes}
    */
-  private StallWatch(ZfsProcess process, Duration limit, String what) {
+  private StallWatch(ZfsProcess process, Duration limit, String what, Runnable onFire) {
     this.process = process;
     this.limit = limit;
     this.what = what;
@@ -43,6 +43,7 @@ final class StallWatch implements AutoCloseable {
                       if (since != 0 && System.nanoTime() - since > limit.toNanos()) {
                         fired = true;
                         log.warn("{} {} for {}: killing it", process.argv(), what, limit);
+                        onFire.run();
                         process.close();
                         return;
                       }
@@ -53,9 +54,13 @@ final class StallWatch implements AutoCloseable {
                 });
   }
 
-  /** A watch of {@code process}, or {@code null} without a limit. */
-  static @Nullable StallWatch of(ZfsProcess process, @Nullable Duration limit, String what) {
-    return limit == null ? null : new StallWatch(process, limit, what);
+  /**
+   * A watch of {@code process}, or {@code null} without a limit; {@code onFire} runs before the
+   * kill.
+   */
+  static @Nullable StallWatch of(
+      ZfsProcess process, @Nullable Duration limit, String what, Runnable onFire) {
+    return limit == null ? null : new StallWatch(process, limit, what, onFire);
   }
 
   /** A call into the pipe starts. */

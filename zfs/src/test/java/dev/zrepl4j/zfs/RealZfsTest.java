@@ -396,9 +396,21 @@ class RealZfsTest {
   @Test
   void aStreamThatMakesNoProgressPastTheLimitIsKilledAndFailsSayingSo() throws Exception {
     var limit = java.time.Duration.ofMillis(500);
+    var timedOut = new java.util.concurrent.CopyOnWriteArrayList<String>();
+    CommandListener listener =
+        new CommandListener() {
+          @Override
+          public void exited(String binary, String verb, java.time.Duration runtime) {}
+
+          @Override
+          public void timedOut(String binary, String verb, java.time.Duration deadline) {
+            timedOut.add(verb);
+          }
+        };
     // a receive that never reads: the writes into its pipe block
     var deaf =
         zfs(script("zfs", "sleep 3594\nexit 0"), ZfsCapabilities.openZfs("zfs-mock"))
+            .observedBy(listener)
             .withCommandTimeout(limit);
     var big = new ByteArrayInputStream(new byte[8 << 20]);
     assertThatThrownBy(
@@ -410,6 +422,7 @@ class RealZfsTest {
     // a send that stops producing after three bytes
     var mute =
         zfs(script("zfs", "printf abc\nsleep 3593\nexit 0"), ZfsCapabilities.openZfs("zfs-mock"))
+            .observedBy(listener)
             .withCommandTimeout(limit);
     try (var s = mute.send(SendRequest.full(FilesystemVersion.parseFullName("tank/a@s1")))) {
       var buf = new byte[16];
@@ -422,6 +435,7 @@ class RealZfsTest {
           .hasMessageContaining("produced no bytes for PT0.5S and was killed");
     }
     awaitNoDescendant("sleep 3593");
+    assertThat(timedOut).containsExactly("receive", "send");
 
     // a slow reader is not a stalled send: only time blocked in the pipe counts
     var quick =
