@@ -58,9 +58,7 @@ final class ConfigOption {
    */
   static Optional<Path> given(CommandSpec spec, @Nullable Path local) {
     Path global = spec.root().userObject() instanceof Main m ? m.config : null;
-    if (global != null
-        && local != null
-        && !global.toAbsolutePath().normalize().equals(local.toAbsolutePath().normalize())) {
+    if (differ(global, local)) {
       throw new IllegalArgumentException(
           "--config given twice with different files: "
               + global
@@ -69,6 +67,13 @@ final class ConfigOption {
               + " after it; give it once");
     }
     return Optional.ofNullable(local != null ? local : global);
+  }
+
+  /** Whether {@code --config} was given both before and after the subcommand, naming two files. */
+  static boolean differ(@Nullable Path global, @Nullable Path local) {
+    return global != null
+        && local != null
+        && !global.toAbsolutePath().normalize().equals(local.toAbsolutePath().normalize());
   }
 
   Path path() {

@@ -216,9 +216,7 @@ final class QuickCommands {
    * null} if they name different files (picocli's path reports that).
    */
   private static @Nullable ConfigOption config(@Nullable Path global, @Nullable Path local) {
-    if (global != null
-        && local != null
-        && !global.toAbsolutePath().normalize().equals(local.toAbsolutePath().normalize())) {
+    if (ConfigOption.differ(global, local)) {
       return null;
     }
     return ConfigOption.byHand(local != null ? local : global);

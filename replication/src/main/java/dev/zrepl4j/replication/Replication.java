@@ -108,33 +108,7 @@ public final class Replication {
       }
     }
 
-    /** The settings, renames only reported. */
-    public Config(
-        String job,
-        InitialPolicy initialPolicy,
-        Protection initialProtection,
-        Protection incrementalProtection,
-        boolean batchIntermediates,
-        int stepConcurrency,
-        int maxAttempts,
-        Duration retryBackoff,
-        Clock clock,
-        int sizeEstimates) {
-      this(
-          job,
-          initialPolicy,
-          initialProtection,
-          incrementalProtection,
-          batchIntermediates,
-          stepConcurrency,
-          maxAttempts,
-          retryBackoff,
-          clock,
-          sizeEstimates,
-          false);
-    }
-
-    /** The settings with zrepl's default of 4 size estimates at once. */
+    /** The settings with zrepl's default of 4 size estimates at once, renames only reported. */
     public Config(
         String job,
         InitialPolicy initialPolicy,
@@ -155,7 +129,8 @@ public final class Replication {
           maxAttempts,
           retryBackoff,
           clock,
-          4);
+          4,
+          false);
     }
 
     /**

@@ -94,6 +94,13 @@ class ReplicationIT {
     snapshotAll("s2");
   }
 
+  /** {@code zfs rename} on the sender (unmounted first: zfs-fuse calls a mounted one busy). */
+  private static void renameOnTheSender(DatasetPath from, DatasetPath to) throws IOException {
+    FuseFixture.run("zfs", "umount", from.toString());
+    FuseFixture.run("zfs", "rename", from.toString(), to.toString());
+    FuseFixture.run("zfs", "mount", to.toString());
+  }
+
   /** Asserts that the replicated filesystems hold the source's files, byte for byte. */
   private void assertReplicated(DatasetPath targetRoot, String... snapshots) throws IOException {
     for (var fs : List.of("tree", "tree/a", "tree/a/b/c", "tree/d")) {
@@ -217,10 +224,7 @@ class ReplicationIT {
       assertThat(local.run(config("local"), Replication.Progress.none()).ok()).isTrue();
       var d = src.path("tree/d");
       var e = src.path("tree/e");
-      // (zfs-fuse calls a mounted filesystem busy for a rename)
-      FuseFixture.run("zfs", "umount", d.toString());
-      FuseFixture.run("zfs", "rename", d.toString(), e.toString());
-      FuseFixture.run("zfs", "mount", e.toString());
+      renameOnTheSender(d, e);
       Trees.write(src.mounted("tree/e/other.bin"), 97, 50_000);
       Trees.write(src.mounted("tree/a/file.bin"), 99, 300_000);
       snapshotAll("s2"); // (of the names it knows: tree/d is gone)
@@ -272,9 +276,7 @@ class ReplicationIT {
       var e = src.path("tree/x/e");
       zfs.create(x, Map.of());
       zfs.snapshot(List.of(x), "s1");
-      FuseFixture.run("zfs", "umount", d.toString());
-      FuseFixture.run("zfs", "rename", d.toString(), e.toString());
-      FuseFixture.run("zfs", "mount", e.toString());
+      renameOnTheSender(d, e);
       Trees.write(src.mounted("tree/x/e/other.bin"), 97, 50_000);
       zfs.snapshot(List.of(e), "s2");
 

@@ -339,16 +339,7 @@ class RealZfsTest {
   @Test
   void aCommandPastItsDeadlineIsKilledAndFailsSayingSo() throws Exception {
     var timedOut = new java.util.concurrent.CopyOnWriteArrayList<String>();
-    CommandListener listener =
-        new CommandListener() {
-          @Override
-          public void exited(String binary, String verb, java.time.Duration runtime) {}
-
-          @Override
-          public void timedOut(String binary, String verb, java.time.Duration deadline) {
-            timedOut.add(verb + " " + deadline);
-          }
-        };
+    var listener = onTimeout((verb, deadline) -> timedOut.add(verb + " " + deadline));
     // a child that is not exec'd: the kill must reach it too
     var z =
         zfs(script("zfs", "sleep 3597\nexit 0"), ZfsCapabilities.openZfs("zfs-mock"))
@@ -397,16 +388,7 @@ class RealZfsTest {
   void aStreamThatMakesNoProgressPastTheLimitIsKilledAndFailsSayingSo() throws Exception {
     var limit = java.time.Duration.ofMillis(500);
     var timedOut = new java.util.concurrent.CopyOnWriteArrayList<String>();
-    CommandListener listener =
-        new CommandListener() {
-          @Override
-          public void exited(String binary, String verb, java.time.Duration runtime) {}
-
-          @Override
-          public void timedOut(String binary, String verb, java.time.Duration deadline) {
-            timedOut.add(verb);
-          }
-        };
+    var listener = onTimeout((verb, deadline) -> timedOut.add(verb));
     // a receive that never reads: the writes into its pipe block
     var deaf =
         zfs(script("zfs", "sleep 3594\nexit 0"), ZfsCapabilities.openZfs("zfs-mock"))
@@ -453,6 +435,20 @@ class RealZfsTest {
     var z = zfs(List.of("true"), ZfsCapabilities.openZfs("zfs-mock"));
     assertThatThrownBy(() -> z.withCommandTimeout(java.time.Duration.ZERO))
         .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  /** A listener that tells {@code sink} of each command killed at its limit. */
+  private static CommandListener onTimeout(
+      java.util.function.BiConsumer<String, java.time.Duration> sink) {
+    return new CommandListener() {
+      @Override
+      public void exited(String binary, String verb, java.time.Duration runtime) {}
+
+      @Override
+      public void timedOut(String binary, String verb, java.time.Duration deadline) {
+        sink.accept(verb, deadline);
+      }
+    };
   }
 
   private static void awaitNoDescendant(String commandLine) throws InterruptedException {
