@@ -6,6 +6,7 @@ import dev.zrepl4j.zfs.ResumeToken;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,6 +24,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -234,7 +236,14 @@ final class FaultHarness implements AutoCloseable {
       h.close();
       Thread.currentThread().interrupt();
       throw new java.io.InterruptedIOException("interrupted while starting");
-    } catch (IOException | Broken | RuntimeException | AssertionError e) {
+    } catch (Broken e) {
+      // the start-up's own failure, with what the daemons were doing (CI shows no more than this)
+      var b = new Broken(e.getMessage() + h.diagnosis());
+      out.println("faults: the start failed: " + b.getMessage());
+      out.flush();
+      h.close();
+      throw b;
+    } catch (IOException | RuntimeException | AssertionError e) {
       h.close();
       throw e;
     }
@@ -465,7 +474,7 @@ final class FaultHarness implements AutoCloseable {
         }
       }
     } catch (Broken e) {
-      failure = e.getMessage() + logTails(12);
+      failure = e.getMessage() + diagnosis();
     } catch (AssertionError e) {
       // a daemon that died or cannot be read (DaemonProcess fails with its log)
       failure = firstLines(String.valueOf(e.getMessage()), 40);
@@ -1278,6 +1287,67 @@ final class FaultHarness implements AutoCloseable {
     }
     if (!errors.isEmpty()) {
       throw new IOException("closing: " + errors);
+    }
+  }
+
+  /**
+   * What a failure's report shows: the end of both daemons' logs, the processes each daemon runs
+   * (its {@code zfs} commands, the guest's ssh wrappers) and the daemons' threads that are in our
+   * code (a hang's where).
+   */
+  private String diagnosis() {
+    var b = new StringBuilder(logTails(30));
+    for (var d : List.of(Map.entry("push", push), Map.entry("sink", sink))) {
+      b.append("\n  ").append(d.getKey()).append(" daemon's children:");
+      ProcessHandle.of(d.getValue().pid())
+          .ifPresent(
+              p ->
+                  p.descendants()
+                      .forEach(
+                          c ->
+                              b.append("\n    ")
+                                  .append(c.pid())
+                                  .append(' ')
+                                  .append(c.info().commandLine().orElse("?"))));
+      b.append("\n  ").append(d.getKey()).append(" daemon's busy threads:");
+      b.append(busyThreads(d.getValue().pid()));
+    }
+    return b.toString();
+  }
+
+  /**
+   * The threads of a JVM ({@code jcmd PID Thread.print}) whose stack is in zrepl4j's code, each
+   * with its first frames (not the main thread's and the log outlets' waits); a note instead when
+   * the dump cannot be had.
+   */
+  private static String busyThreads(long pid) {
+    var jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+    try {
+      var p =
+          new ProcessBuilder(jcmd.toString(), Long.toString(pid), "Thread.print")
+              .redirectErrorStream(true)
+              .start();
+      p.getOutputStream().close();
+      var text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      if (!p.waitFor(30, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+      }
+      var b = new StringBuilder();
+      for (var thread : text.split("\n\n")) {
+        if (thread.startsWith("\"")
+            && thread.contains("dev.zrepl4j")
+            && !thread.contains("Daemon.awaitClosed")
+            && !thread.contains("OutletAppender.loop")) {
+          var lines = thread.lines().limit(30).toList();
+          b.append("\n    ").append(String.join("\n      ", lines));
+        }
+      }
+      return b.isEmpty() ? "\n    (none in zrepl4j's code)" : b.toString();
+    } catch (IOException e) {
+      return "\n    (no thread dump: " + e.getMessage() + ")";
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return "\n    (no thread dump: interrupted)";
     }
   }
 

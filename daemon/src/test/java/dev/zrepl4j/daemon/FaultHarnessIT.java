@@ -31,8 +31,9 @@ import org.junit.jupiter.api.io.TempDir;
  * here; scripts/faults.sh draws one unless given, always printed), {@code faults.longStalls} (a
  * third of the stalls outlast the 60 s read timeout), {@code faults.kinds} (comma-separated kinds
  * only), {@code faults.minutes} (no fault started after that; the figures count what ran), {@code
- * faults.lanes} (harnesses side by side, see {@link #lanes}), {@code faults.replay} with {@code
- * faults.kind} (one printed iteration alone). The figures go to stdout and to {@code
+ * faults.lanes} (harnesses side by side, see {@link #lanes}), {@code faults.runTimeout} (seconds a
+ * run may take before it counts as hung: 180, 300 with long stalls), {@code faults.replay} with
+ * {@code faults.kind} (one printed iteration alone). The figures go to stdout and to {@code
  * target/faults.txt}. {@link FaultHarnessGuestIT} is the same on the OpenZFS guest.
  */
 // a long campaign takes hours; every wait inside has its own deadline (FaultHarness.Settings)
@@ -79,7 +80,7 @@ class FaultHarnessIT {
             n,
             longStalls,
             4,
-            longStalls ? Duration.ofSeconds(300) : Duration.ofSeconds(180),
+            Duration.ofSeconds(Long.getLong("faults.runTimeout", longStalls ? 300 : 180)),
             Set.copyOf(only),
             Duration.ofMinutes(Long.getLong("faults.minutes", 600)));
     var text = new ByteArrayOutputStream();
