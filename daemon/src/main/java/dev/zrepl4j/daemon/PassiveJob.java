@@ -4,7 +4,7 @@ import dev.zrepl4j.config.Job;
 import dev.zrepl4j.replication.Receiver;
 import dev.zrepl4j.replication.ReceiverEndpoint;
 import dev.zrepl4j.replication.SeedSource;
-import dev.zrepl4j.replication.Sender;
+import dev.zrepl4j.replication.SenderEndpoint;
 import dev.zrepl4j.rpc.RpcOptions;
 import dev.zrepl4j.rpc.RpcServer;
 import dev.zrepl4j.zfs.Zfs;
@@ -63,11 +63,12 @@ final class PassiveJob extends JobRunner {
       }
       case Job.Source s -> {
         server.onConnection(c -> pulledBy(c.identity()));
+        // one sender per client: each keeps its own cursor and step holds (zrepl#380)
         // one bucket for the job: every pulled stream shares it, the seed's endpoints' too
         var bandwidth = limiter(s.send().bandwidth());
         server.register(
             "sender",
-            new Sender(
+            new SenderEndpoint(
                 zfs, s.filesystems(), s.name(), s.send().options(), metrics::unmatched, bandwidth));
         server.register(new SeedSource(zfs, s.filesystems(), bandwidth));
         snapshots = new Snapshots(s.snapshotting(), zfs, s.filesystems(), clock);
@@ -106,41 +107,17 @@ final class PassiveJob extends JobRunner {
   }
 
   /**
-   * Records a source job's client. A second identity is warned about (log and status): the step
-   * holds and the replication cursor carry the job's name, not the client's, so two pulling clients
-   * move each other's cursor and release each other's step holds (zrepl#380, as in zrepl). The seed
-   * protocol's pullers, which keep no cursor, count too.
+   * Records a source job's client; a new one is logged. Each client keeps its own replication
+   * cursor and step holds ({@code <job>_C_<client>}, see {@code SenderEndpoint}), so any number of
+   * clients may pull from one source. The seed protocol's pullers, which keep no cursor, count too.
    */
   private void pulledBy(String identity) {
-    List<String> all;
     synchronized (clientIdentities) {
-      if (!clientIdentities.add(identity) || clientIdentities.size() < 2) {
+      if (!clientIdentities.add(identity)) {
         return;
       }
-      all = List.copyOf(clientIdentities);
     }
-    log.warn("job {}: {}", name, fanOutWarning(all));
-  }
-
-  private String fanOutWarning(List<String> identities) {
-    return "pulled by "
-        + identities.size()
-        + " clients "
-        + identities
-        + ": the step holds and the replication cursor of source job "
-        + name
-        + " carry its name, not the client's, so these clients move each other's cursor and"
-        + " release each other's step holds (zrepl#380); give each client a source job of its"
-        + " own";
-  }
-
-  @Override
-  protected List<String> warnings() {
-    synchronized (clientIdentities) {
-      return clientIdentities.size() < 2
-          ? List.of()
-          : List.of(fanOutWarning(List.copyOf(clientIdentities)));
-    }
+    log.info("job {}: pulled by client {} (its own cursor and step holds)", name, identity);
   }
 
   /** The server of this job's endpoints (tests enumerate them). */

@@ -330,8 +330,19 @@ class DaemonIT extends TwoPoolsTest {
     }
   }
 
+  /**
+   * zrepl#380: three clients pull from one source job, each on its own schedule, and each prunes
+   * the source hard ({@code last_n 2} besides {@code not_replicated}). Each client keeps its own
+   * cursor and step holds ({@code <job>_C_<client>}), so none moves another's cursor or releases
+   * its holds, and every run after the first is incremental. (With the job's name alone, as before,
+   * the first client's completions released the cursor hold of the others' base, its pruning
+   * destroyed it, and the others lost their incremental base.)
+   */
   @Test
-  void aSourcePulledByTwoClientsIsWarnedAboutInTheLogAndTheStatus() throws IOException {
+  void threePullersOfOneSourceOnTheirOwnSchedulesWithSourcePruningAllStayIncremental()
+      throws IOException {
+    var keepSender = "[{type: not_replicated}, {type: last_n, count: 2}]";
+    var pullers = List.of("one", "two", "three");
     var yaml =
         global("fan")
             + """
@@ -342,30 +353,69 @@ class DaemonIT extends TwoPoolsTest {
                 filesystems: {"%s<": true}
                 snapshotting: {type: manual}
             """
-                .formatted(src.path("data"))
-            + pullJob("one", dst.path("one"))
-            + pullJob("two", dst.path("two"));
-    FuseFixture.run("zfs", "snapshot", "-r", src.path("data") + "@zrepl_fan1");
-    for (var root : List.of("one", "two")) {
-      FuseFixture.run("zfs", "create", "-o", "mountpoint=none", dst.path(root).toString());
+                .formatted(src.path("data"));
+    for (var p : pullers) {
+      yaml += pullJob(p, dst.path(p), keepSender);
+      FuseFixture.run("zfs", "create", "-o", "mountpoint=none", dst.path(p).toString());
     }
+    int rounds = 7;
+    int pruned = 0;
     try (var d = DaemonProcess.start(dir, "fan", yaml, sock("fan"))) {
-      d.cli("signal", "wakeup", "one");
-      assertThat(d.awaitRuns("one", 1).lastRun().problems()).as(d.logText()).isEmpty();
+      var runs = new java.util.HashMap<String, Long>();
+      for (int round = 0; round < rounds; round++) {
+        var snap = "zrepl_fan" + round;
+        Trees.write(src.mounted("data").resolve(snap + ".bin"), round, 64 << 10);
+        FuseFixture.run("zfs", "snapshot", "-r", src.path("data") + "@" + snap);
+        for (int i = 0; i < pullers.size(); i++) {
+          if (round % (i + 1) != 0) {
+            continue; // one pulls every round, two every second, three every third
+          }
+          var p = pullers.get(i);
+          int mark = d.logText().length();
+          d.cli("signal", "wakeup", p);
+          long n = runs.merge(p, 1L, Long::sum);
+          var run = d.awaitRuns(p, n).lastRun();
+          var log = d.logText().substring(mark);
+          assertThat(run.problems()).as("round %d, %s: %s", round, p, log).isEmpty();
+          pruned += run.pruned();
+          var sends =
+              log.lines().filter(l -> l.contains("job " + p + ": ") && l.contains(": sending "));
+          if (round == 0) {
+            assertThat(log).as("%s's first run", p).contains("job " + p + ": ");
+          } else {
+            assertThat(sends.toList())
+                .as("round %d: %s's sends (every one incremental)", round, p)
+                .isNotEmpty()
+                .noneMatch(l -> l.contains("sending full"));
+          }
+          // its receiver has the newest snapshot, for every filesystem
+          for (var fs : List.of("data", "data/a", "data/a/b")) {
+            var target = dst.path(p).extend(src.path(fs));
+            assertThat(dst.versions(target))
+                .as("%s's %s after round %d", p, fs, round)
+                .extracting(v -> v.name())
+                .contains(snap);
+          }
+        }
+      }
+      assertThat(d.logText())
+          .contains("job source: pulled by client one")
+          .contains("job source: pulled by client three")
+          .doesNotContain("zrepl#380");
       assertThat(d.job("source").warnings()).isEmpty();
-      d.cli("signal", "wakeup", "two");
-      assertThat(d.awaitRuns("two", 1).lastRun().problems()).as(d.logText()).isEmpty();
-      assertThat(d.job("source").warnings())
-          .singleElement(org.assertj.core.api.InstanceOfAssertFactories.STRING)
-          .contains("pulled by 2 clients [one, two]")
-          .contains("zrepl#380");
-      assertThat(d.cli("status")).contains("warning: pulled by 2 clients [one, two]");
-      assertThat(d.logText()).contains("job source: pulled by 2 clients [one, two]");
     }
+    assertThat(pruned).as("snapshots the pullers pruned on the source").isPositive();
+    assertThat(src.versions(src.path("data")))
+        .as("the source keeps the last 2 and every puller's base, not all %d", rounds)
+        .filteredOn(v -> v.isSnapshot())
+        .hasSizeLessThan(rounds);
   }
 
-  /** A manual pull job named {@code name} from the local listener "src" as client {@code name}. */
-  private static String pullJob(String name, Object rootFs) {
+  /**
+   * A manual pull job named {@code name} from the local listener "src" as client {@code name},
+   * pruning the source with {@code keepSender} and its receiver to the last 20.
+   */
+  private static String pullJob(String name, Object rootFs, String keepSender) {
     return """
           - name: %s
             type: pull
@@ -373,10 +423,10 @@ class DaemonIT extends TwoPoolsTest {
             root_fs: %s
             interval: manual
             pruning:
-              keep_sender: [{type: last_n, count: 5}]
-              keep_receiver: [{type: last_n, count: 5}]
+              keep_sender: %s
+              keep_receiver: [{type: last_n, count: 20}]
         """
-        .formatted(name, name, rootFs);
+        .formatted(name, name, rootFs, keepSender);
   }
 
   @ParameterizedTest(name = "SIGTERM to the {0} daemon")

@@ -23,10 +23,12 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.IntConsumer;
 import java.util.function.Predicate;
@@ -58,6 +60,12 @@ public final class Sender implements SenderApi {
   private final BandwidthLimiter bandwidth;
   private final EnumSet<SendFlag> flags = EnumSet.noneOf(SendFlag.class);
   private final AtomicBoolean cursorDegradationLogged = new AtomicBoolean();
+  // a source job's client (forClient): the source job, whose own (pre-client) cursor and step
+  // holds this client adopts; null for a job's sender
+  private final @Nullable String family;
+  // the filesystems on which this client's first completion has adopted the family's own
+  // abstractions (where they cannot be listed, zfs-fuse, they are tried once per filesystem)
+  private final Set<DatasetPath> adopted = ConcurrentHashMap.newKeySet();
 
   /**
    * @param filter which filesystems this sender shows and sends
@@ -93,6 +101,42 @@ public final class Sender implements SenderApi {
       SenderOptions options,
       IntConsumer unmatched,
       BandwidthLimiter bandwidth) {
+    this(zfs, filter, job, null, options, unmatched, bandwidth);
+  }
+
+  /**
+   * The sender of source job {@code job} for one pulling client: its cursor and step holds carry
+   * the job's and the client's name ({@link ZreplNames#clientJob}), so that several clients pulling
+   * from one source each keep their own incremental base and never release each other's holds
+   * (zrepl#380). A cursor and step holds the job left before it kept them per client (zrepl's, or
+   * an earlier zrepl4j's) are adopted by the first client that completes a step on the filesystem:
+   * used as its cursor until then, released or destroyed once its own is in place. Pruning on its
+   * behalf keeps what any client of the job has not received yet ({@link #pruneContexts}).
+   *
+   * @throws IllegalArgumentException for an invalid job name, or a client identity that cannot be
+   *     part of hold tags and bookmark names
+   */
+  public static Sender forClient(
+      Zfs zfs,
+      Predicate<DatasetPath> filter,
+      String job,
+      String client,
+      SenderOptions options,
+      IntConsumer unmatched,
+      BandwidthLimiter bandwidth) {
+    return new Sender(
+        zfs, filter, ZreplNames.clientJob(job, client), job, options, unmatched, bandwidth);
+  }
+
+  private Sender(
+      Zfs zfs,
+      Predicate<DatasetPath> filter,
+      String job,
+      @Nullable String family,
+      SenderOptions options,
+      IntConsumer unmatched,
+      BandwidthLimiter bandwidth) {
+    this.family = family;
     this.unmatched = unmatched;
     this.bandwidth = bandwidth;
     this.zfs = zfs;
@@ -181,9 +225,27 @@ public final class Sender implements SenderApi {
           out.add(FsVersion.of(v));
         }
       }
+      if (out.isEmpty()) {
+        // a client that has not completed a step yet: the job's own cursor, until it adopts it
+        for (var v : versions) {
+          if (isAdoptableCursor(v)) {
+            out.add(FsVersion.of(v));
+          }
+        }
+      }
       return out;
     }
-    var tag = ZreplNames.cursorHold(job);
+    var own = heldByTrial(ZreplNames.cursorHold(job), versions);
+    var f = family;
+    if (own.isEmpty() && f != null && !adopted.contains(fs)) {
+      return heldByTrial(ZreplNames.cursorHold(f), versions);
+    }
+    return own;
+  }
+
+  /** The newest snapshot that holds {@code tag}, tried one by one (zfs-fuse). */
+  private List<FsVersion> heldByTrial(String tag, List<FilesystemVersion> versions)
+      throws IOException {
     for (var v : versions.reversed()) {
       if (v.isSnapshot() && v.userRefs() > 0 && hasHoldByTrial(tag, full(v))) {
         return List.of(FsVersion.of(v));
@@ -268,6 +330,10 @@ public final class Sender implements SenderApi {
     var to = find(fs, versions, done.to());
     var fromRef = done.from();
     var from = fromRef == null ? null : find(fs, versions, fromRef);
+    // a client's first completion on this filesystem (since the daemon started) adopts the job's
+    // own abstractions from before it kept them per client
+    var f = family;
+    boolean adopting = f != null && adopted.add(fs);
     if (!zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
       Holds.hold(
           zfs,
@@ -275,7 +341,7 @@ public final class Sender implements SenderApi {
           List.of(new FullName(fs, VersionType.SNAPSHOT, done.to().name())));
     }
     // the cursor first; then the older cursors go beside the step's holds (neither needs the other)
-    var olderCursors = moveCursor(fs, versions, to);
+    var olderCursors = moveCursor(fs, versions, to, adopting);
     try {
       // the step's holds, and any this job left on older snapshots: a step cut short between its
       // receive and this call (a crash, a lost connection) left them, and nothing else releases
@@ -291,6 +357,16 @@ public final class Sender implements SenderApi {
         }
       }
       Holds.release(zfs, ZreplNames.stepHold(job), stepHeld); // one zfs command for all of them
+      if (adopting && f != null) {
+        // the job's own step holds (a step cut short before the job kept them per client)
+        var held = new ArrayList<FullName>();
+        for (var v : versions) {
+          if (v.isSnapshot() && v.userRefs() != 0) {
+            held.add(full(v));
+          }
+        }
+        Holds.release(zfs, ZreplNames.stepHold(f), held);
+      }
       if (zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
         destroyTentativeCursors(versions);
       }
@@ -490,6 +566,10 @@ public final class Sender implements SenderApi {
    * #replicationCursor}) as the context of each filesystem.
    */
   PruneExecutor.Contexts pruneContexts() {
+    var f = family;
+    if (f != null && zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
+      return (fs, vs) -> familyContext(f, vs);
+    }
     return (fs, vs) -> {
       var cursor = replicationCursor(new FsRequest(fs.toString()));
       if (cursor.isEmpty()) {
@@ -503,6 +583,46 @@ public final class Sender implements SenderApi {
       }
       return new PruneContext(guids, txg, Set.of());
     };
+  }
+
+  /**
+   * A client's pruning context where cursors are bookmarks: every client of source job {@code f}
+   * (and the job's own cursor, not adopted yet) has a cursor; what the client with the oldest has
+   * not received is not replicated yet ({@code not_replicated} keeps it), and every cursor's guid
+   * is a replication base. A client that never completed a step has none and holds nothing back (it
+   * starts with a full send). Where cursors are holds (zfs-fuse) they cannot be listed: the context
+   * is this client's own, and the other clients' bases are kept by their holds.
+   */
+  private static PruneContext familyContext(String f, List<FilesystemVersion> versions) {
+    var newest = new HashMap<String, FilesystemVersion>();
+    var guids = new HashSet<Long>();
+    for (var v : versions) {
+      if (!v.isBookmark()) {
+        continue;
+      }
+      var c = ZreplNames.parseCursorBookmark(v.name());
+      if (c.isEmpty()
+          || c.get().tentative()
+          || c.get().guid() != v.guid()
+          || !ZreplNames.ofFamily(c.get().job(), f)) {
+        continue;
+      }
+      guids.add(v.guid());
+      newest.merge(
+          c.get().job(),
+          v,
+          (a, b) -> Long.compareUnsigned(a.createTxg(), b.createTxg()) >= 0 ? a : b);
+    }
+    if (newest.isEmpty()) {
+      return PruneContext.NONE;
+    }
+    long txg = -1;
+    for (var v : newest.values()) {
+      if (txg == -1 || Long.compareUnsigned(v.createTxg(), txg) < 0) {
+        txg = v.createTxg();
+      }
+    }
+    return new PruneContext(guids, txg, Set.of());
   }
 
   @Override
@@ -557,7 +677,8 @@ public final class Sender implements SenderApi {
    * @return the removal, running
    */
   private Beside<Boolean> moveCursor(
-      DatasetPath fs, List<FilesystemVersion> versions, FilesystemVersion to) throws IOException {
+      DatasetPath fs, List<FilesystemVersion> versions, FilesystemVersion to, boolean adopting)
+      throws IOException {
     if (zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
       var name = ZreplNames.cursorBookmark(to.guid(), job);
       bookmarkTolerant(full(to), name);
@@ -566,7 +687,8 @@ public final class Sender implements SenderApi {
         if (!v.isBookmark()) {
           continue;
         }
-        if (isOwnCursor(v) && v.guid() != to.guid()) {
+        // the job's own cursor is adopted: this client's is in place now
+        if ((isOwnCursor(v) && v.guid() != to.guid()) || isAdoptableCursor(v)) {
           stale.add(full(v));
         }
       }
@@ -588,20 +710,34 @@ public final class Sender implements SenderApi {
     }
     var tag = ZreplNames.cursorHold(job);
     var older = new ArrayList<FullName>();
+    var held = new ArrayList<FullName>();
     for (var v : versions) {
-      if (v.isSnapshot() && v.guid() != to.guid() && v.userRefs() != 0) {
-        older.add(full(v));
+      if (v.isSnapshot() && v.userRefs() != 0) {
+        held.add(full(v));
+        if (v.guid() != to.guid()) {
+          older.add(full(v));
+        }
       }
     }
     log.debug("{}: cursor hold on {}", job, fs);
-    return Beside.start("cursor-" + job, () -> Holds.release(zfs, tag, older));
+    var f = family;
+    return Beside.start(
+        "cursor-" + job,
+        () -> {
+          Holds.release(zfs, tag, older);
+          if (adopting && f != null) {
+            // the job's own cursor hold, wherever it is (zfs-fuse cannot say where)
+            Holds.release(zfs, ZreplNames.cursorHold(f), held);
+          }
+        });
   }
 
   private void destroyTentativeCursors(List<FilesystemVersion> versions) throws IOException {
     var stale = new ArrayList<FullName>();
     for (var v : versions) {
       var c = abstraction(v);
-      if (c != null && c.tentative()) {
+      var adoptable = adoptable(v);
+      if ((c != null && c.tentative()) || (adoptable != null && adoptable.tentative())) {
         stale.add(full(v));
       }
     }
@@ -671,6 +807,27 @@ public final class Sender implements SenderApi {
   private boolean isOwnCursor(FilesystemVersion v) {
     var c = abstraction(v);
     return c != null && !c.tentative();
+  }
+
+  private boolean isAdoptableCursor(FilesystemVersion v) {
+    var c = adoptable(v);
+    return c != null && !c.tentative();
+  }
+
+  /**
+   * The (tentative) cursor of the job itself that {@code v} is, if this is a client's sender and it
+   * is one (see {@link #forClient}).
+   */
+  private ZreplNames.@Nullable CursorName adoptable(FilesystemVersion v) {
+    var f = family;
+    if (f == null || !v.isBookmark()) {
+      return null;
+    }
+    var c = ZreplNames.parseCursorBookmark(v.name());
+    if (c.isEmpty() || !c.get().job().equals(f) || c.get().guid() != v.guid()) {
+      return null;
+    }
+    return c.get();
   }
 
   /**

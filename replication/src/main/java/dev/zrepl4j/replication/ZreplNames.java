@@ -65,6 +65,42 @@ public final class ZreplNames {
     return "zrepl_CURSORTENTATIVE__G_" + HexFormat.of().toHexDigits(guid) + "_J_" + checkJob(job);
   }
 
+  /**
+   * The name a source job's abstractions carry for one pulling client: {@code <job>_C_<client>}, so
+   * that every client keeps its own cursor and step holds ({@code
+   * #zrepl_CURSOR_G_<guid>_J_<job>_C_<client>}, {@code zrepl_STEP_J_<job>_C_<client>}). To zrepl
+   * and its tools this is a job of that name, its names stay readable.
+   *
+   * @throws IllegalArgumentException if the result is not a valid job name (a client identity with
+   *     other characters, or too long)
+   */
+  static String clientJob(String job, String client) {
+    var name = checkJob(job) + CLIENT_INFIX + client;
+    var problem = jobProblem(name);
+    if (problem.isPresent()) {
+      throw new IllegalArgumentException(
+          "client '"
+              + client
+              + "' of job "
+              + job
+              + " cannot name its cursor and holds: "
+              + name
+              + ": "
+              + problem.get());
+    }
+    return name;
+  }
+
+  /**
+   * Whether {@code job} (parsed from a name) is source job {@code family} itself (a cursor from
+   * before it kept one per client) or one of its clients ({@link #clientJob}).
+   */
+  static boolean ofFamily(String job, String family) {
+    return job.equals(family) || job.startsWith(family + CLIENT_INFIX);
+  }
+
+  private static final String CLIENT_INFIX = "_C_";
+
   /** The cursor as a hold tag, where ZFS has no bookmarks: {@code zrepl_CURSOR_J_<job>}. */
   static String cursorHold(String job) {
     return "zrepl_CURSOR_J_" + checkJob(job);
