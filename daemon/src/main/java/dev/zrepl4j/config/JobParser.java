@@ -207,6 +207,16 @@ final class JobParser {
             lagObjective.orElse(null)));
   }
 
+  /** The client identities a source's {@code serve} names (none for {@code local}). */
+  private static List<String> clients(Serve serve) {
+    return switch (serve) {
+      case Serve.Tcp t -> List.copyOf(t.clients().values());
+      case Serve.Tls t -> t.clientCns();
+      case Serve.Stdinserver s -> s.clientIdentities();
+      case Serve.Local l -> List.of();
+    };
+  }
+
   /** {@code zrepl4j_lag_objective}: our extension key on active jobs (a positive duration). */
   private static Optional<Duration> lagObjective(YMap m) {
     return m.get("zrepl4j_lag_objective").flatMap(Value::positiveDuration);
@@ -217,7 +227,17 @@ final class JobParser {
   }
 
   private Optional<Job> source(YMap m, String name) {
-    var serve = m.requiredMap("serve").flatMap(transports::serve);
+    var serveMap = m.requiredMap("serve");
+    var serve = serveMap.flatMap(transports::serve);
+    if (serveMap.isPresent() && serve.isPresent() && ZreplNames.jobProblem(name).isEmpty()) {
+      // each client keeps a cursor and step holds named <job>_C_<client>; a CIDR client's '*'
+      // stands for its address (checked as the transport checks it; an IPv6 address that makes
+      // the name too long is refused at that client's first call)
+      for (var client : clients(serve.get())) {
+        ZreplNames.clientJobProblem(name, client.replace("*", "0"))
+            .ifPresent(serveMap.get().self()::error);
+      }
+    }
     var filesystems = m.required("filesystems").flatMap(DatasetParser::filter);
     var send = send(m);
     var snapshotting = m.requiredMap("snapshotting").flatMap(SnapshottingParser::snapshotting);

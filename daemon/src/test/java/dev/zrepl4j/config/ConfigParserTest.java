@@ -531,6 +531,37 @@ class ConfigParserTest {
         "bad-cron.yml", 8, 11, "jobs[0].snapshotting.cron", "invalid cron expression '61 * * * *'");
   }
 
+  /**
+   * A source job's client keeps a cursor and step holds named {@code <job>_C_<client>}: a client
+   * identity that makes that name too long is refused by configcheck, not at the client's first
+   * call.
+   */
+  @Test
+  void aSourceClientWhoseCursorNameWouldBeTooLongIsRefused() {
+    var client = "c".repeat(120);
+    var e =
+        catchThrowableOfType(
+            ConfigException.class,
+            () ->
+                ConfigParser.parse(
+                    """
+                    jobs:
+                    - name: source1
+                      type: source
+                      serve: {type: stdinserver, client_identities: [ok, %s]}
+                      filesystems: {"tank<": true}
+                      snapshotting: {type: manual}
+                    """
+                        .formatted(client),
+                    Path.of("a.yml")));
+    assertThat(e.problems())
+        .singleElement()
+        .asString()
+        .startsWith("a.yml:4:10: jobs[0].serve: client '" + client + "' of source job source1")
+        .contains("cannot name its cursor and step holds 'source1_C_" + client + "'")
+        .contains("use 1-128 of A-Z a-z 0-9 _ . : -");
+  }
+
   /** configcheck accepted "my sink", which the daemon's Receiver then refused at start. */
   @Test
   void issue12_replicatingJobNamesFollowTheDaemonsRule() {

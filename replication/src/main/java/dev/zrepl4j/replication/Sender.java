@@ -613,16 +613,18 @@ public final class Sender implements SenderApi {
           v,
           (a, b) -> Long.compareUnsigned(a.createTxg(), b.createTxg()) >= 0 ? a : b);
     }
-    if (newest.isEmpty()) {
-      return PruneContext.NONE;
-    }
-    long txg = -1;
+    // the cursor is the oldest client's (not_replicated takes the newest of the context's cursor
+    // guids); every client's cursor guid is protected
+    FilesystemVersion oldest = null;
     for (var v : newest.values()) {
-      if (txg == -1 || Long.compareUnsigned(v.createTxg(), txg) < 0) {
-        txg = v.createTxg();
+      if (oldest == null || Long.compareUnsigned(v.createTxg(), oldest.createTxg()) < 0) {
+        oldest = v;
       }
     }
-    return new PruneContext(guids, txg, Set.of());
+    if (oldest == null) {
+      return PruneContext.NONE;
+    }
+    return new PruneContext(Set.of(oldest.guid()), oldest.createTxg(), guids);
   }
 
   @Override

@@ -75,20 +75,32 @@ public final class ZreplNames {
    *     other characters, or too long)
    */
   static String clientJob(String job, String client) {
-    var name = checkJob(job) + CLIENT_INFIX + client;
-    var problem = jobProblem(name);
+    checkJob(job);
+    var problem = clientJobProblem(job, client);
     if (problem.isPresent()) {
-      throw new IllegalArgumentException(
-          "client '"
-              + client
-              + "' of job "
-              + job
-              + " cannot name its cursor and holds: "
-              + name
-              + ": "
-              + problem.get());
+      throw new IllegalArgumentException(problem.get());
     }
-    return name;
+    return job + CLIENT_INFIX + client;
+  }
+
+  /**
+   * Why client {@code client} of source job {@code job} cannot have a cursor and step holds of its
+   * own ({@link #clientJob}), if it cannot; for configcheck, which must refuse what the daemon
+   * would refuse at the client's first call.
+   */
+  public static Optional<String> clientJobProblem(String job, String client) {
+    var name = job + CLIENT_INFIX + client;
+    return jobProblem(name)
+        .map(
+            p ->
+                "client '"
+                    + client
+                    + "' of source job "
+                    + job
+                    + " cannot name its cursor and step holds '"
+                    + name
+                    + "': "
+                    + p);
   }
 
   /**

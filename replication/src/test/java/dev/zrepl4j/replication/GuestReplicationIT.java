@@ -297,6 +297,121 @@ class GuestReplicationIT {
         .containsOnly(State.UP_TO_DATE);
   }
 
+  /**
+   * Two clients of one source job (zrepl#380), with cursor bookmarks: the job's own cursor is the
+   * first client's until its first completion adopts it (destroyed once the client's own is in
+   * place); each client's cursor then moves alone, and pruning on behalf of the client that is
+   * ahead keeps what the other has not received yet ({@code not_replicated} across the clients), so
+   * the other goes on incrementally, snapshot by snapshot.
+   */
+  @Test
+  void twoClientsOfOneSourceKeepTheirOwnCursorsAndPruningKeepsWhatEitherLacks() throws Exception {
+    var fs = src("fan");
+    var path = DatasetPath.parse(fs);
+    zfs.create(path, Map.of());
+    guest.writeRandom("/" + fs + "/file.bin", 1);
+    snapshot("s1", fs);
+    var roots = new ArrayList<DatasetPath>();
+    for (var r : List.of("fan-one", "fan-two")) {
+      var root = DatasetPath.parse(DST + "/" + r);
+      zfs.create(root, Map.of("mountpoint", "none"));
+      roots.add(root);
+    }
+    Predicate<DatasetPath> only = p -> p.equals(path);
+    // the job's own sender (zrepl's one cursor per job) replicated s1 to client one's receiver
+    var jobs = new Sender(zfs, only, "gsrc", SenderOptions.PLAIN);
+    var one =
+        Sender.forClient(
+            zfs, only, "gsrc", "one", SenderOptions.PLAIN, n -> {}, BandwidthLimiter.none());
+    var two =
+        Sender.forClient(
+            zfs, only, "gsrc", "two", SenderOptions.PLAIN, n -> {}, BandwidthLimiter.none());
+    var toOne = Receiver.localRoot(zfs, roots.get(0), "one", ReceiverOptions.DEFAULTS);
+    var toTwo = Receiver.localRoot(zfs, roots.get(1), "two", ReceiverOptions.DEFAULTS);
+    var request = new FsRequest(fs);
+    SenderReceiverIT.step(jobs, toOne, path, null, SenderReceiverIT.version(jobs, path, "s1"));
+    assertThat(guest.versions(fs)).containsExactlyInAnyOrder("@s1", cursor(fs + "@s1", "gsrc"));
+    assertThat(one.replicationCursor(request))
+        .as("the job's cursor, not adopted yet")
+        .extracting(FsVersion::name)
+        .containsExactly(cursor(fs + "@s1", "gsrc").substring(1));
+
+    guest.writeRandom("/" + fs + "/2.bin", 1);
+    snapshot("s2", fs);
+    SenderReceiverIT.step(
+        one,
+        toOne,
+        path,
+        SenderReceiverIT.version(one, path, "s1"),
+        SenderReceiverIT.version(one, path, "s2"));
+    assertThat(guest.versions(fs))
+        .as("one adopted the job's cursor")
+        .containsExactlyInAnyOrder("@s1", "@s2", cursor(fs + "@s2", "gsrc_C_one"));
+    assertThat(two.replicationCursor(request)).isEmpty();
+    SenderReceiverIT.step(two, toTwo, path, null, SenderReceiverIT.version(two, path, "s2"));
+    for (var n : List.of("s3", "s4")) {
+      guest.writeRandom("/" + fs + "/" + n + ".bin", 1);
+      snapshot(n, fs);
+    }
+    SenderReceiverIT.step(
+        one,
+        toOne,
+        path,
+        SenderReceiverIT.version(one, path, "s2"),
+        SenderReceiverIT.version(one, path, "s3"));
+    SenderReceiverIT.step(
+        one,
+        toOne,
+        path,
+        SenderReceiverIT.version(one, path, "s3"),
+        SenderReceiverIT.version(one, path, "s4"));
+    assertThat(guest.versions(fs))
+        .containsExactlyInAnyOrder(
+            "@s1",
+            "@s2",
+            "@s3",
+            "@s4",
+            cursor(fs + "@s2", "gsrc_C_two"),
+            cursor(fs + "@s4", "gsrc_C_one"));
+
+    // one prunes the source, keeping only what is not replicated: to two, s3 and s4 are not
+    var result =
+        one.prune(
+            dev.zrepl4j.replication.pruning.PruneRequest.of(
+                List.of(new dev.zrepl4j.replication.pruning.PruneRule.NotReplicated(false)),
+                false));
+    assertThat(result.failures()).isEmpty();
+    assertThat(guest.versions(fs))
+        .as("s1 went (every client has it); s2 is two's base; s3, s4 two lacks")
+        .containsExactlyInAnyOrder(
+            "@s2",
+            "@s3",
+            "@s4",
+            cursor(fs + "@s2", "gsrc_C_two"),
+            cursor(fs + "@s4", "gsrc_C_one"));
+    // two goes on snapshot by snapshot
+    SenderReceiverIT.step(
+        two,
+        toTwo,
+        path,
+        SenderReceiverIT.version(two, path, "s2"),
+        SenderReceiverIT.version(two, path, "s3"));
+    SenderReceiverIT.step(
+        two,
+        toTwo,
+        path,
+        SenderReceiverIT.version(two, path, "s3"),
+        SenderReceiverIT.version(two, path, "s4"));
+    assertThat(guest.versions(DST + "/fan-two/" + fs)).containsExactly("@s2", "@s3", "@s4");
+    assertThat(guest.versions(fs))
+        .containsExactlyInAnyOrder(
+            "@s2",
+            "@s3",
+            "@s4",
+            cursor(fs + "@s4", "gsrc_C_two"),
+            cursor(fs + "@s4", "gsrc_C_one"));
+  }
+
   @Test
   void theCommonSnapshotDestroyedOnTheSenderTheIncrementalStartsFromTheCursorBookmark()
       throws Exception {

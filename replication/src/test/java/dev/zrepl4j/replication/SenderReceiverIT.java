@@ -341,4 +341,75 @@ class SenderReceiverIT {
     }
     assertThat(dst.versions(target)).extracting(v -> v.guid()).containsExactly(t1.guid());
   }
+
+  /**
+   * A source job's clients each keep their own cursor hold (zfs-fuse: the cursor is a hold) and
+   * step holds; the job's own cursor and step holds, from before it kept them per client, are the
+   * first client's cursor until its first completion adopts them (released), and no other client
+   * ever sees or moves them.
+   */
+  @Test
+  void aSourcesFirstClientAdoptsTheJobsCursorAndEachClientKeepsItsOwn() throws IOException {
+    var e = ends("fan", "src");
+    var fs = e.fs();
+    Trees.write(src.mounted("fan").resolve("f.bin"), 5, 200_000);
+    zfs.snapshot(List.of(fs), "s1");
+    var s1 = version(e.sender(), fs, "s1");
+    // the job's own sender (one cursor for all clients, as zrepl keeps it) replicated s1, and a
+    // step cut short left its step hold on s1
+    step(e.sender(), e.receiver(), fs, null, s1);
+    FuseFixture.run("zfs", "hold", "zrepl_STEP_J_src", fs + "@s1");
+    assertThat(src.userRefs(fs, "s1")).isEqualTo(2);
+
+    var one =
+        Sender.forClient(
+            zfs,
+            p -> p.equals(fs),
+            "src",
+            "one",
+            SenderOptions.PLAIN,
+            n -> {},
+            BandwidthLimiter.none());
+    var two =
+        Sender.forClient(
+            zfs,
+            p -> p.equals(fs),
+            "src",
+            "two",
+            SenderOptions.PLAIN,
+            n -> {},
+            BandwidthLimiter.none());
+    var request = new FsRequest(fs.toString());
+    assertThat(one.replicationCursor(request))
+        .as("the job's cursor, not adopted yet")
+        .containsExactly(s1);
+
+    zfs.snapshot(List.of(fs), "s2");
+    var s2 = version(one, fs, "s2");
+    step(one, e.receiver(), fs, s1, s2);
+    // one adopted: the job's cursor hold and its step hold went, one's own cursor is on s2
+    assertThat(src.userRefs(fs, "s1")).isZero();
+    assertThat(src.userRefs(fs, "s2")).isEqualTo(1);
+    assertThat(one.replicationCursor(request)).containsExactly(s2);
+    assertThat(two.replicationCursor(request)).as("two has none of its own").isEmpty();
+    assertThat(e.sender().replicationCursor(request)).as("the job's own is gone").isEmpty();
+
+    // two replicates into a receiver of its own (full, then incremental) beside one
+    var root2 = dst.path("fan-two");
+    zfs.create(root2, Map.of("mountpoint", "none"));
+    var receiver2 = Receiver.localRoot(zfs, root2, "two", ReceiverOptions.DEFAULTS);
+    step(two, receiver2, fs, null, s2);
+    assertThat(src.userRefs(fs, "s2")).as("one's and two's cursor holds").isEqualTo(2);
+    zfs.snapshot(List.of(fs), "s3");
+    var s3 = version(one, fs, "s3");
+    step(one, e.receiver(), fs, s2, s3);
+    // one's cursor moved on, two's stays where two left it
+    assertThat(src.userRefs(fs, "s2")).isEqualTo(1);
+    assertThat(src.userRefs(fs, "s3")).isEqualTo(1);
+    assertThat(two.replicationCursor(request)).containsExactly(s2);
+    assertThat(one.replicationCursor(request)).containsExactly(s3);
+    step(two, receiver2, fs, s2, s3);
+    assertThat(src.userRefs(fs, "s2")).isZero();
+    assertThat(src.userRefs(fs, "s3")).isEqualTo(2);
+  }
 }
