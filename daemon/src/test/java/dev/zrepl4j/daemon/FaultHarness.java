@@ -230,8 +230,13 @@ final class FaultHarness implements AutoCloseable {
       }
     }
     try {
+      long t0 = System.nanoTime();
       h.converge();
       h.check();
+      out.printf(
+          Locale.ROOT,
+          "faults: the first replication converged in %.1f s%n",
+          (System.nanoTime() - t0) / 1e9);
     } catch (InterruptedException e) {
       h.close();
       Thread.currentThread().interrupt();

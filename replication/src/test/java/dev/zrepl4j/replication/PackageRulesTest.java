@@ -61,10 +61,12 @@ class PackageRulesTest {
             .map(m -> m.getName())
             .sorted()
             .toList();
-    // pruning protects any job's cursor; configcheck applies the daemon's job name rule;
-    // `zrepl4j zfs-abstraction` recognizes and makes the names of any job
+    // pruning protects any job's cursor; configcheck applies the daemon's job name rule (and the
+    // rule for a source client's names); `zrepl4j zfs-abstraction` recognizes and makes the names
+    // of any job
     assertThat(published)
         .containsExactly(
+            "clientJobProblem",
             "cursorHoldTag",
             "isCursorBookmark",
             "jobProblem",

@@ -63,4 +63,24 @@ class ZreplNamesTest {
           .hasMessageContaining("invalid job name");
     }
   }
+
+  @Test
+  void aSourceClientsNamesCarryTheJobAndTheClientAndStayWithinTheJobNameRule() {
+    assertThat(ZreplNames.clientJob("src", "backup-1.example.com"))
+        .isEqualTo("src_C_backup-1.example.com");
+    assertThat(ZreplNames.cursorBookmark(0x1234L, ZreplNames.clientJob("src", "b1")))
+        .isEqualTo("zrepl_CURSOR_G_0000000000001234_J_src_C_b1");
+    assertThat(ZreplNames.parseCursorBookmark("zrepl_CURSOR_G_0000000000001234_J_src_C_b1"))
+        .hasValueSatisfying(c -> assertThat(c.job()).isEqualTo("src_C_b1"));
+    assertThat(ZreplNames.ofFamily("src_C_b1", "src")).isTrue();
+    assertThat(ZreplNames.ofFamily("src", "src")).as("the job's own, before clients").isTrue();
+    assertThat(ZreplNames.ofFamily("srcx_C_b1", "src")).isFalse();
+    assertThat(ZreplNames.ofFamily("sr", "src")).isFalse();
+    assertThatThrownBy(() -> ZreplNames.clientJob("src", "a b"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("client 'a b' of source job src")
+        .hasMessageContaining("'src_C_a b'");
+    assertThat(ZreplNames.clientJobProblem("src", "x".repeat(122))).isEmpty();
+    assertThat(ZreplNames.clientJobProblem("src", "x".repeat(123))).isPresent();
+  }
 }
