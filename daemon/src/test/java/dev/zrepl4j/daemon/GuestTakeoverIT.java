@@ -40,7 +40,8 @@ import org.junit.jupiter.api.io.TempDir;
  * bookmark left), {@code data/gap/kid} (below a gap placeholder, so its own {@code
  * zrepl:placeholder=on} is inherited: real data), {@code data/resume} (a step interrupted mid-way:
  * step holds and a resume token), {@code data/unconfirmed} (received, but zrepl stopped before
- * {@code SendCompleted}: step holds, cursor one behind).
+ * {@code SendCompleted}: step holds, cursor one behind). A source job keeps its cursors per client
+ * ({@code _J_<source job>_C_<client>}): its client adopts zrepl's cursor and step holds.
  */
 @Timeout(400)
 class GuestTakeoverIT {
@@ -68,6 +69,10 @@ class GuestTakeoverIT {
   // zrepl names its abstractions after the job of the side that makes them: the sending job's
   // cursor and step holds, the receiving job's last-received hold
   String sendJob = PUSH;
+  // the name zrepl4j's sending side gives them after the takeover: a push job's own, a source
+  // job's per client (<job>_C_<client>: each puller keeps its own cursor, zrepl#380; zrepl's is
+  // adopted by the first client)
+  String takenJob = PUSH;
   String recvJob = SINK;
   String recvRoot = RECV_ROOT;
 
@@ -114,6 +119,11 @@ class GuestTakeoverIT {
         + HexFormat.of().toHexDigits(Long.parseUnsignedLong(guid(snapshot)))
         + "_J_"
         + sendJob;
+  }
+
+  /** The cursor zrepl4j's sending side keeps after the takeover ({@link #takenJob}). */
+  String cursorAfter(String snapshot) {
+    return cursor(snapshot).replaceFirst("_J_" + sendJob + "$", "_J_" + takenJob);
   }
 
   /** zrepl's tentative cursor: its prefix {@code zrepl_CURSORTENTATIVE_} + {@code _G_...}. */
@@ -359,6 +369,7 @@ class GuestTakeoverIT {
   @Test
   void pullAndSourceTakeOverZreplsStateAndTheNextRunIsIncremental() throws IOException {
     sendJob = SOURCE;
+    takenJob = SOURCE + "_C_backup";
     recvJob = PULL;
     recvRoot = PULL_ROOT;
     layDownZreplState(false);
@@ -466,15 +477,16 @@ class GuestTakeoverIT {
     }
     assertThat(guest.holds(dst("data/unconfirmed") + T2)).containsExactly(lastReceivedHold());
 
-    // the sender: one cursor per filesystem, zrepl's name, on the newest replicated snapshot;
-    // no step hold, no tentative cursor; zrepl 0.0.x's cursor and a bookmark only named like a
-    // cursor left alone (as zrepl 0.7 does)
+    // the sender: one cursor per filesystem, zrepl's name (a source's: per client, zrepl's
+    // adopted), on the newest replicated snapshot; no step hold, no tentative cursor; zrepl
+    // 0.0.x's cursor and a bookmark only named like a cursor left alone (as zrepl 0.7 does)
     for (var fs : List.of("data/pruned", "data/gap/kid", "data/resume")) {
-      assertThat(cursors(fs)).as(fs).containsExactly(cursor(src(fs) + T3));
+      assertThat(allCursors(fs)).as(fs).containsExactly(cursorAfter(src(fs) + T3));
     }
-    assertThat(cursors("data"))
-        .containsExactlyInAnyOrder(cursor(src("data") + T3), TINKERED + sendJob);
-    assertThat(cursors("data/unconfirmed")).containsExactly(cursor(src("data/unconfirmed") + T2));
+    assertThat(allCursors("data"))
+        .containsExactlyInAnyOrder(cursorAfter(src("data") + T3), TINKERED + sendJob);
+    assertThat(allCursors("data/unconfirmed"))
+        .containsExactly(cursorAfter(src("data/unconfirmed") + T2));
     assertThat(senderHolds()).as("holds on the sender").noneMatch(h -> h.contains(stepHold()));
     assertThat(guest.versions(src("data")))
         .contains("#zrepl_replication_cursor")
@@ -485,6 +497,11 @@ class GuestTakeoverIT {
   /** {@code zrepl:placeholder}'s value and source, tab-separated. */
   String placeholderMarker(String dataset) {
     return guest.zfs("get", "-H", "-o", "value,source", "zrepl:placeholder", dataset).ok().strip();
+  }
+
+  /** Every (v2) cursor bookmark on a sender filesystem, of any job. */
+  List<String> allCursors(String fs) {
+    return guest.versions(src(fs)).stream().filter(v -> v.startsWith("#zrepl_CURSOR_")).toList();
   }
 
   /** The job's cursor bookmarks on a sender filesystem. */

@@ -232,6 +232,18 @@ class GuestReplicationIT {
     zfs.snapshot(fss, name);
   }
 
+  /** One step of {@code sender} from snapshot {@code from} (null: full) to {@code to}. */
+  private static void step(
+      Sender sender, ReceiverApi receiver, DatasetPath fs, @Nullable String from, String to)
+      throws IOException {
+    SenderReceiverIT.step(
+        sender,
+        receiver,
+        fs,
+        from == null ? null : SenderReceiverIT.version(sender, fs, from),
+        SenderReceiverIT.version(sender, fs, to));
+  }
+
   // ------------------------------------------------------------------------------------- tests
 
   @Test
@@ -329,7 +341,7 @@ class GuestReplicationIT {
     var toOne = Receiver.localRoot(zfs, roots.get(0), "one", ReceiverOptions.DEFAULTS);
     var toTwo = Receiver.localRoot(zfs, roots.get(1), "two", ReceiverOptions.DEFAULTS);
     var request = new FsRequest(fs);
-    SenderReceiverIT.step(jobs, toOne, path, null, SenderReceiverIT.version(jobs, path, "s1"));
+    step(jobs, toOne, path, null, "s1");
     assertThat(guest.versions(fs)).containsExactlyInAnyOrder("@s1", cursor(fs + "@s1", "gsrc"));
     assertThat(one.replicationCursor(request))
         .as("the job's cursor, not adopted yet")
@@ -338,33 +350,18 @@ class GuestReplicationIT {
 
     guest.writeRandom("/" + fs + "/2.bin", 1);
     snapshot("s2", fs);
-    SenderReceiverIT.step(
-        one,
-        toOne,
-        path,
-        SenderReceiverIT.version(one, path, "s1"),
-        SenderReceiverIT.version(one, path, "s2"));
+    step(one, toOne, path, "s1", "s2");
     assertThat(guest.versions(fs))
         .as("one adopted the job's cursor")
         .containsExactlyInAnyOrder("@s1", "@s2", cursor(fs + "@s2", "gsrc_C_one"));
     assertThat(two.replicationCursor(request)).isEmpty();
-    SenderReceiverIT.step(two, toTwo, path, null, SenderReceiverIT.version(two, path, "s2"));
+    step(two, toTwo, path, null, "s2");
     for (var n : List.of("s3", "s4")) {
       guest.writeRandom("/" + fs + "/" + n + ".bin", 1);
       snapshot(n, fs);
     }
-    SenderReceiverIT.step(
-        one,
-        toOne,
-        path,
-        SenderReceiverIT.version(one, path, "s2"),
-        SenderReceiverIT.version(one, path, "s3"));
-    SenderReceiverIT.step(
-        one,
-        toOne,
-        path,
-        SenderReceiverIT.version(one, path, "s3"),
-        SenderReceiverIT.version(one, path, "s4"));
+    step(one, toOne, path, "s2", "s3");
+    step(one, toOne, path, "s3", "s4");
     assertThat(guest.versions(fs))
         .containsExactlyInAnyOrder(
             "@s1",
@@ -390,18 +387,8 @@ class GuestReplicationIT {
             cursor(fs + "@s2", "gsrc_C_two"),
             cursor(fs + "@s4", "gsrc_C_one"));
     // two goes on snapshot by snapshot
-    SenderReceiverIT.step(
-        two,
-        toTwo,
-        path,
-        SenderReceiverIT.version(two, path, "s2"),
-        SenderReceiverIT.version(two, path, "s3"));
-    SenderReceiverIT.step(
-        two,
-        toTwo,
-        path,
-        SenderReceiverIT.version(two, path, "s3"),
-        SenderReceiverIT.version(two, path, "s4"));
+    step(two, toTwo, path, "s2", "s3");
+    step(two, toTwo, path, "s3", "s4");
     assertThat(guest.versions(DST + "/fan-two/" + fs)).containsExactly("@s2", "@s3", "@s4");
     assertThat(guest.versions(fs))
         .containsExactlyInAnyOrder(
