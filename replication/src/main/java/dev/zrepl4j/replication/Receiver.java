@@ -433,17 +433,6 @@ public final class Receiver implements ReceiverApi {
       throw new RemoteException(
           ErrorCode.FAILED_PRECONDITION, to + " already exists: not renaming " + from + " there");
     }
-    if (!got.containsKey(parent.toString())) {
-      throw new RemoteException(
-          ErrorCode.FAILED_PRECONDITION,
-          "the parent "
-              + parent
-              + " of "
-              + to
-              + " does not exist yet: "
-              + from
-              + " is renamed once it does");
-    }
     var guid = rename.evidence().guid();
     boolean evidence =
         zfs.listVersions(List.of(from)).getOrDefault(from, List.of()).stream()
@@ -452,6 +441,14 @@ public final class Receiver implements ReceiverApi {
       throw new RemoteException(
           ErrorCode.FAILED_PRECONDITION,
           from + " has no snapshot of guid " + guid + ": not the sender's " + rename.to());
+    }
+    if (!got.containsKey(parent.toString())) {
+      // a move into a parent the receiver lacks (new on the sender, not received yet, or not
+      // replicated at all): its missing parents become placeholders, as for a receive, and a
+      // parent that arrives later replaces its placeholder
+      boolean encryption = zfs.capabilities().has(ZfsFeature.SEND_RAW);
+      var existing = chain(to, encryption);
+      createPlaceholders(to, existing.chain(), existing.got(), encryption);
     }
     zfs.rename(from, to);
     log.info(
@@ -559,21 +556,9 @@ public final class Receiver implements ReceiverApi {
       throw new RemoteException(
           ErrorCode.INTERNAL, "target " + target + " is not below root_fs " + rootFs);
     }
-    var wanted = new ArrayList<DatasetPath>();
-    for (int len = rootFs.length(); len <= target.length(); len++) {
-      wanted.add(new DatasetPath(target.components().subList(0, len)));
-    }
-    var props = new ArrayList<>(List.of(Zfs.PLACEHOLDER_PROPERTY));
-    if (encryption) {
-      props.add("encryption");
-    }
-    var got =
-        zfs.getPropertiesOfExisting(wanted.stream().map(DatasetPath::toString).toList(), props);
-    var chain = wanted.stream().filter(p -> got.containsKey(p.toString())).toList();
-    if (!chain.contains(rootFs)) {
-      throw new RemoteException(
-          ErrorCode.FAILED_PRECONDITION, "root_fs " + rootFs + " does not exist");
-    }
+    var existing = chain(target, encryption);
+    var got = existing.got();
+    var chain = existing.chain();
     boolean targetExists = chain.contains(target);
     boolean targetIsPlaceholder = targetExists && isPlaceholder(got, target);
     var from = spec.from();
@@ -662,6 +647,37 @@ public final class Receiver implements ReceiverApi {
     releaseOlderLastReceivedHolds(after, received);
     log.debug("{}: received {} into {} ({} bytes)", job, spec.to(), target, counted.count());
     return new ReceiveResult(target.toString(), counted.count(), force);
+  }
+
+  /**
+   * The datasets from root_fs down to {@code target} that exist, with their placeholder markers
+   * (and encryption, where ZFS has it).
+   */
+  private record Chain(List<DatasetPath> chain, Map<String, Map<String, Property>> got) {}
+
+  /**
+   * {@link Chain} of {@code target}: one {@code zfs get} of just these names (a sink with thousands
+   * of datasets below root_fs lists none of them).
+   *
+   * @throws RemoteException if root_fs does not exist
+   */
+  private Chain chain(DatasetPath target, boolean encryption) throws IOException {
+    var wanted = new ArrayList<DatasetPath>();
+    for (int len = rootFs.length(); len <= target.length(); len++) {
+      wanted.add(new DatasetPath(target.components().subList(0, len)));
+    }
+    var props = new ArrayList<>(List.of(Zfs.PLACEHOLDER_PROPERTY));
+    if (encryption) {
+      props.add("encryption");
+    }
+    var got =
+        zfs.getPropertiesOfExisting(wanted.stream().map(DatasetPath::toString).toList(), props);
+    var chain = wanted.stream().filter(p -> got.containsKey(p.toString())).toList();
+    if (!chain.contains(rootFs)) {
+      throw new RemoteException(
+          ErrorCode.FAILED_PRECONDITION, "root_fs " + rootFs + " does not exist");
+    }
+    return new Chain(chain, got);
   }
 
   private void createPlaceholders(

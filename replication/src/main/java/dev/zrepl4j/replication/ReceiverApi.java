@@ -54,7 +54,9 @@ public interface ReceiverApi {
   /**
    * Renames the copy of a filesystem the sender renamed or moved ({@code zrepl4j_follow_renames}):
    * only if {@code from} is a received filesystem (no placeholder) holding a snapshot with the
-   * evidence's guid, {@code to} does not exist and its parent does. Nothing else changes.
+   * evidence's guid and {@code to} does not exist. Parents of {@code to} that do not exist are
+   * created as placeholders first (as for a receive; a parent that arrives later replaces its
+   * placeholder). Nothing else changes.
    *
    * @throws RemoteException FAILED_PRECONDITION naming the condition that does not hold
    */

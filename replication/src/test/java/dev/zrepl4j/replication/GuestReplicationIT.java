@@ -399,6 +399,45 @@ class GuestReplicationIT {
             cursor(fs + "@s4", "gsrc_C_one"));
   }
 
+  /**
+   * {@code zrepl4j_follow_renames} on OpenZFS: a filesystem moved on the sender into a new parent
+   * the receiver does not have yet; the receiver renames its copy into a placeholder parent, the
+   * parent's own full receive replaces the placeholder (zfs recv -F, its child kept), and the moved
+   * filesystem goes on incrementally, all in one run.
+   */
+  @Test
+  void aFilesystemMovedIntoANewParentIsFollowedThroughAPlaceholderInOneRun() throws Exception {
+    var job = "gmove";
+    var root = src("mv");
+    zfs.create(DatasetPath.parse(root), Map.of());
+    zfs.create(DatasetPath.parse(root + "/d"), Map.of());
+    guest.writeRandom("/" + root + "/d/file.bin", 1);
+    snapshot("s1", root, root + "/d");
+    var push = push(job, DatasetFilter.of(Map.of(root + "<", true)));
+    var follow = once(job).withFollowRenames(true);
+    assertThat(push.run(follow, Replication.Progress.none()).ok()).isTrue();
+
+    zfs.create(DatasetPath.parse(root + "/x"), Map.of());
+    snapshot("s1", root + "/x");
+    guest.zfs("rename", root + "/d", root + "/x/e").ok();
+    guest.writeRandom("/" + root + "/x/e/more.bin", 1);
+    snapshot("s2", root + "/x/e");
+    var r = push.run(follow, Replication.Progress.none());
+    assertThat(r.ok()).as(r.toString()).isTrue();
+    assertThat(r.of(root + "/x").state()).isEqualTo(State.REPLICATED);
+    assertThat(r.of(root + "/x/e").state()).isEqualTo(State.REPLICATED);
+    assertThat(r.of(root + "/x/e").stepsDone()).as("incremental, not a full resend").isEqualTo(1);
+    assertThat(guest.versions(target(root + "/x/e"))).containsExactly("@s1", "@s2");
+    assertThat(guest.versions(target(root + "/x"))).containsExactly("@s1");
+    assertThat(guest.prop(target(root + "/x") + "@s1", "guid"))
+        .as("the placeholder replaced by the sender's x")
+        .isEqualTo(guest.prop(root + "/x@s1", "guid"));
+    assertThat(guest.zfs("list", "-H", "-o", "name", target(root + "/d")).status())
+        .as("the old copy was moved, not left behind")
+        .isNotZero();
+    assertSameFiles(root + "/x/e@s2", target(root + "/x/e") + "@s2");
+  }
+
   @Test
   void theCommonSnapshotDestroyedOnTheSenderTheIncrementalStartsFromTheCursorBookmark()
       throws Exception {
