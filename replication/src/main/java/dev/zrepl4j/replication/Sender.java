@@ -334,11 +334,34 @@ public final class Sender implements SenderApi {
     // own abstractions from before it kept them per client
     var f = family;
     boolean adopting = f != null && adopted.add(fs);
+    try {
+      complete(fs, versions, to, from, f, adopting);
+    } catch (IOException | RuntimeException e) {
+      if (adopting) {
+        adopted.remove(fs); // the next completion adopts them again
+      }
+      throw e;
+    }
+    log.debug("{}: {} completed at {}", job, fs, to);
+  }
+
+  /**
+   * {@link #sendCompleted} once the request is checked: moves the cursor to {@code to}, releases
+   * the step's holds (and, {@code adopting}, the family's own abstractions).
+   */
+  private void complete(
+      DatasetPath fs,
+      List<FilesystemVersion> versions,
+      FilesystemVersion to,
+      @Nullable FilesystemVersion from,
+      @Nullable String f,
+      boolean adopting)
+      throws IOException {
     if (!zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
       Holds.hold(
           zfs,
           ZreplNames.cursorHold(job),
-          List.of(new FullName(fs, VersionType.SNAPSHOT, done.to().name())));
+          List.of(new FullName(fs, VersionType.SNAPSHOT, to.name())));
     }
     // the cursor first; then the older cursors go beside the step's holds (neither needs the other)
     var olderCursors = moveCursor(fs, versions, to, adopting);
@@ -375,7 +398,6 @@ public final class Sender implements SenderApi {
       throw e;
     }
     olderCursors.join();
-    log.debug("{}: {} completed at {}", job, fs, to);
   }
 
   /** The checked versions of one step. */
