@@ -619,21 +619,13 @@ public final class Sender implements SenderApi {
     var newest = new HashMap<String, FilesystemVersion>();
     var guids = new HashSet<Long>();
     for (var v : versions) {
-      if (!v.isBookmark()) {
-        continue;
-      }
-      var c = ZreplNames.parseCursorBookmark(v.name());
-      if (c.isEmpty()
-          || c.get().tentative()
-          || c.get().guid() != v.guid()
-          || !ZreplNames.ofFamily(c.get().job(), f)) {
+      var c = cursorOf(v, j -> ZreplNames.ofFamily(j, f));
+      if (c == null || c.tentative()) {
         continue;
       }
       guids.add(v.guid());
       newest.merge(
-          c.get().job(),
-          v,
-          (a, b) -> Long.compareUnsigned(a.createTxg(), b.createTxg()) >= 0 ? a : b);
+          c.job(), v, (a, b) -> Long.compareUnsigned(a.createTxg(), b.createTxg()) >= 0 ? a : b);
     }
     // the cursor is the oldest client's (not_replicated takes the newest of the context's cursor
     // guids); every client's cursor guid is protected
@@ -844,14 +836,7 @@ public final class Sender implements SenderApi {
    */
   private ZreplNames.@Nullable CursorName adoptable(FilesystemVersion v) {
     var f = family;
-    if (f == null || !v.isBookmark()) {
-      return null;
-    }
-    var c = ZreplNames.parseCursorBookmark(v.name());
-    if (c.isEmpty() || !c.get().job().equals(f) || c.get().guid() != v.guid()) {
-      return null;
-    }
-    return c.get();
+    return f == null ? null : cursorOf(v, f::equals);
   }
 
   /**
@@ -860,11 +845,20 @@ public final class Sender implements SenderApi {
    * used as the cursor nor destroyed as a stale one.
    */
   private ZreplNames.@Nullable CursorName abstraction(FilesystemVersion v) {
+    return cursorOf(v, job::equals);
+  }
+
+  /**
+   * The (tentative) cursor of a job {@code jobs} accepts that {@code v} is, if it is one; a
+   * bookmark whose name's guid is not its own is none.
+   */
+  private static ZreplNames.@Nullable CursorName cursorOf(
+      FilesystemVersion v, Predicate<String> jobs) {
     if (!v.isBookmark()) {
       return null;
     }
     var c = ZreplNames.parseCursorBookmark(v.name());
-    if (c.isEmpty() || !c.get().job().equals(job) || c.get().guid() != v.guid()) {
+    if (c.isEmpty() || !jobs.test(c.get().job()) || c.get().guid() != v.guid()) {
       return null;
     }
     return c.get();
