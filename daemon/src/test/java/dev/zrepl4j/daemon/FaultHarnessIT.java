@@ -32,9 +32,10 @@ import org.junit.jupiter.api.io.TempDir;
  * third of the stalls outlast the 60 s read timeout), {@code faults.kinds} (comma-separated kinds
  * only), {@code faults.minutes} (no fault started after that; the figures count what ran), {@code
  * faults.lanes} (harnesses side by side, see {@link #lanes}), {@code faults.runTimeout} (seconds a
- * run may take before it counts as hung: 180, 300 with long stalls), {@code faults.replay} with
- * {@code faults.kind} (one printed iteration alone). The figures go to stdout and to {@code
- * target/faults.txt}. {@link FaultHarnessGuestIT} is the same on the OpenZFS guest.
+ * run may take before it counts as hung: 180 here, 600 on the guest, at least 300 with long
+ * stalls), {@code faults.replay} with {@code faults.kind} (one printed iteration alone). The
+ * figures go to stdout and to {@code target/faults.txt}. {@link FaultHarnessGuestIT} is the same on
+ * the OpenZFS guest.
  */
 // a long campaign takes hours; every wait inside has its own deadline (FaultHarness.Settings)
 @Timeout(value = 12, unit = TimeUnit.HOURS)
@@ -46,7 +47,7 @@ class FaultHarnessIT {
 
   @Test
   void everyInjectedFaultIsSurvived() throws Exception {
-    campaign(dir, FaultPools::fuse, 20, "", CI_SEED, Path.of("target/faults.txt"));
+    campaign(dir, FaultPools::fuse, 20, "", CI_SEED, 180, Path.of("target/faults.txt"));
   }
 
   /** Makes the pools of a campaign. */
@@ -58,10 +59,17 @@ class FaultHarnessIT {
   /**
    * Runs a campaign (or one replayed iteration) as the system properties say, {@code iterations}
    * faults under {@code ciSeed} unless they say otherwise; asserts that every fault was survived
-   * and (without {@code faults.minutes}) that all were injected; returns the outcomes.
+   * and (without {@code faults.minutes}) that all were injected; returns the outcomes. A run that
+   * takes longer than {@code runTimeoutSeconds} counts as hung.
    */
   static List<FaultHarness.Outcome> campaign(
-      Path dir, Pools pools, int iterations, String kinds, long ciSeed, Path report)
+      Path dir,
+      Pools pools,
+      int iterations,
+      String kinds,
+      long ciSeed,
+      long runTimeoutSeconds,
+      Path report)
       throws Exception {
     int n = Integer.getInteger("faults.iterations", iterations);
     // parsed strictly: Long.getLong fell back to CI's seed for a seed it could not parse
@@ -80,7 +88,9 @@ class FaultHarnessIT {
             n,
             longStalls,
             4,
-            Duration.ofSeconds(Long.getLong("faults.runTimeout", longStalls ? 300 : 180)),
+            Duration.ofSeconds(
+                Long.getLong(
+                    "faults.runTimeout", Math.max(runTimeoutSeconds, longStalls ? 300 : 0))),
             Set.copyOf(only),
             Duration.ofMinutes(Long.getLong("faults.minutes", 600)));
     var text = new ByteArrayOutputStream();

@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.HexFormat;
@@ -459,7 +460,10 @@ sealed interface FaultPools extends AutoCloseable permits FaultPools.Fuse, Fault
 
     @Override
     public void setUp(List<String> filesystems) throws IOException {
-      guest.sh("umask 077; printf %s 'zrepl4j-faults-passphrase' > " + KEY);
+      // a raw (hex) key: a passphrase costs PBKDF2's 350,000 rounds at every load-key, seconds
+      // under
+      // emulation (the check loads each received filesystem's key once per fault)
+      guest.sh("umask 077; printf %s " + "0123456789abcdef".repeat(4) + " > " + KEY);
       var root = filesystems.getFirst();
       guest
           .zfs(
@@ -467,7 +471,7 @@ sealed interface FaultPools extends AutoCloseable permits FaultPools.Fuse, Fault
               "-o",
               "encryption=on",
               "-o",
-              "keyformat=passphrase",
+              "keyformat=hex",
               "-o",
               "keylocation=file://" + KEY,
               src(root).toString())
@@ -569,7 +573,10 @@ sealed interface FaultPools extends AutoCloseable permits FaultPools.Fuse, Fault
         script.append("';");
       }
       script.append(" rmdir $d");
-      var out = guest.sh(script.toString());
+      // each snapshot is mounted and read on both sides; under emulation on a loaded host that took
+      // more than the default two minutes for three snapshots once
+      int snapshots = compares.stream().mapToInt(c -> c.names().size()).sum();
+      var out = guest.sh(Duration.ofMinutes(2 + 2L * snapshots), script.toString());
       var blocks = new LinkedHashMap<String, StringBuilder>();
       StringBuilder current = null;
       for (var line : out.lines().toList()) {

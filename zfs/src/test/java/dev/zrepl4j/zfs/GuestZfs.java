@@ -168,6 +168,11 @@ public final class GuestZfs {
     return exec("sh", "-c", script).ok();
   }
 
+  /** {@code sh -c script} in the guest with its own deadline; fails the test on a non-zero exit. */
+  public String sh(Duration timeout, String script) {
+    return run(concat(exec, "sh", "-c", script), null, timeout).ok();
+  }
+
   /** Runs {@code zfs args} in the guest, feeding it {@code stdin}. */
   public Result zfsWithInput(byte[] stdin, String... args) {
     return run(concat(zfs, args), stdin, DEFAULT_TIMEOUT);
