@@ -23,6 +23,7 @@ import picocli.CommandLine.Option;
       StatusCommand.class,
       SignalCommand.class,
       PruneCommand.class,
+      VerifyCommand.class,
       StdinserverCommand.class,
       TestCommand.class,
       ZfsAbstractionCommand.class,

@@ -9,6 +9,8 @@ import dev.zrepl4j.replication.Receiver;
 import dev.zrepl4j.replication.Replication;
 import dev.zrepl4j.replication.Sender;
 import dev.zrepl4j.replication.Step;
+import dev.zrepl4j.replication.Verifier;
+import dev.zrepl4j.replication.VerifyReport;
 import dev.zrepl4j.zfs.Zfs;
 import java.io.Closeable;
 import java.io.IOException;
@@ -24,6 +26,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -53,6 +56,8 @@ final class ActiveJob extends JobRunner {
   private final Replication.Settled settled = new Replication.Settled();
   private final Closeable resources;
   private volatile boolean aborted;
+  private final ReentrantLock verifying = new ReentrantLock();
+  private volatile @Nullable VerifyReport lastVerify;
   // set when the next run is planned: whether that run takes the job's snapshots
   private volatile boolean snapshotDue;
   private final Metrics.JobMetrics metrics;
@@ -253,6 +258,33 @@ final class ActiveJob extends JobRunner {
     Pruning.both(name, connector, config.pruning(), true, problems, lines, metrics);
     problems.forEach(p -> lines.add("problem: " + p));
     return lines;
+  }
+
+  /**
+   * {@code zrepl4j verify}: compares the receiver's copies with the sender ({@link Verifier}), the
+   * content of {@code sample} snapshots per filesystem. One verify of a job at a time (a second
+   * waits); a replication may run beside it (both only read what the other writes).
+   */
+  VerifyReport verify(int sample) throws IOException {
+    verifying.lock();
+    try (var c = connector.connect()) {
+      var report =
+          Verifier.run(
+              name,
+              c,
+              new Verifier.Options(sample, clock.millis(), config.pruning().keepReceiver()),
+              clock);
+      lastVerify = report;
+      metrics.verified(report);
+      return report;
+    } finally {
+      verifying.unlock();
+    }
+  }
+
+  @Override
+  protected @Nullable VerifyReport lastVerify() {
+    return lastVerify;
   }
 
   /** Prunes both sides with the job's rules; returns how many snapshots went. */

@@ -27,6 +27,13 @@ public final class Control {
   /** {@code control.signal}: {@code wakeup} or {@code reset} of one job. */
   public record SignalRequest(String job, String signal) {}
 
+  /**
+   * {@code control.verify}: compare the job's received copies with the sender, the content of
+   * {@code sample} snapshots per filesystem; answers a {@link
+   * dev.zrepl4j.replication.VerifyReport}.
+   */
+  public record VerifyRequest(String job, int sample) {}
+
   /** {@code control.prune}: what pruning would do now, per side. */
   public record PruneRequest(String job, boolean dryRun) {}
 

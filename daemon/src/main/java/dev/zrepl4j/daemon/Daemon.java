@@ -2,6 +2,7 @@ package dev.zrepl4j.daemon;
 
 import dev.zrepl4j.config.DaemonConfig;
 import dev.zrepl4j.config.Job;
+import dev.zrepl4j.replication.VerifyReport;
 import dev.zrepl4j.rpc.Caller;
 import dev.zrepl4j.rpc.ErrorCode;
 import dev.zrepl4j.rpc.RemoteException;
@@ -388,6 +389,29 @@ public final class Daemon implements AutoCloseable {
                     + job.type
                     + " job: only push, pull and snap jobs prune");
       };
+    }
+
+    /**
+     * Verifies a push or pull job's copies ({@link ActiveJob#verify}); the report says what does
+     * not match. A sample below 0 or above 64 is refused.
+     */
+    public VerifyReport verify(Control.VerifyRequest r, Caller caller) throws IOException {
+      var job = job(r.job());
+      if (r.sample() < 0 || r.sample() > 64) {
+        throw new RemoteException(
+            ErrorCode.INVALID_ARGUMENT,
+            "--sample " + r.sample() + ": 0 (no content check) to 64 snapshots per filesystem");
+      }
+      if (!(job instanceof ActiveJob a)) {
+        throw new RemoteException(
+            ErrorCode.INVALID_ARGUMENT,
+            "job "
+                + r.job()
+                + " is a "
+                + job.type
+                + " job: verify runs on the side that replicates (a push or pull job)");
+      }
+      return a.verify(r.sample());
     }
 
     /** The daemon's version; the request's job must be empty (there is no per-job version). */

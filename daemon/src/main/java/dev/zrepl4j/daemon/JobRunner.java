@@ -2,6 +2,7 @@ package dev.zrepl4j.daemon;
 
 import dev.zrepl4j.config.Job;
 import dev.zrepl4j.replication.BandwidthLimiter;
+import dev.zrepl4j.replication.VerifyReport;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -342,7 +343,13 @@ abstract class JobRunner implements AutoCloseable {
         current(),
         lastError,
         warnings(),
-        lagStatus);
+        lagStatus,
+        lastVerify());
+  }
+
+  /** The job's latest verify since the daemon started, if any (active jobs). */
+  protected @Nullable VerifyReport lastVerify() {
+    return null;
   }
 
   /**

@@ -19,6 +19,7 @@ import org.jspecify.annotations.Nullable;
  *     source job pulled by more than one client)
  * @param lag the replication lag per filesystem and the job's lag objective (active jobs that have
  *     run or have an objective; null otherwise)
+ * @param verify the job's latest {@code zrepl4j verify} since the daemon started (null: none)
  */
 public record JobStatus(
     String name,
@@ -30,7 +31,8 @@ public record JobStatus(
     List<Fs> current,
     @Nullable String lastError,
     List<String> warnings,
-    @Nullable Lag lag) {
+    @Nullable Lag lag,
+    dev.zrepl4j.replication.@Nullable VerifyReport verify) {
   public JobStatus {
     current = List.copyOf(current);
     warnings = warnings == null ? List.of() : List.copyOf(warnings);

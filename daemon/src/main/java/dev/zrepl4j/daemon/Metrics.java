@@ -1,5 +1,6 @@
 package dev.zrepl4j.daemon;
 
+import dev.zrepl4j.replication.VerifyReport;
 import dev.zrepl4j.zfs.CommandListener;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Gauge;
@@ -47,6 +48,9 @@ public final class Metrics {
   private final Histogram pruningTime;
   private final Histogram zfscmdRuntime;
   private final Counter zfscmdTimeouts;
+  private final Gauge verifyProblems;
+  private final Gauge verifyLast;
+  private final Gauge verifyChecked;
   private final Gauge unmatched;
 
   /**
@@ -119,6 +123,28 @@ public final class Metrics {
                 "zfs commands killed because they ran past global.zrepl4j_zfs_command_timeout (a"
                     + " hung pool or a stuck zfs)")
             .labelNames("jobid", "zfsbinary", "zfsverb")
+            .register(registry);
+    verifyProblems =
+        Gauge.builder()
+            .name("zrepl4j_verify_problems")
+            .help(
+                "what the job's latest verify found not to match the sender (by kind: guid, size,"
+                    + " content, property, missing, clone, error); 0 when the copies match")
+            .labelNames("zrepl_job", "kind")
+            .register(registry);
+    verifyLast =
+        Gauge.builder()
+            .name("zrepl4j_verify_last_run")
+            .help("timestamp of the end of the job's latest verify")
+            .labelNames("zrepl_job")
+            .register(registry);
+    verifyChecked =
+        Gauge.builder()
+            .name("zrepl4j_verify_checked_snapshots")
+            .help(
+                "snapshots the job's latest verify compared: by guid and size (what=identity) and"
+                    + " by content (what=content)")
+            .labelNames("zrepl_job", "what")
             .register(registry);
     unmatched =
         Gauge.builder()
@@ -255,6 +281,18 @@ public final class Metrics {
     /** Time spent pruning one side: {@code sender}, {@code receiver} or {@code local}. */
     void pruned(String side, Duration took) {
       pruningTime.labelValues(name, side).observe(took.toNanos() / 1e9);
+    }
+
+    /** A verify ended with this report. */
+    void verified(VerifyReport report) {
+      for (var kind : List.of("guid", "size", "content", "property", "missing", "clone", "error")) {
+        verifyProblems
+            .labelValues(name, kind)
+            .set(report.problems().stream().filter(p -> p.kind().equals(kind)).count());
+      }
+      verifyLast.labelValues(name).set(clock.millis() / 1000.0);
+      verifyChecked.labelValues(name, "identity").set(report.snapshots());
+      verifyChecked.labelValues(name, "content").set(report.contentChecked());
     }
 
     /** A listing found no dataset for {@code n} of the job's filter patterns. */

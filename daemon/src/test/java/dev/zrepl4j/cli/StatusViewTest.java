@@ -43,10 +43,11 @@ class StatusViewTest {
             List.of(current),
             null,
             List.of("pulled by 2 clients"),
+            null,
             null);
     var sink =
         new JobStatus(
-            "sink", "sink", "serving", null, 0, null, List.of(), "refused", List.of(), null);
+            "sink", "sink", "serving", null, 0, null, List.of(), "refused", List.of(), null, null);
     return new Control.StatusResponse("0.1.0", "2026-12-06T12:00:00Z", List.of(push, sink));
   }
 

@@ -53,6 +53,11 @@ abstract class ForwardingSender implements SenderApi {
   }
 
   @Override
+  public VerifyFacts verify(VerifyRequest request) throws IOException {
+    return sender.verify(request);
+  }
+
+  @Override
   public PruneResult prune(PruneRequest request) throws IOException {
     return sender.prune(request);
   }

@@ -20,6 +20,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -457,6 +458,16 @@ public final class Receiver implements ReceiverApi {
         from,
         to,
         rename.evidence());
+  }
+
+  @Override
+  public VerifyFacts verify(VerifyRequest request) throws IOException {
+    var target = target(request.filesystem());
+    // set on the copy by hand: not by this receiver's configuration (zfs recv -o sets them local)
+    var own = new HashSet<>(options.overrideProperties().keySet());
+    own.add(Zfs.PLACEHOLDER_PROPERTY);
+    return VerifySide.facts(
+        zfs, target, request, request.raw(), p -> p.source().equals("local"), own);
   }
 
   // ---- pruning -------------------------------------------------------------------------------

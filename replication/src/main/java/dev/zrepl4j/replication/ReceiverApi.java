@@ -73,4 +73,14 @@ public interface ReceiverApi {
    * @throws IOException if listing fails; destroy errors are in {@link PruneResult#failures()}
    */
   PruneResult prune(PruneRequest request) throws IOException;
+
+  /**
+   * For {@code zrepl4j verify}: guid and {@code logicalreferenced} of the asked snapshots of the
+   * copy of a filesystem (the sender's name, mapped as for a receive; a copy that does not exist or
+   * is a placeholder has none), the content digest of the asked ones (raw sends if asked), and the
+   * properties set on the copy by hand (not those of the receiver's own configuration).
+   *
+   * @throws RemoteException INVALID_ARGUMENT for an invalid or unmapped name
+   */
+  VerifyFacts verify(VerifyRequest request) throws IOException;
 }

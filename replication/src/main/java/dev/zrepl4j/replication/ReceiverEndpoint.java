@@ -156,6 +156,11 @@ public final class ReceiverEndpoint {
     receiver(caller).renameReceived(rename);
   }
 
+  /** {@link ReceiverApi#verify} for the caller: only copies below the caller's root. */
+  public VerifyFacts verify(VerifyRequest request, Caller caller) throws IOException {
+    return unlimitedReceiver(caller).verify(request);
+  }
+
   /**
    * {@link ReceiverApi#prune} for the caller: only the filesystems below the caller's root ({@code
    * root_fs/<identity>} for a sink) are pruned, whatever the rules.

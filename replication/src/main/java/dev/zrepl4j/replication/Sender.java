@@ -545,6 +545,19 @@ public final class Sender implements SenderApi {
     }
   }
 
+  @Override
+  public VerifyFacts verify(VerifyRequest request) throws IOException {
+    var fs = allowed(request.filesystem());
+    // the properties a -p stream carries: set here, or received here (a cascade)
+    return VerifySide.facts(
+        zfs,
+        fs,
+        request,
+        flags.contains(SendFlag.RAW),
+        p -> p.source().equals("local") || p.source().equals("received"),
+        Set.of());
+  }
+
   /** Whether {@code fs} is encrypted (false where ZFS has no encryption). */
   private boolean encrypted(DatasetPath fs) throws RemoteException {
     if (!zfs.capabilities().has(ZfsFeature.SEND_RAW)) {

@@ -53,4 +53,14 @@ public interface SenderApi {
    * @throws IOException if listing fails; destroy errors are in {@link PruneResult#failures()}
    */
   PruneResult prune(PruneRequest request) throws IOException;
+
+  /**
+   * For {@code zrepl4j verify}: guid and {@code logicalreferenced} of the asked snapshots of a
+   * filesystem the filter allows, the content digest of the asked ones, the properties a {@code -p}
+   * stream carries, and whether this job's sends of it are raw.
+   *
+   * @throws RemoteException INVALID_ARGUMENT if the filter does not allow it, or for an invalid
+   *     name
+   */
+  VerifyFacts verify(VerifyRequest request) throws IOException;
 }

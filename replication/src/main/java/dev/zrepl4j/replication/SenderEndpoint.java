@@ -107,6 +107,10 @@ public final class SenderEndpoint {
    * {@link SenderApi#prune} for the caller: {@code not_replicated} keeps what any client of the job
    * has not received yet (see {@link Sender#forClient}).
    */
+  public VerifyFacts verify(VerifyRequest request, Caller caller) throws IOException {
+    return sender(caller).verify(request);
+  }
+
   public PruneResult prune(PruneRequest request, Caller caller) throws IOException {
     return sender(caller).prune(request);
   }

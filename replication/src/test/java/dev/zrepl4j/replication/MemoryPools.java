@@ -69,6 +69,27 @@ final class MemoryPools {
     }
   }
 
+  // verify: "sender|receiver <fs> [digests]" per call; received snapshots (fs@name) whose content
+  // is altered
+  final List<String> verifyLog = Collections.synchronizedList(new ArrayList<>());
+  final Map<String, String> alteredContent = new LinkedHashMap<>();
+
+  private static VerifyFacts facts(
+      VerifyRequest request, List<FsVersion> versions, Map<String, String> altered, boolean raw) {
+    var out = new ArrayList<VerifyFacts.Snapshot>();
+    for (var v : versions) {
+      if (v.isSnapshot() && request.snapshots().contains(v.name())) {
+        boolean digest = request.digests().contains(v.name());
+        var content =
+            altered.getOrDefault(request.filesystem() + "@" + v.name(), "content-" + v.guid());
+        out.add(
+            new VerifyFacts.Snapshot(
+                v.name(), v.guid(), -1, digest ? content : null, digest ? 100 : 0));
+      }
+    }
+    return new VerifyFacts(request.filesystem(), raw, out, false, List.of(), "");
+  }
+
   // --------------------------------------------------------------------------------- set-up
 
   synchronized MemoryPools filesystem(String fs) {
@@ -277,6 +298,16 @@ final class MemoryPools {
     public PruneResult prune(PruneRequest request) {
       throw new UnsupportedOperationException("pruning is not modelled in memory");
     }
+
+    /** guid, no size (as zfs-fuse), and the digest "content-<guid>" of the asked ones. */
+    @Override
+    public VerifyFacts verify(VerifyRequest request) {
+      synchronized (MemoryPools.this) {
+        verifyLog.add("sender " + request.filesystem() + " " + request.digests());
+        return facts(
+            request, sender.getOrDefault(request.filesystem(), List.of()), Map.of(), false);
+      }
+    }
   }
 
   private static String describe(SendSpec s) {
@@ -354,6 +385,16 @@ final class MemoryPools {
     @Override
     public PruneResult prune(PruneRequest request) {
       throw new UnsupportedOperationException("pruning is not modelled in memory");
+    }
+
+    /** As the sender's; a received snapshot named in {@link #alteredContent} digests otherwise. */
+    @Override
+    public VerifyFacts verify(VerifyRequest request) {
+      synchronized (MemoryPools.this) {
+        verifyLog.add("receiver " + request.filesystem() + " " + request.digests());
+        var r = receiver.get(request.filesystem());
+        return facts(request, r == null ? List.of() : r.versions, alteredContent, request.raw());
+      }
     }
 
     @Override

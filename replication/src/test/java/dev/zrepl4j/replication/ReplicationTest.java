@@ -203,6 +203,11 @@ class ReplicationTest {
                 public PruneResult prune(PruneRequest request) throws IOException {
                   return inner.prune(request);
                 }
+
+                @Override
+                public VerifyFacts verify(VerifyRequest request) throws IOException {
+                  return inner.verify(request);
+                }
               };
           return new Replication.Connection(pools.new Sender(), receiver, () -> {});
         };
