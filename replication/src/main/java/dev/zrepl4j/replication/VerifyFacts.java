@@ -15,6 +15,9 @@ import org.jspecify.annotations.Nullable;
  * @param properties the sender: the properties a {@code -p} stream carries (source {@code local} or
  *     {@code received}); the receiver: those set on the copy by hand (source {@code local}), except
  *     the ones its own configuration sets ({@code recv.properties.override}) and zrepl4j's own
+ * @param compressed whether the filesystem's {@code compression} is on (then a block of zeros is
+ *     stored as a hole: where the sender does not compress and the receiver does, the copy's
+ *     logical size is smaller by its zero blocks)
  * @param origin the filesystem's {@code origin} ({@code ""} if it is no clone): a received copy is
  *     none, unless a clone of it was promoted (its older snapshots moved to the clone)
  */
@@ -24,6 +27,7 @@ public record VerifyFacts(
     List<Snapshot> snapshots,
     boolean receivedProperties,
     List<Property> properties,
+    boolean compressed,
     String origin) {
   public VerifyFacts {
     snapshots = List.copyOf(snapshots);

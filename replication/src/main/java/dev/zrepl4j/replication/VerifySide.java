@@ -78,7 +78,7 @@ final class VerifySide {
     }
     var versions = zfs.listVersionsOfExisting(List.of(local)).get(local);
     if (versions == null) {
-      return new VerifyFacts(request.filesystem(), raw, List.of(), false, List.of(), "");
+      return new VerifyFacts(request.filesystem(), raw, List.of(), false, List.of(), false, "");
     }
     var asked = new HashSet<>(request.snapshots());
     var present = new ArrayList<FilesystemVersion>();
@@ -117,11 +117,15 @@ final class VerifySide {
     var properties = new ArrayList<VerifyFacts.Property>();
     boolean received = false;
     var origin = "";
+    boolean compressed = false;
     var all = zfs.getPropertiesOfExisting(List.of(local.toString()), List.of("all"));
     for (var e : all.getOrDefault(local.toString(), Map.of()).entrySet()) {
       var p = e.getValue();
       if (p.source().equals("received")) {
         received = true;
+      }
+      if (e.getKey().equals("compression")) {
+        compressed = !p.value().equals("off");
       }
       if (e.getKey().equals("origin") && p.isSet()) {
         origin = p.value();
@@ -130,7 +134,8 @@ final class VerifySide {
         properties.add(new VerifyFacts.Property(e.getKey(), p.value(), p.source()));
       }
     }
-    return new VerifyFacts(request.filesystem(), raw, out, received, properties, origin);
+    return new VerifyFacts(
+        request.filesystem(), raw, out, received, properties, compressed, origin);
   }
 
   private static SendStreamDigest.Digest digest(Zfs zfs, FullName snapshot, boolean raw)

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.zrepl4j.replication.Replication.FsReport.State;
 import dev.zrepl4j.replication.filter.DatasetFilter;
+import dev.zrepl4j.replication.pruning.PruneRuleSpec;
 import dev.zrepl4j.rpc.RpcOptions;
 import dev.zrepl4j.rpc.RpcServer;
 import dev.zrepl4j.zfs.DatasetPath;
@@ -12,6 +13,7 @@ import dev.zrepl4j.zfs.ResumeToken;
 import dev.zrepl4j.zfs.Zfs;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -242,6 +244,156 @@ class GuestReplicationIT {
         fs,
         from == null ? null : SenderReceiverIT.version(sender, fs, from),
         SenderReceiverIT.version(sender, fs, to));
+  }
+
+  // ------------------------------------------------------------------------------------ verify
+
+  private static VerifyReport verify(Push push, String job, int sample) throws IOException {
+    try (var c = push.connect()) {
+      return Verifier.run(
+          job,
+          c,
+          new Verifier.Options(sample, 7, List.of(PruneRuleSpec.lastN(10, "").toRule())),
+          Clock.systemUTC());
+    }
+  }
+
+  private static List<String> kinds(VerifyReport r) {
+    return r.problems().stream().map(VerifyReport.Problem::kind).sorted().toList();
+  }
+
+  /**
+   * {@code zrepl4j verify} on OpenZFS: an intact copy (sent with {@code -p}) matches by guid,
+   * logicalreferenced and content; then the copy is damaged three ways and each is reported: a
+   * property set on it by hand, a snapshot destroyed on it, and a clone of it with an altered file
+   * promoted (first the copy itself becomes a clone, then the clone takes the copy's name with a
+   * snapshot named like the sender's next one).
+   */
+  @Test
+  void verifyFindsAHandSetPropertyADestroyedSnapshotAndAPromotedAlteredClone() throws Exception {
+    var job = "gver";
+    var fs = src("ver");
+    zfs.create(DatasetPath.parse(fs), Map.of("compression", "off", "com.example:owner", "alice"));
+    guest.writeRandom("/" + fs + "/a.bin", 1);
+    guest.sh("head -c 1048576 /dev/zero > /" + fs + "/zeros.bin");
+    snapshot("v1", fs);
+    var push =
+        push(
+            job,
+            p -> p.toString().equals(fs),
+            new SenderOptions(false, false, false, false, false, true),
+            SINK,
+            ReceiverOptions.DEFAULTS,
+            null);
+    assertThat(push.run(once(job), Replication.Progress.none()).of(fs).state())
+        .isEqualTo(State.REPLICATED);
+    for (int i = 2; i <= 4; i++) {
+      guest.writeRandom("/" + fs + "/f" + i + ".bin", 1);
+      snapshot("v" + i, fs);
+    }
+    var r = push.run(once(job), Replication.Progress.none());
+    assertThat(r.of(fs).state()).as(r.toString()).isEqualTo(State.REPLICATED);
+    var t = target(fs);
+    assertThat(guest.versions(t)).containsExactly("@v1", "@v2", "@v3", "@v4");
+    assertThat(guest.prop(t, "com.example:owner")).isEqualTo("alice");
+
+    var intact = verify(push, job, 4);
+    assertThat(intact.problems()).as(intact.toString()).isEmpty();
+    assertThat(intact.snapshots()).isEqualTo(4);
+    assertThat(intact.contentChecked()).isEqualTo(4);
+    assertThat(intact.contentBytes()).isGreaterThan(4L << 20);
+    assertThat(intact.notes()).noneMatch(n -> n.contains("sizes not compared"));
+
+    // 1. a property set on the copy by hand
+    guest.zfs("set", "com.example:owner=mallory", t).ok();
+    var property = verify(push, job, 0);
+    assertThat(kinds(property)).as(property.toString()).containsExactly("property");
+    assertThat(property.problems().getFirst().message())
+        .contains("com.example:owner")
+        .contains("mallory")
+        .contains("alice");
+    guest.zfs("inherit", "-S", "com.example:owner", t).ok();
+    assertThat(verify(push, job, 0).problems()).isEmpty();
+
+    // 2. a snapshot destroyed on the copy (keep_receiver last_n 10 keeps it)
+    guest.zfs("destroy", t + "@v2").ok();
+    var destroyed = verify(push, job, 1);
+    assertThat(kinds(destroyed)).as(destroyed.toString()).containsExactly("missing");
+    assertThat(destroyed.problems().getFirst().message()).contains("@v2");
+
+    // 3. a clone of the copy, a file altered in it, promoted: the copy becomes a clone ...
+    var fix = DST + "/fix";
+    guest.zfs("clone", t + "@v3", fix).ok();
+    guest.sh("printf x | dd of=/" + fix + "/a.bin bs=1 seek=100 conv=notrunc 2>/dev/null");
+    guest.zfs("snapshot", fix + "@v4").ok();
+    guest.zfs("promote", fix).ok();
+    var promoted = verify(push, job, 1);
+    assertThat(kinds(promoted)).as(promoted.toString()).containsExactly("clone");
+    assertThat(promoted.problems().getFirst().message()).contains(fix + "@v3");
+    // ... and the altered clone takes the copy's name: its @v4 is not the sender's
+    guest.zfs("rename", t, DST + "/old").ok();
+    guest.zfs("rename", fix, t).ok();
+    var forged = verify(push, job, 3);
+    assertThat(kinds(forged)).as(forged.toString()).containsExactly("guid", "missing");
+    assertThat(forged.problems())
+        .anySatisfy(
+            p -> {
+              assertThat(p.kind()).isEqualTo("guid");
+              assertThat(p.message()).contains("@v4");
+            });
+    // the snapshots that are still the sender's were compared by content and match
+    assertThat(forged.contentChecked()).isEqualTo(2);
+  }
+
+  /**
+   * An encrypted filesystem sent raw is compared by its ciphertext: no key on the receiver. A
+   * filesystem without compression, sent plain to a receiver that compresses, where its zero blocks
+   * became holes, matches too.
+   */
+  @Test
+  void verifyComparesARawCopyWithoutItsKeyAndZeroBlocksThatBecameHolesMatch() throws Exception {
+    var enc = src("venc");
+    zfs.create(
+        DatasetPath.parse(enc),
+        Map.of(
+            "encryption", "aes-256-gcm",
+            "keyformat", "raw",
+            "keylocation", "file://" + KEY_FILE));
+    guest.writeRandom("/" + enc + "/secret.bin", 2);
+    snapshot("w1", enc);
+    guest.writeRandom("/" + enc + "/secret2.bin", 1);
+    snapshot("w2", enc);
+    var raw =
+        push(
+            "gvenc",
+            p -> p.toString().equals(enc),
+            new SenderOptions(true, false, false, false, false, false),
+            SINK,
+            ReceiverOptions.DEFAULTS,
+            null);
+    var all = Replication.Config.defaults("gvenc").withRetries(1, Duration.ZERO);
+    assertThat(raw.run(all, Replication.Progress.none()).ok()).isTrue();
+    assertThat(raw.run(all, Replication.Progress.none()).ok()).isTrue();
+    assertThat(guest.prop(target(enc), "keystatus")).isEqualTo("unavailable");
+    var r = verify(raw, "gvenc", 2);
+    assertThat(r.problems()).as(r.toString()).isEmpty();
+    assertThat(r.contentChecked()).isGreaterThanOrEqualTo(1);
+    assertThat(r.contentBytes()).isGreaterThan(1L << 20);
+
+    var plain = src("vzero");
+    zfs.create(DatasetPath.parse(plain), Map.of("compression", "off"));
+    guest.sh("head -c 2097152 /dev/zero > /" + plain + "/zeros.bin");
+    guest.writeRandom("/" + plain + "/data.bin", 1);
+    snapshot("z1", plain);
+    var push = push("gvzero", p -> p.toString().equals(plain));
+    assertThat(push.run(once("gvzero"), Replication.Progress.none()).ok()).isTrue();
+    assertThat(guest.prop(target(plain), "compression")).isNotEqualTo("off");
+    // the zeros took space on the sender and none on the receiver
+    assertThat(Long.parseLong(guest.prop(target(plain), "used")))
+        .isLessThan(Long.parseLong(guest.prop(plain, "used")) - (1L << 20));
+    var z = verify(push, "gvzero", 1);
+    assertThat(z.problems()).as(z.toString()).isEmpty();
+    assertThat(z.contentChecked()).isEqualTo(1);
   }
 
   // ------------------------------------------------------------------------------------- tests

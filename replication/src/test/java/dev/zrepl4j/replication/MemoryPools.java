@@ -87,7 +87,7 @@ final class MemoryPools {
                 v.name(), v.guid(), -1, digest ? content : null, digest ? 100 : 0));
       }
     }
-    return new VerifyFacts(request.filesystem(), raw, out, false, List.of(), "");
+    return new VerifyFacts(request.filesystem(), raw, out, false, List.of(), false, "");
   }
 
   // --------------------------------------------------------------------------------- set-up

@@ -138,4 +138,14 @@ class VerifierTest {
     assertThat(r.filesystems()).isEqualTo(1);
     assertThat(r.problems()).isEmpty();
   }
+
+  @Test
+  void sizesWithinWhatMetadataExplainsAreTheSameAndBeyondAreNot() {
+    assertThat(Verifier.sameSize(3_240_960, 3_239_424)).isTrue();
+    assertThat(Verifier.sameSize(100, 100 + Verifier.SIZE_SLACK)).isTrue();
+    assertThat(Verifier.sameSize(100, 101 + Verifier.SIZE_SLACK)).isFalse();
+    // 0.5 % of a large filesystem
+    assertThat(Verifier.sameSize(1_000_000_000L, 995_000_000L)).isTrue();
+    assertThat(Verifier.sameSize(1_000_000_000L, 994_000_000L)).isFalse();
+  }
 }
