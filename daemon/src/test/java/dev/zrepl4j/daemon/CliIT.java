@@ -222,6 +222,49 @@ class CliIT extends TwoPoolsTest {
   }
 
   /**
+   * {@code zrepl4j verify} through the daemon on zfs-fuse: after three runs the copies match (exit
+   * 0, content compared on legacy send streams); a snapshot destroyed on the receiver that
+   * keep_receiver keeps is reported (exit 3), in {@code status --json} too; a sample out of range
+   * and a job that does not replicate are refused (exit 1).
+   */
+  @Test
+  void verifyComparesTheCopiesAndReportsASnapshotDestroyedOnTheReceiver() throws Exception {
+    int port = freePort();
+    try (var d = DaemonProcess.start(dir, "both", config(port, port), sock("both"))) {
+      for (var s : java.util.List.of("s1", "s2", "s3")) {
+        FuseFixture.run("zfs", "snapshot", "-r", src.path("data") + "@" + s);
+        var r = cli(d, "signal", "wakeup", "push", "--wait");
+        assertThat(r.exit()).as("%s\n%s", r, d.logText()).isZero();
+      }
+      var ok = cli(d, "verify", "--job", "push", "--sample", "3");
+      assertThat(ok.exit()).as("%s\n%s", ok, d.logText()).isZero();
+      assertThat(ok.out())
+          .contains("verify push: ")
+          .containsPattern(" (\\d+) snapshots compared with the sender, \\1 of them by content")
+          .doesNotContain(" 0 snapshots compared")
+          .contains("ok: the copies match the sender")
+          .contains("note: sizes not compared");
+
+      var copy = received("client1", "");
+      FuseFixture.run("zfs", "destroy", copy + "@s2");
+      var bad = cli(d, "verify", "--job", "push", "--sample", "0");
+      assertThat(bad.exit()).as("%s\n%s", bad, d.logText()).isEqualTo(3);
+      assertThat(bad.out())
+          .contains("problem: " + src.path("data") + ": missing: @s2")
+          .contains("1 problem(s): the copies do not match the sender");
+      var json = cli(d, "status", "--json", "--job", "push");
+      assertThat(json.out()).contains("\"verify\"").contains("\"kind\" : \"missing\"");
+
+      var range = cli(d, "verify", "--job", "push", "--sample", "65");
+      assertThat(range.exit()).isEqualTo(1);
+      assertThat(range.err()).contains("--sample 65");
+      var sink = cli(d, "verify", "--job", "sink");
+      assertThat(sink.exit()).isEqualTo(1);
+      assertThat(sink.err()).contains("verify runs on the side that replicates");
+    }
+  }
+
+  /**
    * A push of a whole pool into a sink whose seed mapping takes only data/a and below: the push
    * asks the sink what it maps and sends only that; the rest is not pushed, logged once, and no run
    * fails because of it (it used to FAIL per filesystem on every run).

@@ -160,6 +160,37 @@ class MetricsTest {
   }
 
   @Test
+  void aVerifyReportsItsProblemsByKindAndWhatItChecked() throws Exception {
+    var clock = Clock.fixed(T0, ZoneOffset.UTC);
+    var metrics = new Metrics(clock, "0.1.0-test", new LogEntryCounter(new LogStats()), List::of);
+    var report =
+        new dev.zrepl4j.replication.VerifyReport(
+            "push",
+            T0.toString(),
+            T0.toString(),
+            2,
+            7,
+            1,
+            3,
+            4096,
+            List.of(
+                new dev.zrepl4j.replication.VerifyReport.Problem("p/a", "missing", "@s2 gone"),
+                new dev.zrepl4j.replication.VerifyReport.Problem("p/b", "missing", "@s3 gone"),
+                new dev.zrepl4j.replication.VerifyReport.Problem("p/b", "guid", "@s4 forged")),
+            List.of());
+    metrics.job("push").verified(report);
+    try (var server = MetricsServer.start("127.0.0.1:0", metrics)) {
+      assertThat(scrape(server.port()))
+          .contains("zrepl4j_verify_problems{kind=\"missing\",zrepl_job=\"push\"} 2.0")
+          .contains("zrepl4j_verify_problems{kind=\"guid\",zrepl_job=\"push\"} 1.0")
+          .contains("zrepl4j_verify_problems{kind=\"content\",zrepl_job=\"push\"} 0.0")
+          .contains("zrepl4j_verify_last_run{zrepl_job=\"push\"} 1.7965512E9")
+          .contains("zrepl4j_verify_checked_snapshots{what=\"identity\",zrepl_job=\"push\"} 7.0")
+          .contains("zrepl4j_verify_checked_snapshots{what=\"content\",zrepl_job=\"push\"} 3.0");
+    }
+  }
+
+  @Test
   void lagWithinTheObjectiveIsNotABreach() throws Exception {
     var clock = Clock.fixed(T0, ZoneOffset.UTC);
     var job =
