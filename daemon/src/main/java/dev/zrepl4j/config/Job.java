@@ -34,7 +34,20 @@ public sealed interface Job {
      * replication lag of each filesystem; a breach shows in status, in metrics and in the log.
      */
     @Nullable Duration lagObjective();
+
+    /**
+     * {@code zrepl4j_verify} (a zrepl4j extension): {@code zrepl4j verify} on a schedule; null for
+     * only on demand.
+     */
+    @Nullable Verify verify();
   }
+
+  /**
+   * {@code zrepl4j_verify: {interval: 7d, sample: 1}}: the job's copies are verified every {@code
+   * interval} (the first one {@code interval} after the daemon starts), the content of {@code
+   * sample} snapshots per filesystem.
+   */
+  record Verify(Duration interval, int sample) {}
 
   /** A passive job that serves active ones (sink, source). */
   sealed interface Passive extends Job {
@@ -51,7 +64,8 @@ public sealed interface Job {
       Pruning pruning,
       ReplicationOptions replication,
       InitialPolicy initialReplication,
-      @Nullable Duration lagObjective)
+      @Nullable Duration lagObjective,
+      @Nullable Verify verify)
       implements Active {
     @Override
     public String type() {
@@ -105,7 +119,8 @@ public sealed interface Job {
       ReplicationOptions replication,
       InitialPolicy initialReplication,
       Targets targets,
-      @Nullable Duration lagObjective)
+      @Nullable Duration lagObjective,
+      @Nullable Verify verify)
       implements Active {
     @Override
     public String type() {

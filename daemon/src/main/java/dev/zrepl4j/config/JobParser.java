@@ -144,6 +144,7 @@ final class JobParser {
     var replication = replication(m);
     var initial = initialReplication(m);
     var lagObjective = lagObjective(m);
+    var verify = verify(m);
     if (connect.isEmpty() || filesystems.isEmpty() || snapshotting.isEmpty() || pruning.isEmpty()) {
       return Optional.empty();
     }
@@ -157,7 +158,8 @@ final class JobParser {
             pruning.get(),
             replication,
             initial,
-            lagObjective.orElse(null)));
+            lagObjective.orElse(null),
+            verify.orElse(null)));
   }
 
   private Optional<Job> sink(YMap m, String name) {
@@ -189,6 +191,7 @@ final class JobParser {
     var replication = replication(m);
     var initial = initialReplication(m);
     var lagObjective = lagObjective(m);
+    var verify = verify(m);
     var targets = targets(DatasetParser.mapping(m, rootFs.orElse(null)).orElse(null));
     if (connect.isEmpty() || rootFs.isEmpty() || interval.isEmpty() || pruning.isEmpty()) {
       return Optional.empty();
@@ -204,7 +207,8 @@ final class JobParser {
             replication,
             initial,
             targets,
-            lagObjective.orElse(null)));
+            lagObjective.orElse(null),
+            verify.orElse(null)));
   }
 
   /** The client identities a source's {@code serve} names (none for {@code local}). */
@@ -220,6 +224,34 @@ final class JobParser {
   /** {@code zrepl4j_lag_objective}: our extension key on active jobs (a positive duration). */
   private static Optional<Duration> lagObjective(YMap m) {
     return m.get("zrepl4j_lag_objective").flatMap(Value::positiveDuration);
+  }
+
+  /**
+   * {@code zrepl4j_verify: {interval: D, sample: N}}: our extension key on active jobs, a verify on
+   * a schedule; {@code sample} 0 to 64 (default 1).
+   */
+  private static Optional<Job.Verify> verify(YMap m) {
+    var o = m.map("zrepl4j_verify");
+    if (o.isEmpty()) {
+      return Optional.empty();
+    }
+    var v = o.get();
+    var interval = v.required("interval").flatMap(Value::positiveDuration);
+    int sample =
+        v.get("sample")
+            .flatMap(
+                x ->
+                    x.integer()
+                        .filter(
+                            i -> {
+                              if (i < 0 || i > 64) {
+                                x.error("must be 0 to 64 snapshots per filesystem, got " + i);
+                              }
+                              return i >= 0 && i <= 64;
+                            }))
+            .orElse(1);
+    v.finish();
+    return interval.map(i -> new Job.Verify(i, sample));
   }
 
   private static Job.Targets targets(@Nullable DatasetMapping mapping) {

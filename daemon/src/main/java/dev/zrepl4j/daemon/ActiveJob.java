@@ -58,6 +58,7 @@ final class ActiveJob extends JobRunner {
   private volatile boolean aborted;
   private final ReentrantLock verifying = new ReentrantLock();
   private volatile @Nullable VerifyReport lastVerify;
+  private volatile @Nullable Thread verifier;
   // set when the next run is planned: whether that run takes the job's snapshots
   private volatile boolean snapshotDue;
   private final Metrics.JobMetrics metrics;
@@ -283,6 +284,49 @@ final class ActiveJob extends JobRunner {
   }
 
   @Override
+  void start() throws Exception {
+    super.start();
+    var v = config.verify();
+    if (v != null) {
+      verifier = Thread.ofVirtual().name("verify-" + name).start(() -> verifyEvery(v));
+    }
+  }
+
+  /** {@code zrepl4j_verify}: a verify every interval; a failed one is reported like a problem. */
+  private void verifyEvery(Job.Verify v) {
+    while (true) {
+      try {
+        Thread.sleep(v.interval());
+      } catch (InterruptedException e) {
+        return;
+      }
+      var started = clock.instant().toString();
+      try {
+        verify(v.sample());
+      } catch (IOException | RuntimeException e) {
+        if (Thread.currentThread().isInterrupted()) {
+          return;
+        }
+        log.warn("job {}: scheduled verify failed: {}", name, e.toString());
+        var failed =
+            new VerifyReport(
+                name,
+                started,
+                clock.instant().toString(),
+                0,
+                0,
+                0,
+                0,
+                0,
+                List.of(new VerifyReport.Problem("", "error", String.valueOf(e.getMessage()))),
+                List.of());
+        lastVerify = failed;
+        metrics.verified(failed);
+      }
+    }
+  }
+
+  @Override
   protected @Nullable VerifyReport lastVerify() {
     return lastVerify;
   }
@@ -435,6 +479,10 @@ final class ActiveJob extends JobRunner {
 
   @Override
   void stop(Duration grace) {
+    var v = verifier;
+    if (v != null) {
+      v.interrupt();
+    }
     super.stop(grace);
     try {
       resources.close();

@@ -272,6 +272,67 @@ class ConfigParserTest {
   }
 
   @Test
+  void verifyScheduleIsOurKeyOnActiveJobsWithASampleOfZeroTo64() {
+    var ok =
+        ConfigParser.parse(
+            """
+            jobs:
+            - name: p
+              type: push
+              connect: {type: tcp, address: "backup:8888"}
+              filesystems: {"<": true}
+              snapshotting: {type: manual}
+              pruning: {keep_sender: [], keep_receiver: []}
+              zrepl4j_verify: {interval: 7d, sample: 3}
+            - name: q
+              type: pull
+              connect: {type: local, listener_name: l, client_identity: c}
+              root_fs: pool/x
+              interval: 1h
+              pruning: {keep_sender: [], keep_receiver: []}
+              zrepl4j_verify: {interval: 12h}
+            """,
+            Path.of("a.yml"));
+    assertThat(((Job.Push) ok.jobs().get(0)).verify())
+        .isEqualTo(new Job.Verify(Duration.ofDays(7), 3));
+    assertThat(((Job.Pull) ok.jobs().get(1)).verify())
+        .isEqualTo(new Job.Verify(Duration.ofHours(12), 1));
+    var e =
+        catchThrowableOfType(
+            ConfigException.class,
+            () ->
+                ConfigParser.parse(
+                    """
+                    jobs:
+                    - name: p
+                      type: push
+                      connect: {type: tcp, address: "backup:8888"}
+                      filesystems: {"<": true}
+                      snapshotting: {type: manual}
+                      pruning: {keep_sender: [], keep_receiver: []}
+                      zrepl4j_verify: {interval: 1d, sample: 65, every: 2}
+                    - name: q
+                      type: pull
+                      connect: {type: local, listener_name: l, client_identity: c}
+                      root_fs: pool/x
+                      interval: 1h
+                      pruning: {keep_sender: [], keep_receiver: []}
+                      zrepl4j_verify: {sample: 1}
+                    - name: s
+                      type: sink
+                      root_fs: pool/s
+                      serve: {type: local, listener_name: l}
+                      zrepl4j_verify: {interval: 1d}
+                    """,
+                    Path.of("a.yml")));
+    assertThat(e.getMessage())
+        .contains("jobs[0].zrepl4j_verify.sample: must be 0 to 64 snapshots per filesystem, got 65")
+        .contains("jobs[0].zrepl4j_verify.every: unknown key")
+        .contains("jobs[1].zrepl4j_verify.interval")
+        .contains("jobs[2].zrepl4j_verify: unknown key");
+  }
+
+  @Test
   void zfsCommandTimeoutIsOurGlobalKeyWithAGenerousDefault() {
     var jobs =
         """

@@ -264,6 +264,39 @@ class CliIT extends TwoPoolsTest {
     }
   }
 
+  /** {@code zrepl4j_verify}: the daemon verifies on its own, and status shows the report. */
+  @Test
+  void aScheduledVerifyShowsInStatus() throws Exception {
+    int port = freePort();
+    var cfg = config(port, port);
+    int at = cfg.indexOf("snapshotting: {type: manual}");
+    var indent = cfg.substring(cfg.lastIndexOf('\n', at) + 1, at);
+    cfg =
+        cfg.substring(0, at)
+            + "zrepl4j_verify: {interval: 2s, sample: 1}\n"
+            + indent
+            + cfg.substring(at);
+    try (var d = DaemonProcess.start(dir, "both", cfg, sock("both"))) {
+      FuseFixture.run("zfs", "snapshot", "-r", src.path("data") + "@s1");
+      var r = cli(d, "signal", "wakeup", "push", "--wait");
+      assertThat(r.exit()).as("%s\n%s", r, d.logText()).isZero();
+      long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+      String json = "";
+      while (System.nanoTime() < deadline) {
+        json = cli(d, "status", "--json", "--job", "push").out();
+        if (java.util.regex.Pattern.compile("\"content_checked\" : [1-9]").matcher(json).find()) {
+          break;
+        }
+        Thread.sleep(200);
+      }
+      assertThat(json)
+          .as(d.logText())
+          .containsPattern("\"content_checked\" : [1-9]")
+          .contains("\"problems\" : [ ]");
+      assertThat(d.logText()).contains("verify push: ");
+    }
+  }
+
   /**
    * A push of a whole pool into a sink whose seed mapping takes only data/a and below: the push
    * asks the sink what it maps and sends only that; the rest is not pushed, logged once, and no run
