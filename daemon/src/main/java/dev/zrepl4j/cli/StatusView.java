@@ -179,6 +179,25 @@ final class StatusView {
         out.add("    breach: " + b);
       }
     }
+    var v = j.verify();
+    if (v != null) {
+      out.add(
+          "  verify: "
+              + (v.ok() ? "ok" : v.problems().size() + " PROBLEM(S)")
+              + " at "
+              + v.finished()
+              + " ("
+              + v.snapshots()
+              + " snapshots compared, "
+              + v.contentChecked()
+              + " by content)");
+      for (var p : v.problems()) {
+        if (filter.isEmpty()
+            || p.filesystem().toLowerCase(Locale.ROOT).contains(filter.toLowerCase(Locale.ROOT))) {
+          out.add("    " + p.kind() + ": " + p.filesystem() + ": " + p.message());
+        }
+      }
+    }
     return out;
   }
 

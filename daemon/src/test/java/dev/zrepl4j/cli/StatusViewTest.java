@@ -44,7 +44,19 @@ class StatusViewTest {
             null,
             List.of("pulled by 2 clients"),
             null,
-            null);
+            new dev.zrepl4j.replication.VerifyReport(
+                "push",
+                "2026-12-06T14:00:00Z",
+                "2026-12-06T14:01:00Z",
+                2,
+                9,
+                0,
+                2,
+                1 << 20,
+                List.of(
+                    new dev.zrepl4j.replication.VerifyReport.Problem(
+                        "pool/data", "missing", "@zrepl_3 was received and is gone")),
+                List.of()));
     var sink =
         new JobStatus(
             "sink", "sink", "serving", null, 0, null, List.of(), "refused", List.of(), null, null);
@@ -91,6 +103,9 @@ class StatusViewTest {
         .contains("pool/data   REPLICATED  1/1 steps 624 B")
         .contains("problem: pool/other: FAILED: zfs send: boom")
         .contains("warning: pulled by 2 clients")
+        .contains(
+            "verify: 1 PROBLEM(S) at 2026-12-06T14:01:00Z (9 snapshots compared, 2 by content)")
+        .contains("missing: pool/data: @zrepl_3 was received and is gone")
         .contains("sink (sink): serving")
         .contains("error: refused");
     assertThat(StatusView.dump(status(), "sink", NOW)).noneMatch(l -> l.contains("push"));
