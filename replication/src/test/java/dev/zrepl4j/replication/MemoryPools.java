@@ -73,6 +73,8 @@ final class MemoryPools {
   // is altered
   final List<String> verifyLog = Collections.synchronizedList(new ArrayList<>());
   final Map<String, String> alteredContent = new LinkedHashMap<>();
+  // the receiver is an older zrepl4j (or zrepl): it has no verify endpoint
+  volatile boolean receiverWithoutVerify;
 
   private static VerifyFacts facts(
       VerifyRequest request, List<FsVersion> versions, Map<String, String> altered, boolean raw) {
@@ -389,8 +391,12 @@ final class MemoryPools {
 
     /** As the sender's; a received snapshot named in {@link #alteredContent} digests otherwise. */
     @Override
-    public VerifyFacts verify(VerifyRequest request) {
+    public VerifyFacts verify(VerifyRequest request) throws RemoteException {
       synchronized (MemoryPools.this) {
+        if (receiverWithoutVerify) {
+          // what our RpcServer answers for a method the peer does not serve
+          throw new RemoteException(ErrorCode.NOT_FOUND, "unregistered endpoint receiver.Verify");
+        }
         verifyLog.add("receiver " + request.filesystem() + " " + request.digests());
         var r = receiver.get(request.filesystem());
         return facts(request, r == null ? List.of() : r.versions, alteredContent, request.raw());

@@ -1,6 +1,7 @@
 package dev.zrepl4j.replication;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.zrepl4j.replication.pruning.PruneRule;
 import dev.zrepl4j.replication.pruning.PruneRuleSpec;
@@ -147,5 +148,14 @@ class VerifierTest {
     // 0.5 % of a large filesystem
     assertThat(Verifier.sameSize(1_000_000_000L, 995_000_000L)).isTrue();
     assertThat(Verifier.sameSize(1_000_000_000L, 994_000_000L)).isFalse();
+  }
+
+  @Test
+  void aReceiverWithoutVerifyFailsTheWholeVerifySayingSo() {
+    replicated("p/a", 2);
+    pools.receiverWithoutVerify = true;
+    assertThatThrownBy(() -> verify(1, lastN(10)))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("does not know verify (an older zrepl4j, or zrepl)");
   }
 }
