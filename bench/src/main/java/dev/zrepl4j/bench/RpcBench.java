@@ -35,13 +35,16 @@ import java.util.concurrent.ThreadFactory;
  * one run each, figures not meaningful). Prints one figure per line as {@code name value unit}:
  *
  * <ul>
- *   <li>{@code raw.stream.tcp} GiB/s: a writer thread accepts a blocking {@link SocketChannel} and
- *       writes 4 GiB from one 1 MiB heap {@link ByteBuffer} (the same buffer, rewound after each
- *       write completes); a reader thread connects a blocking {@code SocketChannel} and reads into
- *       one 1 MiB heap {@code ByteBuffer}, discarding, until it has 4 GiB. TCP_NODELAY is set on
- *       both ends, as the RPC transport does. Timed from the moment both ends are connected until
- *       the reader has the last byte. Heap buffers, like the RPC layer's, so both pay the JDK's
- *       copy through a temporary direct buffer.
+ *   <li>{@code raw.stream.tcp} GiB/s, the baseline: a writer thread accepts a blocking {@link
+ *       SocketChannel} and writes 4 GiB from one 1 MiB direct {@link ByteBuffer} (the same buffer,
+ *       rewound after each write completes); a reader thread connects a blocking {@code
+ *       SocketChannel} and reads into one 1 MiB direct {@code ByteBuffer}, discarding, until it has
+ *       4 GiB. TCP_NODELAY is set on both ends, as the RPC transport does. Timed from the moment
+ *       both ends are connected until the reader has the last byte. Direct buffers: the kernel
+ *       copies straight from and to them, the best a JVM program can do over a socket.
+ *   <li>{@code raw.stream.heap.tcp} GiB/s: the same with heap buffers (the JDK copies each through
+ *       a temporary direct buffer), the baseline until 2026-12 (too easy: the RPC layer measured up
+ *       to 1.44 of it).
  *   <li>{@code rpc.stream.tcp} GiB/s: an {@link RpcServer} with {@link RpcOptions#defaults()}
  *       serves an endpoint that returns an {@code InputStream} of 4 GiB; its {@code read} copies
  *       from a preallocated 1 MiB array and its {@code transferTo} writes that array repeatedly
@@ -49,24 +52,34 @@ import java.util.concurrent.ThreadFactory;
  *       WriterTo}). The client ({@code RpcClient.tcp}, defaults, already connected and negotiated)
  *       calls {@code callStream} and reads the stream to its end with 1 MiB reads, discarding.
  *       Timed from the call to the end of the stream.
- *   <li>{@code rpc.stream.ratio}: rpc / raw.
+ *   <li>{@code rpc.stream.ratio}: rpc / raw (direct buffers).
+ *   <li>{@code rpc.upload.tcp} GiB/s, {@code rpc.upload.ratio}: the other direction, a push: {@code
+ *       callWithBody} streams 4 GiB of the same chunk as the request body of one call; the endpoint
+ *       reads it to its end with 1 MiB reads and answers the count.
+ *   <li>{@code grpc.download.tcp}, {@code grpc.upload.tcp} GiB/s: gRPC-java ({@link GrpcBaseline}:
+ *       Netty, plaintext, {@code directExecutor}, byte-array messages of 1 MiB, flow control
+ *       respected) moving the same 4 GiB in a server-streaming and a client-streaming call; {@code
+ *       rpc.stream.grpc.ratio} and {@code rpc.upload.grpc.ratio}: ours / gRPC's.
  *   <li>{@code raw.stream.cpu}, {@code rpc.stream.cpu} s/GiB: process CPU time ({@code
  *       OperatingSystemMXBean.getProcessCpuTime}) consumed during the timed run, both ends being in
  *       this JVM, per GiB moved.
  *   <li>{@code raw.pingpong.tcp} calls/s: sequential round trips over one blocking {@code
- *       SocketChannel} (TCP_NODELAY): the client writes 200 bytes and reads 200 bytes back; an echo
- *       thread reads 200 and writes them back.
+ *       SocketChannel} (TCP_NODELAY, direct buffers): the client writes 200 bytes and reads 200
+ *       bytes back; an echo thread reads 200 and writes them back.
  *   <li>{@code rpc.calls.tcp} calls/s: sequential {@code client.call("call", record,
  *       CallRecord.class)} over one {@code RpcClient}; request and response are each a record of
  *       about 200 bytes of JSON (see {@link CallRecord}); the endpoint returns the request with its
  *       sequence number incremented.
  *   <li>{@code rpc.calls.ratio}: rpc / raw.
+ *   <li>{@code grpc.calls.tcp} calls/s: sequential unary gRPC calls echoing 200 bytes (no
+ *       serialization at all: a stricter baseline than protobuf); {@code rpc.calls.grpc.ratio}:
+ *       ours / gRPC's.
  * </ul>
  *
  * <p>Each measurement is warmed up first (the same work, shorter, so the JIT has compiled the hot
  * paths). Streams: best of 3 runs of 4 GiB each (2 shared cores: noise only ever slows a run down),
- * raw and rpc interleaved; the CPU figure is the smallest of the 3 runs. Calls: best of 3 windows
- * of 2 s each, raw and rpc interleaved.
+ * raw, rpc and gRPC interleaved; the CPU figure is the smallest of the 3 runs. Calls: best of 3
+ * windows of 2 s each, raw, rpc and gRPC interleaved.
  *
  * <p>Threads: the benchmark's own threads (the raw writer, reader and echo thread, and the RPC
  * client's calling and reading thread) are platform threads by default, the faster choice for both
@@ -96,9 +109,12 @@ public final class RpcBench {
    */
   public record CallRecord(String name, long guid, long createTxg, long seq, String note) {}
 
+  /** The answer of the upload endpoint. */
+  public record UploadResult(long bytes) {}
+
   /** The benchmark's endpoints. */
   public static final class BenchEndpoints {
-    private final byte[] chunk = new byte[CHUNK];
+    final byte[] chunk = new byte[CHUNK];
 
     public BenchEndpoints() {
       for (int i = 0; i < chunk.length; i++) {
@@ -108,6 +124,17 @@ public final class RpcBench {
 
     public InputStream stream(StreamRequest r) {
       return new ChunkStream(chunk, r.bytes());
+    }
+
+    /** Reads a pushed body to its end; answers how many bytes it had. */
+    public UploadResult upload(StreamRequest r, InputStream body) throws IOException {
+      byte[] b = new byte[CHUNK];
+      long got = 0;
+      int n;
+      while ((n = body.read(b, 0, b.length)) >= 0) {
+        got += n;
+      }
+      return new UploadResult(got);
     }
 
     public CallRecord call(CallRecord r) {
@@ -188,40 +215,78 @@ public final class RpcBench {
         var listener = server.listenTcp(loopback, addr -> Optional.of("bench"));
         RpcClient client =
             RpcClient.tcp(
-                "127.0.0.1", listener.port(), Duration.ofSeconds(5), RpcOptions.defaults())) {
+                "127.0.0.1", listener.port(), Duration.ofSeconds(5), RpcOptions.defaults());
+        var grpc = new GrpcBaseline(CHUNK)) {
 
-      // ---- streams
-      rawStream(pool, warmBytes);
+      // ---- streams: raw (direct and heap buffers), ours (download, upload), gRPC (the same)
+      var chunk = new BenchEndpoints().chunk;
+      rawStream(pool, warmBytes, true);
+      rawStream(pool, warmBytes, false);
       onThread(pool, () -> rpcStream(client, warmBytes));
+      onThread(pool, () -> rpcUpload(client, chunk, warmBytes));
+      onThread(pool, () -> grpcDownload(grpc, warmBytes));
+      onThread(pool, () -> grpcUpload(grpc, warmBytes));
       var raw = new Run[runs];
+      var heap = new Run[runs];
       var rpc = new Run[runs];
+      var rpcUp = new Run[runs];
+      var grpcDown = new Run[runs];
+      var grpcUp = new Run[runs];
       for (int i = 0; i < runs; i++) {
-        raw[i] = rawStream(pool, streamBytes);
+        raw[i] = rawStream(pool, streamBytes, true);
         rpc[i] = onThread(pool, () -> rpcStream(client, streamBytes));
+        grpcDown[i] = onThread(pool, () -> grpcDownload(grpc, streamBytes));
+        heap[i] = rawStream(pool, streamBytes, false);
+        rpcUp[i] = onThread(pool, () -> rpcUpload(client, chunk, streamBytes));
+        grpcUp[i] = onThread(pool, () -> grpcUpload(grpc, streamBytes));
       }
-      double rawGibs = Arrays.stream(raw).mapToDouble(Run::gibPerSecond).max().orElseThrow();
-      double rpcGibs = Arrays.stream(rpc).mapToDouble(Run::gibPerSecond).max().orElseThrow();
-      double rawCpu = Arrays.stream(raw).mapToDouble(Run::cpuPerGib).min().orElseThrow();
-      double rpcCpu = Arrays.stream(rpc).mapToDouble(Run::cpuPerGib).min().orElseThrow();
+      double rawGibs = best(raw);
+      double rpcGibs = best(rpc);
+      double rpcUpGibs = best(rpcUp);
+      double grpcDownGibs = best(grpcDown);
+      double grpcUpGibs = best(grpcUp);
       print("raw.stream.tcp", "%.3f", rawGibs, "GiB/s");
+      print("raw.stream.heap.tcp", "%.3f", best(heap), "GiB/s");
       print("rpc.stream.tcp", "%.3f", rpcGibs, "GiB/s");
       print("rpc.stream.ratio", "%.3f", rpcGibs / rawGibs, "ratio");
-      print("raw.stream.cpu", "%.3f", rawCpu, "s/GiB");
-      print("rpc.stream.cpu", "%.3f", rpcCpu, "s/GiB");
+      print("rpc.upload.tcp", "%.3f", rpcUpGibs, "GiB/s");
+      print("rpc.upload.ratio", "%.3f", rpcUpGibs / rawGibs, "ratio");
+      print("grpc.download.tcp", "%.3f", grpcDownGibs, "GiB/s");
+      print("grpc.upload.tcp", "%.3f", grpcUpGibs, "GiB/s");
+      print("rpc.stream.grpc.ratio", "%.3f", rpcGibs / grpcDownGibs, "ratio");
+      print("rpc.upload.grpc.ratio", "%.3f", rpcUpGibs / grpcUpGibs, "ratio");
+      print("raw.stream.cpu", "%.3f", leastCpu(raw), "s/GiB");
+      print("rpc.stream.cpu", "%.3f", leastCpu(rpc), "s/GiB");
+      print("rpc.upload.cpu", "%.3f", leastCpu(rpcUp), "s/GiB");
+      print("grpc.download.cpu", "%.3f", leastCpu(grpcDown), "s/GiB");
+      print("grpc.upload.cpu", "%.3f", leastCpu(grpcUp), "s/GiB");
 
       // ---- calls
       rawPingPong(pool, warmWindow);
       onThread(pool, () -> rpcCalls(client, warmWindow));
+      onThread(pool, () -> grpcCalls(grpc, warmWindow));
       double rawRate = 0;
       double rpcRate = 0;
+      double grpcRate = 0;
       for (int i = 0; i < runs; i++) {
         rawRate = Math.max(rawRate, rawPingPong(pool, window));
         rpcRate = Math.max(rpcRate, onThread(pool, () -> rpcCalls(client, window)));
+        grpcRate = Math.max(grpcRate, onThread(pool, () -> grpcCalls(grpc, window)));
       }
       print("raw.pingpong.tcp", "%.0f", rawRate, "calls/s");
       print("rpc.calls.tcp", "%.0f", rpcRate, "calls/s");
+      print("grpc.calls.tcp", "%.0f", grpcRate, "calls/s");
       print("rpc.calls.ratio", "%.3f", rpcRate / rawRate, "ratio");
+      print("rpc.calls.grpc.ratio", "%.3f", rpcRate / grpcRate, "ratio");
     }
+  }
+
+  private static double best(Run[] runs) {
+    return Arrays.stream(runs).mapToDouble(Run::gibPerSecond).max().orElseThrow();
+  }
+
+  private static double leastCpu(Run[] runs) {
+    return Arrays.stream(runs).mapToDouble(Run::cpuPerGib).min().orElseThrow();
   }
 
   private static void print(String name, String format, double value, String unit) {
@@ -238,7 +303,7 @@ public final class RpcBench {
 
   // ------------------------------------------------------------------------------------- streams
 
-  private static Run rawStream(ExecutorService pool, long bytes) throws Exception {
+  private static Run rawStream(ExecutorService pool, long bytes, boolean direct) throws Exception {
     try (var ss = ServerSocketChannel.open()) {
       ss.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
       try (var reader = SocketChannel.open(ss.getLocalAddress());
@@ -250,7 +315,8 @@ public final class RpcBench {
         Future<?> w =
             pool.submit(
                 () -> {
-                  ByteBuffer b = ByteBuffer.allocate(CHUNK);
+                  ByteBuffer b =
+                      direct ? ByteBuffer.allocateDirect(CHUNK) : ByteBuffer.allocate(CHUNK);
                   long left = bytes;
                   while (left > 0) {
                     b.clear().limit((int) Math.min(CHUNK, left));
@@ -263,7 +329,8 @@ public final class RpcBench {
         Future<Long> r =
             pool.submit(
                 () -> {
-                  ByteBuffer b = ByteBuffer.allocate(CHUNK);
+                  ByteBuffer b =
+                      direct ? ByteBuffer.allocateDirect(CHUNK) : ByteBuffer.allocate(CHUNK);
                   long got = 0;
                   while (got < bytes) {
                     b.clear();
@@ -303,6 +370,62 @@ public final class RpcBench {
     return run(bytes, t1 - t0, cpu1 - cpu0);
   }
 
+  private static Run rpcUpload(RpcClient client, byte[] chunk, long bytes) throws IOException {
+    long cpu0 = OS.getProcessCpuTime();
+    long t0 = System.nanoTime();
+    var r =
+        client.callWithBody(
+            "upload", new StreamRequest(bytes), new ChunkStream(chunk, bytes), UploadResult.class);
+    long t1 = System.nanoTime();
+    long cpu1 = OS.getProcessCpuTime();
+    if (r.bytes() != bytes) {
+      throw new IOException("rpc upload had " + r.bytes() + " bytes, expected " + bytes);
+    }
+    return run(bytes, t1 - t0, cpu1 - cpu0);
+  }
+
+  private static Run grpcDownload(GrpcBaseline grpc, long bytes) throws IOException {
+    long cpu0 = OS.getProcessCpuTime();
+    long t0 = System.nanoTime();
+    long got = grpc.download(bytes);
+    long t1 = System.nanoTime();
+    long cpu1 = OS.getProcessCpuTime();
+    if (got != bytes) {
+      throw new IOException("gRPC download had " + got + " bytes, expected " + bytes);
+    }
+    return run(bytes, t1 - t0, cpu1 - cpu0);
+  }
+
+  private static Run grpcUpload(GrpcBaseline grpc, long bytes) throws Exception {
+    long cpu0 = OS.getProcessCpuTime();
+    long t0 = System.nanoTime();
+    long got = grpc.upload(bytes);
+    long t1 = System.nanoTime();
+    long cpu1 = OS.getProcessCpuTime();
+    if (got != bytes) {
+      throw new IOException("gRPC upload had " + got + " bytes, expected " + bytes);
+    }
+    return run(bytes, t1 - t0, cpu1 - cpu0);
+  }
+
+  private static double grpcCalls(GrpcBaseline grpc, Duration window) throws IOException {
+    byte[] req = new byte[200];
+    long end = System.nanoTime() + window.toNanos();
+    long t0 = System.nanoTime();
+    long calls = 0;
+    long now;
+    do {
+      req[0] = (byte) calls;
+      byte[] resp = grpc.echo(req);
+      if (resp.length != req.length || resp[0] != (byte) calls) {
+        throw new IOException("gRPC echo broke");
+      }
+      calls++;
+      now = System.nanoTime();
+    } while (now < end);
+    return calls / ((now - t0) / 1e9);
+  }
+
   private static Run run(long bytes, long nanos, long cpuNanos) {
     double gib = (double) bytes / GIB;
     return new Run(gib / (nanos / 1e9), cpuNanos / 1e9 / gib);
@@ -320,7 +443,7 @@ public final class RpcBench {
         Future<?> e =
             pool.submit(
                 () -> {
-                  ByteBuffer b = ByteBuffer.allocate(PING);
+                  ByteBuffer b = ByteBuffer.allocateDirect(PING);
                   while (true) {
                     b.clear();
                     if (!readFully(echo, b)) {
@@ -336,8 +459,8 @@ public final class RpcBench {
             onThread(
                 pool,
                 () -> {
-                  ByteBuffer out = ByteBuffer.allocate(PING);
-                  ByteBuffer in = ByteBuffer.allocate(PING);
+                  ByteBuffer out = ByteBuffer.allocateDirect(PING);
+                  ByteBuffer in = ByteBuffer.allocateDirect(PING);
                   long end = System.nanoTime() + window.toNanos();
                   long t0 = System.nanoTime();
                   long calls = 0;
