@@ -13,6 +13,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
@@ -54,7 +55,8 @@ import java.util.concurrent.ThreadFactory;
  *       Timed from the call to the end of the stream.
  *   <li>{@code rpc.stream.ratio}: rpc / raw (direct buffers).
  *   <li>{@code rpc.upload.tcp} GiB/s, {@code rpc.upload.ratio}: the other direction, a push: {@code
- *       callWithBody} streams 4 GiB of the same chunk as the request body of one call; the endpoint
+ *       callWithBody} streams 4 GiB of the same chunk (a {@code ReadableByteChannel} over a direct
+ *       buffer, as a push's {@code zfs send} pipe is) as the request body of one call; the endpoint
  *       reads it to its end with 1 MiB reads and answers the count.
  *   <li>{@code grpc.download.tcp}, {@code grpc.upload.tcp} GiB/s: gRPC-java ({@link GrpcBaseline}:
  *       Netty, plaintext, {@code directExecutor}, byte-array messages of 1 MiB, flow control
@@ -190,6 +192,58 @@ public final class RpcBench {
         total += n;
       }
       return total;
+    }
+  }
+
+  /**
+   * {@code bytes} bytes of one preallocated direct chunk, repeated, that is also a {@link
+   * ReadableByteChannel}: what a push's body is ({@code SendStream}, the pipe of {@code zfs send}),
+   * so the client sends it through its direct-buffer path.
+   */
+  private static final class ChunkChannel extends InputStream implements ReadableByteChannel {
+    private final ByteBuffer chunk;
+    private long left;
+    private boolean open = true;
+
+    ChunkChannel(byte[] bytes, long total) {
+      this.chunk = ByteBuffer.allocateDirect(bytes.length).put(bytes).flip();
+      this.left = total;
+    }
+
+    @Override
+    public int read(ByteBuffer dst) {
+      if (left == 0) {
+        return -1;
+      }
+      int n = (int) Math.min(Math.min(dst.remaining(), left), chunk.remaining());
+      dst.put(dst.position(), chunk, chunk.position(), n);
+      dst.position(dst.position() + n);
+      chunk.position(chunk.position() + n);
+      if (!chunk.hasRemaining()) {
+        chunk.rewind();
+      }
+      left -= n;
+      return n;
+    }
+
+    @Override
+    public int read() {
+      throw new UnsupportedOperationException("read through the channel");
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) {
+      return read(ByteBuffer.wrap(b, off, len));
+    }
+
+    @Override
+    public boolean isOpen() {
+      return open;
+    }
+
+    @Override
+    public void close() {
+      open = false;
     }
   }
 
@@ -375,7 +429,7 @@ public final class RpcBench {
     long t0 = System.nanoTime();
     var r =
         client.callWithBody(
-            "upload", new StreamRequest(bytes), new ChunkStream(chunk, bytes), UploadResult.class);
+            "upload", new StreamRequest(bytes), new ChunkChannel(chunk, bytes), UploadResult.class);
     long t1 = System.nanoTime();
     long cpu1 = OS.getProcessCpuTime();
     if (r.bytes() != bytes) {
