@@ -7,7 +7,6 @@ import dev.zrepl4j.rpc.RpcServer;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -47,11 +46,11 @@ import java.util.concurrent.ThreadFactory;
  *       a temporary direct buffer), the baseline until 2026-12 (too easy: the RPC layer measured up
  *       to 1.44 of it).
  *   <li>{@code rpc.stream.tcp} GiB/s: an {@link RpcServer} with {@link RpcOptions#defaults()}
- *       serves an endpoint that returns an {@code InputStream} of 4 GiB; its {@code read} copies
- *       from a preallocated 1 MiB array and its {@code transferTo} writes that array repeatedly
- *       (the server streams with {@code transferTo}, as the seed's Go server uses {@code
- *       WriterTo}). The client ({@code RpcClient.tcp}, defaults, already connected and negotiated)
- *       calls {@code callStream} and reads the stream to its end with 1 MiB reads, discarding.
+ *       serves an endpoint that returns a stream of 4 GiB that is also a {@code
+ *       ReadableByteChannel} over a preallocated 1 MiB direct buffer (what a pull's {@code zfs
+ *       send} pipe is, so the server takes its direct path). The client ({@code RpcClient.tcp},
+ *       defaults, already connected and negotiated) calls {@code callStream} and reads the stream
+ *       to its end through its channel into a 1 MiB direct buffer, as a receive does, discarding.
  *       Timed from the call to the end of the stream.
  *   <li>{@code rpc.stream.ratio}: rpc / raw (direct buffers).
  *   <li>{@code rpc.upload.tcp} GiB/s, {@code rpc.upload.ratio}: the other direction, a push: {@code
@@ -124,8 +123,12 @@ public final class RpcBench {
       }
     }
 
+    /**
+     * A channel over a direct chunk, as a pull's {@code zfs send} pipe is (the server's direct
+     * path).
+     */
     public InputStream stream(StreamRequest r) {
-      return new ChunkStream(chunk, r.bytes());
+      return new ChunkChannel(chunk, r.bytes());
     }
 
     /** Reads a pushed body to its end; answers how many bytes it had. */
@@ -141,57 +144,6 @@ public final class RpcBench {
 
     public CallRecord call(CallRecord r) {
       return new CallRecord(r.name(), r.guid(), r.createTxg(), r.seq() + 1, r.note());
-    }
-  }
-
-  /** {@code bytes} bytes made of one preallocated chunk, repeated. */
-  private static final class ChunkStream extends InputStream {
-    private final byte[] chunk;
-    private long left;
-    private int pos;
-
-    ChunkStream(byte[] chunk, long bytes) {
-      this.chunk = chunk;
-      this.left = bytes;
-    }
-
-    @Override
-    public int read() {
-      if (left == 0) {
-        return -1;
-      }
-      int b = chunk[pos] & 0xFF;
-      pos = (pos + 1) % chunk.length;
-      left--;
-      return b;
-    }
-
-    @Override
-    public int read(byte[] b, int off, int len) {
-      if (len == 0) {
-        return 0;
-      }
-      if (left == 0) {
-        return -1;
-      }
-      int n = (int) Math.min(Math.min(len, left), chunk.length - pos);
-      System.arraycopy(chunk, pos, b, off, n);
-      pos = (pos + n) % chunk.length;
-      left -= n;
-      return n;
-    }
-
-    @Override
-    public long transferTo(OutputStream out) throws IOException {
-      long total = 0;
-      while (left > 0) {
-        int n = (int) Math.min(left, chunk.length - pos);
-        out.write(chunk, pos, n);
-        pos = (pos + n) % chunk.length;
-        left -= n;
-        total += n;
-      }
-      return total;
     }
   }
 
@@ -406,13 +358,15 @@ public final class RpcBench {
   }
 
   private static Run rpcStream(RpcClient client, long bytes) throws IOException {
-    byte[] b = new byte[CHUNK];
+    ByteBuffer b = ByteBuffer.allocateDirect(CHUNK);
     long cpu0 = OS.getProcessCpuTime();
     long t0 = System.nanoTime();
     long got = 0;
     try (InputStream in = client.callStream("stream", new StreamRequest(bytes))) {
+      // read as a receive reads it: through the channel, into a direct buffer
+      var ch = (ReadableByteChannel) in;
       int n;
-      while ((n = in.read(b, 0, b.length)) >= 0) {
+      while ((n = ch.read(b.clear())) >= 0) {
         got += n;
       }
     }
