@@ -378,42 +378,45 @@ public final class RpcBench {
     return run(bytes, t1 - t0, cpu1 - cpu0);
   }
 
-  private static Run rpcUpload(RpcClient client, byte[] chunk, long bytes) throws IOException {
+  /** Moves {@code bytes} with {@code transfer}, which answers how many arrived; timed. */
+  private static Run timed(String what, long bytes, Transfer transfer) throws Exception {
     long cpu0 = OS.getProcessCpuTime();
     long t0 = System.nanoTime();
-    var r =
-        client.callWithBody(
-            "upload", new StreamRequest(bytes), new ChunkChannel(chunk, bytes), UploadResult.class);
+    long got = transfer.run();
     long t1 = System.nanoTime();
     long cpu1 = OS.getProcessCpuTime();
-    if (r.bytes() != bytes) {
-      throw new IOException("rpc upload had " + r.bytes() + " bytes, expected " + bytes);
+    if (got != bytes) {
+      throw new IOException(what + " had " + got + " bytes, expected " + bytes);
     }
     return run(bytes, t1 - t0, cpu1 - cpu0);
   }
 
-  private static Run grpcDownload(GrpcBaseline grpc, long bytes) throws IOException {
-    long cpu0 = OS.getProcessCpuTime();
-    long t0 = System.nanoTime();
-    long got = grpc.download(bytes);
-    long t1 = System.nanoTime();
-    long cpu1 = OS.getProcessCpuTime();
-    if (got != bytes) {
-      throw new IOException("gRPC download had " + got + " bytes, expected " + bytes);
-    }
-    return run(bytes, t1 - t0, cpu1 - cpu0);
+  /** One transfer of {@link #timed}. */
+  @FunctionalInterface
+  private interface Transfer {
+    long run() throws Exception;
+  }
+
+  private static Run rpcUpload(RpcClient client, byte[] chunk, long bytes) throws Exception {
+    return timed(
+        "rpc upload",
+        bytes,
+        () ->
+            client
+                .callWithBody(
+                    "upload",
+                    new StreamRequest(bytes),
+                    new ChunkChannel(chunk, bytes),
+                    UploadResult.class)
+                .bytes());
+  }
+
+  private static Run grpcDownload(GrpcBaseline grpc, long bytes) throws Exception {
+    return timed("gRPC download", bytes, () -> grpc.download(bytes));
   }
 
   private static Run grpcUpload(GrpcBaseline grpc, long bytes) throws Exception {
-    long cpu0 = OS.getProcessCpuTime();
-    long t0 = System.nanoTime();
-    long got = grpc.upload(bytes);
-    long t1 = System.nanoTime();
-    long cpu1 = OS.getProcessCpuTime();
-    if (got != bytes) {
-      throw new IOException("gRPC upload had " + got + " bytes, expected " + bytes);
-    }
-    return run(bytes, t1 - t0, cpu1 - cpu0);
+    return timed("gRPC upload", bytes, () -> grpc.upload(bytes));
   }
 
   private static double grpcCalls(GrpcBaseline grpc, Duration window) throws IOException {
