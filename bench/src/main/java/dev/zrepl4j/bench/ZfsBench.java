@@ -1,7 +1,11 @@
 package dev.zrepl4j.bench;
 
 import dev.zrepl4j.zfs.DatasetPath;
+import dev.zrepl4j.zfs.FilesystemVersion.FullName;
+import dev.zrepl4j.zfs.FilesystemVersion.VersionType;
 import dev.zrepl4j.zfs.RealZfs;
+import dev.zrepl4j.zfs.SendRequest;
+import dev.zrepl4j.zfs.SendStreamDigest;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.io.RandomAccessFile;
@@ -12,6 +16,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Random;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
@@ -24,7 +30,10 @@ import java.util.concurrent.Future;
  * <p>Run: {@code bench/run zfs} (needs zfs-fuse running: {@code scripts/zfs-fuse.sh up}). With
  * {@code -Dzrepl4j.bench.smoke=true} ({@code bench/run --smoke zfs}) it lists 20 x 2 instead.
  * Prints {@code zfs.list.1000fs <seconds> seconds} (median of 5 listings) and {@code
- * zfs.list.invocations <n> processes}.
+ * zfs.list.invocations <n> processes}; then {@code zfs.send.devnull} and {@code verify.digest}
+ * (MiB/s, best of 5 alternating rounds: a full {@code zfs send} of 512 MiB of random data into
+ * {@code /dev/null}, and the same send read through {@code zrepl4j verify}'s {@link
+ * SendStreamDigest}) and their {@code verify.digest.ratio}.
  */
 public final class ZfsBench {
   private ZfsBench() {}
@@ -73,10 +82,70 @@ public final class ZfsBench {
       Arrays.sort(seconds);
       System.out.printf(Locale.ROOT, "zfs.list.1000fs %.3f seconds%n", seconds[rounds / 2]);
       System.out.printf(Locale.ROOT, "zfs.list.invocations %d processes%n", invocations);
+      digest(zfs, root, dir.resolve("mnt-" + pool), smoke ? 16 : 512, rounds);
     } finally {
       run(List.of("zpool", "destroy", "-f", pool));
       Files.deleteIfExists(img);
     }
+  }
+
+  /**
+   * {@code zrepl4j verify}'s content check against its floor: a full {@code zfs send} of a snapshot
+   * of {@code mib} MiB of random data read through {@link SendStreamDigest} vs the same send into
+   * {@code /dev/null}, alternating, best of {@code rounds} each.
+   */
+  private static void digest(RealZfs zfs, DatasetPath root, Path mnt, int mib, int rounds)
+      throws IOException {
+    var fs = root.child("digest");
+    run(List.of("zfs", "create", "-o", "mountpoint=" + mnt, fs.toString()));
+    var random = new Random(7);
+    byte[] block = new byte[1 << 20];
+    try (var out = Files.newOutputStream(mnt.resolve("data.bin"))) {
+      for (int i = 0; i < mib; i++) {
+        random.nextBytes(block);
+        out.write(block);
+      }
+    }
+    run(List.of("zfs", "snapshot", fs + "@d"));
+    var snap = new FullName(fs, VersionType.SNAPSHOT, "d");
+    double raw = 0;
+    double digest = 0;
+    String first = null;
+    for (int r = 0; r <= rounds; r++) { // round 0 warms up
+      long t0 = System.nanoTime();
+      var p =
+          new ProcessBuilder("zfs", "send", snap.toString())
+              .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+              .redirectError(ProcessBuilder.Redirect.INHERIT)
+              .start();
+      try {
+        if (p.waitFor() != 0) {
+          throw new IOException("zfs send " + snap + " exited " + p.exitValue());
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException("interrupted");
+      }
+      double rawSeconds = (System.nanoTime() - t0) / 1e9;
+      t0 = System.nanoTime();
+      SendStreamDigest.Digest d;
+      try (var stream = zfs.send(new SendRequest(null, snap, false, null, Set.of()))) {
+        d = SendStreamDigest.of(stream);
+      }
+      double digestSeconds = (System.nanoTime() - t0) / 1e9;
+      if (first == null) {
+        first = d.sha256();
+      } else if (!first.equals(d.sha256())) {
+        throw new IllegalStateException("the digest of " + snap + " changed between rounds");
+      }
+      if (r > 0) {
+        raw = Math.max(raw, mib / rawSeconds);
+        digest = Math.max(digest, mib / digestSeconds);
+      }
+    }
+    System.out.printf(Locale.ROOT, "zfs.send.devnull %.1f MiB/s%n", raw);
+    System.out.printf(Locale.ROOT, "verify.digest %.1f MiB/s%n", digest);
+    System.out.printf(Locale.ROOT, "verify.digest.ratio %.3f ratio%n", digest / raw);
   }
 
   private static void createFilesystems(List<DatasetPath> fss) throws IOException {
