@@ -380,14 +380,7 @@ public final class Daemon implements AutoCloseable {
       return switch (job) {
         case ActiveJob a -> new Control.Lines(a.pruneDryRun());
         case SnapJob s -> new Control.Lines(s.prune(true).lines());
-        default ->
-            throw new RemoteException(
-                ErrorCode.INVALID_ARGUMENT,
-                "job "
-                    + r.job()
-                    + " is a "
-                    + job.type
-                    + " job: only push, pull and snap jobs prune");
+        default -> throw wrongType(r.job(), job, "only push, pull and snap jobs prune");
       };
     }
 
@@ -403,15 +396,16 @@ public final class Daemon implements AutoCloseable {
             "--sample " + r.sample() + ": 0 (no content check) to 64 snapshots per filesystem");
       }
       if (!(job instanceof ActiveJob a)) {
-        throw new RemoteException(
-            ErrorCode.INVALID_ARGUMENT,
-            "job "
-                + r.job()
-                + " is a "
-                + job.type
-                + " job: verify runs on the side that replicates (a push or pull job)");
+        throw wrongType(
+            r.job(), job, "verify runs on the side that replicates (a push or pull job)");
       }
       return a.verify(r.sample());
+    }
+
+    /** INVALID_ARGUMENT: {@code name} is a job of a type this request is not for. */
+    private static RemoteException wrongType(String name, JobRunner job, String why) {
+      return new RemoteException(
+          ErrorCode.INVALID_ARGUMENT, "job " + name + " is a " + job.type + " job: " + why);
     }
 
     /** The daemon's version; the request's job must be empty (there is no per-job version). */

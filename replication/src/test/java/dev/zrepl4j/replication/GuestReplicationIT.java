@@ -226,6 +226,16 @@ class GuestReplicationIT {
     assertThat(guest.snapshotChecksums(targetSnapshot)).isEqualTo(expected);
   }
 
+  /** Creates {@code fs} as an encryption root with the raw key in {@link #KEY_FILE}. */
+  private static void createEncrypted(String fs) throws IOException {
+    zfs.create(
+        DatasetPath.parse(fs),
+        Map.of(
+            "encryption", "aes-256-gcm",
+            "keyformat", "raw",
+            "keylocation", "file://" + KEY_FILE));
+  }
+
   private static void snapshot(String name, String... filesystems) throws IOException {
     var fss = new ArrayList<DatasetPath>();
     for (var fs : filesystems) {
@@ -353,12 +363,7 @@ class GuestReplicationIT {
   @Test
   void verifyComparesARawCopyWithoutItsKeyAndZeroBlocksThatBecameHolesMatch() throws Exception {
     var enc = src("venc");
-    zfs.create(
-        DatasetPath.parse(enc),
-        Map.of(
-            "encryption", "aes-256-gcm",
-            "keyformat", "raw",
-            "keylocation", "file://" + KEY_FILE));
+    createEncrypted(enc);
     guest.writeRandom("/" + enc + "/secret.bin", 2);
     snapshot("w1", enc);
     guest.writeRandom("/" + enc + "/secret2.bin", 1);
@@ -882,12 +887,7 @@ class GuestReplicationIT {
     var job = "genc";
     var enc = src("enc");
     var plain = src("plain");
-    zfs.create(
-        DatasetPath.parse(enc),
-        Map.of(
-            "encryption", "aes-256-gcm",
-            "keyformat", "raw",
-            "keylocation", "file://" + KEY_FILE));
+    createEncrypted(enc);
     zfs.create(DatasetPath.parse(plain), Map.of());
     guest.writeRandom("/" + enc + "/secret.bin", 2);
     guest.writeRandom("/" + plain + "/file.bin", 1);
@@ -937,12 +937,7 @@ class GuestReplicationIT {
   void aForgedNonRawResumeTokenOfAnEncryptedDatasetIsRefusedBeforeAnyZfsSend() throws Exception {
     var job = "gforge";
     var enc = src("forge");
-    zfs.create(
-        DatasetPath.parse(enc),
-        Map.of(
-            "encryption", "aes-256-gcm",
-            "keyformat", "raw",
-            "keylocation", "file://" + KEY_FILE));
+    createEncrypted(enc);
     guest.writeRandom("/" + enc + "/secret.bin", 2);
     snapshot("f1", enc);
     assertThat(guest.prop(enc, "keystatus")).isEqualTo("available");
