@@ -393,6 +393,7 @@ public final class PeersBench {
     @Override
     public void sync() throws IOException {
       long before = runs();
+      var byVerb = commandsByVerb();
       long commands = commands();
       try (var c = RpcClient.unix(control, RpcOptions.defaults())) {
         c.call("control.signal", Map.of("Job", "push", "Signal", "wakeup"), Object.class);
@@ -415,6 +416,17 @@ public final class PeersBench {
         Shell.sleep(20);
       }
       lastCommands = commands() - commands;
+      // where a run's commands went, by job, binary and verb (stderr: for reading, not a figure)
+      var after = commandsByVerb();
+      var diff = new java.util.TreeMap<String, Long>();
+      after.forEach(
+          (k, v) -> {
+            long d = v - byVerb.getOrDefault(k, 0L);
+            if (d != 0) {
+              diff.put(k, d);
+            }
+          });
+      System.err.println("peers: zrepl4j commands of the run: " + diff);
     }
 
     private static double number(Map<String, Object> m, String key) throws IOException {
@@ -452,6 +464,11 @@ public final class PeersBench {
 
     /** The daemon's zfs commands so far: the sum of zrepl_zfscmd_runtime_count. */
     private long commands() throws IOException {
+      return commandsByVerb().values().stream().mapToLong(Long::longValue).sum();
+    }
+
+    /** zrepl_zfscmd_runtime_count by its labels (job, binary, verb). */
+    private Map<String, Long> commandsByVerb() throws IOException {
       String text;
       try {
         text =
@@ -466,13 +483,17 @@ public final class PeersBench {
         Thread.currentThread().interrupt();
         throw new InterruptedIOException("interrupted");
       }
-      long n = 0;
+      var out = new LinkedHashMap<String, Long>();
       for (var line : text.split("\n")) {
         if (line.startsWith("zrepl_zfscmd_runtime_count")) {
-          n += (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+          int sp = line.lastIndexOf(' ');
+          out.merge(
+              line.substring("zrepl_zfscmd_runtime_count".length(), sp),
+              (long) Double.parseDouble(line.substring(sp + 1)),
+              Long::sum);
         }
       }
-      return n;
+      return out;
     }
 
     @Override

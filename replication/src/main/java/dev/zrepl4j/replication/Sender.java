@@ -5,6 +5,7 @@ import dev.zrepl4j.replication.pruning.PruneContext;
 import dev.zrepl4j.replication.pruning.PruneExecutor;
 import dev.zrepl4j.replication.pruning.PruneRequest;
 import dev.zrepl4j.replication.pruning.PruneResult;
+import dev.zrepl4j.replication.pruning.PruneRule;
 import dev.zrepl4j.rpc.ErrorCode;
 import dev.zrepl4j.rpc.RemoteException;
 import dev.zrepl4j.zfs.DatasetPath;
@@ -217,7 +218,12 @@ public final class Sender implements SenderApi {
    */
   public List<FsVersion> replicationCursor(FsRequest request) throws IOException {
     var fs = allowed(request.filesystem());
-    var versions = versions(fs);
+    return cursorIn(fs, versions(fs));
+  }
+
+  /** {@link #replicationCursor} among {@code versions}, a listing of {@code fs} just made. */
+  private List<FsVersion> cursorIn(DatasetPath fs, List<FilesystemVersion> versions)
+      throws IOException {
     if (zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
       var out = new ArrayList<FsVersion>();
       for (var v : versions) {
@@ -601,12 +607,26 @@ public final class Sender implements SenderApi {
    * #replicationCursor}) as the context of each filesystem.
    */
   PruneExecutor.Contexts pruneContexts() {
+    return pruneContexts(true);
+  }
+
+  /**
+   * {@link #pruneContexts()}; without {@code notReplicated} (no rule asks where the cursor is) and
+   * where the cursor is a hold (zfs-fuse), none: the cursor's snapshot is held, and {@link
+   * dev.zrepl4j.replication.pruning.PruneGuard} keeps every held snapshot whatever the context, so
+   * the trial holds that find the cursor there (one command per filesystem) would change nothing.
+   */
+  PruneExecutor.Contexts pruneContexts(boolean notReplicated) {
+    if (!notReplicated && !zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
+      return PruneExecutor.Contexts.none();
+    }
     var f = family;
     if (f != null && zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
       return (fs, vs) -> familyContext(f, vs);
     }
+    // the executor's own listing of the filesystem (no second listing per filesystem)
     return (fs, vs) -> {
-      var cursor = replicationCursor(new FsRequest(fs.toString()));
+      var cursor = cursorIn(fs, vs);
       if (cursor.isEmpty()) {
         return PruneContext.NONE;
       }
@@ -660,7 +680,12 @@ public final class Sender implements SenderApi {
     var executor = Access.pruneExecutor(zfs);
     var filesystems = DatasetFilter.list(zfs, filter, unmatched);
     var result =
-        PruneResult.of(executor.prune(filesystems, rules, pruneContexts(), request.dryRun()));
+        PruneResult.of(
+            executor.prune(
+                filesystems,
+                rules,
+                pruneContexts(rules.stream().anyMatch(r -> r instanceof PruneRule.NotReplicated)),
+                request.dryRun()));
     log.info(
         "{}: pruned sender{}: {} filesystems, destroyed {}, failed {}",
         job,

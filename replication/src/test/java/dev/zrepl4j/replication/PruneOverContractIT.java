@@ -304,4 +304,43 @@ class PruneOverContractIT {
     replicate(local, "local");
     assertThat(names(dst, target)).containsExactly("s6", "s7");
   }
+
+  /**
+   * Pruning the sender costs the same few zfs commands for one filesystem or five when no rule asks
+   * where the replication cursor is: the executor's one listing serves every filesystem, and on
+   * zfs-fuse the cursor (a hold) is kept as a held snapshot without the trial hold per filesystem
+   * that finds it (before: a listing and a trial hold per filesystem).
+   */
+  @Test
+  void pruningTheSenderWithoutNotReplicatedCostsNoCommandPerFilesystem() throws Exception {
+    var filter = DatasetFilter.of(Map.of(data + "<", true));
+    for (int i = 0; i < 4; i++) {
+      var fs = data.child("c" + i);
+      zfs.create(fs, Map.of());
+      zfs.snapshot(List.of(fs), "s1");
+    }
+    var sender = new Sender(zfs, filter, "local", SenderOptions.PLAIN);
+    var local =
+        new Local(
+            sender, Receiver.localRoot(zfs, sinkRoot, "local", ReceiverOptions.DEFAULTS), "local");
+    closeLater.add(local);
+    replicate(local, "local");
+    assertThat(userrefs(data + "@s6")).as("the cursor hold").isEqualTo("1");
+    long before = zfs.invocations();
+    var dry = sender.prune(request(true, NOTHING));
+    long commands = zfs.invocations() - before;
+    // 5 filesystems; everything but the held cursor snapshots of each would go
+    assertThat(dry.lines()).hasSize(6 + 4);
+    assertThat(commands)
+        .as("zfs commands of one sender prune of 5 filesystems")
+        .isLessThanOrEqualTo(3);
+    // with not_replicated the cursor is looked for, and the snapshots after it are kept
+    var nr = sender.prune(request(true, new PruneRule.NotReplicated(true)));
+    assertThat(nr.destroyed()).isZero();
+    assertThat(names(src, data)).hasSize(6);
+  }
+
+  private static String userrefs(String snapshot) throws IOException {
+    return FuseFixture.run("zfs", "get", "-H", "-o", "value", "userrefs", snapshot).strip();
+  }
 }
