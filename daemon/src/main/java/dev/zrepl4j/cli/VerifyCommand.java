@@ -3,6 +3,7 @@ package dev.zrepl4j.cli;
 import dev.zrepl4j.daemon.Control;
 import dev.zrepl4j.daemon.Transfer;
 import dev.zrepl4j.replication.VerifyReport;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -55,7 +56,7 @@ final class VerifyCommand implements Callable<Integer> {
 
   /** The report as text: a summary, each problem, each note, the verdict. */
   static List<String> lines(VerifyReport r) {
-    var out = new java.util.ArrayList<String>();
+    var out = new ArrayList<String>();
     out.add(
         "verify "
             + r.job()

@@ -7,6 +7,7 @@ import dev.zrepl4j.replication.Protection;
 import dev.zrepl4j.replication.ReceiverOptions;
 import dev.zrepl4j.replication.ReceiverOptions.PlaceholderEncryption;
 import dev.zrepl4j.replication.SenderOptions;
+import dev.zrepl4j.replication.Verifier;
 import dev.zrepl4j.replication.ZreplNames;
 import dev.zrepl4j.replication.filter.DatasetMapping;
 import dev.zrepl4j.replication.pruning.PruneRule;
@@ -244,10 +245,15 @@ final class JobParser {
                     x.integer()
                         .filter(
                             i -> {
-                              if (i < 0 || i > 64) {
-                                x.error("must be 0 to 64 snapshots per filesystem, got " + i);
+                              boolean ok = i >= 0 && i <= Verifier.MAX_SAMPLE;
+                              if (!ok) {
+                                x.error(
+                                    "must be 0 to "
+                                        + Verifier.MAX_SAMPLE
+                                        + " snapshots per filesystem, got "
+                                        + i);
                               }
-                              return i >= 0 && i <= 64;
+                              return ok;
                             }))
             .orElse(1);
     v.finish();

@@ -309,17 +309,8 @@ final class ActiveJob extends JobRunner {
         }
         log.warn("job {}: scheduled verify failed: {}", name, e.toString());
         var failed =
-            new VerifyReport(
-                name,
-                started,
-                clock.instant().toString(),
-                0,
-                0,
-                0,
-                0,
-                0,
-                List.of(new VerifyReport.Problem("", "error", String.valueOf(e.getMessage()))),
-                List.of());
+            VerifyReport.failed(
+                name, started, clock.instant().toString(), String.valueOf(e.getMessage()));
         lastVerify = failed;
         metrics.verified(failed);
       }

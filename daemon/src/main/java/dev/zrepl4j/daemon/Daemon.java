@@ -2,6 +2,7 @@ package dev.zrepl4j.daemon;
 
 import dev.zrepl4j.config.DaemonConfig;
 import dev.zrepl4j.config.Job;
+import dev.zrepl4j.replication.Verifier;
 import dev.zrepl4j.replication.VerifyReport;
 import dev.zrepl4j.rpc.Caller;
 import dev.zrepl4j.rpc.ErrorCode;
@@ -390,10 +391,14 @@ public final class Daemon implements AutoCloseable {
      */
     public VerifyReport verify(Control.VerifyRequest r, Caller caller) throws IOException {
       var job = job(r.job());
-      if (r.sample() < 0 || r.sample() > 64) {
+      if (r.sample() < 0 || r.sample() > Verifier.MAX_SAMPLE) {
         throw new RemoteException(
             ErrorCode.INVALID_ARGUMENT,
-            "--sample " + r.sample() + ": 0 (no content check) to 64 snapshots per filesystem");
+            "--sample "
+                + r.sample()
+                + ": 0 (no content check) to "
+                + Verifier.MAX_SAMPLE
+                + " snapshots per filesystem");
       }
       if (!(job instanceof ActiveJob a)) {
         throw wrongType(

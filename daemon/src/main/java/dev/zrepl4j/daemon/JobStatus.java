@@ -1,5 +1,6 @@
 package dev.zrepl4j.daemon;
 
+import dev.zrepl4j.replication.VerifyReport;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 
@@ -32,7 +33,7 @@ public record JobStatus(
     @Nullable String lastError,
     List<String> warnings,
     @Nullable Lag lag,
-    dev.zrepl4j.replication.@Nullable VerifyReport verify) {
+    @Nullable VerifyReport verify) {
   public JobStatus {
     current = List.copyOf(current);
     warnings = warnings == null ? List.of() : List.copyOf(warnings);

@@ -8,16 +8,22 @@ import dev.zrepl4j.zfs.DatasetPath;
 import dev.zrepl4j.zfs.FilesystemVersion;
 import dev.zrepl4j.zfs.FilesystemVersion.VersionType;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Random;
+import java.util.Set;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.jspecify.annotations.Nullable;
@@ -55,6 +61,9 @@ public final class Verifier {
   private static final Logger log = LoggerFactory.getLogger(Verifier.class);
 
   private Verifier() {}
+
+  /** The most snapshots per filesystem whose content one verify compares ({@code --sample}). */
+  public static final int MAX_SAMPLE = VerifySide.MAX_DIGESTS;
 
   /**
    * @param sample content checks per filesystem (0: none)
@@ -165,7 +174,7 @@ public final class Verifier {
       Replication.Connection c,
       Options options,
       Random random,
-      java.util.concurrent.ExecutorService pool,
+      ExecutorService pool,
       Totals totals)
       throws IOException {
     var senderSnapshots = new HashMap<Long, FsVersion>();
@@ -180,8 +189,8 @@ public final class Verifier {
       }
     }
     // received name -> the sender's snapshot with its guid
-    var pairs = new java.util.LinkedHashMap<String, FsVersion>();
-    var receivedGuids = new java.util.HashSet<Long>();
+    var pairs = new LinkedHashMap<String, FsVersion>();
+    var receivedGuids = new HashSet<Long>();
     for (var r : received) {
       receivedGuids.add(r.guid());
       var s = senderSnapshots.get(r.guid());
@@ -249,7 +258,7 @@ public final class Verifier {
       rf = receiverFacts.get();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new java.io.InterruptedIOException("verify of " + fs + " interrupted");
+      throw new InterruptedIOException("verify of " + fs + " interrupted");
     } catch (ExecutionException e) {
       if (e.getCause() instanceof IOException io) {
         throw io;
@@ -391,13 +400,13 @@ public final class Verifier {
       List<FsVersion> sender,
       List<FsVersion> received,
       Map<String, FsVersion> pairs,
-      java.util.Set<Long> receivedGuids,
+      Set<Long> receivedGuids,
       Options options,
       Totals totals) {
     if (pairs.size() < 2) {
       return;
     }
-    var receivedNames = new java.util.HashSet<String>();
+    var receivedNames = new HashSet<String>();
     received.forEach(r -> receivedNames.add(r.name()));
     long lo = Long.MAX_VALUE;
     long hi = Long.MIN_VALUE;
@@ -423,7 +432,7 @@ public final class Verifier {
       var candidate = version(path, s);
       var set = new ArrayList<>(kept);
       set.add(candidate);
-      set.sort(java.util.Comparator.comparingLong(FilesystemVersion::createTxg));
+      set.sort(Comparator.comparingLong(FilesystemVersion::createTxg));
       if (keeps(withoutGrid, set, candidate)) {
         totals.problems.add(
             new VerifyReport.Problem(

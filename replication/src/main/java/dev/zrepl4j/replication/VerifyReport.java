@@ -34,6 +34,12 @@ public record VerifyReport(
     notes = List.copyOf(notes);
   }
 
+  /** A verify that could not run: its only problem is the {@code error} that stopped it. */
+  public static VerifyReport failed(String job, String started, String finished, String error) {
+    return new VerifyReport(
+        job, started, finished, 0, 0, 0, 0, 0, List.of(new Problem("", "error", error)), List.of());
+  }
+
   /** Whether the copies matched the sender in everything compared. */
   public boolean ok() {
     return problems.isEmpty();
