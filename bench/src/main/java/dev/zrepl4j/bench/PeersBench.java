@@ -38,7 +38,7 @@ import java.util.TreeMap;
  * the daemon's {@code zrepl_zfscmd_runtime} histogram) are printed too.
  *
  * <p>System properties: {@code zrepl4j.peers.fs} (100), {@code .snaps} (10), {@code .bigMiB}
- * (1024), {@code zrepl4j.repo} (the repository, for its {@code zrepl4j} launcher); {@code
+ * (1024), {@code .steps} (zrepl4j's {@code replication.concurrency.steps}, 2), {@code zrepl4j.repo} (the repository, for its {@code zrepl4j} launcher); {@code
  * zrepl4j.bench.smoke} shrinks everything to a few seconds.
  */
 public final class PeersBench {
@@ -350,12 +350,18 @@ public final class PeersBench {
               conflict_resolution: {initial_replication: all}
               replication:
                 zrepl4j_send_intermediates: true
-                concurrency: {steps: 2}
+                concurrency: {steps: %d}
               pruning:
                 keep_sender: [{type: regex, regex: ".*"}]
                 keep_receiver: [{type: regex, regex: ".*"}]
           """
-              .formatted(control, dir.resolve("z-stdin"), port, dst, src);
+              .formatted(
+                  control,
+                  dir.resolve("z-stdin"),
+                  port,
+                  dst,
+                  src,
+                  Integer.getInteger("zrepl4j.peers.steps", 2));
       var config = dir.resolve("zrepl4j.yml");
       Files.writeString(config, yaml);
       var log = dir.resolve("zrepl4j.log");
@@ -394,6 +400,7 @@ public final class PeersBench {
     public void sync() throws IOException {
       long before = runs();
       var byVerb = commandsByVerb();
+      var secondsByVerb = metric("zrepl_zfscmd_runtime_sum");
       long commands = commands();
       try (var c = RpcClient.unix(control, RpcOptions.defaults())) {
         c.call("control.signal", Map.of("Job", "push", "Signal", "wakeup"), Object.class);
@@ -427,6 +434,16 @@ public final class PeersBench {
             }
           });
       System.err.println("peers: zrepl4j commands of the run: " + diff);
+      var spent = new java.util.TreeMap<String, String>();
+      metric("zrepl_zfscmd_runtime_sum")
+          .forEach(
+              (k, v) -> {
+                double d = v - secondsByVerb.getOrDefault(k, 0.0);
+                if (d > 0) {
+                  spent.put(k, String.format(Locale.ROOT, "%.3f s", d));
+                }
+              });
+      System.err.println("peers: zrepl4j command time of the run: " + spent);
     }
 
     private static double number(Map<String, Object> m, String key) throws IOException {
@@ -469,6 +486,13 @@ public final class PeersBench {
 
     /** zrepl_zfscmd_runtime_count by its labels (job, binary, verb). */
     private Map<String, Long> commandsByVerb() throws IOException {
+      var out = new LinkedHashMap<String, Long>();
+      metric("zrepl_zfscmd_runtime_count").forEach((k, v) -> out.put(k, (long) (double) v));
+      return out;
+    }
+
+    /** One metric of the daemon by its labels. */
+    private Map<String, Double> metric(String name) throws IOException {
       String text;
       try {
         text =
@@ -483,14 +507,14 @@ public final class PeersBench {
         Thread.currentThread().interrupt();
         throw new InterruptedIOException("interrupted");
       }
-      var out = new LinkedHashMap<String, Long>();
+      var out = new LinkedHashMap<String, Double>();
       for (var line : text.split("\n")) {
-        if (line.startsWith("zrepl_zfscmd_runtime_count")) {
+        if (line.startsWith(name + "{")) {
           int sp = line.lastIndexOf(' ');
           out.merge(
-              line.substring("zrepl_zfscmd_runtime_count".length(), sp),
-              (long) Double.parseDouble(line.substring(sp + 1)),
-              Long::sum);
+              line.substring(name.length(), sp),
+              Double.parseDouble(line.substring(sp + 1)),
+              Double::sum);
         }
       }
       return out;

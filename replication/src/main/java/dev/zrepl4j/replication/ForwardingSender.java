@@ -53,6 +53,11 @@ abstract class ForwardingSender implements SenderApi {
   }
 
   @Override
+  public void sendCompletedAll(SendCompletedBatch batch) throws IOException {
+    sender.sendCompletedAll(batch);
+  }
+
+  @Override
   public VerifyFacts verify(VerifyRequest request) throws IOException {
     return sender.verify(request);
   }

@@ -508,49 +508,20 @@ public final class Replication {
       throw e;
     }
     var scheduler = new Scheduler(runs);
+    var completions = new Completions(scheduler);
     var unconfirmed =
         runs.values().stream()
             .filter(r -> r.common != null && r.open() && !settled.contains(r.fs))
             .toList();
-    var workers = new ArrayList<Future<?>>();
-    try (var ex =
-        Executors.newThreadPerTaskExecutor(
-            Thread.ofPlatform().daemon().name("replication-" + config.job() + "-", 0).factory())) {
-      if (!unconfirmed.isEmpty()) {
-        // next to the steps, on a connection of its own: after a daemon start every in-sync
-        // filesystem is confirmed once, and the steps of the others need not wait for that
-        workers.add(
-            ex.submit(
-                () -> {
-                  confirmAll(scheduler, unconfirmed);
-                  return null;
-                }));
-      }
-      for (int w = 0; w < config.stepConcurrency(); w++) {
-        var conn = w == 0 ? first : null;
-        workers.add(
-            ex.submit(
-                () -> {
-                  work(scheduler, conn);
-                  return null;
-                }));
-      }
-      try {
-        for (var f : workers) {
-          try {
-            f.get();
-          } catch (ExecutionException e) {
-            throw new IllegalStateException("replication worker failed", e.getCause());
-          }
-        }
-      } finally {
-        // inside the try-with-resources: the executor's close() waits for the workers, and it
-        // runs before an outer finally would, so an interrupted run must stop them here (a worker
-        // sleeping before a retry would otherwise hold the run, and a shutdown, for its backoff)
-        for (var f : workers) {
-          f.cancel(true);
-        }
-      }
+    boolean stopped = true;
+    try {
+      runWorkers(scheduler, completions, unconfirmed, first);
+      stopped = false;
+    } finally {
+      // once every worker has ended (the executor's close waits for them): the completions not
+      // sent yet. A stopped run sends none (its peer may be what stalled it): the step holds keep
+      // those snapshots, and the next run, finding both sides in sync, completes them
+      completions.finish(stopped);
     }
     var reports = new ArrayList<FsReport>();
     for (var r : runs.values()) {
@@ -580,6 +551,52 @@ public final class Replication {
     }
     return new Report(
         config.job(), started, Duration.between(started, config.clock().instant()), reports);
+  }
+
+  /** The run's workers: the steps, and the confirmations beside them; returns when all ended. */
+  private void runWorkers(
+      Scheduler scheduler, Completions completions, List<FsRun> unconfirmed, Connection first)
+      throws InterruptedException {
+    var workers = new ArrayList<Future<?>>();
+    try (var ex =
+        Executors.newThreadPerTaskExecutor(
+            Thread.ofPlatform().daemon().name("replication-" + config.job() + "-", 0).factory())) {
+      if (!unconfirmed.isEmpty()) {
+        // next to the steps, on a connection of its own: after a daemon start every in-sync
+        // filesystem is confirmed once, and the steps of the others need not wait for that
+        workers.add(
+            ex.submit(
+                () -> {
+                  confirmAll(scheduler, unconfirmed);
+                  return null;
+                }));
+      }
+      for (int w = 0; w < config.stepConcurrency(); w++) {
+        var conn = w == 0 ? first : null;
+        workers.add(
+            ex.submit(
+                () -> {
+                  work(scheduler, completions, conn);
+                  return null;
+                }));
+      }
+      try {
+        for (var f : workers) {
+          try {
+            f.get();
+          } catch (ExecutionException e) {
+            throw new IllegalStateException("replication worker failed", e.getCause());
+          }
+        }
+      } finally {
+        // inside the try-with-resources: the executor's close() waits for the workers, and it
+        // runs before an outer finally would, so an interrupted run must stop them here (a worker
+        // sleeping before a retry would otherwise hold the run, and a shutdown, for its backoff)
+        for (var f : workers) {
+          f.cancel(true);
+        }
+      }
+    }
   }
 
   // ----------------------------------------------------------------------------- listing, plans
@@ -790,14 +807,17 @@ public final class Replication {
 
   // ----------------------------------------------------------------------------------- execution
 
-  private void work(Scheduler scheduler, @Nullable Connection initial) throws InterruptedException {
+  private void work(Scheduler scheduler, Completions completions, @Nullable Connection initial)
+      throws InterruptedException {
     Connection conn = initial;
     try {
       FsRun run;
       while ((run = scheduler.next()) != null) {
         conn = runNextStep(scheduler, run, conn);
         scheduler.finished(run);
+        completions.offer(run);
       }
+      conn = completions.keep(conn); // the completions at the run's end go over it
     } finally {
       closeQuietly(conn);
     }
@@ -852,6 +872,8 @@ public final class Replication {
                 });
         synchronized (scheduler) {
           run.queue.removeFirst();
+          // the sender hears of it once the filesystem's steps of this run are done (Completions)
+          run.completion = new SendCompleted(run.fs, step.from(), step.to());
           run.newestCommon = step.to();
           run.done++;
           run.bytes += bytes;
@@ -997,6 +1019,9 @@ public final class Replication {
         // (only a bookmark left of it on the sender: no hold to release, no cursor to move there)
         c.sender().sendCompleted(new SendCompleted(run.fs, null, common));
       }
+      synchronized (scheduler) {
+        run.completion = null; // an older step's, if any: the cursor is at the newer common now
+      }
       which = "the receiver's last-received hold";
       confirmReceived(c, run.fs, common);
       settled.add(run.fs);
@@ -1034,7 +1059,7 @@ public final class Replication {
     }
   }
 
-  /** One step: the sender's stream into the receiver, then tell the sender. */
+  /** One step: the sender's stream into the receiver. */
   private long transfer(
       Connection c, String fs, Step step, LongConsumer flowing, LongConsumer received)
       throws IOException {
@@ -1061,15 +1086,9 @@ public final class Replication {
       }
       throw e;
     }
-    // The receiver has the step: the sender's bookkeeping (cursor to the new snapshot, step holds
-    // released) runs to its end even when the run is being stopped, on a thread of its own that an
-    // interrupt of this one does not reach. Cut short, it left a step hold (or no cursor) behind
-    // on a filesystem that the next run finds up to date and so never touches.
-    Beside.start(
-            thread("completed"),
-            () -> c.sender().sendCompleted(new SendCompleted(fs, step.from(), step.to())))
-        .joinUninterruptibly();
-    settled.add(fs);
+    // The receiver has the step. The sender's bookkeeping (cursor to the new snapshot, step holds
+    // released) follows once the filesystem's steps of this run are done, batched with other
+    // filesystems' (Completions); until then the step holds keep the snapshots.
     log.debug("{}: {}: {} done into {} ({} bytes)", config.job(), fs, step, result.target(), n);
     return n;
   }
@@ -1140,6 +1159,240 @@ public final class Replication {
     }
   }
 
+  // ----------------------------------------------------------------------------- completions
+
+  /** The most completions sent in one {@link SenderApi#sendCompletedAll} during a run. */
+  static final int COMPLETION_BATCH = 256;
+
+  /**
+   * The senders' bookkeeping after the steps ({@link SenderApi#sendCompleted}: cursor to the newest
+   * received snapshot, step holds released), batched: a filesystem's completion goes once its steps
+   * of this run are done (never while one of its steps runs), for its newest step (the sender also
+   * releases the step holds of the older ones), with other filesystems' in one call of {@link
+   * COMPLETION_BATCH} or at the run's end. Where a run ends early (stopped, a crash), the step
+   * holds keep the snapshots and the next run completes them (see {@link #confirm}).
+   */
+  private final class Completions {
+    private final Scheduler scheduler;
+    private final List<FsRun> ready = new ArrayList<>(); // guarded by this
+    // a connection a worker left when it ran out of steps, for the completions at the end
+    private @Nullable Connection spare; // guarded by this
+
+    Completions(Scheduler scheduler) {
+      this.scheduler = scheduler;
+    }
+
+    /** Queues {@code run}'s completion if its steps of this run are done; sends a full batch. */
+    void offer(FsRun run) {
+      List<FsRun> full = null;
+      synchronized (scheduler) {
+        if (run.completion == null || !run.finished() || run.active) {
+          return;
+        }
+      }
+      synchronized (this) {
+        ready.add(run);
+        if (ready.size() >= COMPLETION_BATCH) {
+          full = List.copyOf(ready);
+          ready.clear();
+        }
+      }
+      if (full != null) {
+        var batch = full;
+        try {
+          Beside.start(thread("completed"), () -> send(batch, null)).joinUninterruptibly();
+        } catch (IOException e) {
+          throw new IllegalStateException("completions failed unexpectedly", e); // send() reports
+        }
+      }
+    }
+
+    /** Takes {@code conn} as the spare connection if there is none yet; returns what is left. */
+    synchronized @Nullable Connection keep(@Nullable Connection conn) {
+      if (spare == null && conn != null) {
+        spare = conn;
+        return null;
+      }
+      return conn;
+    }
+
+    /**
+     * At the run's end: sends every queued completion (and those of filesystems whose steps ended
+     * early), unless the run was {@code stopped}; closes the spare connection.
+     */
+    void finish(boolean stopped) {
+      List<FsRun> rest;
+      Connection c;
+      synchronized (this) {
+        rest = new ArrayList<>(ready);
+        ready.clear();
+        c = spare;
+        spare = null;
+      }
+      try {
+        if (stopped) {
+          long left;
+          synchronized (scheduler) {
+            left = scheduler.runs.stream().filter(r -> r.completion != null).count();
+          }
+          if (left > 0) {
+            log.info(
+                "{}: run stopped: {} filesystems' completed steps are left for the next run to"
+                    + " confirm to the sender (their step holds keep the snapshots until then)",
+                config.job(),
+                left);
+          }
+          return;
+        }
+        flush(rest, c);
+        c = null; // flush closed it
+      } finally {
+        closeQuietly(c);
+      }
+    }
+
+    private void flush(List<FsRun> rest, @Nullable Connection c) {
+      synchronized (scheduler) {
+        // a filesystem no worker offered (none expected: each offers its runs as they finish)
+        for (var r : scheduler.runs) {
+          if (r.completion != null && !rest.contains(r)) {
+            rest.add(r);
+          }
+        }
+      }
+      if (rest.isEmpty()) {
+        closeQuietly(c);
+        return;
+      }
+      try {
+        Beside.start(thread("completed"), () -> send(rest, c)).joinUninterruptibly();
+      } catch (IOException e) {
+        throw new IllegalStateException("completions failed unexpectedly", e); // send() reports
+      }
+    }
+
+    /**
+     * Tells the sender of {@code runs}' steps in one call, retrying temporary errors; a sender that
+     * does not know the call, or refuses it (one of them is refused), is told one by one. A
+     * filesystem whose completion fails is reported failed: its data arrived, but the sender's
+     * cursor and step holds stay behind until a later run confirms them.
+     */
+    private void send(List<FsRun> runs, @Nullable Connection conn) {
+      var pending = new LinkedHashMap<FsRun, SendCompleted>();
+      synchronized (scheduler) {
+        for (var r : runs) {
+          if (r.completion != null) {
+            pending.put(r, r.completion);
+          }
+        }
+      }
+      Connection c = conn;
+      try {
+        for (int attempt = 1; !pending.isEmpty(); attempt++) {
+          try {
+            if (c == null) {
+              c = connector.connect();
+            }
+            sendTo(c, pending);
+            return;
+          } catch (IOException e) {
+            closeQuietly(c);
+            c = null;
+            boolean temporary =
+                !(e instanceof RefusedException)
+                    && (!(e instanceof RemoteException r) || r.code() == ErrorCode.UNAVAILABLE);
+            if (!temporary || attempt >= config.maxAttempts()) {
+              for (var r : List.copyOf(pending.keySet())) {
+                failed(r, pending.remove(r), e);
+              }
+              return;
+            }
+            log.warn(
+                "{}: telling the sender of {} completed steps: {} (attempt {} of {}), retrying",
+                config.job(),
+                pending.size(),
+                describe(e),
+                attempt,
+                config.maxAttempts());
+            try {
+              Thread.sleep(config.retryWait(attempt));
+            } catch (InterruptedException ie) {
+              Thread.currentThread().interrupt();
+              for (var r : List.copyOf(pending.keySet())) {
+                failed(r, pending.remove(r), e);
+              }
+              return;
+            }
+          }
+        }
+      } finally {
+        closeQuietly(c);
+      }
+    }
+
+    /** One attempt; removes from {@code pending} each completion the sender took. */
+    private void sendTo(Connection c, Map<FsRun, SendCompleted> pending) throws IOException {
+      try {
+        c.sender().sendCompletedAll(new SendCompletedBatch(List.copyOf(pending.values())));
+        for (var r : List.copyOf(pending.keySet())) {
+          done(r, pending.remove(r));
+        }
+        return;
+      } catch (RemoteException e) {
+        if (e.code() == ErrorCode.UNAVAILABLE) {
+          throw e;
+        }
+        log.debug(
+            "{}: the sender took no batch of {} completions ({}): one by one",
+            config.job(),
+            pending.size(),
+            e.getMessage());
+      }
+      for (var e : List.copyOf(pending.entrySet())) {
+        var r = e.getKey();
+        var d = e.getValue();
+        try {
+          c.sender().sendCompleted(d);
+        } catch (RemoteException x) {
+          if (x.code() == ErrorCode.UNAVAILABLE) {
+            throw x;
+          }
+          failed(r, pending.remove(r), x);
+          continue;
+        }
+        done(r, pending.remove(r));
+      }
+    }
+
+    private void done(FsRun r, @Nullable SendCompleted d) {
+      synchronized (scheduler) {
+        if (r.completion == d) {
+          r.completion = null;
+        }
+      }
+      settled.add(r.fs);
+    }
+
+    private void failed(FsRun r, @Nullable SendCompleted d, IOException e) {
+      var why = describe(e);
+      log.warn(
+          "{}: {}: the step to {} arrived, but the sender could not complete it: {}",
+          config.job(),
+          r.fs,
+          d == null ? "?" : d.to(),
+          why);
+      synchronized (scheduler) {
+        r.fail(
+            FsReport.State.FAILED,
+            "the step to "
+                + (d == null ? "?" : d.to())
+                + " arrived, but the sender could not move its cursor and release its step holds"
+                + " (next run retries): "
+                + why);
+      }
+    }
+  }
+
   // ----------------------------------------------------------------------------------- state
 
   /** The state of one filesystem in a run; guarded by the scheduler's lock once running. */
@@ -1160,6 +1413,8 @@ public final class Replication {
     long received = -1;
     // the sender's size estimate of each planned step (-1: none)
     final Map<Step, Long> estimates = new HashMap<>();
+    // the newest step of this run that the sender has not been told of (Completions)
+    @Nullable SendCompleted completion;
 
     FsRun(String fs) {
       this.fs = fs;
@@ -1231,7 +1486,7 @@ public final class Replication {
             .thenComparing(r -> r.queue.getFirst().to().name())
             .thenComparing(r -> r.fs);
 
-    private final List<FsRun> runs;
+    final List<FsRun> runs;
 
     Scheduler(Map<String, FsRun> runs) {
       this.runs = List.copyOf(runs.values());

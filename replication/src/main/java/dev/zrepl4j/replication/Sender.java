@@ -26,6 +26,7 @@ import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -325,79 +326,132 @@ public final class Sender implements SenderApi {
 
   @Override
   public void sendCompleted(SendCompleted done) throws IOException {
-    var fs = allowed(done.filesystem());
-    if (!done.to().isSnapshot()) {
-      throw new RemoteException(ErrorCode.INVALID_ARGUMENT, "can only complete at a snapshot");
-    }
-    // the request is checked against the listing before anything is placed: a refused completion
-    // leaves the pool as it was. Without bookmarks the cursor is a hold, placed by name on the
-    // snapshot the listing just showed with the right guid
-    var versions = versions(fs);
-    var to = find(fs, versions, done.to());
-    var fromRef = done.from();
-    var from = fromRef == null ? null : find(fs, versions, fromRef);
-    // a client's first completion on this filesystem (since the daemon started) adopts the job's
-    // own abstractions from before it kept them per client
-    var f = family;
-    boolean adopting = f != null && adopted.add(fs);
-    try {
-      complete(fs, versions, to, from, f, adopting);
-    } catch (IOException | RuntimeException e) {
-      if (adopting) {
-        adopted.remove(fs); // the next completion adopts them again
-      }
-      throw e;
-    }
-    log.debug("{}: {} completed at {}", job, fs, to);
+    sendCompletedAll(new SendCompletedBatch(List.of(done)));
   }
 
-  /**
-   * {@link #sendCompleted} once the request is checked: moves the cursor to {@code to}, releases
-   * the step's holds (and, {@code adopting}, the family's own abstractions).
-   */
-  private void complete(
+  @Override
+  public void sendCompletedAll(SendCompletedBatch batch) throws IOException {
+    var done = batch.completions();
+    if (done.size() > SendCompletedBatch.MAX) {
+      throw new RemoteException(
+          ErrorCode.INVALID_ARGUMENT,
+          "at most " + SendCompletedBatch.MAX + " completions in one call, not " + done.size());
+    }
+    if (done.isEmpty()) {
+      return;
+    }
+    var filesystems = new LinkedHashMap<DatasetPath, SendCompleted>();
+    for (var d : done) {
+      var fs = allowed(d.filesystem());
+      if (!d.to().isSnapshot()) {
+        throw new RemoteException(
+            ErrorCode.INVALID_ARGUMENT, fs + ": can only complete at a snapshot");
+      }
+      if (filesystems.put(fs, d) != null) {
+        throw new RemoteException(
+            ErrorCode.INVALID_ARGUMENT, fs + " is completed twice in one call");
+      }
+    }
+    // every request is checked against one listing of them all before anything is placed: a
+    // refused call leaves the pool as it was. Without bookmarks the cursor is a hold, placed by
+    // name on the snapshot the listing just showed with the right guid
+    Map<DatasetPath, List<FilesystemVersion>> listing;
+    try {
+      listing = zfs.listVersions(filesystems.keySet());
+    } catch (ZfsException e) {
+      throw Access.orNotFound(
+          e,
+          filesystems.size() == 1
+              ? "filesystem " + filesystems.firstEntry().getKey()
+              : "one of filesystems " + filesystems.keySet());
+    }
+    var f = family;
+    var items = new ArrayList<Completion>();
+    for (var e : filesystems.entrySet()) {
+      var fs = e.getKey();
+      var versions = listing.getOrDefault(fs, List.of());
+      var to = find(fs, versions, e.getValue().to());
+      var fromRef = e.getValue().from();
+      var from = fromRef == null ? null : find(fs, versions, fromRef);
+      items.add(new Completion(fs, versions, to, from, false));
+    }
+    // a client's first completion on a filesystem (since the daemon started) adopts the job's own
+    // abstractions from before it kept them per client
+    var adopting = new ArrayList<DatasetPath>();
+    if (f != null) {
+      for (int i = 0; i < items.size(); i++) {
+        var c = items.get(i);
+        if (adopted.add(c.fs())) {
+          adopting.add(c.fs());
+          items.set(i, new Completion(c.fs(), c.versions(), c.to(), c.from(), true));
+        }
+      }
+    }
+    try {
+      complete(items, f);
+    } catch (IOException | RuntimeException e) {
+      adopted.removeAll(adopting); // the next completion adopts them again
+      throw e;
+    }
+    for (var c : items) {
+      log.debug("{}: {} completed at {}", job, c.fs(), c.to());
+    }
+  }
+
+  /** One filesystem's checked completion: its listing, the versions it names. */
+  private record Completion(
       DatasetPath fs,
       List<FilesystemVersion> versions,
       FilesystemVersion to,
       @Nullable FilesystemVersion from,
-      @Nullable String f,
-      boolean adopting)
-      throws IOException {
-    if (!zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
-      Holds.hold(
-          zfs,
-          ZreplNames.cursorHold(job),
-          List.of(new FullName(fs, VersionType.SNAPSHOT, to.name())));
+      boolean adopting) {}
+
+  /**
+   * {@link #sendCompletedAll} once the requests are checked: moves the cursors, releases the steps'
+   * holds (and, where {@code adopting}, the family's own abstractions), with one {@code zfs}
+   * command per tag for all of them where the pool needs holds.
+   */
+  private void complete(List<Completion> items, @Nullable String f) throws IOException {
+    boolean bookmarks = zfs.capabilities().has(ZfsFeature.BOOKMARKS);
+    if (!bookmarks) {
+      Holds.hold(zfs, ZreplNames.cursorHold(job), items.stream().map(c -> full(c.to())).toList());
     }
-    // the cursor first; then the older cursors go beside the step's holds (neither needs the other)
-    var olderCursors = moveCursor(fs, versions, to, adopting);
+    // the cursors first; then the older cursors go beside the steps' holds (neither needs the
+    // other)
+    var olderCursors = moveCursors(items, f);
     try {
-      // the step's holds, and any this job left on older snapshots: a step cut short between its
-      // receive and this call (a crash, a lost connection) left them, and nothing else releases
-      // them
+      // the steps' holds, and any this job left on older snapshots: a step cut short between its
+      // receive and its completion (a crash, a lost connection) left them, and nothing else
+      // releases them
       var stepHeld = new ArrayList<FullName>();
-      for (var v : versions) {
-        if (v.isSnapshot()
-            && (v.guid() == to.guid()
-                || (from != null && v.guid() == from.guid())
-                || (v.userRefs() != 0
-                    && Long.compareUnsigned(v.createTxg(), to.createTxg()) < 0))) {
-          stepHeld.add(full(v));
+      var familyHeld = new ArrayList<FullName>();
+      var tentative = new ArrayList<FullName>();
+      for (var c : items) {
+        var to = c.to();
+        var from = c.from();
+        for (var v : c.versions()) {
+          if (v.isSnapshot()
+              && (v.guid() == to.guid()
+                  || (from != null && v.guid() == from.guid())
+                  || (v.userRefs() != 0
+                      && Long.compareUnsigned(v.createTxg(), to.createTxg()) < 0))) {
+            stepHeld.add(full(v));
+          }
+          // the job's own step holds (a step cut short before the job kept them per client)
+          if (c.adopting() && v.isSnapshot() && v.userRefs() != 0) {
+            familyHeld.add(full(v));
+          }
+        }
+        if (bookmarks) {
+          tentative.addAll(tentativeCursors(c.versions()));
         }
       }
       Holds.release(zfs, ZreplNames.stepHold(job), stepHeld); // one zfs command for all of them
-      if (adopting && f != null) {
-        // the job's own step holds (a step cut short before the job kept them per client)
-        var held = new ArrayList<FullName>();
-        for (var v : versions) {
-          if (v.isSnapshot() && v.userRefs() != 0) {
-            held.add(full(v));
-          }
-        }
-        Holds.release(zfs, ZreplNames.stepHold(f), held);
+      if (f != null) {
+        Holds.release(zfs, ZreplNames.stepHold(f), familyHeld);
       }
-      if (zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
-        destroyTentativeCursors(versions);
+      if (!tentative.isEmpty()) {
+        zfs.destroyVersions(tentative);
       }
     } catch (IOException | RuntimeException e) {
       olderCursors.joinAfter(e);
@@ -724,26 +778,26 @@ public final class Sender implements SenderApi {
   }
 
   /**
-   * Places the cursor bookmark on {@code to} (where ZFS has bookmarks; without them the cursor is a
-   * hold that {@link #sendCompleted} has already placed), then starts removing this job's older
-   * cursors.
+   * Places the cursor bookmark on each completion's {@code to} (where ZFS has bookmarks; without
+   * them the cursor is a hold that {@link #complete} has already placed), then starts removing this
+   * job's older cursors.
    *
    * @return the removal, running
    */
-  private Beside<Boolean> moveCursor(
-      DatasetPath fs, List<FilesystemVersion> versions, FilesystemVersion to, boolean adopting)
+  private Beside<Boolean> moveCursors(List<Completion> items, @Nullable String f)
       throws IOException {
     if (zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
-      var name = ZreplNames.cursorBookmark(to.guid(), job);
-      bookmarkTolerant(full(to), name);
       var stale = new ArrayList<FullName>();
-      for (var v : versions) {
-        if (!v.isBookmark()) {
-          continue;
-        }
-        // the job's own cursor is adopted: this client's is in place now
-        if ((isOwnCursor(v) && v.guid() != to.guid()) || isAdoptableCursor(v)) {
-          stale.add(full(v));
+      for (var c : items) {
+        bookmarkTolerant(full(c.to()), ZreplNames.cursorBookmark(c.to().guid(), job));
+        for (var v : c.versions()) {
+          if (!v.isBookmark()) {
+            continue;
+          }
+          // the job's own cursor is adopted: this client's is in place now
+          if ((isOwnCursor(v) && v.guid() != c.to().guid()) || isAdoptableCursor(v)) {
+            stale.add(full(v));
+          }
         }
       }
       return Beside.start(
@@ -765,28 +819,32 @@ public final class Sender implements SenderApi {
     var tag = ZreplNames.cursorHold(job);
     var older = new ArrayList<FullName>();
     var held = new ArrayList<FullName>();
-    for (var v : versions) {
-      if (v.isSnapshot() && v.userRefs() != 0) {
-        held.add(full(v));
-        if (v.guid() != to.guid()) {
-          older.add(full(v));
+    for (var c : items) {
+      for (var v : c.versions()) {
+        if (v.isSnapshot() && v.userRefs() != 0) {
+          if (c.adopting()) {
+            held.add(full(v));
+          }
+          if (v.guid() != c.to().guid()) {
+            older.add(full(v));
+          }
         }
       }
+      log.debug("{}: cursor hold on {}", job, c.fs());
     }
-    log.debug("{}: cursor hold on {}", job, fs);
-    var f = family;
     return Beside.start(
         "cursor-" + job,
         () -> {
           Holds.release(zfs, tag, older);
-          if (adopting && f != null) {
+          if (f != null) {
             // the job's own cursor hold, wherever it is (zfs-fuse cannot say where)
             Holds.release(zfs, ZreplNames.cursorHold(f), held);
           }
         });
   }
 
-  private void destroyTentativeCursors(List<FilesystemVersion> versions) throws IOException {
+  /** This job's tentative cursors (and the family's) among {@code versions}. */
+  private List<FullName> tentativeCursors(List<FilesystemVersion> versions) {
     var stale = new ArrayList<FullName>();
     for (var v : versions) {
       var c = abstraction(v);
@@ -795,9 +853,7 @@ public final class Sender implements SenderApi {
         stale.add(full(v));
       }
     }
-    if (!stale.isEmpty()) {
-      zfs.destroyVersions(stale);
-    }
+    return stale;
   }
 
   private void bookmarkTolerant(FullName snap, String name) throws IOException {

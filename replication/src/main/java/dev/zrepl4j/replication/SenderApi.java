@@ -44,6 +44,14 @@ public interface SenderApi {
   void sendCompleted(SendCompleted done) throws IOException;
 
   /**
+   * {@link #sendCompleted} for several filesystems at once (our extension; a sender without it
+   * answers "unregistered endpoint"). Every completion is checked before anything changes: one that
+   * is refused (a filesystem the filter does not allow, a version that is not there) refuses the
+   * whole call, and the caller then completes them one by one.
+   */
+  void sendCompletedAll(SendCompletedBatch batch) throws IOException;
+
+  /**
    * Prunes the snapshots of every filesystem the filter allows with the request's rules ({@code
    * keep_sender}). Whatever the rules say, {@link PruneGuard} keeps bookmarks, held snapshots (step
    * holds, the cursor hold) and this job's replication cursor, so the next incremental step still

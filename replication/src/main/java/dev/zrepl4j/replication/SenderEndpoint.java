@@ -103,6 +103,11 @@ public final class SenderEndpoint {
     sender(caller).sendCompleted(done);
   }
 
+  /** {@link SenderApi#sendCompletedAll} for the caller. */
+  public void sendCompletedAll(SendCompletedBatch batch, Caller caller) throws IOException {
+    sender(caller).sendCompletedAll(batch);
+  }
+
   /**
    * {@link SenderApi#prune} for the caller: {@code not_replicated} keeps what any client of the job
    * has not received yet (see {@link Sender#forClient}).

@@ -25,4 +25,9 @@ final class CompletionLost extends ForwardingSender {
   public void sendCompleted(SendCompleted done) throws IOException {
     throw new RemoteException(ErrorCode.INTERNAL, "stopped before the completion (test)");
   }
+
+  @Override
+  public void sendCompletedAll(SendCompletedBatch batch) throws IOException {
+    throw new RemoteException(ErrorCode.INTERNAL, "stopped before the completions (test)");
+  }
 }

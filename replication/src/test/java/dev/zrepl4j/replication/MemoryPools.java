@@ -49,6 +49,9 @@ final class MemoryPools {
   final Map<String, List<Fault>> completionFaults = new LinkedHashMap<>();
   final List<String> sendLog = Collections.synchronizedList(new ArrayList<>());
   final List<SendCompleted> completed = Collections.synchronizedList(new ArrayList<>());
+  // the size of each sendCompletedAll call; false: the sender does not know the call (older peer)
+  final List<Integer> completionBatches = Collections.synchronizedList(new ArrayList<>());
+  volatile boolean batchedCompletions = true;
   final AtomicInteger senderListVersionsCalls = new AtomicInteger();
   final AtomicInteger receiverListVersionsCalls = new AtomicInteger();
   final AtomicInteger connects = new AtomicInteger();
@@ -294,6 +297,19 @@ final class MemoryPools {
         throw new RemoteException(ErrorCode.INTERNAL, "sender failed (injected)");
       }
       completed.add(done);
+    }
+
+    /** One by one, as the real sender checks them all first: a fault fails the whole call. */
+    @Override
+    public void sendCompletedAll(SendCompletedBatch batch) throws IOException {
+      if (!batchedCompletions) {
+        throw new RemoteException(
+            ErrorCode.NOT_FOUND, "unregistered endpoint sender.SendCompletedAll");
+      }
+      completionBatches.add(batch.completions().size());
+      for (var d : batch.completions()) {
+        sendCompleted(d);
+      }
     }
 
     @Override

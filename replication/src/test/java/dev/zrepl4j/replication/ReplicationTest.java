@@ -64,7 +64,15 @@ class ReplicationTest {
     assertThat(r.of("p/x").newestCommon()).extracting(FsVersion::name).isEqualTo("1");
     assertThat(pools.receiverSnapshots("p/a")).containsExactly("1", "2", "3");
     assertThat(pools.receiverSnapshots("p/a/b/c")).containsExactly("1", "2");
-    assertThat(pools.completed).hasSize(6);
+    // one completion per filesystem and run, at its newest step (p/a's two steps of the second
+    // run are one), all of a run in one call
+    assertThat(pools.completed).hasSize(5);
+    assertThat(pools.completed.getLast().to().name()).isIn("2", "3");
+    assertThat(pools.completed)
+        .filteredOn(c -> c.filesystem().equals("p/a"))
+        .extracting(c -> c.to().name())
+        .containsExactly("1", "3");
+    assertThat(pools.completionBatches).containsExactly(3, 2);
     assertThat(run(config()).filesystems())
         .extracting(Replication.FsReport::state)
         .containsOnly(State.UP_TO_DATE);
@@ -138,6 +146,7 @@ class ReplicationTest {
     pools.fault("p/fs", Fault.CONNECTION_LOST, Fault.CONNECTION_LOST);
     var r = run(config());
     assertThat(r.of("p/fs").state()).isEqualTo(State.REPLICATED);
+    // the first and two retries; the sender's completion at the run's end reuses the last
     assertThat(pools.connects).hasValue(3);
     assertThat(pools.receiverSnapshots("p/fs")).containsExactly("2");
   }
@@ -298,22 +307,44 @@ class ReplicationTest {
   }
 
   @Test
-  void theLastStepsCompletionLostIsConfirmedInTheSameRunAfterEarlierSteps() throws Exception {
-    pools.snapshot("p/fs", "1", 10);
+  void aLostCompletionIsRetriedOnANewConnectionAndCoversTheRunsEarlierSteps() throws Exception {
+    var one = pools.snapshot("p/fs", "1", 10);
     assertThat(run(config()).ok()).isTrue();
     pools.completed.clear();
-    var two = pools.snapshot("p/fs", "2", 11);
+    pools.snapshot("p/fs", "2", 11);
     var three = pools.snapshot("p/fs", "3", 12);
-    pools.completionFault("p/fs", Fault.NONE, Fault.CONNECTION_LOST);
+    pools.completionFault("p/fs", Fault.CONNECTION_LOST);
+    int connects = pools.connects.get();
     var r = run(config());
     assertThat(r.of("p/fs").state()).isEqualTo(State.REPLICATED);
     assertThat(r.of("p/fs").stepsDone()).isEqualTo(2);
     assertThat(r.of("p/fs").stepsTotal()).isEqualTo(2);
     assertThat(pools.receiverSnapshots("p/fs")).containsExactly("1", "2", "3");
-    assertThat(pools.completed)
-        .extracting(SendCompleted::to)
-        .containsExactly(two, three); // the second is the retry's confirmation
+    // one completion for both steps (from @2, the newest step's source: the sender releases the
+    // step holds of every older snapshot too), sent again on a new connection after the loss
+    assertThat(pools.completed).extracting(SendCompleted::to).containsExactly(three);
+    assertThat(pools.completed.getFirst().from()).isNotEqualTo(one);
+    assertThat(pools.completed.getFirst().from()).extracting(FsVersion::name).isEqualTo("2");
+    // the first run's, this run's lost one, its retry
+    assertThat(pools.completionBatches).containsExactly(1, 1, 1);
+    // the steps' (reused for the completion, lost with it) and the retry's
+    assertThat(pools.connects.get() - connects).isEqualTo(2);
     assertThat(settled.contains("p/fs")).isTrue();
+  }
+
+  @Test
+  void aSenderWithoutBatchedCompletionsIsToldOneByOne() throws Exception {
+    pools.batchedCompletions = false;
+    pools.snapshot("p/a", "1", 10);
+    pools.snapshot("p/b", "1", 11);
+    var r = run(config());
+    assertThat(r.ok()).isTrue();
+    assertThat(pools.completed)
+        .extracting(SendCompleted::filesystem)
+        .containsExactlyInAnyOrder("p/a", "p/b");
+    assertThat(pools.completionBatches).isEmpty();
+    assertThat(settled.contains("p/a")).isTrue();
+    assertThat(settled.contains("p/b")).isTrue();
   }
 
   @Test
@@ -323,7 +354,8 @@ class ReplicationTest {
     assertThat(run(config()).ok()).isTrue();
     pools.completed.clear();
     var three = pools.snapshot("p/fs", "3", 12);
-    pools.completionFault("p/fs", Fault.SEND_REFUSED, Fault.SEND_REFUSED);
+    // refused in the batch, then alone, then by the next run's confirmation
+    pools.completionFault("p/fs", Fault.SEND_REFUSED, Fault.SEND_REFUSED, Fault.SEND_REFUSED);
     var r = run(config());
     assertThat(r.of("p/fs").state()).isEqualTo(State.FAILED);
     assertThat(pools.receiverSnapshots("p/fs")).containsExactly("2", "3");
@@ -435,6 +467,7 @@ class ReplicationTest {
     var r = run(config().withStepConcurrency(4).withInitialPolicy(InitialPolicy.ALL));
     assertThat(r.ok()).isTrue();
     assertThat(pools.connects.get()).isBetween(1, 4);
+    assertThat(pools.completionBatches).containsExactly(24); // p/fs0..11 and their children
     for (int i = 0; i < 12; i++) {
       assertThat(pools.receiverSnapshots("p/fs" + i)).containsExactly("1", "2");
       assertThat(pools.receiverSnapshots("p/fs" + i + "/c")).containsExactly("1");

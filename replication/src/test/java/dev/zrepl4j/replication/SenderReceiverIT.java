@@ -76,6 +76,90 @@ class SenderReceiverIT {
   }
 
   @Test
+  void completingSeveralFilesystemsInOneCallCostsOneCommandPerTagAndARefusalChangesNothing()
+      throws IOException {
+    var parent = src.path("many");
+    zfs.create(parent, Map.of());
+    var recvRoot = dst.path("many-root");
+    zfs.create(recvRoot, Map.of("mountpoint", "none"));
+    var sender = new Sender(zfs, p -> p.hasPrefix(parent), "jobm", SenderOptions.PLAIN);
+    var receiver = Receiver.localRoot(zfs, recvRoot, "jobm", ReceiverOptions.DEFAULTS);
+    var all = new java.util.ArrayList<DatasetPath>();
+    for (int i = 0; i < 4; i++) {
+      var fs = parent.child("f" + i);
+      zfs.create(fs, Map.of());
+      all.add(fs);
+    }
+    zfs.snapshot(List.of(parent), "s1");
+    zfs.snapshot(all, "s1");
+    zfs.snapshot(List.of(parent), "s2");
+    zfs.snapshot(all, "s2");
+    all.addFirst(parent);
+    var second = new java.util.ArrayList<SendCompleted>();
+    for (var fs : all) {
+      var s1 = version(sender, fs, "s1");
+      var s2 = version(sender, fs, "s2");
+      for (var pair : List.of(List.of(s1), List.of(s1, s2))) {
+        var from = pair.size() == 2 ? pair.get(0) : null;
+        var to = pair.getLast();
+        var spec =
+            new SendSpec(fs.toString(), from, to, "", false, Protection.GUARANTEE_RESUMABILITY);
+        try (var stream = sender.send(spec)) {
+          receiver.receive(new ReceiveSpec(fs.toString(), from, to, false), stream);
+        }
+        if (from != null) {
+          second.add(new SendCompleted(fs.toString(), from, to));
+        }
+      }
+    }
+    // the steps' holds are in place (one tag: s1's two steps share it)
+    assertThat(userrefs(parent.child("f3") + "@s1")).isEqualTo("1");
+    assertThat(userrefs(parent.child("f3") + "@s2")).isEqualTo("1");
+    // a call naming one version that is not there (a stale guid) is refused as a whole
+    var bad = new java.util.ArrayList<>(second);
+    var last = bad.removeLast();
+    bad.add(
+        new SendCompleted(
+            last.filesystem(),
+            last.from(),
+            new FsVersion(
+                last.to().type(),
+                last.to().name(),
+                last.to().guid() + 1,
+                last.to().createTxg(),
+                last.to().creation())));
+    assertThatThrownBy(() -> sender.sendCompletedAll(new SendCompletedBatch(bad)))
+        .isInstanceOf(dev.zrepl4j.rpc.RemoteException.class);
+    for (var fs : all) {
+      assertThat(userrefs(fs + "@s2")).as("nothing changed on %s", fs).isEqualTo("1");
+    }
+    long before = zfs.invocations();
+    sender.sendCompletedAll(new SendCompletedBatch(second));
+    long commands = zfs.invocations() - before;
+    // one listing, the cursor holds, the step holds' release, the older cursors' release
+    assertThat(commands).as("zfs commands to complete 5 filesystems").isLessThanOrEqualTo(4);
+    for (var fs : all) {
+      assertThat(userrefs(fs + "@s1")).as("%s@s1: steps and cursor released", fs).isEqualTo("0");
+      assertThat(userrefs(fs + "@s2")).as("%s@s2: the cursor alone", fs).isEqualTo("1");
+      assertThat(sender.replicationCursor(new FsRequest(fs.toString())))
+          .extracting(FsVersion::name)
+          .containsExactly("s2");
+    }
+    // completing again changes nothing; a filesystem twice in one call is refused
+    sender.sendCompletedAll(new SendCompletedBatch(second));
+    assertThat(userrefs(parent + "@s2")).isEqualTo("1");
+    assertThatThrownBy(
+            () ->
+                sender.sendCompletedAll(
+                    new SendCompletedBatch(List.of(second.getFirst(), second.getFirst()))))
+        .hasMessageContaining("completed twice in one call");
+  }
+
+  private static String userrefs(String snapshot) throws IOException {
+    return FuseFixture.run("zfs", "get", "-H", "-o", "value", "userrefs", snapshot).strip();
+  }
+
+  @Test
   void aReceiverWhoseRootFsIsMissingRefusesAndCreatesNothing() throws IOException {
     var fs = src.path("norootdata");
     zfs.create(fs, Map.of());
