@@ -22,6 +22,7 @@ import dev.zrepl4j.zfs.ZfsException;
 import dev.zrepl4j.zfs.ZfsFeature;
 import java.io.IOException;
 import java.io.InputStream;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.HashMap;
@@ -68,6 +69,9 @@ public final class Sender implements SenderApi {
   // the filesystems on which this client's first completion has adopted the family's own
   // abstractions (where they cannot be listed, zfs-fuse, they are tried once per filesystem)
   private final Set<DatasetPath> adopted = ConcurrentHashMap.newKeySet();
+  // the listings of the clients' plans (listVersionsOf), for their size estimates (sendDry)
+  private final Map<DatasetPath, Listed> planned = new ConcurrentHashMap<>();
+  private static final Duration PLANNED_LISTING_AGE = Duration.ofMinutes(5);
 
   /**
    * @param filter which filesystems this sender shows and sends
@@ -206,10 +210,30 @@ public final class Sender implements SenderApi {
       throw Access.orNotFound(e, "one of the filesystems " + request.filesystems());
     }
     var out = new ArrayList<FsVersionList>();
+    long now = System.nanoTime();
     for (var fs : wanted) {
-      out.add(new FsVersionList(fs.toString(), wire(all.getOrDefault(fs, List.of()))));
+      var versions = all.getOrDefault(fs, List.of());
+      planned.put(fs, new Listed(versions, now));
+      out.add(new FsVersionList(fs.toString(), wire(versions)));
     }
     return out;
+  }
+
+  /** A listing made for a client's plan, and when. */
+  private record Listed(List<FilesystemVersion> versions, long nanos) {}
+
+  /**
+   * The listing of {@code fs} a client's plan was made from, if it is at most {@link
+   * #PLANNED_LISTING_AGE} old, else a new one. For size estimates only: an estimate of a version
+   * that is gone since fails in {@code zfs send -n}, and where zfs cannot estimate the names are
+   * still checked against what the client planned from.
+   */
+  private List<FilesystemVersion> plannedVersions(DatasetPath fs) throws IOException {
+    var l = planned.get(fs);
+    if (l != null && System.nanoTime() - l.nanos() < PLANNED_LISTING_AGE.toNanos()) {
+      return l.versions();
+    }
+    return versions(fs);
   }
 
   /**
@@ -313,7 +337,8 @@ public final class Sender implements SenderApi {
   public SizeEstimate sendDry(SendSpec spec) throws IOException {
     // the versions are resolved (and so checked: a name that is not there is refused) even where
     // zfs cannot estimate (zfs-fuse): a refusal must not depend on the pool's features
-    var step = resolve(spec);
+    var fs = allowed(spec.filesystem());
+    var step = resolve(spec, fs, plannedVersions(fs));
     if (!zfs.capabilities().has(ZfsFeature.SEND_DRY_RUN)) {
       return new SizeEstimate(-1);
     }
@@ -466,7 +491,11 @@ public final class Sender implements SenderApi {
 
   private Checked resolve(SendSpec spec) throws IOException {
     var fs = allowed(spec.filesystem());
-    var versions = versions(fs);
+    return resolve(spec, fs, versions(fs));
+  }
+
+  private Checked resolve(SendSpec spec, DatasetPath fs, List<FilesystemVersion> versions)
+      throws IOException {
     var to = find(fs, versions, spec.to());
     if (!to.isSnapshot()) {
       throw new RemoteException(ErrorCode.INVALID_ARGUMENT, "can only send a snapshot: " + to);

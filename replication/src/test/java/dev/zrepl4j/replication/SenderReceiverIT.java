@@ -155,6 +155,44 @@ class SenderReceiverIT {
         .hasMessageContaining("completed twice in one call");
   }
 
+  @Test
+  void aSizeEstimateUsesTheListingThePlanWasMadeFromAndStillRefusesAnUnknownVersion()
+      throws IOException {
+    var e = ends("estimated", "jobe");
+    zfs.snapshot(List.of(e.fs()), "s1");
+    var s1 = version(e.sender(), e.fs(), "s1");
+    e.sender().listVersionsOf(new FsListRequest(List.of(e.fs().toString())));
+    long before = zfs.invocations();
+    var spec = new SendSpec(e.fs().toString(), null, s1, "", false, Protection.GUARANTEE_NOTHING);
+    var estimate = e.sender().sendDry(spec);
+    // zfs-fuse cannot estimate: no zfs command at all, the names checked against the plan's listing
+    assertThat(estimate.bytes()).isEqualTo(-1);
+    assertThat(zfs.invocations() - before).isZero();
+    var stale = new FsVersion(s1.type(), s1.name(), s1.guid() + 1, s1.createTxg(), s1.creation());
+    assertThatThrownBy(
+            () ->
+                e.sender()
+                    .sendDry(
+                        new SendSpec(
+                            e.fs().toString(),
+                            null,
+                            stale,
+                            "",
+                            false,
+                            Protection.GUARANTEE_NOTHING)))
+        .isInstanceOf(dev.zrepl4j.rpc.RemoteException.class);
+    // a version made after the plan's listing is not in it: refused, as it was not planned from
+    zfs.snapshot(List.of(e.fs()), "s2");
+    var s2 = version(e.sender(), e.fs(), "s2");
+    assertThatThrownBy(
+            () ->
+                e.sender()
+                    .sendDry(
+                        new SendSpec(
+                            e.fs().toString(), s1, s2, "", false, Protection.GUARANTEE_NOTHING)))
+        .isInstanceOf(dev.zrepl4j.rpc.RemoteException.class);
+  }
+
   private static String userrefs(String snapshot) throws IOException {
     return FuseFixture.run("zfs", "get", "-H", "-o", "value", "userrefs", snapshot).strip();
   }
