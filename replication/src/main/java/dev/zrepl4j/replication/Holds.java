@@ -15,30 +15,31 @@ import java.util.List;
 final class Holds {
   private Holds() {}
 
+  /** The most snapshots one command names (a command line stays far below the kernel's limit). */
+  static final int MAX_PER_COMMAND = 512;
+
   /** Holds {@code tag} on {@code snapshots}; where it is already held, nothing changes. */
   static void hold(Zfs zfs, String tag, List<FullName> snapshots) throws IOException {
-    if (snapshots.isEmpty()) {
-      return;
-    }
-    try {
-      zfs.hold(tag, snapshots);
-    } catch (ZfsException e) {
-      if (!tagExists(e)) {
-        throw e;
+    for (int i = 0; i < snapshots.size(); i += MAX_PER_COMMAND) {
+      try {
+        zfs.hold(tag, snapshots.subList(i, Math.min(snapshots.size(), i + MAX_PER_COMMAND)));
+      } catch (ZfsException e) {
+        if (!tagExists(e)) {
+          throw e;
+        }
       }
     }
   }
 
   /** Releases {@code tag} from {@code snapshots}; where it is not held, nothing changes. */
   static void release(Zfs zfs, String tag, List<FullName> snapshots) throws IOException {
-    if (snapshots.isEmpty()) {
-      return;
-    }
-    try {
-      zfs.release(tag, snapshots);
-    } catch (ZfsException e) {
-      if (!noSuchTag(e)) {
-        throw e;
+    for (int i = 0; i < snapshots.size(); i += MAX_PER_COMMAND) {
+      try {
+        zfs.release(tag, snapshots.subList(i, Math.min(snapshots.size(), i + MAX_PER_COMMAND)));
+      } catch (ZfsException e) {
+        if (!noSuchTag(e)) {
+          throw e;
+        }
       }
     }
   }

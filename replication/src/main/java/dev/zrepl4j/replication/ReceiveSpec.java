@@ -9,6 +9,18 @@ import org.jspecify.annotations.Nullable;
  * @param from the incremental source the stream is based on, or null for a full stream
  * @param to the snapshot the stream carries
  * @param resuming the stream continues an interrupted receive (it came from {@code send -t})
+ * @param holdLater the caller moves the last-received hold itself afterwards ({@link
+ *     ReceiverApi#confirmReceivedAll}, with other filesystems'): the receive leaves it where it is
+ *     (our extension; an older receiver ignores the field and moves it, as before)
  */
 public record ReceiveSpec(
-    String filesystem, @Nullable FsVersion from, FsVersion to, boolean resuming) {}
+    String filesystem,
+    @Nullable FsVersion from,
+    FsVersion to,
+    boolean resuming,
+    boolean holdLater) {
+  /** A receive that moves the last-received hold itself. */
+  public ReceiveSpec(String filesystem, @Nullable FsVersion from, FsVersion to, boolean resuming) {
+    this(filesystem, from, to, resuming, false);
+  }
+}

@@ -371,41 +371,61 @@ public final class Receiver implements ReceiverApi {
 
   @Override
   public void confirmReceived(ReceivedBase base) throws IOException {
-    var target = target(base.filesystem());
-    var snapshot = base.snapshot();
-    checkVersionName(snapshot.name());
-    List<FilesystemVersion> versions;
-    try {
-      versions = zfs.listVersions(List.of(target)).getOrDefault(target, List.of());
-    } catch (ZfsException e) {
-      if (Access.doesNotExist(e)) {
-        versions = List.of();
-      } else {
-        throw e;
-      }
-    }
-    FilesystemVersion found = null;
-    for (var v : versions) {
-      // by guid: the sender's base may be a bookmark of the snapshot received here
-      if (v.isSnapshot() && v.guid() == snapshot.guid()) {
-        found = v;
-      }
-    }
-    if (found == null) {
+    confirmReceivedAll(new ReceivedBaseBatch(List.of(base)));
+  }
+
+  @Override
+  public void confirmReceivedAll(ReceivedBaseBatch batch) throws IOException {
+    var bases = batch.bases();
+    if (bases.size() > ReceivedBaseBatch.MAX) {
       throw new RemoteException(
-          ErrorCode.FAILED_PRECONDITION,
-          "no snapshot of guid " + snapshot.guid() + " (" + snapshot.fullName(target) + ") here");
+          ErrorCode.INVALID_ARGUMENT,
+          "at most " + ReceivedBaseBatch.MAX + " bases in one call, not " + bases.size());
+    }
+    var targets = new LinkedHashMap<DatasetPath, FsVersion>();
+    for (var base : bases) {
+      var target = target(base.filesystem());
+      checkVersionName(base.snapshot().name());
+      if (targets.put(target, base.snapshot()) != null) {
+        throw new RemoteException(
+            ErrorCode.INVALID_ARGUMENT, base.filesystem() + " is confirmed twice in one call");
+      }
+    }
+    if (targets.isEmpty()) {
+      return;
+    }
+    var listing = zfs.listVersionsOfExisting(targets.keySet());
+    var found = new ArrayList<FullName>();
+    var older = new ArrayList<FullName>();
+    for (var e : targets.entrySet()) {
+      var target = e.getKey();
+      var snapshot = e.getValue();
+      var versions = listing.getOrDefault(target, List.of());
+      FilesystemVersion f = null;
+      for (var v : versions) {
+        // by guid: the sender's base may be a bookmark of the snapshot received here
+        if (v.isSnapshot() && v.guid() == snapshot.guid()) {
+          f = v;
+        }
+      }
+      if (f == null) {
+        throw new RemoteException(
+            ErrorCode.FAILED_PRECONDITION,
+            "no snapshot of guid " + snapshot.guid() + " (" + snapshot.fullName(target) + ") here");
+      }
+      if (f.userRefs() == 0) {
+        log.debug("{}: moving the last-received hold of {} to {}", job, target, f.name());
+      }
+      found.add(full(f));
+      for (var v : versions) {
+        if (v.isSnapshot() && v.guid() != f.guid() && v.userRefs() != 0) {
+          older.add(full(v));
+        }
+      }
     }
     var tag = ZreplNames.lastReceivedHold(job);
-    if (found.userRefs() == 0) {
-      log.info(
-          "{}: {} lacked the last-received hold (a receive was cut short before moving it): moving"
-              + " it there",
-          job,
-          full(found));
-    }
-    Holds.hold(zfs, tag, List.of(full(found)));
-    releaseOlderLastReceivedHolds(versions, found);
+    Holds.hold(zfs, tag, found); // one zfs command for all of them
+    Holds.release(zfs, tag, older);
   }
 
   @Override
@@ -621,10 +641,14 @@ public final class Receiver implements ReceiverApi {
           e);
     }
     // the last-received hold goes on the new snapshot while its listing checks it: the snapshot
-    // did not exist before this receive, so the tag on it can only be this hold
+    // did not exist before this receive, so the tag on it can only be this hold. A caller that
+    // moves it afterwards (holdLater, with other filesystems') leaves it where it is
     var tag = ZreplNames.lastReceivedHold(job);
     var name = new FullName(target, VersionType.SNAPSHOT, spec.to().name());
-    var holding = Beside.start("hold-" + job, () -> Holds.hold(zfs, tag, List.of(name)));
+    var holding =
+        spec.holdLater()
+            ? Beside.none()
+            : Beside.start("hold-" + job, () -> Holds.hold(zfs, tag, List.of(name)));
     List<FilesystemVersion> after;
     try {
       after = zfs.listVersions(List.of(target)).getOrDefault(target, List.of());
@@ -639,7 +663,7 @@ public final class Receiver implements ReceiverApi {
       }
     }
     if (received == null || received.guid() != spec.to().guid()) {
-      if (holding.succeeded() && received != null) {
+      if (!spec.holdLater() && holding.succeeded() && received != null) {
         Holds.release(zfs, tag, List.of(name));
       }
       throw new RemoteException(
@@ -655,7 +679,9 @@ public final class Receiver implements ReceiverApi {
       zfs.inheritProperty(target.toString(), Zfs.PLACEHOLDER_PROPERTY);
       log.info("{}: replaced placeholder {} by a full receive", job, target);
     }
-    releaseOlderLastReceivedHolds(after, received);
+    if (!spec.holdLater()) {
+      releaseOlderLastReceivedHolds(after, received);
+    }
     log.debug("{}: received {} into {} ({} bytes)", job, spec.to(), target, counted.count());
     return new ReceiveResult(target.toString(), counted.count(), force);
   }

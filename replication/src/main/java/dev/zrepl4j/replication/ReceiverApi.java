@@ -52,6 +52,14 @@ public interface ReceiverApi {
   void confirmReceived(ReceivedBase base) throws IOException;
 
   /**
+   * {@link #confirmReceived} for several filesystems at once, after receives with {@link
+   * ReceiveSpec#holdLater()} (our extension; a receiver without it answers "unregistered endpoint",
+   * and it moved its holds in the receives). Every base is checked first: one that is refused
+   * refuses the whole call with nothing changed.
+   */
+  void confirmReceivedAll(ReceivedBaseBatch batch) throws IOException;
+
+  /**
    * Renames the copy of a filesystem the sender renamed or moved ({@code zrepl4j_follow_renames}):
    * only if {@code from} is a received filesystem (no placeholder) holding a snapshot with the
    * evidence's guid and {@code to} does not exist. Parents of {@code to} that do not exist are

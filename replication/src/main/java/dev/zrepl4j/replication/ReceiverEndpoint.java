@@ -151,6 +151,11 @@ public final class ReceiverEndpoint {
     receiver(caller).confirmReceived(base);
   }
 
+  /** {@link ReceiverApi#confirmReceivedAll} for the caller. */
+  public void confirmReceivedAll(ReceivedBaseBatch batch, Caller caller) throws IOException {
+    receiver(caller).confirmReceivedAll(batch);
+  }
+
   /** {@link ReceiverApi#renameReceived} for the caller: both names below the caller's root. */
   public void renameReceived(ReceivedRename rename, Caller caller) throws IOException {
     receiver(caller).renameReceived(rename);

@@ -1330,13 +1330,14 @@ public final class Replication {
       }
     }
 
-    /** One attempt; removes from {@code pending} each completion the sender took. */
+    /**
+     * One attempt; removes from {@code pending} each completion the sender took (and the receiver,
+     * whose last-received holds the receives left where they were: {@link ReceiveSpec#holdLater}).
+     */
     private void sendTo(Connection c, Map<FsRun, SendCompleted> pending) throws IOException {
       try {
         c.sender().sendCompletedAll(new SendCompletedBatch(List.copyOf(pending.values())));
-        for (var r : List.copyOf(pending.keySet())) {
-          done(r, pending.remove(r));
-        }
+        confirmReceivers(c, pending);
         return;
       } catch (RemoteException e) {
         if (e.code() == ErrorCode.UNAVAILABLE) {
@@ -1360,8 +1361,42 @@ public final class Replication {
           failed(r, pending.remove(r), x);
           continue;
         }
-        done(r, pending.remove(r));
+        confirmReceivers(c, Map.of(r, d));
+        pending.remove(r);
       }
+    }
+
+    /**
+     * The receiver's half of {@code taken} (the sender took them): its last-received holds, in one
+     * call; a receiver that refuses it is asked one by one, and one without the call moved its
+     * holds in the receives. Removes each from {@code taken} where that is a mutable map.
+     */
+    private void confirmReceivers(Connection c, Map<FsRun, SendCompleted> taken)
+        throws IOException {
+      var bases = new ArrayList<ReceivedBase>();
+      taken.forEach((r, d) -> bases.add(new ReceivedBase(r.fs, d.to())));
+      try {
+        c.receiver().confirmReceivedAll(new ReceivedBaseBatch(bases));
+        taken.forEach(this::done);
+        return;
+      } catch (RemoteException e) {
+        if (e.code() == ErrorCode.UNAVAILABLE) {
+          throw e;
+        }
+        if (String.valueOf(e.getMessage()).startsWith("unregistered endpoint")) {
+          taken.forEach(this::done); // an older receiver: it moved them in the receives
+          return;
+        }
+      }
+      taken.forEach(
+          (r, d) -> {
+            try {
+              confirmReceived(c, r.fs, d.to());
+              done(r, d);
+            } catch (IOException e) {
+              failedReceiver(r, d, e);
+            }
+          });
     }
 
     private void done(FsRun r, @Nullable SendCompleted d) {
@@ -1371,6 +1406,25 @@ public final class Replication {
         }
       }
       settled.add(r.fs);
+    }
+
+    private void failedReceiver(FsRun r, SendCompleted d, IOException e) {
+      var why = describe(e);
+      log.warn(
+          "{}: {}: the receiver could not move its last-received hold to {}: {}",
+          config.job(),
+          r.fs,
+          d.to(),
+          why);
+      synchronized (scheduler) {
+        r.fail(
+            FsReport.State.FAILED,
+            "the step to "
+                + d.to()
+                + " arrived, but the receiver could not move its last-received hold there (next"
+                + " run retries): "
+                + why);
+      }
     }
 
     private void failed(FsRun r, @Nullable SendCompleted d, IOException e) {

@@ -31,7 +31,8 @@ public sealed interface Step permits Step.Full, Step.Incremental, Step.Resume {
 
   /** What to tell the receiver. */
   default ReceiveSpec receiveSpec(String filesystem) {
-    return new ReceiveSpec(filesystem, from(), to(), this instanceof Resume);
+    // the engine moves the receiver's last-received holds in batches (Replication.Completions)
+    return new ReceiveSpec(filesystem, from(), to(), this instanceof Resume, true);
   }
 
   /** {@code zfs send fs@to}. */

@@ -35,4 +35,17 @@ class HoldsTest {
     assertThat(Holds.noSuchTag(failure("[... 900 bytes cut ...]\ncannot release: no such tag")))
         .isFalse();
   }
+
+  @Test
+  void manySnapshotsGoInCommandsOfAtMost512() throws Exception {
+    var zfs = new FakeZfs();
+    var snaps = new java.util.ArrayList<dev.zrepl4j.zfs.FilesystemVersion.FullName>();
+    for (int i = 0; i < 1100; i++) {
+      snaps.add(dev.zrepl4j.zfs.FilesystemVersion.parseFullName("p/f" + i + "@s"));
+    }
+    Holds.hold(zfs, "T", snaps);
+    Holds.release(zfs, "T", snaps.subList(0, 512));
+    Holds.release(zfs, "T", List.of());
+    assertThat(zfs.calls).containsExactly("hold T 512", "hold T 512", "hold T 76", "release T 512");
+  }
 }

@@ -52,6 +52,8 @@ final class MemoryPools {
   // the size of each sendCompletedAll call; false: the sender does not know the call (older peer)
   final List<Integer> completionBatches = Collections.synchronizedList(new ArrayList<>());
   volatile boolean batchedCompletions = true;
+  // the size of each confirmReceivedAll call
+  final List<Integer> receiverBatches = Collections.synchronizedList(new ArrayList<>());
   final AtomicInteger senderListVersionsCalls = new AtomicInteger();
   final AtomicInteger receiverListVersionsCalls = new AtomicInteger();
   final AtomicInteger connects = new AtomicInteger();
@@ -397,6 +399,18 @@ final class MemoryPools {
         if (r == null || r.versions.stream().noneMatch(v -> v.guid() == base.snapshot().guid())) {
           throw new IllegalStateException("no base " + base + " on the receiver");
         }
+      }
+    }
+
+    @Override
+    public void confirmReceivedAll(ReceivedBaseBatch batch) throws RemoteException {
+      if (!batchedCompletions) {
+        throw new RemoteException(
+            ErrorCode.NOT_FOUND, "unregistered endpoint receiver.ConfirmReceivedAll");
+      }
+      receiverBatches.add(batch.bases().size());
+      for (var b : batch.bases()) {
+        confirmReceived(b);
       }
     }
 

@@ -578,10 +578,11 @@ class ReplicationIT {
         // cursor and step hold on s1, the step hold on s2
         assertThat(src.userRefs(src.path(fs), "s1")).isEqualTo(2);
         assertThat(src.userRefs(src.path(fs), "s2")).isEqualTo(1);
-        // and the receiver stopped before it moved its last-received hold from s1 to s2
+        // and the receiver's last-received hold is still on s1: the run moves it with the
+        // sender's completions, which it never got to
         var target = sinkRoot.extend(src.path(fs));
-        FuseFixture.run("zfs", "release", "zrepl_last_received_J_local", target + "@s2");
-        FuseFixture.run("zfs", "hold", "zrepl_last_received_J_local", target + "@s1");
+        assertThat(dst.userRefs(target, "s1")).as("%s@s1 on the receiver", fs).isEqualTo(1);
+        assertThat(dst.userRefs(target, "s2")).as("%s@s2 on the receiver", fs).isZero();
       }
       // a new driver (a restarted daemon): every filesystem is up to date, the sender repaired
       r = local.run(once, Replication.Progress.none());

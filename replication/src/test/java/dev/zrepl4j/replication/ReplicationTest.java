@@ -73,6 +73,7 @@ class ReplicationTest {
         .extracting(c -> c.to().name())
         .containsExactly("1", "3");
     assertThat(pools.completionBatches).containsExactly(3, 2);
+    assertThat(pools.receiverBatches).containsExactly(3, 2); // the last-received holds alike
     assertThat(run(config()).filesystems())
         .extracting(Replication.FsReport::state)
         .containsOnly(State.UP_TO_DATE);
@@ -201,6 +202,11 @@ class ReplicationTest {
                 @Override
                 public void confirmReceived(ReceivedBase base) {
                   inner.confirmReceived(base);
+                }
+
+                @Override
+                public void confirmReceivedAll(ReceivedBaseBatch batch) throws IOException {
+                  inner.confirmReceivedAll(batch);
                 }
 
                 @Override
@@ -343,6 +349,7 @@ class ReplicationTest {
         .extracting(SendCompleted::filesystem)
         .containsExactlyInAnyOrder("p/a", "p/b");
     assertThat(pools.completionBatches).isEmpty();
+    assertThat(pools.receiverBatches).isEmpty();
     assertThat(settled.contains("p/a")).isTrue();
     assertThat(settled.contains("p/b")).isTrue();
   }

@@ -156,6 +156,63 @@ class SenderReceiverIT {
   }
 
   @Test
+  void receivesThatHoldLaterLeaveTheLastReceivedHoldForOneBatchedConfirmation() throws IOException {
+    var parent = src.path("later");
+    zfs.create(parent, Map.of());
+    var recvRoot = dst.path("later-root");
+    zfs.create(recvRoot, Map.of("mountpoint", "none"));
+    var sender = new Sender(zfs, p -> p.hasPrefix(parent), "jobl", SenderOptions.PLAIN);
+    var receiver = Receiver.localRoot(zfs, recvRoot, "jobl", ReceiverOptions.DEFAULTS);
+    var all = new java.util.ArrayList<DatasetPath>(List.of(parent));
+    for (int i = 0; i < 3; i++) {
+      all.add(parent.child("f" + i));
+      zfs.create(all.getLast(), Map.of());
+    }
+    zfs.snapshot(all, "s1");
+    zfs.snapshot(all, "s2");
+    var bases = new java.util.ArrayList<ReceivedBase>();
+    for (var fs : all) {
+      var s1 = version(sender, fs, "s1");
+      var s2 = version(sender, fs, "s2");
+      step(sender, receiver, fs, null, s1); // holds as before: on s1
+      var spec = new SendSpec(fs.toString(), s1, s2, "", false, Protection.GUARANTEE_NOTHING);
+      try (var stream = sender.send(spec)) {
+        receiver.receive(new ReceiveSpec(fs.toString(), s1, s2, false, true), stream);
+      }
+      bases.add(new ReceivedBase(fs.toString(), s2));
+    }
+    var copy = recvRoot.extend(parent);
+    assertThat(userrefs(copy + "@s1")).as("the hold stayed").isEqualTo("1");
+    assertThat(userrefs(copy + "@s2")).isEqualTo("0");
+    // a base that is not there refuses the call; nothing moves
+    var wrong = bases.getLast().snapshot();
+    var bad = new java.util.ArrayList<>(bases.subList(0, 3));
+    bad.add(
+        new ReceivedBase(
+            bases.getLast().filesystem(),
+            new FsVersion(
+                wrong.type(),
+                wrong.name(),
+                wrong.guid() + 1,
+                wrong.createTxg(),
+                wrong.creation())));
+    assertThatThrownBy(() -> receiver.confirmReceivedAll(new ReceivedBaseBatch(bad)))
+        .isInstanceOf(dev.zrepl4j.rpc.RemoteException.class)
+        .hasMessageContaining("no snapshot of guid");
+    assertThat(userrefs(copy + "@s2")).isEqualTo("0");
+    long before = zfs.invocations();
+    receiver.confirmReceivedAll(new ReceivedBaseBatch(bases));
+    assertThat(zfs.invocations() - before)
+        .as("zfs commands to confirm 4 filesystems: a listing, a hold, a release")
+        .isLessThanOrEqualTo(3);
+    for (var fs : all) {
+      var target = recvRoot.extend(fs);
+      assertThat(userrefs(target + "@s1")).as("%s@s1", target).isEqualTo("0");
+      assertThat(userrefs(target + "@s2")).as("%s@s2", target).isEqualTo("1");
+    }
+  }
+
+  @Test
   void aSizeEstimateUsesTheListingThePlanWasMadeFromAndStillRefusesAnUnknownVersion()
       throws IOException {
     var e = ends("estimated", "jobe");
