@@ -11,6 +11,7 @@ import dev.zrepl4j.zfs.DatasetPath;
 import dev.zrepl4j.zfs.FilesystemVersion;
 import dev.zrepl4j.zfs.FilesystemVersion.FullName;
 import dev.zrepl4j.zfs.FilesystemVersion.VersionType;
+import dev.zrepl4j.zfs.HeadedStream;
 import dev.zrepl4j.zfs.Property;
 import dev.zrepl4j.zfs.ReceiveOptions;
 import dev.zrepl4j.zfs.Zfs;
@@ -631,7 +632,16 @@ public final class Receiver implements ReceiverApi {
             force,
             options.overrideProperties(),
             options.inheritProperties());
-    var counted = new CountingStream(bandwidth.limit(stream), total -> {});
+    // the stream's BEGIN record names the snapshot it carries: where it is the one asked for (its
+    // guid and name, from the asked source), a receive that succeeded made exactly it
+    var headed = HeadedStream.read(stream);
+    var begin = headed.begin();
+    boolean proven =
+        begin != null
+            && begin.toGuid() == spec.to().guid()
+            && begin.snapshotName().equals(spec.to().name())
+            && begin.fromGuid() == (from == null ? 0 : from.guid());
+    var counted = new CountingStream(bandwidth.limit(headed), total -> {});
     try {
       zfs.receive(target, counted, recv);
     } catch (ZfsException e) {
@@ -639,6 +649,15 @@ public final class Receiver implements ReceiverApi {
           ErrorCode.UNKNOWN,
           "receive into " + target + " failed: " + e.getMessage() + stderrTail(e),
           e);
+    }
+    if (proven && spec.holdLater()) {
+      // nothing to check in a listing and no hold to place: the caller confirms it (with others)
+      if (force) {
+        zfs.inheritProperty(target.toString(), Zfs.PLACEHOLDER_PROPERTY);
+        log.info("{}: replaced placeholder {} by a full receive", job, target);
+      }
+      log.debug("{}: received {} into {} ({} bytes)", job, spec.to(), target, counted.count());
+      return new ReceiveResult(target.toString(), counted.count(), force);
     }
     // the last-received hold goes on the new snapshot while its listing checks it: the snapshot
     // did not exist before this receive, so the tag on it can only be this hold. A caller that

@@ -12,11 +12,13 @@ import dev.zrepl4j.zfs.DatasetPath;
 import dev.zrepl4j.zfs.FilesystemVersion;
 import dev.zrepl4j.zfs.FilesystemVersion.FullName;
 import dev.zrepl4j.zfs.FilesystemVersion.VersionType;
+import dev.zrepl4j.zfs.HeadedStream;
 import dev.zrepl4j.zfs.MissingFeatureException;
 import dev.zrepl4j.zfs.Property;
 import dev.zrepl4j.zfs.ResumeToken;
 import dev.zrepl4j.zfs.SendRequest;
 import dev.zrepl4j.zfs.SendRequest.SendFlag;
+import dev.zrepl4j.zfs.StreamBegin;
 import dev.zrepl4j.zfs.Zfs;
 import dev.zrepl4j.zfs.ZfsException;
 import dev.zrepl4j.zfs.ZfsFeature;
@@ -30,6 +32,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -303,7 +306,61 @@ public final class Sender implements SenderApi {
 
   @Override
   public InputStream send(SendSpec spec) throws IOException {
-    var step = resolve(spec);
+    var fs = allowed(spec.filesystem());
+    // the versions are checked against the listing the client's plan was made from, and the
+    // stream's own BEGIN record proves that zfs send sends those very snapshots (their guids): a
+    // name that is another snapshot since (destroyed and made again) shows there, and then the
+    // step is resolved again in a new listing, as it is where no plan's listing is at hand. A
+    // compound stream (-I, -p) names no guids in its head: it is always resolved in a new listing
+    var listed = planned.get(fs);
+    boolean plain = !spec.intermediates() && !flags.contains(SendFlag.PROPERTIES);
+    if (plain
+        && listed != null
+        && System.nanoTime() - listed.nanos() < PLANNED_LISTING_AGE.toNanos()) {
+      var step = resolve(spec, fs, listed.versions());
+      var stream = start(spec, step);
+      if (sends(stream.begin(), step)) {
+        return bandwidth.limit(stream);
+      }
+      stream.close(); // kills zfs send
+      log.debug("{}: {}: not the snapshots the plan listed, listing again", job, fs);
+    }
+    var versions = versions(fs);
+    var step = resolve(spec, fs, versions);
+    var stream = start(spec, step);
+    if (stream.begin() != null && !sends(stream.begin(), step)) {
+      stream.close();
+      var b = Objects.requireNonNull(stream.begin());
+      throw new RemoteException(
+          ErrorCode.FAILED_PRECONDITION,
+          "zfs send of "
+              + fs
+              + " sends "
+              + b.toName()
+              + " (guid "
+              + Long.toUnsignedString(b.toGuid())
+              + ", from guid "
+              + Long.toUnsignedString(b.fromGuid())
+              + "), not the step asked for");
+    }
+    return bandwidth.limit(stream);
+  }
+
+  /**
+   * Whether a stream that begins with {@code begin} is {@code step}'s: the snapshot and incremental
+   * source of the guids the listing showed. False if its head is no plain stream's BEGIN record.
+   */
+  private static boolean sends(@Nullable StreamBegin begin, Checked step) {
+    if (begin == null) {
+      return false;
+    }
+    var from = step.from();
+    return begin.toGuid() == step.to().guid()
+        && begin.fromGuid() == (from == null ? 0 : from.guid());
+  }
+
+  /** Starts {@code step}'s zfs send with its protection, and reads the stream's BEGIN record. */
+  private HeadedStream start(SendSpec spec, Checked step) throws IOException {
     var request = request(spec, step);
     // the step's protection goes on while zfs send starts: ZFS itself keeps the snapshots of a
     // running send from being destroyed, the protection is for resuming after a failure, and the
@@ -320,17 +377,29 @@ public final class Sender implements SenderApi {
       protecting.joinAfter(e);
       throw e;
     }
+    HeadedStream headed;
+    try {
+      headed = HeadedStream.read(stream);
+    } catch (IOException | RuntimeException e) {
+      closeAfter(stream, e);
+      protecting.joinAfter(e);
+      throw e;
+    }
     try {
       protecting.join();
     } catch (IOException | RuntimeException e) {
-      try {
-        stream.close(); // kills zfs send
-      } catch (IOException | RuntimeException c) {
-        e.addSuppressed(c);
-      }
+      closeAfter(stream, e);
       throw e;
     }
-    return bandwidth.limit(stream);
+    return headed;
+  }
+
+  private static void closeAfter(InputStream stream, Throwable failure) {
+    try {
+      stream.close(); // kills zfs send
+    } catch (IOException | RuntimeException c) {
+      failure.addSuppressed(c);
+    }
   }
 
   @Override

@@ -213,6 +213,45 @@ class SenderReceiverIT {
   }
 
   @Test
+  void aStepSentFromThePlansListingCostsNoListingAndTheStreamsBeginRecordCatchesAStaleName()
+      throws IOException {
+    var e = ends("begun", "jobb");
+    Trees.write(src.mounted("begun/f.bin"), 4, 200_000);
+    zfs.snapshot(List.of(e.fs()), "s1");
+    var s1 = version(e.sender(), e.fs(), "s1");
+    step(e.sender(), e.receiver(), e.fs(), null, s1);
+    Trees.write(src.mounted("begun/f.bin"), 5, 200_000);
+    zfs.snapshot(List.of(e.fs()), "s2");
+    var s2 = version(e.sender(), e.fs(), "s2");
+    e.sender().listVersionsOf(new FsListRequest(List.of(e.fs().toString())));
+    long before = zfs.invocations();
+    var spec = new SendSpec(e.fs().toString(), s1, s2, "", false, Protection.GUARANTEE_NOTHING);
+    try (var stream = e.sender().send(spec)) {
+      // the receiver proves the stream by its BEGIN record too: no listing after the receive
+      e.receiver().receive(new ReceiveSpec(e.fs().toString(), s1, s2, false, true), stream);
+    }
+    assertThat(zfs.invocations() - before)
+        .as("an incremental step: the send, the receiver's get of its chain, the receive")
+        .isEqualTo(3);
+    assertThat(dst.versions(e.root().extend(e.fs())))
+        .extracting(v -> v.guid())
+        .containsExactly(s1.guid(), s2.guid());
+    // s3 planned, then destroyed and made again: the same name, another snapshot
+    zfs.snapshot(List.of(e.fs()), "s3");
+    var s3 = version(e.sender(), e.fs(), "s3");
+    e.sender().listVersionsOf(new FsListRequest(List.of(e.fs().toString())));
+    FuseFixture.run("zfs", "destroy", e.fs() + "@s3");
+    zfs.snapshot(List.of(e.fs()), "s3");
+    assertThat(version(e.sender(), e.fs(), "s3").guid()).isNotEqualTo(s3.guid());
+    // the plan's listing has the old one: the stream's BEGIN shows the other guid, the sender
+    // lists again and refuses the stale name
+    var stale = new SendSpec(e.fs().toString(), s2, s3, "", false, Protection.GUARANTEE_NOTHING);
+    assertThatThrownBy(() -> e.sender().send(stale).close())
+        .isInstanceOf(dev.zrepl4j.rpc.RemoteException.class)
+        .hasMessageContaining("s3");
+  }
+
+  @Test
   void aSizeEstimateUsesTheListingThePlanWasMadeFromAndStillRefusesAnUnknownVersion()
       throws IOException {
     var e = ends("estimated", "jobe");
