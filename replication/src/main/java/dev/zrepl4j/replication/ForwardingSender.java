@@ -43,6 +43,11 @@ abstract class ForwardingSender implements SenderApi {
   }
 
   @Override
+  public void protectAll(SendSpecBatch batch) throws IOException {
+    sender.protectAll(batch);
+  }
+
+  @Override
   public SizeEstimate sendDry(SendSpec spec) throws IOException {
     return sender.sendDry(spec);
   }

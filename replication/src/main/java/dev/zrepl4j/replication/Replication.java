@@ -513,6 +513,7 @@ public final class Replication {
         runs.values().stream()
             .filter(r -> r.common != null && r.open() && !settled.contains(r.fs))
             .toList();
+    protectAhead(first, runs);
     boolean stopped = true;
     try {
       runWorkers(scheduler, completions, unconfirmed, first);
@@ -551,6 +552,35 @@ public final class Replication {
     }
     return new Report(
         config.job(), started, Duration.between(started, config.clock().instant()), reports);
+  }
+
+  /**
+   * Has the sender place the step holds of every planned step at once ({@link
+   * SenderApi#protectAll}), instead of one {@code zfs hold} per step. A sender without the call, or
+   * refusing it, protects each step as it sends it; a lost connection shows at the first step.
+   */
+  private void protectAhead(Connection c, Map<String, FsRun> runs) {
+    var specs = new ArrayList<SendSpec>();
+    for (var r : runs.values()) {
+      for (var step : r.queue) {
+        var spec = step.sendSpec(r.fs, config.initialProtection(), config.incrementalProtection());
+        if (spec.protection() == Protection.GUARANTEE_RESUMABILITY) {
+          specs.add(spec);
+        }
+      }
+    }
+    for (int i = 0; i < specs.size(); i += SendSpecBatch.MAX) {
+      var chunk = specs.subList(i, Math.min(specs.size(), i + SendSpecBatch.MAX));
+      try {
+        c.sender().protectAll(new SendSpecBatch(chunk));
+      } catch (IOException e) {
+        log.debug(
+            "{}: the sender placed no step holds ahead ({}): each step places its own",
+            config.job(),
+            describe(e));
+        return;
+      }
+    }
   }
 
   /** The run's workers: the steps, and the confirmations beside them; returns when all ended. */

@@ -30,6 +30,7 @@ import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -74,6 +75,8 @@ public final class Sender implements SenderApi {
   private final Set<DatasetPath> adopted = ConcurrentHashMap.newKeySet();
   // the listings of the clients' plans (listVersionsOf), for their size estimates (sendDry)
   private final Map<DatasetPath, Listed> planned = new ConcurrentHashMap<>();
+  // the snapshots protectAll held for this client's steps, until a completion releases them
+  private final Set<HeldStep> protectedAhead = ConcurrentHashMap.newKeySet();
   private static final Duration PLANNED_LISTING_AGE = Duration.ofMinutes(5);
 
   /**
@@ -366,7 +369,7 @@ public final class Sender implements SenderApi {
     // running send from being destroyed, the protection is for resuming after a failure, and the
     // stream is handed out only once it is in place
     var protecting =
-        spec.protection() == Protection.GUARANTEE_NOTHING
+        spec.protection() == Protection.GUARANTEE_NOTHING || protectedAhead(spec, step)
             ? Beside.none()
             : Beside.start("protect-" + job, () -> protect(spec.protection(), step));
     log.debug("{}: send {}", job, request);
@@ -394,6 +397,18 @@ public final class Sender implements SenderApi {
     return headed;
   }
 
+  /** Whether {@link #protectAll} placed {@code step}'s protection already. */
+  private boolean protectedAhead(SendSpec spec, Checked step) {
+    if (spec.protection() != Protection.GUARANTEE_RESUMABILITY
+        || !protectedAhead.contains(new HeldStep(step.fs(), step.to().guid()))) {
+      return false;
+    }
+    var from = step.from();
+    return from == null
+        || !from.isSnapshot()
+        || protectedAhead.contains(new HeldStep(step.fs(), from.guid()));
+  }
+
   private static void closeAfter(InputStream stream, Throwable failure) {
     try {
       stream.close(); // kills zfs send
@@ -401,6 +416,66 @@ public final class Sender implements SenderApi {
       failure.addSuppressed(c);
     }
   }
+
+  @Override
+  public void protectAll(SendSpecBatch batch) throws IOException {
+    var specs = batch.specs();
+    if (specs.size() > SendSpecBatch.MAX) {
+      throw new RemoteException(
+          ErrorCode.INVALID_ARGUMENT,
+          "at most " + SendSpecBatch.MAX + " steps in one call, not " + specs.size());
+    }
+    var filesystems = new LinkedHashMap<DatasetPath, List<FilesystemVersion>>();
+    var unlisted = new ArrayList<DatasetPath>();
+    for (var spec : specs) {
+      var fs = allowed(spec.filesystem());
+      if (filesystems.containsKey(fs) || unlisted.contains(fs)) {
+        continue;
+      }
+      var l = planned.get(fs);
+      if (l != null && System.nanoTime() - l.nanos() < PLANNED_LISTING_AGE.toNanos()) {
+        filesystems.put(fs, l.versions());
+      } else {
+        unlisted.add(fs);
+      }
+    }
+    if (!unlisted.isEmpty()) {
+      try {
+        filesystems.putAll(zfs.listVersions(unlisted));
+      } catch (ZfsException e) {
+        throw Access.orNotFound(e, "one of the filesystems " + unlisted);
+      }
+    }
+    // checked, all of them, before anything is placed
+    var held = new LinkedHashSet<FullName>();
+    var keys = new ArrayList<HeldStep>();
+    for (var spec : specs) {
+      if (spec.protection() != Protection.GUARANTEE_RESUMABILITY) {
+        continue;
+      }
+      var fs = allowed(spec.filesystem());
+      var versions = filesystems.getOrDefault(fs, List.of());
+      var to = find(fs, versions, spec.to());
+      if (!to.isSnapshot()) {
+        throw new RemoteException(ErrorCode.INVALID_ARGUMENT, "can only send a snapshot: " + to);
+      }
+      held.add(full(to));
+      keys.add(new HeldStep(fs, to.guid()));
+      var fromRef = spec.from();
+      if (fromRef != null) {
+        var from = find(fs, versions, fromRef);
+        if (from.isSnapshot()) {
+          held.add(full(from));
+          keys.add(new HeldStep(fs, from.guid()));
+        }
+      }
+    }
+    Holds.hold(zfs, ZreplNames.stepHold(job), List.copyOf(held)); // one zfs command for all
+    protectedAhead.addAll(keys);
+  }
+
+  /** A snapshot that {@link #protectAll} held for this client's steps. */
+  private record HeldStep(DatasetPath fs, long guid) {}
 
   @Override
   public SizeEstimate sendDry(SendSpec spec) throws IOException {
@@ -541,6 +616,11 @@ public final class Sender implements SenderApi {
         }
       }
       Holds.release(zfs, ZreplNames.stepHold(job), stepHeld); // one zfs command for all of them
+      for (var c : items) {
+        for (var v : c.versions()) {
+          protectedAhead.remove(new HeldStep(c.fs(), v.guid()));
+        }
+      }
       if (f != null) {
         Holds.release(zfs, ZreplNames.stepHold(f), familyHeld);
       }

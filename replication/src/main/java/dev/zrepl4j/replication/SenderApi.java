@@ -33,6 +33,15 @@ public interface SenderApi {
   /** The stream of one step; the caller reads it to its end or closes it. */
   InputStream send(SendSpec spec) throws IOException;
 
+  /**
+   * Places the step holds of planned steps ahead of their sends, with one {@code zfs hold} for all
+   * of them (our extension; a sender without it answers "unregistered endpoint" and each {@link
+   * #send} places its own). Only steps of {@link Protection#GUARANTEE_RESUMABILITY} are protected
+   * ahead; their sends then place nothing. Every step is checked first: one that is refused
+   * (filter, a version gone or of another guid) refuses the whole call with nothing placed.
+   */
+  void protectAll(SendSpecBatch batch) throws IOException;
+
   /** Estimated size of a step's stream. */
   SizeEstimate sendDry(SendSpec spec) throws IOException;
 

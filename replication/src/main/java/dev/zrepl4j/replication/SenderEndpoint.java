@@ -93,6 +93,11 @@ public final class SenderEndpoint {
     return sender(caller).send(spec);
   }
 
+  /** {@link SenderApi#protectAll} for the caller: its step holds. */
+  public void protectAll(SendSpecBatch batch, Caller caller) throws IOException {
+    sender(caller).protectAll(batch);
+  }
+
   /** {@link SenderApi#sendDry} for the caller. */
   public SizeEstimate sendDry(SendSpec spec, Caller caller) throws IOException {
     return sender(caller).sendDry(spec);

@@ -52,6 +52,8 @@ final class MemoryPools {
   // the size of each sendCompletedAll call; false: the sender does not know the call (older peer)
   final List<Integer> completionBatches = Collections.synchronizedList(new ArrayList<>());
   volatile boolean batchedCompletions = true;
+  // the size of each protectAll call
+  final List<Integer> protectBatches = Collections.synchronizedList(new ArrayList<>());
   // the size of each confirmReceivedAll call
   final List<Integer> receiverBatches = Collections.synchronizedList(new ArrayList<>());
   final AtomicInteger senderListVersionsCalls = new AtomicInteger();
@@ -299,6 +301,14 @@ final class MemoryPools {
         throw new RemoteException(ErrorCode.INTERNAL, "sender failed (injected)");
       }
       completed.add(done);
+    }
+
+    @Override
+    public void protectAll(SendSpecBatch batch) throws RemoteException {
+      if (!batchedCompletions) {
+        throw new RemoteException(ErrorCode.NOT_FOUND, "unregistered endpoint sender.ProtectAll");
+      }
+      protectBatches.add(batch.specs().size());
     }
 
     /** One by one, as the real sender checks them all first: a fault fails the whole call. */

@@ -74,6 +74,8 @@ class ReplicationTest {
         .containsExactly("1", "3");
     assertThat(pools.completionBatches).containsExactly(3, 2);
     assertThat(pools.receiverBatches).containsExactly(3, 2); // the last-received holds alike
+    // the step holds of every planned step of a run, placed ahead in one call
+    assertThat(pools.protectBatches).containsExactly(3, 3);
     assertThat(run(config()).filesystems())
         .extracting(Replication.FsReport::state)
         .containsOnly(State.UP_TO_DATE);

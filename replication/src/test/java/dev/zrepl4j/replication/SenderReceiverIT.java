@@ -252,6 +252,75 @@ class SenderReceiverIT {
   }
 
   @Test
+  void stepHoldsPlacedAheadCostOneCommandAndTheirSendsPlaceNone() throws IOException {
+    var parent = src.path("ahead");
+    zfs.create(parent, Map.of());
+    var sender = new Sender(zfs, p -> p.hasPrefix(parent), "joba", SenderOptions.PLAIN);
+    var all = new java.util.ArrayList<DatasetPath>(List.of(parent));
+    for (int i = 0; i < 3; i++) {
+      all.add(parent.child("f" + i));
+      zfs.create(all.getLast(), Map.of());
+    }
+    zfs.snapshot(all, "s1");
+    zfs.snapshot(all, "s2");
+    var names = all.stream().map(DatasetPath::toString).toList();
+    sender.listVersionsOf(new FsListRequest(names));
+    var specs = new java.util.ArrayList<SendSpec>();
+    for (var fs : all) {
+      specs.add(
+          new SendSpec(
+              fs.toString(),
+              version(sender, fs, "s1"),
+              version(sender, fs, "s2"),
+              "",
+              false,
+              Protection.GUARANTEE_RESUMABILITY));
+    }
+    // one stale version refuses the call: nothing is held
+    var last = specs.getLast();
+    var bad = new java.util.ArrayList<>(specs.subList(0, 3));
+    bad.add(
+        new SendSpec(
+            last.filesystem(),
+            last.from(),
+            new FsVersion(
+                last.to().type(),
+                last.to().name(),
+                last.to().guid() + 1,
+                last.to().createTxg(),
+                last.to().creation()),
+            "",
+            false,
+            Protection.GUARANTEE_RESUMABILITY));
+    assertThatThrownBy(() -> sender.protectAll(new SendSpecBatch(bad)))
+        .isInstanceOf(dev.zrepl4j.rpc.RemoteException.class);
+    assertThat(userrefs(parent + "@s1")).isEqualTo("0");
+    long before = zfs.invocations();
+    sender.protectAll(new SendSpecBatch(specs));
+    assertThat(zfs.invocations() - before).as("one zfs hold for 4 steps").isEqualTo(1);
+    for (var fs : all) {
+      assertThat(userrefs(fs + "@s1")).isEqualTo("1");
+      assertThat(userrefs(fs + "@s2")).isEqualTo("1");
+    }
+    before = zfs.invocations();
+    for (var spec : specs) {
+      sender.send(spec).close();
+    }
+    assertThat(zfs.invocations() - before).as("the sends alone").isEqualTo(4);
+    // the completion releases them, and the next send protects itself again
+    sender.sendCompletedAll(
+        new SendCompletedBatch(
+            specs.stream()
+                .map(sp -> new SendCompleted(sp.filesystem(), sp.from(), sp.to()))
+                .toList()));
+    assertThat(userrefs(parent + "@s1")).isEqualTo("0");
+    assertThat(userrefs(parent + "@s2")).as("the cursor").isEqualTo("1");
+    before = zfs.invocations();
+    sender.send(specs.getFirst()).close();
+    assertThat(zfs.invocations() - before).as("a hold and the send").isEqualTo(2);
+  }
+
+  @Test
   void aSizeEstimateUsesTheListingThePlanWasMadeFromAndStillRefusesAnUnknownVersion()
       throws IOException {
     var e = ends("estimated", "jobe");
