@@ -401,6 +401,7 @@ public final class PeersBench {
       long before = runs();
       var byVerb = commandsByVerb();
       var secondsByVerb = metric("zrepl_zfscmd_runtime_sum");
+      var bucketsBefore = metric("zrepl_zfscmd_runtime_bucket");
       long commands = commands();
       try (var c = RpcClient.unix(control, RpcOptions.defaults())) {
         c.call("control.signal", Map.of("Job", "push", "Signal", "wakeup"), Object.class);
@@ -444,6 +445,16 @@ public final class PeersBench {
                 }
               });
       System.err.println("peers: zrepl4j command time of the run: " + spent);
+      var buckets = new java.util.TreeMap<String, Long>();
+      metric("zrepl_zfscmd_runtime_bucket")
+          .forEach(
+              (k, v) -> {
+                long d = (long) (v - bucketsBefore.getOrDefault(k, 0.0));
+                if (d > 0) {
+                  buckets.put(k, d);
+                }
+              });
+      System.err.println("peers: zrepl4j command durations of the run (cumulative): " + buckets);
     }
 
     private static double number(Map<String, Object> m, String key) throws IOException {
