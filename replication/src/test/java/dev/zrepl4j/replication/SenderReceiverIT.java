@@ -118,16 +118,7 @@ class SenderReceiverIT {
     // a call naming one version that is not there (a stale guid) is refused as a whole
     var bad = new java.util.ArrayList<>(second);
     var last = bad.removeLast();
-    bad.add(
-        new SendCompleted(
-            last.filesystem(),
-            last.from(),
-            new FsVersion(
-                last.to().type(),
-                last.to().name(),
-                last.to().guid() + 1,
-                last.to().createTxg(),
-                last.to().creation())));
+    bad.add(new SendCompleted(last.filesystem(), last.from(), otherGuid(last.to())));
     assertThatThrownBy(() -> sender.sendCompletedAll(new SendCompletedBatch(bad)))
         .isInstanceOf(dev.zrepl4j.rpc.RemoteException.class);
     for (var fs : all) {
@@ -187,15 +178,7 @@ class SenderReceiverIT {
     // a base that is not there refuses the call; nothing moves
     var wrong = bases.getLast().snapshot();
     var bad = new java.util.ArrayList<>(bases.subList(0, 3));
-    bad.add(
-        new ReceivedBase(
-            bases.getLast().filesystem(),
-            new FsVersion(
-                wrong.type(),
-                wrong.name(),
-                wrong.guid() + 1,
-                wrong.createTxg(),
-                wrong.creation())));
+    bad.add(new ReceivedBase(bases.getLast().filesystem(), otherGuid(wrong)));
     assertThatThrownBy(() -> receiver.confirmReceivedAll(new ReceivedBaseBatch(bad)))
         .isInstanceOf(dev.zrepl4j.rpc.RemoteException.class)
         .hasMessageContaining("no snapshot of guid");
@@ -283,12 +266,7 @@ class SenderReceiverIT {
         new SendSpec(
             last.filesystem(),
             last.from(),
-            new FsVersion(
-                last.to().type(),
-                last.to().name(),
-                last.to().guid() + 1,
-                last.to().createTxg(),
-                last.to().creation()),
+            otherGuid(last.to()),
             "",
             false,
             Protection.GUARANTEE_RESUMABILITY));
@@ -333,7 +311,7 @@ class SenderReceiverIT {
     // zfs-fuse cannot estimate: no zfs command at all, the names checked against the plan's listing
     assertThat(estimate.bytes()).isEqualTo(-1);
     assertThat(zfs.invocations() - before).isZero();
-    var stale = new FsVersion(s1.type(), s1.name(), s1.guid() + 1, s1.createTxg(), s1.creation());
+    var stale = otherGuid(s1);
     assertThatThrownBy(
             () ->
                 e.sender()
@@ -356,6 +334,11 @@ class SenderReceiverIT {
                         new SendSpec(
                             e.fs().toString(), s1, s2, "", false, Protection.GUARANTEE_NOTHING)))
         .isInstanceOf(dev.zrepl4j.rpc.RemoteException.class);
+  }
+
+  /** {@code v} with another guid: a version the sender or receiver does not have. */
+  private static FsVersion otherGuid(FsVersion v) {
+    return new FsVersion(v.type(), v.name(), v.guid() + 1, v.createTxg(), v.creation());
   }
 
   private static String userrefs(String snapshot) throws IOException {
@@ -444,7 +427,7 @@ class SenderReceiverIT {
     assertThat(dst.userRefs(target, "s1")).isEqualTo(1);
     assertThat(dst.userRefs(target, "s2")).isZero();
     // a base the receiver does not have (a guid that does not fit) changes nothing
-    var wrong = new FsVersion(s2.type(), s2.name(), s2.guid() + 1, s2.createTxg(), s2.creation());
+    var wrong = otherGuid(s2);
     assertThatThrownBy(() -> receiver.confirmReceived(new ReceivedBase(a.toString(), wrong)))
         .isInstanceOfSatisfying(
             dev.zrepl4j.rpc.RemoteException.class,
