@@ -1361,8 +1361,10 @@ public final class Replication {
     }
 
     /**
-     * One attempt; removes from {@code pending} each completion the sender took (and the receiver,
-     * whose last-received holds the receives left where they were: {@link ReceiveSpec#holdLater}).
+     * One attempt at {@code pending}: the senders' part, then the receivers' (whose last-received
+     * holds the receives left where they were: {@link ReceiveSpec#holdLater}). One by one, each
+     * entry the sender took or refused leaves {@code pending}; a temporary error is thrown with the
+     * rest still in it.
      */
     private void sendTo(Connection c, Map<FsRun, SendCompleted> pending) throws IOException {
       try {
@@ -1399,7 +1401,7 @@ public final class Replication {
     /**
      * The receiver's half of {@code taken} (the sender took them): its last-received holds, in one
      * call; a receiver that refuses it is asked one by one, and one without the call moved its
-     * holds in the receives. Removes each from {@code taken} where that is a mutable map.
+     * holds in the receives. Each that is confirmed is done; each that is not is failed.
      */
     private void confirmReceivers(Connection c, Map<FsRun, SendCompleted> taken)
         throws IOException {
