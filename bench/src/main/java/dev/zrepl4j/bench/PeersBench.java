@@ -38,8 +38,9 @@ import java.util.TreeMap;
  * the daemon's {@code zrepl_zfscmd_runtime} histogram) are printed too.
  *
  * <p>System properties: {@code zrepl4j.peers.fs} (100), {@code .snaps} (10), {@code .bigMiB}
- * (1024), {@code .steps} (zrepl4j's {@code replication.concurrency.steps}, 2), {@code zrepl4j.repo} (the repository, for its {@code zrepl4j} launcher); {@code
- * zrepl4j.bench.smoke} shrinks everything to a few seconds.
+ * (1024), {@code .steps} (zrepl4j's {@code replication.concurrency.steps}, 2), {@code .rotate} (the
+ * first scenario's first tool, 0: raw), {@code zrepl4j.repo} (the repository, for its {@code
+ * zrepl4j} launcher); {@code zrepl4j.bench.smoke} shrinks everything to a few seconds.
  */
 public final class PeersBench {
 
@@ -85,7 +86,7 @@ public final class PeersBench {
         tools.add(new Raw());
         tools.add(new Syncoid());
         tools.add(z);
-        int rotation = 0;
+        int rotation = Integer.getInteger("zrepl4j.peers.rotate", 0);
         scenario("init", tools, rotation++);
         scenario("noop", tools, rotation++);
         changeAndSnapshot(allFs());
