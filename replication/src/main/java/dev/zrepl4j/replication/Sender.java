@@ -450,24 +450,23 @@ public final class Sender implements SenderApi {
     var held = new LinkedHashSet<FullName>();
     var keys = new ArrayList<HeldStep>();
     for (var spec : specs) {
-      if (spec.protection() != Protection.GUARANTEE_RESUMABILITY) {
-        continue;
-      }
+      // every step is checked, also those that are not protected ahead
       var fs = allowed(spec.filesystem());
       var versions = filesystems.getOrDefault(fs, List.of());
       var to = find(fs, versions, spec.to());
       if (!to.isSnapshot()) {
         throw new RemoteException(ErrorCode.INVALID_ARGUMENT, "can only send a snapshot: " + to);
       }
+      var fromRef = spec.from();
+      var from = fromRef == null ? null : find(fs, versions, fromRef);
+      if (spec.protection() != Protection.GUARANTEE_RESUMABILITY) {
+        continue;
+      }
       held.add(full(to));
       keys.add(new HeldStep(fs, to.guid()));
-      var fromRef = spec.from();
-      if (fromRef != null) {
-        var from = find(fs, versions, fromRef);
-        if (from.isSnapshot()) {
-          held.add(full(from));
-          keys.add(new HeldStep(fs, from.guid()));
-        }
+      if (from != null && from.isSnapshot()) {
+        held.add(full(from));
+        keys.add(new HeldStep(fs, from.guid()));
       }
     }
     Holds.hold(zfs, ZreplNames.stepHold(job), List.copyOf(held)); // one zfs command for all
