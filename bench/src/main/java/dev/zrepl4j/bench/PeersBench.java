@@ -38,9 +38,10 @@ import java.util.TreeMap;
  * the daemon's {@code zrepl_zfscmd_runtime} histogram) are printed too.
  *
  * <p>System properties: {@code zrepl4j.peers.fs} (100), {@code .snaps} (10), {@code .bigMiB}
- * (1024), {@code .steps} (zrepl4j's {@code replication.concurrency.steps}, 2), {@code .rotate} (the
- * first scenario's first tool, 0: raw), {@code zrepl4j.repo} (the repository, for its {@code
- * zrepl4j} launcher); {@code zrepl4j.bench.smoke} shrinks everything to a few seconds.
+ * (1024), {@code .slowest} (the daemon logs at debug and each run's ten slowest zfs commands are
+ * printed on stderr), {@code .steps} (zrepl4j's {@code replication.concurrency.steps}, 2), {@code
+ * .rotate} (the first scenario's first tool, 0: raw), {@code zrepl4j.repo} (the repository, for its
+ * {@code zrepl4j} launcher); {@code zrepl4j.bench.smoke} shrinks everything to a few seconds.
  */
 public final class PeersBench {
 
@@ -334,7 +335,7 @@ public final class PeersBench {
       var yaml =
           """
           global:
-            logging: [{type: stdout, level: warn, format: human}]
+            logging: [{type: stdout, level: %s, format: human}]
             control: {sockpath: %s}
             serve: {stdinserver: {sockdir: %s}}
             monitoring: [{type: prometheus, listen: "127.0.0.1:%d"}]
@@ -357,6 +358,7 @@ public final class PeersBench {
                 keep_receiver: [{type: regex, regex: ".*"}]
           """
               .formatted(
+                  Boolean.getBoolean("zrepl4j.peers.slowest") ? "debug" : "warn",
                   control,
                   dir.resolve("z-stdin"),
                   port,
@@ -400,6 +402,7 @@ public final class PeersBench {
     @Override
     public void sync() throws IOException {
       long before = runs();
+      long logOffset = Files.size(log);
       var byVerb = commandsByVerb();
       var secondsByVerb = metric("zrepl_zfscmd_runtime_sum");
       var bucketsBefore = metric("zrepl_zfscmd_runtime_bucket");
@@ -456,6 +459,33 @@ public final class PeersBench {
                 }
               });
       System.err.println("peers: zrepl4j command durations of the run (cumulative): " + buckets);
+      if (Boolean.getBoolean("zrepl4j.peers.slowest")) {
+        printSlowest(logOffset);
+      }
+    }
+
+    /** The run's ten slowest zfs commands, from the daemon's debug log ("exited S after N ms"). */
+    private void printSlowest(long from) throws IOException {
+      byte[] all = Files.readAllBytes(log);
+      var text =
+          new String(
+              all,
+              (int) Math.min(from, all.length),
+              (int) Math.max(0, all.length - from),
+              java.nio.charset.StandardCharsets.UTF_8);
+      var p = java.util.regex.Pattern.compile("(\\S+) .*exited -?\\d+ after (\\d+) ms: (.*)");
+      var found = new ArrayList<String[]>();
+      for (var line : text.split("\n")) {
+        var m = p.matcher(line);
+        if (m.find()) {
+          found.add(new String[] {m.group(2), m.group(1), m.group(3)});
+        }
+      }
+      found.sort((a, b) -> Long.compare(Long.parseLong(b[0]), Long.parseLong(a[0])));
+      for (var f : found.subList(0, Math.min(10, found.size()))) {
+        var cmd = f[2].length() > 140 ? f[2].substring(0, 140) + "…" : f[2];
+        System.err.println("peers: slow zfs command: " + f[0] + " ms at " + f[1] + ": " + cmd);
+      }
     }
 
     private static double number(Map<String, Object> m, String key) throws IOException {

@@ -207,7 +207,15 @@ final class ZfsProcess implements AutoCloseable {
   int waitFor() throws InterruptedIOException {
     try {
       int status = process.waitFor();
-      exited.report();
+      long nanos = exited.report();
+      if (log.isDebugEnabled()) {
+        var line = String.join(" ", argv);
+        log.debug(
+            "exited {} after {} ms: {}",
+            status,
+            nanos / 1_000_000,
+            line.length() > 240 ? line.substring(0, 240) + "…" : line);
+      }
       drainer.join(DRAIN_JOIN);
       return status;
     } catch (InterruptedException e) {
@@ -309,10 +317,13 @@ final class ZfsProcess implements AutoCloseable {
       return this == NONE ? NONE : new Exited(binary, verb, listener, System.nanoTime());
     }
 
-    void report() {
+    /** Tells the listener, once; returns the runtime in nanoseconds. */
+    long report() {
+      long nanos = System.nanoTime() - startNanos;
       if (this != NONE && reported.compareAndSet(false, true)) {
-        listener.exited(binary, verb, Duration.ofNanos(System.nanoTime() - startNanos));
+        listener.exited(binary, verb, Duration.ofNanos(nanos));
       }
+      return nanos;
     }
   }
 
