@@ -450,18 +450,14 @@ public final class Sender implements SenderApi {
     var held = new LinkedHashSet<FullName>();
     var keys = new ArrayList<HeldStep>();
     for (var spec : specs) {
-      // every step is checked, also those that are not protected ahead
+      // every step is checked as its send would be, also those that are not protected ahead
       var fs = allowed(spec.filesystem());
-      var versions = filesystems.getOrDefault(fs, List.of());
-      var to = find(fs, versions, spec.to());
-      if (!to.isSnapshot()) {
-        throw new RemoteException(ErrorCode.INVALID_ARGUMENT, "can only send a snapshot: " + to);
-      }
-      var fromRef = spec.from();
-      var from = fromRef == null ? null : find(fs, versions, fromRef);
+      var step = resolve(spec, fs, filesystems.getOrDefault(fs, List.of()));
       if (spec.protection() != Protection.GUARANTEE_RESUMABILITY) {
         continue;
       }
+      var to = step.to();
+      var from = step.from();
       held.add(full(to));
       keys.add(new HeldStep(fs, to.guid()));
       if (from != null && from.isSnapshot()) {
