@@ -5,6 +5,7 @@ import dev.zrepl4j.zfs.Zfs;
 import dev.zrepl4j.zfs.ZfsException;
 import java.io.IOException;
 import java.util.List;
+import java.util.function.Predicate;
 
 /**
  * One tag held on or released from several snapshots in one {@code zfs} command. zfs-fuse and
@@ -20,24 +21,29 @@ final class Holds {
 
   /** Holds {@code tag} on {@code snapshots}; where it is already held, nothing changes. */
   static void hold(Zfs zfs, String tag, List<FullName> snapshots) throws IOException {
-    for (int i = 0; i < snapshots.size(); i += MAX_PER_COMMAND) {
-      try {
-        zfs.hold(tag, snapshots.subList(i, Math.min(snapshots.size(), i + MAX_PER_COMMAND)));
-      } catch (ZfsException e) {
-        if (!tagExists(e)) {
-          throw e;
-        }
-      }
-    }
+    inChunks(snapshots, chunk -> zfs.hold(tag, chunk), Holds::tagExists);
   }
 
   /** Releases {@code tag} from {@code snapshots}; where it is not held, nothing changes. */
   static void release(Zfs zfs, String tag, List<FullName> snapshots) throws IOException {
+    inChunks(snapshots, chunk -> zfs.release(tag, chunk), Holds::noSuchTag);
+  }
+
+  /** A hold or release of some snapshots. */
+  @FunctionalInterface
+  private interface Command {
+    void run(List<FullName> snapshots) throws IOException;
+  }
+
+  /** {@code command} per chunk of {@link #MAX_PER_COMMAND}, a failure {@code tolerated} ignored. */
+  private static void inChunks(
+      List<FullName> snapshots, Command command, Predicate<ZfsException> tolerated)
+      throws IOException {
     for (int i = 0; i < snapshots.size(); i += MAX_PER_COMMAND) {
       try {
-        zfs.release(tag, snapshots.subList(i, Math.min(snapshots.size(), i + MAX_PER_COMMAND)));
+        command.run(snapshots.subList(i, Math.min(snapshots.size(), i + MAX_PER_COMMAND)));
       } catch (ZfsException e) {
-        if (!noSuchTag(e)) {
+        if (!tolerated.test(e)) {
           throw e;
         }
       }

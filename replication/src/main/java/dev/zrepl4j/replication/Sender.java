@@ -230,16 +230,23 @@ public final class Sender implements SenderApi {
 
   /**
    * The listing of {@code fs} a client's plan was made from, if it is at most {@link
-   * #PLANNED_LISTING_AGE} old, else a new one. For size estimates only: an estimate of a version
-   * that is gone since fails in {@code zfs send -n}, and where zfs cannot estimate the names are
-   * still checked against what the client planned from.
+   * #PLANNED_LISTING_AGE} old; else null.
+   */
+  private @Nullable List<FilesystemVersion> plan(DatasetPath fs) {
+    var l = planned.get(fs);
+    return l != null && System.nanoTime() - l.nanos() < PLANNED_LISTING_AGE.toNanos()
+        ? l.versions()
+        : null;
+  }
+
+  /**
+   * {@link #plan}, else a new listing. For size estimates only: an estimate of a version that is
+   * gone since fails in {@code zfs send -n}, and where zfs cannot estimate the names are still
+   * checked against what the client planned from.
    */
   private List<FilesystemVersion> plannedVersions(DatasetPath fs) throws IOException {
-    var l = planned.get(fs);
-    if (l != null && System.nanoTime() - l.nanos() < PLANNED_LISTING_AGE.toNanos()) {
-      return l.versions();
-    }
-    return versions(fs);
+    var p = plan(fs);
+    return p != null ? p : versions(fs);
   }
 
   /**
@@ -315,12 +322,10 @@ public final class Sender implements SenderApi {
     // name that is another snapshot since (destroyed and made again) shows there, and then the
     // step is resolved again in a new listing, as it is where no plan's listing is at hand. A
     // compound stream (-I, -p) names no guids in its head: it is always resolved in a new listing
-    var listed = planned.get(fs);
     boolean plain = !spec.intermediates() && !flags.contains(SendFlag.PROPERTIES);
-    if (plain
-        && listed != null
-        && System.nanoTime() - listed.nanos() < PLANNED_LISTING_AGE.toNanos()) {
-      var step = resolve(spec, fs, listed.versions());
+    var listed = plain ? plan(fs) : null;
+    if (listed != null) {
+      var step = resolve(spec, fs, listed);
       var stream = start(spec, step);
       if (sends(stream.begin(), step)) {
         return bandwidth.limit(stream);
@@ -426,15 +431,15 @@ public final class Sender implements SenderApi {
           "at most " + SendSpecBatch.MAX + " steps in one call, not " + specs.size());
     }
     var filesystems = new LinkedHashMap<DatasetPath, List<FilesystemVersion>>();
-    var unlisted = new ArrayList<DatasetPath>();
+    var unlisted = new LinkedHashSet<DatasetPath>();
     for (var spec : specs) {
       var fs = allowed(spec.filesystem());
       if (filesystems.containsKey(fs) || unlisted.contains(fs)) {
         continue;
       }
-      var l = planned.get(fs);
-      if (l != null && System.nanoTime() - l.nanos() < PLANNED_LISTING_AGE.toNanos()) {
-        filesystems.put(fs, l.versions());
+      var p = plan(fs);
+      if (p != null) {
+        filesystems.put(fs, p);
       } else {
         unlisted.add(fs);
       }
