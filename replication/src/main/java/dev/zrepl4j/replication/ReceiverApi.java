@@ -33,8 +33,9 @@ public interface ReceiverApi {
 
   /**
    * Receives one step's stream into the mapped filesystem: creates missing parents as placeholders,
-   * receives resumably where ZFS can, holds the newest received snapshot, and reads the stream to
-   * its end.
+   * receives resumably where ZFS can, holds the newest received snapshot (unless {@link
+   * ReceiveSpec#holdLater()}: the caller confirms it with {@link #confirmReceivedAll}), and reads
+   * the stream to its end.
    */
   ReceiveResult receive(ReceiveSpec spec, InputStream stream) throws IOException;
 
