@@ -1,16 +1,8 @@
 package dev.zrepl4j.bench;
 
-import dev.zrepl4j.rpc.RpcClient;
-import dev.zrepl4j.rpc.RpcOptions;
 import java.io.IOException;
-import java.io.InterruptedIOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -309,29 +301,19 @@ public final class PeersBench {
 
   /** One zrepl4j daemon: a push job and a sink over the in-process transport. */
   private static final class Zrepl4j implements Tool, AutoCloseable {
-    private final Process process;
-    private final Path control;
-    private final int metricsPort;
+    private final BenchDaemon daemon;
     private final String target;
-    private final Path log;
-    private final HttpClient metricsClient = HttpClient.newHttpClient();
     double lastRunSeconds;
     long lastCommands;
 
-    private Zrepl4j(Process process, Path control, int metricsPort, String target, Path log) {
-      this.process = process;
-      this.control = control;
-      this.metricsPort = metricsPort;
+    private Zrepl4j(BenchDaemon daemon, String target) {
+      this.daemon = daemon;
       this.target = target;
-      this.log = log;
     }
 
     static Zrepl4j start(Path repo, Path dir, String src, String dst) throws IOException {
       var control = dir.resolve("z-run").resolve("control");
-      int port;
-      try (var s = new java.net.ServerSocket(0)) {
-        port = s.getLocalPort();
-      }
+      int port = BenchDaemon.freePort();
       var yaml =
           """
           global:
@@ -367,26 +349,8 @@ public final class PeersBench {
                   Integer.getInteger("zrepl4j.peers.steps", 2));
       var config = dir.resolve("zrepl4j.yml");
       Files.writeString(config, yaml);
-      var log = dir.resolve("zrepl4j.log");
-      var process =
-          new ProcessBuilder(repo.resolve("zrepl4j").toString(), "daemon", "--config", "" + config)
-              .redirectErrorStream(true)
-              .redirectOutput(log.toFile())
-              .start();
-      var z = new Zrepl4j(process, control, port, dst + "/z/bench/" + src + "/peers", log);
-      long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
-      while (true) {
-        try {
-          z.status();
-          return z;
-        } catch (IOException e) {
-          if (!process.isAlive() || System.nanoTime() > deadline) {
-            process.destroyForcibly();
-            throw new IOException("zrepl4j did not start: " + Files.readString(log), e);
-          }
-          Shell.sleep(200);
-        }
-      }
+      var daemon = BenchDaemon.start(repo, config, control, port, dir.resolve("zrepl4j.log"));
+      return new Zrepl4j(daemon, dst + "/z/bench/" + src + "/peers");
     }
 
     @Override
@@ -401,181 +365,20 @@ public final class PeersBench {
 
     @Override
     public void sync() throws IOException {
-      long before = runs();
-      long logOffset = Files.size(log);
-      var byVerb = commandsByVerb();
-      var secondsByVerb = metric("zrepl_zfscmd_runtime_sum");
-      var bucketsBefore = metric("zrepl_zfscmd_runtime_bucket");
-      long commands = commands();
-      try (var c = RpcClient.unix(control, RpcOptions.defaults())) {
-        c.call("control.signal", Map.of("Job", "push", "Signal", "wakeup"), Object.class);
-      }
-      while (true) {
-        var job = job();
-        if (number(job, "Runs") > before) {
-          @SuppressWarnings("unchecked")
-          var last = (Map<String, Object>) job.get("LastRun");
-          if (last == null) {
-            throw new IOException("no last run in " + job);
-          }
-          lastRunSeconds = number(last, "Seconds");
-          var problems = (List<?>) last.get("Problems");
-          if (problems != null && !problems.isEmpty()) {
-            throw new IOException("zrepl4j's run had problems: " + problems);
-          }
-          break;
-        }
-        Shell.sleep(20);
-      }
-      lastCommands = commands() - commands;
-      // where a run's commands went, by job, binary and verb (stderr: for reading, not a figure)
-      var after = commandsByVerb();
-      var diff = new java.util.TreeMap<String, Long>();
-      after.forEach(
-          (k, v) -> {
-            long d = v - byVerb.getOrDefault(k, 0L);
-            if (d != 0) {
-              diff.put(k, d);
-            }
-          });
-      System.err.println("peers: zrepl4j commands of the run: " + diff);
-      var spent = new java.util.TreeMap<String, String>();
-      metric("zrepl_zfscmd_runtime_sum")
-          .forEach(
-              (k, v) -> {
-                double d = v - secondsByVerb.getOrDefault(k, 0.0);
-                if (d > 0) {
-                  spent.put(k, String.format(Locale.ROOT, "%.3f s", d));
-                }
-              });
-      System.err.println("peers: zrepl4j command time of the run: " + spent);
-      var buckets = new java.util.TreeMap<String, Long>();
-      metric("zrepl_zfscmd_runtime_bucket")
-          .forEach(
-              (k, v) -> {
-                long d = (long) (v - bucketsBefore.getOrDefault(k, 0.0));
-                if (d > 0) {
-                  buckets.put(k, d);
-                }
-              });
-      System.err.println("peers: zrepl4j command durations of the run (cumulative): " + buckets);
-      if (Boolean.getBoolean("zrepl4j.peers.slowest")) {
-        printSlowest(logOffset);
-      }
-    }
-
-    /** The run's ten slowest zfs commands, from the daemon's debug log ("exited S after N ms"). */
-    private void printSlowest(long from) throws IOException {
-      byte[] all = Files.readAllBytes(log);
-      var text =
-          new String(
-              all,
-              (int) Math.min(from, all.length),
-              (int) Math.max(0, all.length - from),
-              java.nio.charset.StandardCharsets.UTF_8);
-      var p = java.util.regex.Pattern.compile("(\\S+) .*exited -?\\d+ after (\\d+) ms: (.*)");
-      var found = new ArrayList<String[]>();
-      for (var line : text.split("\n")) {
-        var m = p.matcher(line);
-        if (m.find()) {
-          found.add(new String[] {m.group(2), m.group(1), m.group(3)});
-        }
-      }
-      found.sort((a, b) -> Long.compare(Long.parseLong(b[0]), Long.parseLong(a[0])));
-      for (var f : found.subList(0, Math.min(10, found.size()))) {
-        var cmd = f[2].length() > 140 ? f[2].substring(0, 140) + "…" : f[2];
-        System.err.println("peers: slow zfs command: " + f[0] + " ms at " + f[1] + ": " + cmd);
-      }
-    }
-
-    private static double number(Map<String, Object> m, String key) throws IOException {
-      if (m.get(key) instanceof Number n) {
-        return n.doubleValue();
-      }
-      throw new IOException("no number " + key + " in " + m);
-    }
-
-    private long runs() throws IOException {
-      return (long) number(job(), "Runs");
-    }
-
-    @SuppressWarnings("unchecked")
-    private Map<String, Object> job() throws IOException {
-      var st = status();
-      var jobs = (List<Map<String, Object>>) st.get("Jobs");
-      if (jobs == null) {
-        throw new IOException("no jobs in " + st);
-      }
-      for (var j : jobs) {
-        if ("push".equals(j.get("Name"))) {
-          return j;
-        }
-      }
-      throw new IOException("no job push in " + st);
-    }
-
-    @SuppressWarnings("unchecked")
-    private Map<String, Object> status() throws IOException {
-      try (var c = RpcClient.unix(control, RpcOptions.defaults())) {
-        return (Map<String, Object>) c.call("control.status", Map.of("Job", ""), Object.class);
-      }
-    }
-
-    /** The daemon's zfs commands so far: the sum of zrepl_zfscmd_runtime_count. */
-    private long commands() throws IOException {
-      return commandsByVerb().values().stream().mapToLong(Long::longValue).sum();
-    }
-
-    /** zrepl_zfscmd_runtime_count by its labels (job, binary, verb). */
-    private Map<String, Long> commandsByVerb() throws IOException {
-      var out = new LinkedHashMap<String, Long>();
-      metric("zrepl_zfscmd_runtime_count").forEach((k, v) -> out.put(k, (long) (double) v));
-      return out;
-    }
-
-    /** One metric of the daemon by its labels. */
-    private Map<String, Double> metric(String name) throws IOException {
-      String text;
-      try {
-        text =
-            metricsClient
-                .send(
-                    HttpRequest.newBuilder(
-                            URI.create("http://127.0.0.1:" + metricsPort + "/metrics"))
-                        .build(),
-                    HttpResponse.BodyHandlers.ofString())
-                .body();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new InterruptedIOException("interrupted");
-      }
-      var out = new LinkedHashMap<String, Double>();
-      for (var line : text.split("\n")) {
-        if (line.startsWith(name + "{")) {
-          int sp = line.lastIndexOf(' ');
-          out.merge(
-              line.substring(name.length(), sp),
-              Double.parseDouble(line.substring(sp + 1)),
-              Double::sum);
-        }
-      }
-      return out;
+      var before = daemon.commandsSnapshot();
+      lastRunSeconds = daemon.wakeUpAndWait("push");
+      lastCommands = daemon.commands() - before.count().values().stream().mapToLong(l -> l).sum();
+      daemon.since(before, "peers: zrepl4j", Boolean.getBoolean("zrepl4j.peers.slowest"));
     }
 
     @Override
     public void close() throws IOException {
-      process.destroy();
-      try {
-        process.waitFor();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        process.destroyForcibly();
-      }
+      daemon.close();
     }
 
     @Override
     public String toString() {
-      return "zrepl4j (log " + log + ")";
+      return "zrepl4j (" + daemon + ")";
     }
   }
 }
