@@ -55,11 +55,17 @@ final class BenchDaemon implements AutoCloseable {
    */
   static BenchDaemon start(Path repo, Path config, Path control, int metricsPort, Path log)
       throws IOException {
-    var process =
+    var pb =
         new ProcessBuilder(repo.resolve("zrepl4j").toString(), "daemon", "--config", "" + config)
             .redirectErrorStream(true)
-            .redirectOutput(log.toFile())
-            .start();
+            .redirectOutput(log.toFile());
+    // extra JVM options of the daemons (e.g. -XX:NativeMemoryTracking=summary), appended by the
+    // launcher to the package's own
+    var extra = System.getProperty("zrepl4j.bench.daemonJavaOpts", "");
+    if (!extra.isBlank()) {
+      pb.environment().put("ZREPL4J_JAVA_OPTS", extra);
+    }
+    var process = pb.start();
     var d = new BenchDaemon(process, control, metricsPort, log);
     long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
     while (true) {
@@ -74,6 +80,11 @@ final class BenchDaemon implements AutoCloseable {
         Shell.sleep(200);
       }
     }
+  }
+
+  /** The daemon's process id (the launcher execs the JVM). */
+  long pid() {
+    return process.pid();
   }
 
   /** The daemon's log file. */

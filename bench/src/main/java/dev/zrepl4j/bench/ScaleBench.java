@@ -75,6 +75,13 @@ public final class ScaleBench {
         scenario("noop", push, sink);
         changeAndSnapshot();
         scenario("incr", push, sink);
+        var hold = System.getProperty("zrepl4j.scale.holdSeconds");
+        if (hold != null) {
+          // time to look at the daemons by hand (jcmd PID VM.native_memory summary, ...)
+          System.err.printf(
+              Locale.ROOT, "scale: daemons: push pid %d, sink pid %d%n", push.pid(), sink.pid());
+          Shell.sleep(Long.parseLong(hold) * 1000);
+        }
         var sender = push.rssMiB();
         var receiver = sink.rssMiB();
         System.out.printf(Locale.ROOT, "scale.rss.sender %.0f MiB%n", sender[0]);

@@ -69,6 +69,8 @@ public final class Receiver implements ReceiverApi {
   }
 
   private final Zfs zfs;
+  // the listings of the clients' plans, for the pruning of the run while nothing changed them
+  private final RecentListings recent;
   private final DatasetPath rootFs;
   private final DatasetPath root;
   private final String job;
@@ -105,6 +107,7 @@ public final class Receiver implements ReceiverApi {
       }
     }
     this.zfs = zfs;
+    this.recent = new RecentListings(zfs);
     this.rootFs = rootFs;
     this.root = root;
     this.job = ZreplNames.checkJob(job);
@@ -360,7 +363,11 @@ public final class Receiver implements ReceiverApi {
     // one listing of just the targets, those that do not exist left out (not a listing of
     // everything below the root first to find them)
     var below = targets.values().stream().filter(t -> t.length() > root.length()).toList();
+    long stamp = recent.stamp();
     var versions = zfs.listVersionsOfExisting(below);
+    // (a target that does not exist is kept as empty: a receive that creates it is a change, and
+    // pruning never asks for one that does not exist)
+    versions.forEach((t, vs) -> recent.put(t, vs, stamp));
     var out = new ArrayList<FsVersionList>();
     for (var name : names) {
       var t = targets.get(name);
@@ -505,7 +512,8 @@ public final class Receiver implements ReceiverApi {
     }
     var result =
         PruneResult.of(
-            executor.prune(filesystems, rules, Receiver::pruneContext, request.dryRun()));
+            executor.prune(
+                filesystems, rules, Receiver::pruneContext, request.dryRun(), recent::unchanged));
     log.info(
         "{}: pruned receiver {}{}: {} filesystems, destroyed {}, failed {}",
         job,

@@ -75,6 +75,8 @@ public final class Sender implements SenderApi {
   private final Set<DatasetPath> adopted = ConcurrentHashMap.newKeySet();
   // the listings of the clients' plans (listVersionsOf), for their size estimates (sendDry)
   private final Map<DatasetPath, Listed> planned = new ConcurrentHashMap<>();
+  // the same listings, for the pruning of the run while nothing changed them
+  private final RecentListings recent;
   // the snapshots protectAll held for this client's steps, until a completion releases them
   private final Set<HeldStep> protectedAhead = ConcurrentHashMap.newKeySet();
   private static final Duration PLANNED_LISTING_AGE = Duration.ofMinutes(5);
@@ -152,6 +154,7 @@ public final class Sender implements SenderApi {
     this.unmatched = unmatched;
     this.bandwidth = bandwidth;
     this.zfs = zfs;
+    this.recent = new RecentListings(zfs);
     this.filter = filter;
     this.job = ZreplNames.checkJob(job);
     this.options = options;
@@ -210,6 +213,7 @@ public final class Sender implements SenderApi {
       wanted.add(allowed(name));
     }
     Map<DatasetPath, List<FilesystemVersion>> all;
+    long stamp = recent.stamp();
     try {
       all = zfs.listVersions(wanted);
     } catch (ZfsException e) {
@@ -220,6 +224,7 @@ public final class Sender implements SenderApi {
     for (var fs : wanted) {
       var versions = all.getOrDefault(fs, List.of());
       planned.put(fs, new Listed(versions, now));
+      recent.put(fs, versions, stamp);
       out.add(new FsVersionList(fs.toString(), wire(versions)));
     }
     return out;
@@ -917,7 +922,8 @@ public final class Sender implements SenderApi {
                 filesystems,
                 rules,
                 pruneContexts(rules.stream().anyMatch(r -> r instanceof PruneRule.NotReplicated)),
-                request.dryRun()));
+                request.dryRun(),
+                recent::unchanged));
     log.info(
         "{}: pruned sender{}: {} filesystems, destroyed {}, failed {}",
         job,

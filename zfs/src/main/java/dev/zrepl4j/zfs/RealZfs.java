@@ -96,6 +96,11 @@ public final class RealZfs implements Zfs {
    * name). The invocation count is shared with this instance.
    */
   @Override
+  public boolean marksChanges() {
+    return true;
+  }
+
+  @Override
   public RealZfs observedBy(CommandListener listener) {
     return new RealZfs(zfs, zpool, capabilities, pipes, invocations, listener, commandTimeout);
   }
@@ -209,7 +214,32 @@ public final class RealZfs implements Zfs {
   ZfsProcess startZfs(List<String> args, ZfsProcess.Stdin stdin, ZfsProcess.Stdout stdout)
       throws ZfsException {
     invocations.incrementAndGet();
-    return ZfsProcess.start(zfs, args, stdin, stdout, pipes, listener);
+    return ZfsProcess.start(zfs, args, stdin, stdout, pipes, marking(zfs, args));
+  }
+
+  /**
+   * The listener for one command: for a zfs command that may change datasets, {@link
+   * ChangeClock#process()} is marked now (before it starts) and again when it exited.
+   */
+  private CommandListener marking(List<String> binary, List<String> args) {
+    if (!binary.equals(zfs) || !ChangeClock.changes(args)) {
+      return listener;
+    }
+    var clock = ChangeClock.process();
+    clock.mark(args);
+    var outer = listener;
+    return new CommandListener() {
+      @Override
+      public void exited(String b, String verb, Duration runtime) {
+        clock.mark(args);
+        outer.exited(b, verb, runtime);
+      }
+
+      @Override
+      public void timedOut(String b, String verb, Duration deadline) {
+        outer.timedOut(b, verb, deadline);
+      }
+    };
   }
 
   <T> T run(List<String> binary, List<String> args, Parser<T> parser) throws IOException {
@@ -226,7 +256,12 @@ public final class RealZfs implements Zfs {
     invocations.incrementAndGet();
     try (var p =
             ZfsProcess.start(
-                binary, args, ZfsProcess.Stdin.NULL, ZfsProcess.Stdout.PIPE, pipes, listener);
+                binary,
+                args,
+                ZfsProcess.Stdin.NULL,
+                ZfsProcess.Stdout.PIPE,
+                pipes,
+                marking(binary, args));
         var deadline = deadline(p, binary, args)) {
       T result;
       try {

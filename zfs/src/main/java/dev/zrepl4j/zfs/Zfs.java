@@ -40,6 +40,15 @@ public interface Zfs {
   ZfsCapabilities capabilities();
 
   /**
+   * Whether every command of this ZFS that may change a dataset marks {@link
+   * ChangeClock#process()}, so that a listing made through it may be used again while the clock
+   * says its filesystem is unchanged. A stand-in that does not mark says no, and nothing is reused.
+   */
+  default boolean marksChanges() {
+    return false;
+  }
+
+  /**
    * This ZFS, telling {@code listener} of every {@code zfs}/{@code zpool} command it runs. An
    * implementation that runs no commands (a stand-in) returns itself: there is nothing to observe.
    */

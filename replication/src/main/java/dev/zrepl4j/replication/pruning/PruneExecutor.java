@@ -9,11 +9,14 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -124,10 +127,46 @@ public final class PruneExecutor {
   public Report prune(
       Collection<DatasetPath> filesystems, List<PruneRule> rules, Contexts contexts, boolean dryRun)
       throws IOException {
+    return prune(filesystems, rules, contexts, dryRun, fs -> null);
+  }
+
+  /**
+   * Prunes {@code filesystems} with {@code rules}, planning from the listings {@code known} gives
+   * (a recent listing of a filesystem nothing changed since, see {@code RecentListings}) and
+   * listing only the others. What is about to be destroyed is listed again either way: a snapshot
+   * is destroyed only if it is still there with the planned guid and nothing protects it now.
+   *
+   * @param known a filesystem's listing to plan from, or null to list it
+   */
+  public Report prune(
+      Collection<DatasetPath> filesystems,
+      List<PruneRule> rules,
+      Contexts contexts,
+      boolean dryRun,
+      Function<DatasetPath, @Nullable List<FilesystemVersion>> known)
+      throws IOException {
     if (filesystems.isEmpty()) {
       return new Report(List.of(), List.of(), Map.of(), Map.of());
     }
-    var versions = zfs.listVersions(filesystems);
+    var versions = new HashMap<DatasetPath, List<FilesystemVersion>>();
+    var unknown = new ArrayList<DatasetPath>();
+    for (var fs : filesystems) {
+      var k = known.apply(fs);
+      if (k != null) {
+        versions.put(fs, k);
+      } else {
+        unknown.add(fs);
+      }
+    }
+    if (!unknown.isEmpty()) {
+      versions.putAll(zfs.listVersions(unknown));
+    }
+    if (unknown.size() < filesystems.size()) {
+      log.debug(
+          "pruning {} filesystems from their listings of this run, listing {}",
+          filesystems.size() - unknown.size(),
+          unknown.size());
+    }
     var plans = new ArrayList<PrunePlan>();
     var wanted = new LinkedHashMap<DatasetPath, List<FilesystemVersion>>();
     for (var fs : filesystems) {
