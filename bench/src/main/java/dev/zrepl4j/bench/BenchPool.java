@@ -39,10 +39,20 @@ final class BenchPool implements AutoCloseable {
           Shell.run("zpool", "destroy", "-f", name);
           break;
         } catch (IOException e) {
-          if (i >= 20 || !String.valueOf(e.getMessage()).contains("busy")) {
+          if (!String.valueOf(e.getMessage()).contains("busy")) {
             throw e;
           }
-          Thread.sleep(500);
+          if (i >= 60) {
+            // seen after 1,000 filesystems: zfs-fuse kept the pool busy for good
+            throw new IOException(
+                e.getMessage().strip()
+                    + " (after 60 s; zfs-fuse keeps it busy: pkill -x zfs-fuse; rm -f"
+                    + " /var/lib/zfs/zpool.cache; scripts/zfs-fuse.sh up; rm "
+                    + file
+                    + ")",
+                e);
+          }
+          Thread.sleep(1000);
         }
       }
     } finally {

@@ -28,6 +28,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -70,7 +71,17 @@ public final class Receiver implements ReceiverApi {
 
   private final Zfs zfs;
   // the listings of the clients' plans, for the pruning of the run while nothing changed them
-  private final RecentListings recent;
+  private final Recent<List<FilesystemVersion>> recent;
+  // which datasets below the root exist and whether each is a placeholder, from the plan's reading
+  // (listFilesystems), for incremental receives while nothing this process ran changed them
+  private final Recent<Boolean> knownTargets;
+  // the plan's reading of the filesystems below the root (listFilesystems), for the run's pruning
+  // while no receive or rename of this receiver began or ended since (changesBelow)
+  private volatile @Nullable FilesystemsRead filesystemsRead;
+  private final AtomicLong changesBelow = new AtomicLong();
+
+  private record FilesystemsRead(List<FsInfo> infos, long changes, long nanos) {}
+
   private final DatasetPath rootFs;
   private final DatasetPath root;
   private final String job;
@@ -107,7 +118,8 @@ public final class Receiver implements ReceiverApi {
       }
     }
     this.zfs = zfs;
-    this.recent = new RecentListings(zfs);
+    this.recent = new Recent<>(zfs);
+    this.knownTargets = new Recent<>(zfs);
     this.rootFs = rootFs;
     this.root = root;
     this.job = ZreplNames.checkJob(job);
@@ -310,6 +322,8 @@ public final class Receiver implements ReceiverApi {
 
   @Override
   public List<FsInfo> listFilesystems() throws IOException {
+    long stamp = knownTargets.stamp();
+    long changes = changesBelow.get();
     var below = below();
     if (below.isEmpty()) {
       return List.of();
@@ -329,6 +343,9 @@ public final class Receiver implements ReceiverApi {
       }
       var m = got.getOrDefault(p.toString(), Map.of());
       var ph = m.get(Zfs.PLACEHOLDER_PROPERTY);
+      if (!m.isEmpty()) {
+        knownTargets.put(p, ph != null && Zfs.isPlaceholder(p, ph), stamp);
+      }
       var token = resumable ? m.get(RESUME_TOKEN) : null;
       out.add(
           new FsInfo(
@@ -336,7 +353,24 @@ public final class Receiver implements ReceiverApi {
               ph != null && Zfs.isPlaceholder(p, ph),
               token != null && token.isSet() ? token.value() : ""));
     }
+    filesystemsRead = new FilesystemsRead(List.copyOf(out), changes, System.nanoTime());
     return out;
+  }
+
+  /**
+   * {@link #listFilesystems()}, or its last result if no receive or rename of this receiver began
+   * or ended since it was begun and it is at most {@link Recent#MAX_AGE} old (for pruning, which
+   * destroys only what it lists again; a filesystem someone else made since is pruned next run).
+   */
+  private List<FsInfo> recentFilesystems() throws IOException {
+    var r = filesystemsRead;
+    if (r != null
+        && zfs.marksChanges()
+        && r.changes() == changesBelow.get()
+        && System.nanoTime() - r.nanos() <= Recent.MAX_AGE.toNanos()) {
+      return r.infos();
+    }
+    return listFilesystems();
   }
 
   /** The filesystems strictly below the root; none if the root does not exist. */
@@ -367,7 +401,7 @@ public final class Receiver implements ReceiverApi {
     var versions = zfs.listVersionsOfExisting(below);
     // (a target that does not exist is kept as empty: a receive that creates it is a change, and
     // pruning never asks for one that does not exist)
-    versions.forEach((t, vs) -> recent.put(t, vs, stamp));
+    versions.forEach((t, vs) -> recent.put(t, List.copyOf(vs), stamp));
     var out = new ArrayList<FsVersionList>();
     for (var name : names) {
       var t = targets.get(name);
@@ -438,6 +472,15 @@ public final class Receiver implements ReceiverApi {
 
   @Override
   public void renameReceived(ReceivedRename rename) throws IOException {
+    changesBelow.incrementAndGet();
+    try {
+      renameCounted(rename);
+    } finally {
+      changesBelow.incrementAndGet();
+    }
+  }
+
+  private void renameCounted(ReceivedRename rename) throws IOException {
     var from = target(rename.from());
     var to = target(rename.to());
     checkVersionName(rename.evidence().name());
@@ -505,7 +548,7 @@ public final class Receiver implements ReceiverApi {
     var rules = Access.pruneRules(request);
     var executor = Access.pruneExecutor(zfs);
     var filesystems = new ArrayList<DatasetPath>();
-    for (var info : listFilesystems()) {
+    for (var info : recentFilesystems()) {
       if (!info.placeholder()) {
         filesystems.add(target(info.path()));
       }
@@ -580,6 +623,15 @@ public final class Receiver implements ReceiverApi {
 
   @Override
   public ReceiveResult receive(ReceiveSpec spec, InputStream stream) throws IOException {
+    changesBelow.incrementAndGet();
+    try {
+      return receiveCounted(spec, stream);
+    } finally {
+      changesBelow.incrementAndGet();
+    }
+  }
+
+  private ReceiveResult receiveCounted(ReceiveSpec spec, InputStream stream) throws IOException {
     var target = target(spec.filesystem());
     checkVersionName(spec.to().name());
     var fromName = spec.from();
@@ -596,42 +648,16 @@ public final class Receiver implements ReceiverApi {
       throw new RemoteException(
           ErrorCode.INTERNAL, "target " + target + " is not below root_fs " + rootFs);
     }
-    var existing = chain(target, encryption);
-    var got = existing.got();
-    var chain = existing.chain();
-    boolean targetExists = chain.contains(target);
-    boolean targetIsPlaceholder = targetExists && isPlaceholder(got, target);
     var from = spec.from();
-    boolean force = false;
-    if (targetExists) {
-      if (targetIsPlaceholder && from == null) {
-        var snaps = zfs.listVersions(List.of(target)).getOrDefault(target, List.of());
-        if (!snaps.isEmpty()) {
-          throw new RemoteException(
-              ErrorCode.FAILED_PRECONDITION,
-              "placeholder " + target + " has snapshots: not replacing it");
-        }
-        // replace the placeholder; never anything else. Resuming an interrupted full receive into
-        // it (kept in target/%recv) needs -F again: OpenZFS refuses "Resuming recv on existing
-        // destination ... must specify -F to overwrite it".
-        force = true;
-      } else if (targetIsPlaceholder && !spec.resuming()) {
-        throw new RemoteException(
-            ErrorCode.FAILED_PRECONDITION,
-            target + " is a placeholder: it needs a full stream, not an incremental one");
-      } else if (from == null && !spec.resuming()) {
-        throw new RemoteException(
-            ErrorCode.FAILED_PRECONDITION,
-            target
-                + " already exists and is not a placeholder: a full receive would have to"
-                + " overwrite it (zfs recv -F), which is never done; resolve the conflict by hand");
-      }
-    } else if (from != null && !spec.resuming()) {
-      throw new RemoteException(
-          ErrorCode.FAILED_PRECONDITION,
-          "incremental stream for " + target + ", which does not exist on the receiver");
+    boolean force;
+    if (from != null && !spec.resuming() && Boolean.FALSE.equals(knownTargets.unchanged(target))) {
+      // an incremental receive into a target the plan's reading showed existing and not a
+      // placeholder, and no command of this process touched since: no zfs get of its chain. zfs
+      // recv itself refuses the stream unless the target has its source snapshot
+      force = false;
+    } else {
+      force = prepare(target, spec, encryption);
     }
-    createPlaceholders(target, chain, got, encryption);
 
     var recv =
         new ReceiveOptions(
@@ -717,6 +743,51 @@ public final class Receiver implements ReceiverApi {
    * The datasets from root_fs down to {@code target} that exist, with their placeholder markers
    * (and encryption, where ZFS has it).
    */
+  /**
+   * Checks the target of a receive against its chain from root_fs (one {@code zfs get}) and makes
+   * the placeholders it lacks; returns whether the receive must replace a placeholder ({@code -F}).
+   */
+  private boolean prepare(DatasetPath target, ReceiveSpec spec, boolean encryption)
+      throws IOException {
+    var existing = chain(target, encryption);
+    var got = existing.got();
+    var chain = existing.chain();
+    boolean targetExists = chain.contains(target);
+    boolean targetIsPlaceholder = targetExists && isPlaceholder(got, target);
+    var from = spec.from();
+    boolean force = false;
+    if (targetExists) {
+      if (targetIsPlaceholder && from == null) {
+        var snaps = zfs.listVersions(List.of(target)).getOrDefault(target, List.of());
+        if (!snaps.isEmpty()) {
+          throw new RemoteException(
+              ErrorCode.FAILED_PRECONDITION,
+              "placeholder " + target + " has snapshots: not replacing it");
+        }
+        // replace the placeholder; never anything else. Resuming an interrupted full receive into
+        // it (kept in target/%recv) needs -F again: OpenZFS refuses "Resuming recv on existing
+        // destination ... must specify -F to overwrite it".
+        force = true;
+      } else if (targetIsPlaceholder && !spec.resuming()) {
+        throw new RemoteException(
+            ErrorCode.FAILED_PRECONDITION,
+            target + " is a placeholder: it needs a full stream, not an incremental one");
+      } else if (from == null && !spec.resuming()) {
+        throw new RemoteException(
+            ErrorCode.FAILED_PRECONDITION,
+            target
+                + " already exists and is not a placeholder: a full receive would have to"
+                + " overwrite it (zfs recv -F), which is never done; resolve the conflict by hand");
+      }
+    } else if (from != null && !spec.resuming()) {
+      throw new RemoteException(
+          ErrorCode.FAILED_PRECONDITION,
+          "incremental stream for " + target + ", which does not exist on the receiver");
+    }
+    createPlaceholders(target, chain, got, encryption);
+    return force;
+  }
+
   private record Chain(List<DatasetPath> chain, Map<String, Map<String, Property>> got) {}
 
   /**

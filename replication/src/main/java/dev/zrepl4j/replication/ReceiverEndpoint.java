@@ -9,6 +9,8 @@ import dev.zrepl4j.zfs.Zfs;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -25,6 +27,8 @@ public final class ReceiverEndpoint {
   private final ReceiverOptions options;
   private final @Nullable DatasetMapping mapping;
   private final BandwidthLimiter bandwidth;
+
+  private final Map<String, Receiver> clients = new ConcurrentHashMap<>();
 
   /**
    * @throws IllegalArgumentException for an invalid job name or root_fs
@@ -105,9 +109,20 @@ public final class ReceiverEndpoint {
     }
   }
 
+  /**
+   * The caller's receiver, made at its first call and kept (one per client identity, as the sender
+   * side keeps one per client): what it read for a client's plan serves the rest of that client's
+   * run ({@link Recent}).
+   */
   private Receiver receiver(Caller caller) throws IOException {
+    var kept = clients.get(caller.identity());
+    if (kept != null) {
+      return kept;
+    }
     var r = unlimitedReceiver(caller);
-    return bandwidth.limited() ? r.limited(bandwidth) : r;
+    var made = bandwidth.limited() ? r.limited(bandwidth) : r;
+    var raced = clients.putIfAbsent(caller.identity(), made);
+    return raced != null ? raced : made;
   }
 
   private Receiver unlimitedReceiver(Caller caller) throws IOException {

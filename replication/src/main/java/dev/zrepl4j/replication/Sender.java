@@ -76,7 +76,7 @@ public final class Sender implements SenderApi {
   // the listings of the clients' plans (listVersionsOf), for their size estimates (sendDry)
   private final Map<DatasetPath, Listed> planned = new ConcurrentHashMap<>();
   // the same listings, for the pruning of the run while nothing changed them
-  private final RecentListings recent;
+  private final Recent<List<FilesystemVersion>> recent;
   // the snapshots protectAll held for this client's steps, until a completion releases them
   private final Set<HeldStep> protectedAhead = ConcurrentHashMap.newKeySet();
   private static final Duration PLANNED_LISTING_AGE = Duration.ofMinutes(5);
@@ -154,7 +154,7 @@ public final class Sender implements SenderApi {
     this.unmatched = unmatched;
     this.bandwidth = bandwidth;
     this.zfs = zfs;
-    this.recent = new RecentListings(zfs);
+    this.recent = new Recent<>(zfs);
     this.filter = filter;
     this.job = ZreplNames.checkJob(job);
     this.options = options;
@@ -224,7 +224,7 @@ public final class Sender implements SenderApi {
     for (var fs : wanted) {
       var versions = all.getOrDefault(fs, List.of());
       planned.put(fs, new Listed(versions, now));
-      recent.put(fs, versions, stamp);
+      recent.put(fs, List.copyOf(versions), stamp);
       out.add(new FsVersionList(fs.toString(), wire(versions)));
     }
     return out;
@@ -475,8 +475,39 @@ public final class Sender implements SenderApi {
         keys.add(new HeldStep(fs, from.guid()));
       }
     }
+    // the listings of the run kept for later (the completions, the pruning) as they are after this
+    // hold: the same versions, each held one at least one user reference
+    var before = new LinkedHashMap<DatasetPath, List<FilesystemVersion>>();
+    for (var fs : filesystems.keySet()) {
+      var k = recent.unchanged(fs);
+      if (k != null) {
+        before.put(fs, k);
+      }
+    }
     Holds.hold(zfs, ZreplNames.stepHold(job), List.copyOf(held)); // one zfs command for all
     protectedAhead.addAll(keys);
+    long stamp = recent.stamp();
+    var heldGuids = new HashSet<HeldStep>(keys);
+    before.forEach(
+        (fs, versions) -> {
+          var after = new ArrayList<FilesystemVersion>(versions.size());
+          for (var v : versions) {
+            after.add(
+                v.isSnapshot()
+                        && v.userRefs() == 0
+                        && heldGuids.contains(new HeldStep(fs, v.guid()))
+                    ? new FilesystemVersion(
+                        v.filesystem(),
+                        v.type(),
+                        v.name(),
+                        v.guid(),
+                        v.createTxg(),
+                        v.creation(),
+                        1)
+                    : v);
+          }
+          recent.put(fs, List.copyOf(after), stamp);
+        });
   }
 
   /** A snapshot that {@link #protectAll} held for this client's steps. */
@@ -529,9 +560,22 @@ public final class Sender implements SenderApi {
     // every request is checked against one listing of them all before anything is placed: a
     // refused call leaves the pool as it was. Without bookmarks the cursor is a hold, placed by
     // name on the snapshot the listing just showed with the right guid
-    Map<DatasetPath, List<FilesystemVersion>> listing;
+    // the run's own listing where nothing this process ran changed it since (a protectAll's hold is
+    // in it); the others listed in one command
+    var listing = new LinkedHashMap<DatasetPath, List<FilesystemVersion>>();
+    var unknown = new ArrayList<DatasetPath>();
+    for (var fs : filesystems.keySet()) {
+      var k = recent.unchanged(fs);
+      if (k != null) {
+        listing.put(fs, k);
+      } else {
+        unknown.add(fs);
+      }
+    }
     try {
-      listing = zfs.listVersions(filesystems.keySet());
+      if (!unknown.isEmpty()) {
+        listing.putAll(zfs.listVersions(unknown));
+      }
     } catch (ZfsException e) {
       throw Access.orNotFound(
           e,

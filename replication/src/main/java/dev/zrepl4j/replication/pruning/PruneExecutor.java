@@ -132,9 +132,9 @@ public final class PruneExecutor {
 
   /**
    * Prunes {@code filesystems} with {@code rules}, planning from the listings {@code known} gives
-   * (a recent listing of a filesystem nothing changed since, see {@code RecentListings}) and
-   * listing only the others. What is about to be destroyed is listed again either way: a snapshot
-   * is destroyed only if it is still there with the planned guid and nothing protects it now.
+   * (a recent listing of a filesystem nothing changed since, see {@code Recent}) and listing only
+   * the others. What is about to be destroyed is listed again either way: a snapshot is destroyed
+   * only if it is still there with the planned guid and nothing protects it now.
    *
    * @param known a filesystem's listing to plan from, or null to list it
    */
