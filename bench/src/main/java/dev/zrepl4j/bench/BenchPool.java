@@ -45,7 +45,7 @@ final class BenchPool implements AutoCloseable {
           if (i >= 60) {
             // seen after 1,000 filesystems: zfs-fuse kept the pool busy for good
             throw new IOException(
-                e.getMessage().strip()
+                String.valueOf(e.getMessage()).strip()
                     + " (after 60 s; zfs-fuse keeps it busy: pkill -x zfs-fuse; rm -f"
                     + " /var/lib/zfs/zpool.cache; scripts/zfs-fuse.sh up; rm "
                     + file
