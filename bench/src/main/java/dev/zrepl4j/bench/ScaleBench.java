@@ -169,38 +169,20 @@ public final class ScaleBench {
   }
 
   private BenchDaemon startSink(int port) throws IOException {
-    int metrics = BenchDaemon.freePort();
-    var control = dir.resolve("sink-run").resolve("control");
-    var yaml =
+    var jobs =
         """
-        global:
-          logging: [{type: stdout, level: %s, format: human}]
-          control: {sockpath: %s}
-          serve: {stdinserver: {sockdir: %s}}
-          monitoring: [{type: prometheus, listen: "127.0.0.1:%d"}]
-        jobs:
           - name: sink
             type: sink
             root_fs: %s/z
             serve: {type: tcp, listen: "127.0.0.1:%d", clients: {"127.0.0.1": "bench"}}
         """
-            .formatted(level(), control, dir.resolve("sink-stdin"), metrics, dst, port);
-    var config = dir.resolve("sink.yml");
-    Files.writeString(config, yaml);
-    return BenchDaemon.start(repo, config, control, metrics, dir.resolve("sink.log"));
+            .formatted(dst, port);
+    return startDaemon("sink", jobs);
   }
 
   private BenchDaemon startPush(int sinkPort) throws IOException {
-    int metrics = BenchDaemon.freePort();
-    var control = dir.resolve("push-run").resolve("control");
-    var yaml =
+    var jobs =
         """
-        global:
-          logging: [{type: stdout, level: %s, format: human}]
-          control: {sockpath: %s}
-          serve: {stdinserver: {sockdir: %s}}
-          monitoring: [{type: prometheus, listen: "127.0.0.1:%d"}]
-        jobs:
           - name: push
             type: push
             connect: {type: tcp, address: "127.0.0.1:%d"}
@@ -214,17 +196,28 @@ public final class ScaleBench {
               keep_sender: [{type: regex, regex: ".*"}]
               keep_receiver: [{type: regex, regex: ".*"}]
         """
-            .formatted(
-                level(),
-                control,
-                dir.resolve("push-stdin"),
-                metrics,
-                sinkPort,
-                src,
-                Integer.getInteger("zrepl4j.scale.steps", 2));
-    var config = dir.resolve("push.yml");
+            .formatted(sinkPort, src, Integer.getInteger("zrepl4j.scale.steps", 2));
+    return startDaemon("push", jobs);
+  }
+
+  /** A daemon named {@code name} ({@code name.yml}, {@code name.log}, ...) running {@code jobs}. */
+  private BenchDaemon startDaemon(String name, String jobs) throws IOException {
+    int metrics = BenchDaemon.freePort();
+    var control = dir.resolve(name + "-run").resolve("control");
+    var yaml =
+        """
+        global:
+          logging: [{type: stdout, level: %s, format: human}]
+          control: {sockpath: %s}
+          serve: {stdinserver: {sockdir: %s}}
+          monitoring: [{type: prometheus, listen: "127.0.0.1:%d"}]
+        jobs:
+        """
+                .formatted(level(), control, dir.resolve(name + "-stdin"), metrics)
+            + jobs;
+    var config = dir.resolve(name + ".yml");
     Files.writeString(config, yaml);
-    return BenchDaemon.start(repo, config, control, metrics, dir.resolve("push.log"));
+    return BenchDaemon.start(repo, config, control, metrics, dir.resolve(name + ".log"));
   }
 
   private String level() {

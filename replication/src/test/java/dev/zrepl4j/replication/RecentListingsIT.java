@@ -169,10 +169,6 @@ class RecentListingsIT {
     assertThat(snapshots(DatasetPath.parse(root + "/" + fs))).containsExactly("s1", "s2", "s3");
   }
 
-  private static String userrefs(String snapshot) throws IOException {
-    return FuseFixture.run("zfs", "get", "-H", "-o", "value", "userrefs", snapshot).strip();
-  }
-
   @Test
   void completionsAfterStepHoldsPlacedAheadUseThePlansListingWithThoseHoldsIn() throws IOException {
     var parent = src.path("e");
@@ -236,10 +232,12 @@ class RecentListingsIT {
     for (var fs : all) {
       // s2's step hold (placed ahead, so not in the plan's listing, and named by no completion)
       // was released all the same
-      assertThat(userrefs(fs + "@s1")).as("%s@s1", fs).isEqualTo("0");
-      assertThat(userrefs(fs + "@s2")).as("%s@s2", fs).isEqualTo("0");
-      assertThat(userrefs(fs + "@s3")).as("%s@s3", fs).isEqualTo("0");
-      assertThat(userrefs(fs + "@s4")).as("%s@s4: the cursor alone", fs).isEqualTo("1");
+      assertThat(SenderReceiverIT.userrefs(fs + "@s1")).as("%s@s1", fs).isEqualTo("0");
+      assertThat(SenderReceiverIT.userrefs(fs + "@s2")).as("%s@s2", fs).isEqualTo("0");
+      assertThat(SenderReceiverIT.userrefs(fs + "@s3")).as("%s@s3", fs).isEqualTo("0");
+      assertThat(SenderReceiverIT.userrefs(fs + "@s4"))
+          .as("%s@s4: the cursor alone", fs)
+          .isEqualTo("1");
     }
   }
 

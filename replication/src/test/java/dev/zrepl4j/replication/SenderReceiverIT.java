@@ -341,7 +341,7 @@ class SenderReceiverIT {
     return new FsVersion(v.type(), v.name(), v.guid() + 1, v.createTxg(), v.creation());
   }
 
-  private static String userrefs(String snapshot) throws IOException {
+  static String userrefs(String snapshot) throws IOException {
     return FuseFixture.run("zfs", "get", "-H", "-o", "value", "userrefs", snapshot).strip();
   }
 
