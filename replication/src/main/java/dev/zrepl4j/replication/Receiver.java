@@ -343,15 +343,13 @@ public final class Receiver implements ReceiverApi {
       }
       var m = got.getOrDefault(p.toString(), Map.of());
       var ph = m.get(Zfs.PLACEHOLDER_PROPERTY);
+      boolean placeholder = ph != null && Zfs.isPlaceholder(p, ph);
       if (!m.isEmpty()) {
-        knownTargets.put(p, ph != null && Zfs.isPlaceholder(p, ph), stamp);
+        knownTargets.put(p, placeholder, stamp);
       }
       var token = resumable ? m.get(RESUME_TOKEN) : null;
       out.add(
-          new FsInfo(
-              name.get(),
-              ph != null && Zfs.isPlaceholder(p, ph),
-              token != null && token.isSet() ? token.value() : ""));
+          new FsInfo(name.get(), placeholder, token != null && token.isSet() ? token.value() : ""));
     }
     filesystemsRead = new FilesystemsRead(List.copyOf(out), changes, System.nanoTime());
     return out;
@@ -740,10 +738,6 @@ public final class Receiver implements ReceiverApi {
   }
 
   /**
-   * The datasets from root_fs down to {@code target} that exist, with their placeholder markers
-   * (and encryption, where ZFS has it).
-   */
-  /**
    * Checks the target of a receive against its chain from root_fs (one {@code zfs get}) and makes
    * the placeholders it lacks; returns whether the receive must replace a placeholder ({@code -F}).
    */
@@ -788,6 +782,10 @@ public final class Receiver implements ReceiverApi {
     return force;
   }
 
+  /**
+   * The datasets from root_fs down to {@code target} that exist, with their placeholder markers
+   * (and encryption, where ZFS has it).
+   */
   private record Chain(List<DatasetPath> chain, Map<String, Map<String, Property>> got) {}
 
   /**

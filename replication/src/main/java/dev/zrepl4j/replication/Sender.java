@@ -475,8 +475,8 @@ public final class Sender implements SenderApi {
         keys.add(new HeldStep(fs, from.guid()));
       }
     }
-    // the listings of the run kept for later (the completions, the pruning) as they are after this
-    // hold: the same versions, each held one at least one user reference
+    // the run's kept listings (for the completions and the pruning) as they are after this hold:
+    // the same versions, each snapshot it held with at least one user reference
     var before = new LinkedHashMap<DatasetPath, List<FilesystemVersion>>();
     for (var fs : filesystems.keySet()) {
       var k = recent.unchanged(fs);
