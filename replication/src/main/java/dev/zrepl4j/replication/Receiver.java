@@ -19,7 +19,10 @@ import dev.zrepl4j.zfs.ZfsException;
 import dev.zrepl4j.zfs.ZfsFeature;
 import java.io.IOException;
 import java.io.InputStream;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -28,7 +31,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -81,6 +86,22 @@ public final class Receiver implements ReceiverApi {
   private final AtomicLong changesBelow = new AtomicLong();
 
   private record FilesystemsRead(List<FsInfo> infos, long changes, long nanos) {}
+
+  // per target, the snapshots a last-received hold of this job may be on: those the plan's listing
+  // showed held (userrefs > 0) and those this receiver confirmed since. Only this receiver places
+  // its job's tag, so a confirmation reads just these and the received snapshots (one zfs get)
+  // instead of every version of every target (issue 17)
+  private final Map<DatasetPath, HeldRead> held = new ConcurrentHashMap<>();
+
+  private record HeldRead(Set<String> snapshots, long nanos) {}
+
+  // per target, the snapshots this receiver received into it since the plan's listing (kept in
+  // recent) was read, each proven the only one its receive made; a confirmation that reads them
+  // adds them to that listing, so that the run's pruning need not list the target again
+  private final Map<DatasetPath, List<String>> receivedSince = new ConcurrentHashMap<>();
+
+  /** How long {@link #held} is trusted; a plan's listing renews it every run. */
+  static final Duration HELD_MAX_AGE = Duration.ofMinutes(30);
 
   private final DatasetPath rootFs;
   private final DatasetPath root;
@@ -399,7 +420,24 @@ public final class Receiver implements ReceiverApi {
     var versions = zfs.listVersionsOfExisting(below);
     // (a target that does not exist is kept as empty: a receive that creates it is a change, and
     // pruning never asks for one that does not exist)
-    versions.forEach((t, vs) -> recent.put(t, List.copyOf(vs), stamp));
+    versions.forEach(
+        (t, vs) -> {
+          recent.put(t, List.copyOf(vs), stamp);
+          receivedSince.put(t, List.of());
+        });
+    if (zfs.marksChanges()) {
+      long now = System.nanoTime();
+      versions.forEach(
+          (t, vs) ->
+              held.put(
+                  t,
+                  new HeldRead(
+                      vs.stream()
+                          .filter(v -> v.isSnapshot() && v.userRefs() != 0)
+                          .map(FilesystemVersion::name)
+                          .collect(Collectors.toUnmodifiableSet()),
+                      now)));
+    }
     var out = new ArrayList<FsVersionList>();
     for (var name : names) {
       var t = targets.get(name);
@@ -434,10 +472,17 @@ public final class Receiver implements ReceiverApi {
     if (targets.isEmpty()) {
       return;
     }
-    var listing = zfs.listVersionsOfExisting(targets.keySet());
     var found = new ArrayList<FullName>();
     var older = new ArrayList<FullName>();
-    for (var e : targets.entrySet()) {
+    var rest = confirmFromHeld(targets, found, older);
+    long stamp = recent.stamp();
+    var listing = zfs.listVersionsOfExisting(rest.keySet());
+    listing.forEach(
+        (t, vs) -> {
+          recent.put(t, List.copyOf(vs), stamp);
+          receivedSince.put(t, List.of());
+        });
+    for (var e : rest.entrySet()) {
       var target = e.getKey();
       var snapshot = e.getValue();
       var versions = listing.getOrDefault(target, List.of());
@@ -466,6 +511,117 @@ public final class Receiver implements ReceiverApi {
     var tag = ZreplNames.lastReceivedHold(job);
     Holds.hold(zfs, tag, found); // one zfs command for all of them
     Holds.release(zfs, tag, older);
+    for (var f : found) {
+      held.computeIfPresent(
+          f.filesystem(),
+          (t, h) -> {
+            var names = new HashSet<>(h.snapshots());
+            names.add(f.name());
+            return new HeldRead(Set.copyOf(names), h.nanos());
+          });
+    }
+  }
+
+  /**
+   * The confirmations of {@code targets} that {@link #held} knows the held snapshots of, from one
+   * {@code zfs get guid,userrefs} of the received snapshots and those: adds to {@code found} and
+   * {@code older} as the listing would; returns the targets that need the listing (not known, or
+   * the received snapshot not found under its name with its guid).
+   */
+  private Map<DatasetPath, FsVersion> confirmFromHeld(
+      Map<DatasetPath, FsVersion> targets, List<FullName> found, List<FullName> older)
+      throws IOException {
+    var known = new LinkedHashMap<DatasetPath, HeldRead>();
+    var names = new ArrayList<String>();
+    long now = System.nanoTime();
+    for (var e : targets.entrySet()) {
+      var t = e.getKey();
+      var h = held.get(t);
+      if (h != null
+          && e.getValue().type().equals(FsVersion.SNAPSHOT)
+          && now - h.nanos() <= HELD_MAX_AGE.toNanos()) {
+        known.put(t, h);
+        names.add(t + "@" + e.getValue().name());
+        h.snapshots().forEach(n -> names.add(t + "@" + n));
+      }
+    }
+    if (known.isEmpty()) {
+      return targets;
+    }
+    long stamp = recent.stamp();
+    var got =
+        zfs.getPropertiesOfExisting(names, List.of("guid", "userrefs", "createtxg", "creation"));
+    var rest = new LinkedHashMap<DatasetPath, FsVersion>();
+    for (var e : targets.entrySet()) {
+      var target = e.getKey();
+      var h = known.get(target);
+      var snapshot = e.getValue();
+      var received = got.get(target + "@" + snapshot.name());
+      if (h == null || received == null || !hasValue(received, "guid", snapshot.guid())) {
+        rest.put(target, snapshot);
+        continue;
+      }
+      found.add(new FullName(target, VersionType.SNAPSHOT, snapshot.name()));
+      amendListing(target, snapshot, received, stamp);
+      for (var n : h.snapshots()) {
+        var p = got.get(target + "@" + n);
+        if (!n.equals(snapshot.name())
+            && p != null
+            && !hasValue(p, "guid", snapshot.guid())
+            && !hasValue(p, "userrefs", 0)) {
+          older.add(new FullName(target, VersionType.SNAPSHOT, n));
+        }
+      }
+    }
+    return rest;
+  }
+
+  /**
+   * Adds the received {@code snapshot} (its properties as just read, in a reading begun at {@code
+   * stamp}) to the plan's listing of {@code target}, if it is the one receive into the target since
+   * that listing; else the listing is left to go stale (the pruning lists the target again).
+   */
+  private void amendListing(
+      DatasetPath target, FsVersion snapshot, Map<String, Property> props, long stamp) {
+    var base = recent.fresh(target);
+    var since = receivedSince.get(target);
+    if (base == null || since == null || !since.equals(List.of(snapshot.name()))) {
+      return;
+    }
+    FilesystemVersion v;
+    try {
+      v =
+          new FilesystemVersion(
+              target,
+              VersionType.SNAPSHOT,
+              snapshot.name(),
+              snapshot.guid(),
+              Long.parseUnsignedLong(value(props, "createtxg")),
+              Instant.ofEpochSecond(Long.parseLong(value(props, "creation"))),
+              Long.parseLong(value(props, "userrefs")));
+    } catch (IllegalArgumentException e) {
+      log.debug("{}: not amending the listing of {}: {}", job, target, e.toString());
+      return;
+    }
+    var versions = new ArrayList<>(base.value());
+    versions.add(v);
+    versions.sort(Comparator.comparingLong(FilesystemVersion::createTxg));
+    recent.amend(target, List.copyOf(versions), stamp, base.nanos());
+    receivedSince.put(target, List.of());
+  }
+
+  private static String value(Map<String, Property> props, String name) {
+    var p = props.get(name);
+    if (p == null) {
+      throw new IllegalArgumentException("no " + name);
+    }
+    return p.value();
+  }
+
+  /** Whether property {@code name} of {@code props} is the number {@code value}. */
+  private static boolean hasValue(Map<String, Property> props, String name, long value) {
+    var p = props.get(name);
+    return p != null && p.value().equals(Long.toUnsignedString(value));
   }
 
   @Override
@@ -554,7 +710,11 @@ public final class Receiver implements ReceiverApi {
     var result =
         PruneResult.of(
             executor.prune(
-                filesystems, rules, Receiver::pruneContext, request.dryRun(), recent::unchanged));
+                filesystems,
+                rules,
+                Receiver::pruneContext,
+                request.dryRun(),
+                recent::snapshotsUnchanged));
     log.info(
         "{}: pruned receiver {}{}: {} filesystems, destroyed {}, failed {}",
         job,
@@ -621,11 +781,18 @@ public final class Receiver implements ReceiverApi {
 
   @Override
   public ReceiveResult receive(ReceiveSpec spec, InputStream stream) throws IOException {
-    changesBelow.incrementAndGet();
+    // only a full or resumed receive may make a filesystem or replace a placeholder: an
+    // incremental one needs its target there with the source snapshot, so it is no placeholder
+    boolean mayCreate = spec.from() == null || spec.resuming();
+    if (mayCreate) {
+      changesBelow.incrementAndGet();
+    }
     try {
       return receiveCounted(spec, stream);
     } finally {
-      changesBelow.incrementAndGet();
+      if (mayCreate) {
+        changesBelow.incrementAndGet();
+      }
     }
   }
 
@@ -674,6 +841,10 @@ public final class Receiver implements ReceiverApi {
             && begin.snapshotName().equals(spec.to().name())
             && begin.fromGuid() == (from == null ? 0 : from.guid());
     var counted = new CountingStream(bandwidth.limit(headed), total -> {});
+    // the receives since the plan's listing of the target, for amending that listing at their
+    // confirmation; a receive that may have made more than the one snapshot it names (a stream
+    // of several, a resumed one) or that failed forgets it
+    var before = receivedSince.remove(target);
     try {
       zfs.receive(target, counted, recv);
     } catch (ZfsException e) {
@@ -681,6 +852,11 @@ public final class Receiver implements ReceiverApi {
           ErrorCode.UNKNOWN,
           "receive into " + target + " failed: " + e.getMessage() + stderrTail(e),
           e);
+    }
+    if (before != null && proven && !spec.resuming()) {
+      var names = new ArrayList<>(before);
+      names.add(spec.to().name());
+      receivedSince.put(target, List.copyOf(names));
     }
     if (proven && spec.holdLater()) {
       // nothing to check in a listing and no hold to place: the caller confirms it (with others)
@@ -702,7 +878,11 @@ public final class Receiver implements ReceiverApi {
             : Beside.start("hold-" + job, () -> Holds.hold(zfs, tag, List.of(name)));
     List<FilesystemVersion> after;
     try {
+      long stamp = recent.stamp();
       after = zfs.listVersions(List.of(target)).getOrDefault(target, List.of());
+      // the target as it is now, but for the hold beside it: good for the run's pruning
+      recent.put(target, List.copyOf(after), stamp);
+      receivedSince.put(target, List.of());
     } catch (IOException | RuntimeException e) {
       holding.joinAfter(e);
       throw e;

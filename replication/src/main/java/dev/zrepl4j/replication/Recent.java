@@ -47,7 +47,8 @@ final class Recent<V> {
   private final Zfs zfs;
   private final Map<DatasetPath, Read<V>> values = new ConcurrentHashMap<>();
 
-  private record Read<V>(V value, long stamp, long nanos) {}
+  /** A reading: its value, the stamp taken before it began, and when it was made. */
+  record Read<V>(V value, long stamp, long nanos) {}
 
   Recent(Zfs zfs) {
     this.zfs = zfs;
@@ -67,19 +68,46 @@ final class Recent<V> {
 
   /**
    * What was kept of {@code fs} if it may be used as if read now (see the class comment); else
-   * null, and it is forgotten.
+   * null.
    */
   @Nullable V unchanged(DatasetPath fs) {
+    var r = fresh(fs);
+    return r != null && ChangeClock.process().unchangedSince(fs, r.stamp()) ? r.value() : null;
+  }
+
+  /**
+   * What was kept of {@code fs} if its snapshots may be taken as read now: as {@link #unchanged},
+   * except that holds, releases and bookmarks this process made since are not in it. For planning a
+   * pruning only, which checks holds and the cursor again in a new listing before it destroys.
+   */
+  @Nullable V snapshotsUnchanged(DatasetPath fs) {
+    var r = fresh(fs);
+    return r != null && ChangeClock.process().snapshotsUnchangedSince(fs, r.stamp())
+        ? r.value()
+        : null;
+  }
+
+  /**
+   * Like {@link #put}, for a value that is {@code fs}'s listing after this process's own changes
+   * since a reading begun at {@code stamp}, added to it by whoever made them; it is as old as that
+   * reading ({@code readNanos}) but checked for changes from {@code changedStamp} on.
+   */
+  void amend(DatasetPath fs, V value, long changedStamp, long readNanos) {
+    if (zfs.marksChanges()) {
+      values.put(fs, new Read<>(value, changedStamp, readNanos));
+    }
+  }
+
+  /** The reading of {@code fs} with its stamps, if one is kept and not too old; else null. */
+  @Nullable Read<V> fresh(DatasetPath fs) {
     var r = values.get(fs);
     if (r == null) {
       return null;
     }
-    if (!zfs.marksChanges()
-        || System.nanoTime() - r.nanos() > MAX_AGE.toNanos()
-        || !ChangeClock.process().unchangedSince(fs, r.stamp())) {
+    if (!zfs.marksChanges() || System.nanoTime() - r.nanos() > MAX_AGE.toNanos()) {
       values.remove(fs, r);
       return null;
     }
-    return r.value();
+    return r;
   }
 }

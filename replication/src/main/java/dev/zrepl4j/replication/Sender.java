@@ -967,7 +967,7 @@ public final class Sender implements SenderApi {
                 rules,
                 pruneContexts(rules.stream().anyMatch(r -> r instanceof PruneRule.NotReplicated)),
                 request.dryRun(),
-                recent::unchanged));
+                recent::snapshotsUnchanged));
     log.info(
         "{}: pruned sender{}: {} filesystems, destroyed {}, failed {}",
         job,

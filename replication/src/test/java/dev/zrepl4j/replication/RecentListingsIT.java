@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.zrepl4j.replication.pruning.PruneRequest;
 import dev.zrepl4j.replication.pruning.PruneRuleSpec;
 import dev.zrepl4j.zfs.DatasetPath;
+import dev.zrepl4j.zfs.FilesystemVersion;
 import dev.zrepl4j.zfs.RealZfs;
 import java.io.IOException;
 import java.util.List;
@@ -98,7 +99,7 @@ class RecentListingsIT {
   }
 
   @Test
-  void theReceiversPruningUsesThePlansListingUntilAReceive() throws IOException {
+  void theReceiversPruningUsesThePlansListingAndAfterAReceiveTheReceivesOwn() throws IOException {
     var fs = src.path("c");
     zfs.create(fs, Map.of());
     var root = dst.path("c-root");
@@ -126,8 +127,12 @@ class RecentListingsIT {
 
     assertThat(unchanged).as("the filesystem list and its placeholders only").isEqualTo(2);
     assertThat(afterReceive)
-        .as("after a receive the pruning lists the target again")
-        .isEqualTo(unchanged + 1);
+        .as("after an incremental receive the pruning plans from the receive's own listing")
+        .isZero();
+    // and that listing has the received snapshot in: last_n 1 destroys s1
+    var result = receiver.prune(new PruneRequest(List.of(PruneRuleSpec.lastN(1, "")), false));
+    assertThat(result.destroyed()).isEqualTo(1);
+    assertThat(snapshots(DatasetPath.parse(root + "/" + fs))).containsExactly("s2");
   }
 
   @Test
@@ -167,6 +172,57 @@ class RecentListingsIT {
     }
     assertThat(verbs).as("the receiver's commands").containsExactly("get", "receive");
     assertThat(snapshots(DatasetPath.parse(root + "/" + fs))).containsExactly("s1", "s2", "s3");
+  }
+
+  /**
+   * The confirmation of received snapshots reads only those and the snapshots that may carry this
+   * job's last-received hold (from the plan's listing and this receiver's own confirmations), in
+   * one {@code zfs get}: not every version of every target. A confirmation later in the same run
+   * still moves the hold off the snapshot the earlier one held, and a hold of another tag stays.
+   */
+  @Test
+  void aConfirmationReadsTheReceivedAndTheHeldSnapshotsOnlyAndMovesTheHold() throws IOException {
+    var fs = src.path("g");
+    zfs.create(fs, Map.of());
+    var root = dst.path("g-root");
+    zfs.create(root, Map.of("mountpoint", "none"));
+    var sender = new Sender(zfs, p -> p.equals(fs), "rl7", SenderOptions.PLAIN);
+    var verbs = java.util.Collections.synchronizedList(new java.util.ArrayList<String>());
+    var receiverZfs = zfs.observedBy((binary, verb, runtime) -> verbs.add(verb));
+    var receiver = Receiver.localRoot(receiverZfs, root, "rl7", ReceiverOptions.DEFAULTS);
+    for (var s : List.of("s1", "s2", "s3")) {
+      zfs.snapshot(List.of(fs), s);
+    }
+    var s1 = SenderReceiverIT.version(sender, fs, "s1");
+    var s2 = SenderReceiverIT.version(sender, fs, "s2");
+    var s3 = SenderReceiverIT.version(sender, fs, "s3");
+    SenderReceiverIT.step(sender, receiver, fs, null, s1);
+    var target = DatasetPath.parse(root + "/" + fs);
+    FuseFixture.run("zfs", "hold", "keep", target + "@s1");
+
+    receiver.listVersionsOf(new FsListRequest(List.of(fs.toString()))); // the plan's listing
+    for (var step : List.of(List.of(s1, s2), List.of(s2, s3))) {
+      var from = step.get(0);
+      var to = step.get(1);
+      try (var stream =
+          sender.send(
+              new SendSpec(
+                  fs.toString(), from, to, "", false, Protection.GUARANTEE_RESUMABILITY))) {
+        receiver.receive(new ReceiveSpec(fs.toString(), from, to, false, true), stream);
+      }
+      verbs.clear();
+      receiver.confirmReceivedAll(
+          new ReceivedBaseBatch(List.of(new ReceivedBase(fs.toString(), to))));
+      assertThat(verbs)
+          .as("the confirmation of %s: a get of the snapshots, the hold, the release", to.name())
+          .containsExactly("get", "hold", "release");
+    }
+    var refs = new java.util.HashMap<String, Long>();
+    zfs.listVersions(List.of(target)).get(target).forEach(v -> refs.put(v.name(), v.userRefs()));
+    assertThat(refs)
+        .as("userrefs: s3 held by the job, s2 released, s1 keeps only the other tag")
+        .containsExactlyInAnyOrderEntriesOf(Map.of("s1", 1L, "s2", 0L, "s3", 1L));
+    FuseFixture.run("zfs", "release", "keep", target + "@s1");
   }
 
   @Test
@@ -269,7 +325,8 @@ class RecentListingsIT {
         .as("no command: the plan's readings of filesystems and versions are used")
         .isZero();
 
-    // a receive changes what is below the root: the next pruning reads both again
+    // an incremental receive leaves the filesystems below the root as they were, and lists its
+    // target after itself: the next pruning still reads nothing
     zfs.snapshot(List.of(fs), "s2");
     var s2 = SenderReceiverIT.version(sender, fs, "s2");
     try (var stream =
@@ -280,7 +337,98 @@ class RecentListingsIT {
     before = zfs.invocations();
     endpoint.prune(KEEP_ALL, alice);
     assertThat(zfs.invocations() - before)
-        .as("the filesystem list, its placeholders and a listing")
+        .as("no command after an incremental receive: the receive's own listing is used")
+        .isZero();
+
+    // a full receive may make a filesystem: the next pruning reads the filesystems again
+    var other = src.path("f2");
+    zfs.create(other, Map.of());
+    zfs.snapshot(List.of(other), "t1");
+    var sender2 = new Sender(zfs, p -> p.equals(other), "rl6", SenderOptions.PLAIN);
+    var t1 = SenderReceiverIT.version(sender2, other, "t1");
+    try (var stream =
+        sender2.send(
+            new SendSpec(
+                other.toString(), null, t1, "", false, Protection.GUARANTEE_RESUMABILITY))) {
+      endpoint.receive(new ReceiveSpec(other.toString(), null, t1, false), stream, alice);
+    }
+    before = zfs.invocations();
+    endpoint.prune(KEEP_ALL, alice);
+    assertThat(zfs.invocations() - before)
+        .as("the filesystem list and its placeholders; both targets' listings are the receives'")
+        .isEqualTo(2);
+  }
+
+  /**
+   * The sender's pruning plans from the plan's listing although the run's holds, releases and
+   * cursor changed the filesystem since; what it destroys it checks in a new listing, so a snapshot
+   * held since the listing is kept.
+   */
+  @Test
+  void theSendersPruningIgnoresTheRunsOwnHoldsButNotTheirProtection() throws IOException {
+    var fs = src.path("h");
+    zfs.create(fs, Map.of());
+    for (var s : List.of("s1", "s2", "s3")) {
+      zfs.snapshot(List.of(fs), s);
+    }
+    var sender = new Sender(zfs, p -> p.equals(fs), "rl8", SenderOptions.PLAIN);
+    sender.listVersionsOf(new FsListRequest(List.of(fs.toString())));
+    // this process holds s1 after the listing (as a step hold or a cursor would be)
+    zfs.hold(
+        "keep",
+        List.of(new FilesystemVersion.FullName(fs, FilesystemVersion.VersionType.SNAPSHOT, "s1")));
+
+    long before = zfs.invocations();
+    var result = sender.prune(new PruneRequest(List.of(PruneRuleSpec.lastN(1, "")), false));
+    long commands = zfs.invocations() - before;
+
+    assertThat(commands)
+        .as("the filesystem list, the listing before the destroy, the destroy: no planning listing")
         .isEqualTo(3);
+    assertThat(snapshots(fs)).as("s1 held since the listing stays").containsExactly("s1", "s3");
+    assertThat(result.destroyed()).isEqualTo(1);
+    FuseFixture.run("zfs", "release", "keep", fs + "@s1");
+  }
+
+  /**
+   * A confirmed receive adds its snapshot to the plan's listing of the target, so the receiver's
+   * pruning after a run of incremental receives lists nothing to plan, and plans with the new
+   * snapshot in: last_n 2 after receiving s3 destroys s1.
+   */
+  @Test
+  void theReceiversPruningAfterConfirmedReceivesPlansFromTheAmendedListing() throws IOException {
+    var fs = src.path("i");
+    zfs.create(fs, Map.of());
+    var root = dst.path("i-root");
+    zfs.create(root, Map.of("mountpoint", "none"));
+    var sender = new Sender(zfs, p -> p.equals(fs), "rl9", SenderOptions.PLAIN);
+    var receiver = Receiver.localRoot(zfs, root, "rl9", ReceiverOptions.DEFAULTS);
+    for (var s : List.of("s1", "s2", "s3")) {
+      zfs.snapshot(List.of(fs), s);
+    }
+    var s1 = SenderReceiverIT.version(sender, fs, "s1");
+    var s2 = SenderReceiverIT.version(sender, fs, "s2");
+    var s3 = SenderReceiverIT.version(sender, fs, "s3");
+    SenderReceiverIT.step(sender, receiver, fs, null, s1);
+    SenderReceiverIT.step(sender, receiver, fs, s1, s2);
+    var target = DatasetPath.parse(root + "/" + fs);
+
+    // a run: the plan's readings, one incremental receive confirmed afterwards, the pruning
+    receiver.listFilesystems();
+    receiver.listVersionsOf(new FsListRequest(List.of(fs.toString())));
+    try (var stream =
+        sender.send(
+            new SendSpec(fs.toString(), s2, s3, "", false, Protection.GUARANTEE_RESUMABILITY))) {
+      receiver.receive(new ReceiveSpec(fs.toString(), s2, s3, false, true), stream);
+    }
+    receiver.confirmReceivedAll(
+        new ReceivedBaseBatch(List.of(new ReceivedBase(fs.toString(), s3))));
+    long before = zfs.invocations();
+    var result = receiver.prune(new PruneRequest(List.of(PruneRuleSpec.lastN(2, "")), false));
+    assertThat(zfs.invocations() - before)
+        .as("the listing before the destroy and the destroy: nothing listed to plan")
+        .isEqualTo(2);
+    assertThat(result.destroyed()).isEqualTo(1);
+    assertThat(snapshots(target)).containsExactly("s2", "s3");
   }
 }

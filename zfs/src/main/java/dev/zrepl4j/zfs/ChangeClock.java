@@ -34,8 +34,16 @@ public final class ChangeClock {
 
   private static final ChangeClock PROCESS = new ChangeClock();
 
+  /**
+   * Verbs that change only holds and bookmarks: not which snapshots there are, nor their guids,
+   * txgs and creation times (what a pruning plans from, checking holds again before it destroys).
+   */
+  private static final Set<String> HOLDS_AND_BOOKMARKS = Set.of("hold", "release", "bookmark");
+
   private final AtomicLong clock = new AtomicLong();
   private final ConcurrentHashMap<String, Long> changed = new ConcurrentHashMap<>();
+  // the same, without the commands that change only holds and bookmarks
+  private final ConcurrentHashMap<String, Long> snapshotsChanged = new ConcurrentHashMap<>();
 
   ChangeClock() {}
 
@@ -58,6 +66,16 @@ public final class ChangeClock {
     return c == null || c < stamp;
   }
 
+  /**
+   * Whether no command of this process that may change the snapshots of {@code dataset} (which
+   * there are and what they are, not their holds, nor its bookmarks) started or ended after {@code
+   * stamp} was taken.
+   */
+  public boolean snapshotsUnchangedSince(DatasetPath dataset, long stamp) {
+    var c = snapshotsChanged.get(dataset.toString());
+    return c == null || c < stamp;
+  }
+
   /** Whether {@code args} (the arguments after the zfs binary) may change a dataset. */
   static boolean changes(List<String> args) {
     return !args.isEmpty() && !READ_ONLY.contains(args.getFirst());
@@ -68,6 +86,8 @@ public final class ChangeClock {
     if (!changes(args)) {
       return;
     }
+    var verb = args.getFirst();
+    boolean holdsOnly = HOLDS_AND_BOOKMARKS.contains(verb);
     for (int i = 1; i < args.size(); i++) {
       var a = args.get(i);
       if (a.startsWith("-") || a.contains("=")) {
@@ -83,7 +103,14 @@ public final class ChangeClock {
         }
       }
       if (cut > 0) {
-        changed.put(a.substring(0, cut), clock.incrementAndGet());
+        var dataset = a.substring(0, cut);
+        long t = clock.incrementAndGet();
+        changed.put(dataset, t);
+        // a destroy of a bookmark (fs#name) leaves the snapshots as they are
+        boolean bookmarkDestroy = verb.equals("destroy") && a.charAt(cut) == '#';
+        if (!holdsOnly && !bookmarkDestroy) {
+          snapshotsChanged.put(dataset, t);
+        }
       }
     }
   }

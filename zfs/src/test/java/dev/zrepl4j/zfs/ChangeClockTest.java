@@ -50,4 +50,27 @@ class ChangeClockTest {
     assertThat(clock.unchangedSince(p("s2"), stamp)).isTrue();
     assertThat(clock.unchangedSince(p("pool/d"), stamp)).as("only the named one").isTrue();
   }
+
+  @Test
+  void holdsReleasesBookmarksAndBookmarkDestroysLeaveTheSnapshotsUnchanged() {
+    var clock = new ChangeClock();
+    long stamp = clock.stamp();
+    clock.mark(List.of("hold", "zrepl_STEP_J_push", "pool/a@s1"));
+    clock.mark(List.of("release", "zrepl_STEP_J_push", "pool/a@s1"));
+    clock.mark(List.of("bookmark", "pool/a@s1", "pool/a#zrepl_CURSOR"));
+    clock.mark(List.of("destroy", "pool/a#old_cursor"));
+    assertThat(clock.unchangedSince(p("pool/a"), stamp)).as("changed at all").isFalse();
+    assertThat(clock.snapshotsUnchangedSince(p("pool/a"), stamp)).as("its snapshots").isTrue();
+    for (var args :
+        List.of(
+            List.of("destroy", "pool/b@s1"),
+            List.of("snapshot", "pool/c@s2"),
+            List.of("receive", "-u", "pool/d"),
+            List.of("rename", "pool/e", "pool/f"))) {
+      clock.mark(args);
+    }
+    for (var fs : List.of("pool/b", "pool/c", "pool/d", "pool/e", "pool/f")) {
+      assertThat(clock.snapshotsUnchangedSince(p(fs), stamp)).as(fs).isFalse();
+    }
+  }
 }

@@ -3,6 +3,7 @@ package dev.zrepl4j.replication.pruning;
 import dev.zrepl4j.zfs.DatasetPath;
 import dev.zrepl4j.zfs.FilesystemVersion;
 import dev.zrepl4j.zfs.FilesystemVersion.FullName;
+import dev.zrepl4j.zfs.Property;
 import dev.zrepl4j.zfs.Zfs;
 import dev.zrepl4j.zfs.ZfsException;
 import java.io.IOException;
@@ -15,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -169,10 +171,28 @@ public final class PruneExecutor {
     }
     var plans = new ArrayList<PrunePlan>();
     var wanted = new LinkedHashMap<DatasetPath, List<FilesystemVersion>>();
+    var unknownSet = new HashSet<>(unknown);
+    var plannedBy = new LinkedHashMap<DatasetPath, PrunePlan>();
     for (var fs : filesystems) {
       var vs = versions.getOrDefault(fs, List.of());
-      var plan = Pruner.plan(fs, vs, rules, contexts.context(fs, vs));
+      plannedBy.put(fs, Pruner.plan(fs, vs, rules, contexts.context(fs, vs)));
+    }
+    for (var fs : rereadHolds(plannedBy, unknownSet, versions)) {
+      var vs = versions.getOrDefault(fs, List.of());
+      plannedBy.put(fs, Pruner.plan(fs, vs, rules, contexts.context(fs, vs)));
+    }
+    for (var plan : plannedBy.values()) {
+      var fs = plan.filesystem();
       plans.add(plan);
+      for (var d : plan.decisions()) {
+        if (d.outcome() instanceof PrunePlan.Protected p) {
+          log.warn(
+              "{}: rules would destroy {} but it is kept: {}",
+              fs,
+              d.snapshot().fullName(),
+              p.reason());
+        }
+      }
       if (!plan.toDestroy().isEmpty()) {
         wanted.put(fs, plan.toDestroy());
       }
@@ -222,6 +242,67 @@ public final class PruneExecutor {
         kept.size(),
         failed.size());
     return new Report(plans, destroyed, kept, failed);
+  }
+
+  /**
+   * A known listing may be older than the holds this process placed and released since (the run's
+   * step, cursor and last-received holds): a snapshot that the rules would destroy and that only
+   * such a listing shows held is read again ({@code userrefs}, one command for all), so that a hold
+   * released since does not keep it for another run. Those gone since leave the listing.
+   *
+   * @return the filesystems whose listings changed in {@code versions} (to plan again)
+   */
+  private List<DatasetPath> rereadHolds(
+      Map<DatasetPath, PrunePlan> planned,
+      Set<DatasetPath> listedNow,
+      Map<DatasetPath, List<FilesystemVersion>> versions)
+      throws IOException {
+    var names = new HashSet<String>();
+    for (var e : planned.entrySet()) {
+      if (listedNow.contains(e.getKey())) {
+        continue;
+      }
+      for (var d : e.getValue().decisions()) {
+        if (d.outcome() instanceof PrunePlan.Protected && d.snapshot().userRefs() > 0) {
+          names.add(d.snapshot().fullName());
+        }
+      }
+    }
+    if (names.isEmpty()) {
+      return List.of();
+    }
+    var got = zfs.getPropertiesOfExisting(names, List.of("userrefs"));
+    var changed = new ArrayList<DatasetPath>();
+    for (var e : versions.entrySet()) {
+      var vs = e.getValue();
+      if (listedNow.contains(e.getKey())
+          || vs.stream().noneMatch(v -> names.contains(v.fullName()))) {
+        continue;
+      }
+      var out = new ArrayList<FilesystemVersion>(vs.size());
+      for (var v : vs) {
+        var name = v.fullName();
+        var p = got.get(name);
+        if (!names.contains(name)) {
+          out.add(v);
+        } else if (p != null) {
+          long refs = v.userRefs();
+          try {
+            refs = Long.parseLong(p.getOrDefault("userrefs", new Property("", "")).value());
+          } catch (NumberFormatException ex) {
+            // unreadable: as listed (kept)
+          }
+          out.add(
+              new FilesystemVersion(
+                  v.filesystem(), v.type(), v.name(), v.guid(), v.createTxg(), v.creation(), refs));
+        }
+        // else gone since the listing
+      }
+      e.setValue(List.copyOf(out));
+      changed.add(e.getKey());
+    }
+    log.debug("read the holds of {} snapshots again for the pruning", names.size());
+    return changed;
   }
 
   private void destroyBatch(

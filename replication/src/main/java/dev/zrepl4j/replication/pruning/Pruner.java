@@ -6,8 +6,6 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Decides which snapshots of one filesystem to destroy (a pure function of its inputs, apart from
@@ -16,7 +14,6 @@ import org.slf4j.LoggerFactory;
  * thread-safe.
  */
 public final class Pruner {
-  private static final Logger log = LoggerFactory.getLogger(Pruner.class);
 
   private Pruner() {}
 
@@ -55,8 +52,7 @@ public final class Pruner {
       } else {
         var p = PruneGuard.protection(s, protectedGuids);
         if (p.isPresent()) {
-          log.warn(
-              "{}: rules would destroy {} but it is kept: {}", filesystem, s.fullName(), p.get());
+          // logged by whoever acts on the plan (a plan from an older listing may be made again)
           outcome = new PrunePlan.Protected(p.get());
         } else {
           outcome = new PrunePlan.Destroy();

@@ -40,7 +40,10 @@ public final class FrameReader {
 
   private final InputStream in;
   private final @Nullable DirectSource direct;
-  private final byte[] buf;
+  // starts small and grows to fullSize when a data stream begins (a connection that only makes
+  // calls, or has not yet said anything, holds 16 KiB instead of a whole buffer: issue 17's flood)
+  private byte[] buf;
+  private final int fullSize;
   private int pos;
   private int lim;
 
@@ -69,7 +72,23 @@ public final class FrameReader {
     }
     this.in = in;
     this.direct = direct;
-    this.buf = new byte[bufferSize];
+    this.fullSize = bufferSize;
+    this.buf = new byte[Math.min(bufferSize, INITIAL_SIZE)];
+  }
+
+  /** The read buffer's size before the peer has sent in bulk. */
+  static final int INITIAL_SIZE = 16 * 1024;
+
+  /** The read buffer's current size (for tests). */
+  int bufferSize() {
+    return buf.length;
+  }
+
+  /** Grows the buffer to its full size (a data stream begins; buffered bytes are kept). */
+  private void grow() {
+    if (buf.length < fullSize) {
+      buf = Arrays.copyOf(buf, fullSize);
+    }
   }
 
   /** Accepts {@link FrameType#KEEPALIVE} frames from now on (after protocol negotiation). */
@@ -404,6 +423,7 @@ public final class FrameReader {
    *     sends no trailer (seed protocol)
    */
   public MessageInputStream dataStream(@Nullable TrailerHandler trailer) throws IOException {
+    grow();
     requireBoundary();
     return new MessageInputStream(this, trailer);
   }

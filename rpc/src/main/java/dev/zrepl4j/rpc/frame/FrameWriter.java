@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.GatheringByteChannel;
+import java.util.Arrays;
 import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -38,7 +39,10 @@ public final class FrameWriter {
   private final @Nullable GatheringByteChannel channel;
   private final ByteBuffer directHeader = ByteBuffer.allocateDirect(FRAME_HEADER_SIZE);
   private final ReentrantLock lock = new ReentrantLock();
-  private final byte[] buf;
+  // starts at INITIAL_SIZE and grows to fullSize at the first data written (a connection that only
+  // makes calls, or has not yet said anything, holds 16 KiB instead of a whole buffer: issue 17)
+  private byte[] buf;
+  private final int fullSize;
   private int len;
 
   /** Offset in {@link #buf} of the reserved header of the open data frame, or -1. */
@@ -68,7 +72,28 @@ public final class FrameWriter {
       throw new IllegalArgumentException("bufferSize " + bufferSize + " too small");
     }
     this.out = out;
-    this.buf = new byte[bufferSize];
+    this.fullSize = bufferSize;
+    this.buf = new byte[Math.min(bufferSize, INITIAL_SIZE)];
+  }
+
+  /** The assembly buffer's size before the first data is written. */
+  static final int INITIAL_SIZE = 16 * 1024;
+
+  /** The assembly buffer's current size (for tests). */
+  int bufferSize() {
+    lock.lock();
+    try {
+      return buf.length;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Grows the buffer to its full size (under the lock): data is about to be written. */
+  private void grow() {
+    if (buf.length < fullSize) {
+      buf = Arrays.copyOf(buf, fullSize);
+    }
   }
 
   /** Sends keep-alive frames from now on (after protocol negotiation). */
@@ -194,6 +219,7 @@ public final class FrameWriter {
   void streamWrite(byte[] b, int off, int n) throws IOException {
     lock.lock();
     try {
+      grow();
       if (n >= buf.length / 2) {
         flushForLargePayload();
         while (n > 0) {
@@ -242,6 +268,7 @@ public final class FrameWriter {
     if (ch == null || !src.isDirect() || src.remaining() < DIRECT_MIN) {
       lock.lock();
       try {
+        grow();
         if (src.remaining() >= buf.length / 2 && src.hasArray()) {
           streamWrite(src.array(), src.arrayOffset() + src.position(), src.remaining());
           src.position(src.limit());

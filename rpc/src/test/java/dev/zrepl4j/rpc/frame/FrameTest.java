@@ -307,6 +307,48 @@ class FrameTest {
     assertThat(viaHeap[0]).as("bytes read through the heap buffer").isLessThan(payload.length / 8);
   }
 
+  /**
+   * Issue 17: a connection that only makes calls (or has said nothing yet) holds 16 KiB per
+   * direction, not the 1 MiB + 256 KiB a stream needs; the buffers grow at the first bulk data. A
+   * sink flooded with 64 silent connections per client held ~120 MiB of buffers before.
+   */
+  @Test
+  void buffersStaySmallForCallsAndGrowForAStream() throws IOException {
+    var out = new ByteArrayOutputStream();
+    var w = new FrameWriter(out, 1 << 20);
+    w.headerMessage("{\"Endpoint\":\"x\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    w.dataMessage(new byte[3000], 0, 3000);
+    w.dataMessage(new byte[100_000], 0, 100_000); // a large call body: still not a stream
+    w.flush();
+    assertThat(w.bufferSize()).as("writer after calls").isEqualTo(FrameWriter.INITIAL_SIZE);
+    var r = new FrameReader(new ByteArrayInputStream(out.toByteArray()), 256 * 1024);
+    assertThat(r.readHeaderMessage()).isNotEmpty();
+    assertThat(r.readDataMessage(1 << 20)).hasSize(3000);
+    assertThat(r.readDataMessage(1 << 20)).hasSize(100_000);
+    assertThat(r.bufferSize()).as("reader after calls").isEqualTo(FrameReader.INITIAL_SIZE);
+
+    var bulk = new ByteArrayOutputStream();
+    var w2 = new FrameWriter(bulk, 1 << 20);
+    byte[] payload = new byte[4 << 20];
+    new java.util.Random(3).nextBytes(payload);
+    try (var s = w2.dataStream(null)) {
+      for (int off = 0; off < payload.length; off += 1000) {
+        s.write(payload, off, Math.min(1000, payload.length - off));
+      }
+    }
+    assertThat(w2.bufferSize()).as("writer after a stream").isEqualTo(1 << 20);
+    var r2 = new FrameReader(new ByteArrayInputStream(bulk.toByteArray()), 256 * 1024);
+    var got = new ByteArrayOutputStream();
+    var in = r2.dataStream(null);
+    byte[] b = new byte[1000];
+    int n;
+    while ((n = in.read(b)) >= 0) {
+      got.write(b, 0, n);
+    }
+    assertThat(got.toByteArray()).isEqualTo(payload);
+    assertThat(r2.bufferSize()).as("reader after a stream").isEqualTo(256 * 1024);
+  }
+
   @Property(tries = 100)
   void wholeMessagesRoundTrip(@ForAll("payloads") byte[] payload, @ForAll boolean oneByte)
       throws IOException {
