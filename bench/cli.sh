@@ -68,7 +68,7 @@ if [ -n "$tgz" ]; then
 fi
 # the daemon: the package's launcher (its daemon options) when there is one, else the jar
 # with the same options
-daemon_opts="-XX:+UseSerialGC -Xms16m -Xmx192m -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:TrimNativeHeapInterval=60000 -XX:MaxMetaspaceSize=128m -XX:ReservedCodeCacheSize=64m -XX:MaxDirectMemorySize=128m"
+daemon_opts="-XX:+UseSerialGC -Xms16m -Xmx128m -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:TrimNativeHeapInterval=60000 -XX:MaxMetaspaceSize=128m -XX:ReservedCodeCacheSize=64m -XX:MaxDirectMemorySize=128m"
 if [ -n "$pkg" ]; then
   "$pkg" daemon --config "$tmp/zrepl.yml" > "$tmp/daemon.log" 2>&1 &
 else
