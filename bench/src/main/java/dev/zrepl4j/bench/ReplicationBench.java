@@ -13,6 +13,7 @@ import dev.zrepl4j.replication.SenderOptions;
 import dev.zrepl4j.replication.filter.DatasetFilter;
 import dev.zrepl4j.rpc.RpcOptions;
 import dev.zrepl4j.rpc.RpcServer;
+import dev.zrepl4j.rpc.transport.Tls;
 import dev.zrepl4j.zfs.DatasetPath;
 import dev.zrepl4j.zfs.RealZfs;
 import java.io.IOException;
@@ -55,6 +56,14 @@ import java.util.UUID;
  *   <li>{@code replication.full.pull.tcp} MiB/s and {@code replication.full.pull.ratio}: the same
  *       the other way round, a {@link Pull} (local receiver) from an {@link RpcServer} serving a
  *       source {@link Sender} over TCP (the stream is the RPC's response, not a request body).
+ *   <li>{@code raw.tls.jsse}, {@code raw.ssh.pipe} and {@code replication.full.tls} MiB/s, {@code
+ *       replication.full.tls.ratio} (zrepl4j over mutual TLS / the JSSE copy) and {@code
+ *       replication.full.tls.ssh.ratio} (/ the ssh pipe), best rounds, in the same rounds as the
+ *       others (issue 15): the same snapshot copied by a plain JSSE program over mutual TLS 1.3
+ *       into {@code zfs recv}, by {@code zfs send | ssh root@127.0.0.1 zfs recv} through a real
+ *       sshd started for the run (what syncoid does), and pushed by zrepl4j over its TLS transport
+ *       ({@link TlsBaselines}; certificates by openssl). {@code -Dzrepl4j.bench.tls=false} leaves
+ *       them out.
  *   <li>{@code replication.noop.100fs} seconds: a {@code Push.run} with nothing new to send, for
  *       100 filesystems x 10 snapshots that an earlier run (initial policy {@code all}, {@code -I}
  *       batches) has replicated.
@@ -97,11 +106,16 @@ public final class ReplicationBench {
     int warmup = Integer.getInteger("zrepl4j.bench.warmup", smoke ? 0 : 1);
     boolean noopSuite = !"false".equals(System.getProperty("zrepl4j.bench.noop"));
     boolean fullSuite = !"false".equals(System.getProperty("zrepl4j.bench.full"));
+    boolean tlsSuite = fullSuite && !"false".equals(System.getProperty("zrepl4j.bench.tls"));
     var dir = Path.of("/var/tmp/zrepl4j-bench");
     var id = UUID.randomUUID().toString().substring(0, 8);
     var src = new BenchPool("zb-src-" + id, dir, dataMib + 1024);
     BenchPool dst = null;
+    TlsBaselines tls = null;
     try {
+      if (tlsSuite) {
+        tls = TlsBaselines.start(dir.resolve("tls-" + id));
+      }
       dst =
           new BenchPool("zb-dst-" + id, dir, 3 * dataMib + 1024); // each round's copy is destroyed
       var zfs = RealZfs.start(List.of("zfs"), List.of("zpool"));
@@ -116,6 +130,9 @@ public final class ReplicationBench {
       var raw = new Series("raw");
       var push = new Series("zrepl4j");
       var pull = new Series("zrepl4j pull");
+      var jsse = new Series("jsse tls copy");
+      var sshPipe = new Series("ssh pipe");
+      var tlsPush = new Series("zrepl4j tls");
       var dataOnly = DatasetFilter.of(Map.of(data.toString(), true));
       for (int r = -warmup; fullSuite && r < rounds; r++) {
         var target = dst.name + "/raw" + (r + warmup);
@@ -149,9 +166,46 @@ public final class ReplicationBench {
             pullRoot,
             pullRoot.extend(data),
             () -> pull(zfs, dataOnly, pullRoot));
+        if (tls != null) {
+          var t = tls;
+          baselineRound(
+              jsse,
+              r,
+              mib,
+              expected,
+              dst.name + "/jsse" + (r + warmup),
+              x -> t.jsseCopy(data + "@s", x));
+          baselineRound(
+              sshPipe,
+              r,
+              mib,
+              expected,
+              dst.name + "/ssh" + (r + warmup),
+              x -> t.sshPipe(data + "@s", x));
+          var tlsRoot = DatasetPath.parse(dst.name).child("tls" + (r + warmup));
+          zrepl4jRound(
+              tlsPush,
+              r,
+              mib,
+              expected,
+              tlsRoot,
+              tlsRoot.child(CLIENT).extend(data),
+              () -> pushTls(zfs, dataOnly, tlsRoot, t));
+        }
       }
       if (fullSuite) {
         printFull(raw, push, pull);
+      }
+      if (tls != null) {
+        System.out.printf(Locale.ROOT, "raw.tls.jsse %.1f MiB/s%n", jsse.best());
+        System.out.printf(Locale.ROOT, "raw.ssh.pipe %.1f MiB/s%n", sshPipe.best());
+        System.out.printf(Locale.ROOT, "replication.full.tls %.1f MiB/s%n", tlsPush.best());
+        System.out.printf(
+            Locale.ROOT, "replication.full.tls.ratio %.3f ratio%n", tlsPush.best() / jsse.best());
+        System.out.printf(
+            Locale.ROOT,
+            "replication.full.tls.ssh.ratio %.3f ratio%n",
+            tlsPush.best() / sshPipe.best());
       }
       if (!noopSuite) {
         return;
@@ -208,11 +262,60 @@ public final class ReplicationBench {
       }
     } finally {
       try {
+        if (tls != null) {
+          tls.close();
+        }
         if (dst != null) {
           dst.close();
         }
       } finally {
         src.close();
+      }
+    }
+  }
+
+  /** A copy made by a baseline into {@code target}. */
+  @FunctionalInterface
+  private interface Copy {
+    void into(String target) throws IOException;
+  }
+
+  /** One round of a baseline: times the copy, checks and destroys it. */
+  private static void baselineRound(
+      Series series, int r, double mib, List<String> expected, String target, Copy copy)
+      throws IOException {
+    Shell.run("sync");
+    var cpu0 = Cpu.now();
+    long t0 = System.nanoTime();
+    copy.into(target);
+    double s = (System.nanoTime() - t0) / 1e9;
+    var cpu = Cpu.now().minus(cpu0);
+    check(expected, target + "@s");
+    Shell.run("zfs", "destroy", "-r", target);
+    series.record(r, mib, s, cpu);
+  }
+
+  /** {@link #push} over mutual TLS (the client certificate's CN is the client identity). */
+  private static double pushTls(
+      RealZfs zfs, DatasetFilter filter, DatasetPath sinkRoot, TlsBaselines tls) throws Exception {
+    try (var server = new RpcServer(RpcOptions.defaults())) {
+      server.register(
+          "receiver",
+          new ReceiverEndpoint(
+              zfs, sinkRoot, Receiver.Mode.SINK, CLIENT, ReceiverOptions.DEFAULTS));
+      try (var l = Tls.listen(server, new InetSocketAddress("127.0.0.1", 0), tls.serverSettings());
+          var push =
+              new Push(
+                  new Sender(zfs, filter, CLIENT, SenderOptions.PLAIN),
+                  CLIENT,
+                  () ->
+                      Tls.dial(
+                          "127.0.0.1",
+                          l.port(),
+                          tls.clientSettings(),
+                          Duration.ofSeconds(5),
+                          RpcOptions.defaults()))) {
+        return timedRun(push, 1, new Replication.Settled(), 1);
       }
     }
   }

@@ -676,6 +676,11 @@ public final class Receiver implements ReceiverApi {
       var existing = chain(to, encryption);
       createPlaceholders(to, existing.chain(), existing.got(), encryption);
     }
+    // what was read and received of either name is no longer true of it
+    for (var p : List.of(from, to)) {
+      held.remove(p);
+      receivedSince.remove(p);
+    }
     zfs.rename(from, to);
     log.info(
         "{}: renamed {} to {}: the sender renamed or moved it (snapshot {} on both sides)",
