@@ -41,11 +41,16 @@ final class Shell {
         new ProcessBuilder("zfs", "recv", "-u", target)
             .redirectOutput(ProcessBuilder.Redirect.INHERIT)
             .redirectError(ProcessBuilder.Redirect.INHERIT);
-    var procs = ProcessBuilder.startPipeline(List.of(send, recv));
+    pipeline(List.of(send, recv), String.join(" ", argv) + " | zfs recv -u " + target);
+  }
+
+  /** Runs {@code builders} as one pipeline and waits for all; fails if any exits non-zero. */
+  static void pipeline(List<ProcessBuilder> builders, String what) throws IOException {
+    var procs = ProcessBuilder.startPipeline(builders);
     try {
       for (var p : procs) {
         if (p.waitFor() != 0) {
-          throw new IOException(String.join(" ", argv) + " | zfs recv -u " + target + " failed");
+          throw new IOException(what + " failed");
         }
       }
     } catch (InterruptedException e) {

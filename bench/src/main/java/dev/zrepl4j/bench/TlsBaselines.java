@@ -216,19 +216,7 @@ final class TlsBaselines implements AutoCloseable {
         new ProcessBuilder(ssh)
             .redirectOutput(ProcessBuilder.Redirect.INHERIT)
             .redirectError(ProcessBuilder.Redirect.INHERIT);
-    var procs = ProcessBuilder.startPipeline(List.of(send, recv));
-    try {
-      for (var p : procs) {
-        if (p.waitFor() != 0) {
-          throw new IOException(
-              "zfs send " + snapshot + " | ssh … zfs recv -u " + target + " failed");
-        }
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      procs.forEach(Process::destroyForcibly);
-      throw new InterruptedIOException("interrupted");
-    }
+    Shell.pipeline(List.of(send, recv), "zfs send " + snapshot + " | ssh … zfs recv -u " + target);
   }
 
   private static void copy(InputStream in, OutputStream out) throws IOException {

@@ -41,6 +41,46 @@ class RecentListingsIT {
   private static final PruneRequest KEEP_ALL =
       new PruneRequest(List.of(PruneRuleSpec.regex(".*", false)), false);
 
+  /**
+   * A filesystem {@code name} with snapshots s1, s2, s3, its root_fs {@code name-root}, job {@code
+   * job}'s sender and a receiver whose zfs commands are recorded by verb in {@code verbs}, after a
+   * first step to s1.
+   */
+  record Observed(
+      DatasetPath fs,
+      DatasetPath root,
+      Sender sender,
+      Receiver receiver,
+      List<String> verbs,
+      FsVersion s1,
+      FsVersion s2,
+      FsVersion s3) {
+    static Observed make(String name, String job) throws IOException {
+      var fs = src.path(name);
+      zfs.create(fs, Map.of());
+      var root = dst.path(name + "-root");
+      zfs.create(root, Map.of("mountpoint", "none"));
+      var sender = new Sender(zfs, p -> p.equals(fs), job, SenderOptions.PLAIN);
+      var verbs = java.util.Collections.synchronizedList(new java.util.ArrayList<String>());
+      var receiverZfs = zfs.observedBy((binary, verb, runtime) -> verbs.add(verb));
+      var receiver = Receiver.localRoot(receiverZfs, root, job, ReceiverOptions.DEFAULTS);
+      for (var s : List.of("s1", "s2", "s3")) {
+        zfs.snapshot(List.of(fs), s);
+      }
+      var s1 = SenderReceiverIT.version(sender, fs, "s1");
+      SenderReceiverIT.step(sender, receiver, fs, null, s1);
+      return new Observed(
+          fs,
+          root,
+          sender,
+          receiver,
+          verbs,
+          s1,
+          SenderReceiverIT.version(sender, fs, "s2"),
+          SenderReceiverIT.version(sender, fs, "s3"));
+    }
+  }
+
   private static List<String> snapshots(DatasetPath fs) throws IOException {
     return zfs.listVersions(List.of(fs)).get(fs).stream()
         .filter(v -> v.isSnapshot())
@@ -138,21 +178,15 @@ class RecentListingsIT {
   @Test
   void anIncrementalReceiveIntoATargetThePlanReadCostsTheReceiveAloneUntilItChanges()
       throws IOException {
-    var fs = src.path("d");
-    zfs.create(fs, Map.of());
-    var root = dst.path("d-root");
-    zfs.create(root, Map.of("mountpoint", "none"));
-    var sender = new Sender(zfs, p -> p.equals(fs), "rl4", SenderOptions.PLAIN);
-    var verbs = java.util.Collections.synchronizedList(new java.util.ArrayList<String>());
-    var receiverZfs = zfs.observedBy((binary, verb, runtime) -> verbs.add(verb));
-    var receiver = Receiver.localRoot(receiverZfs, root, "rl4", ReceiverOptions.DEFAULTS);
-    for (var s : List.of("s1", "s2", "s3")) {
-      zfs.snapshot(List.of(fs), s);
-    }
-    var s1 = SenderReceiverIT.version(sender, fs, "s1");
-    var s2 = SenderReceiverIT.version(sender, fs, "s2");
-    var s3 = SenderReceiverIT.version(sender, fs, "s3");
-    SenderReceiverIT.step(sender, receiver, fs, null, s1);
+    var o = Observed.make("d", "rl4");
+    var fs = o.fs();
+    var root = o.root();
+    var sender = o.sender();
+    var receiver = o.receiver();
+    var verbs = o.verbs();
+    var s1 = o.s1();
+    var s2 = o.s2();
+    var s3 = o.s3();
 
     receiver.listFilesystems(); // the plan's reading
     verbs.clear();
@@ -182,21 +216,15 @@ class RecentListingsIT {
    */
   @Test
   void aConfirmationReadsTheReceivedAndTheHeldSnapshotsOnlyAndMovesTheHold() throws IOException {
-    var fs = src.path("g");
-    zfs.create(fs, Map.of());
-    var root = dst.path("g-root");
-    zfs.create(root, Map.of("mountpoint", "none"));
-    var sender = new Sender(zfs, p -> p.equals(fs), "rl7", SenderOptions.PLAIN);
-    var verbs = java.util.Collections.synchronizedList(new java.util.ArrayList<String>());
-    var receiverZfs = zfs.observedBy((binary, verb, runtime) -> verbs.add(verb));
-    var receiver = Receiver.localRoot(receiverZfs, root, "rl7", ReceiverOptions.DEFAULTS);
-    for (var s : List.of("s1", "s2", "s3")) {
-      zfs.snapshot(List.of(fs), s);
-    }
-    var s1 = SenderReceiverIT.version(sender, fs, "s1");
-    var s2 = SenderReceiverIT.version(sender, fs, "s2");
-    var s3 = SenderReceiverIT.version(sender, fs, "s3");
-    SenderReceiverIT.step(sender, receiver, fs, null, s1);
+    var o = Observed.make("g", "rl7");
+    var fs = o.fs();
+    var root = o.root();
+    var sender = o.sender();
+    var receiver = o.receiver();
+    var verbs = o.verbs();
+    var s1 = o.s1();
+    var s2 = o.s2();
+    var s3 = o.s3();
     var target = DatasetPath.parse(root + "/" + fs);
     FuseFixture.run("zfs", "hold", "keep", target + "@s1");
 
@@ -397,19 +425,14 @@ class RecentListingsIT {
    */
   @Test
   void theReceiversPruningAfterConfirmedReceivesPlansFromTheAmendedListing() throws IOException {
-    var fs = src.path("i");
-    zfs.create(fs, Map.of());
-    var root = dst.path("i-root");
-    zfs.create(root, Map.of("mountpoint", "none"));
-    var sender = new Sender(zfs, p -> p.equals(fs), "rl9", SenderOptions.PLAIN);
-    var receiver = Receiver.localRoot(zfs, root, "rl9", ReceiverOptions.DEFAULTS);
-    for (var s : List.of("s1", "s2", "s3")) {
-      zfs.snapshot(List.of(fs), s);
-    }
-    var s1 = SenderReceiverIT.version(sender, fs, "s1");
-    var s2 = SenderReceiverIT.version(sender, fs, "s2");
-    var s3 = SenderReceiverIT.version(sender, fs, "s3");
-    SenderReceiverIT.step(sender, receiver, fs, null, s1);
+    var o = Observed.make("i", "rl9");
+    var fs = o.fs();
+    var root = o.root();
+    var sender = o.sender();
+    var receiver = o.receiver();
+    var s1 = o.s1();
+    var s2 = o.s2();
+    var s3 = o.s3();
     SenderReceiverIT.step(sender, receiver, fs, s1, s2);
     var target = DatasetPath.parse(root + "/" + fs);
 

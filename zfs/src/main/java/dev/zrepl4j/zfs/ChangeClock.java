@@ -107,7 +107,8 @@ public final class ChangeClock {
         long t = clock.incrementAndGet();
         changed.put(dataset, t);
         // a destroy of a bookmark (fs#name) leaves the snapshots as they are
-        boolean bookmarkDestroy = verb.equals("destroy") && a.charAt(cut) == '#';
+        boolean bookmarkDestroy =
+            verb.equals("destroy") && cut < a.length() && a.charAt(cut) == '#';
         if (!holdsOnly && !bookmarkDestroy) {
           snapshotsChanged.put(dataset, t);
         }

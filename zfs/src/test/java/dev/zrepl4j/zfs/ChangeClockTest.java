@@ -64,12 +64,13 @@ class ChangeClockTest {
     for (var args :
         List.of(
             List.of("destroy", "pool/b@s1"),
+            List.of("destroy", "-r", "pool/g"),
             List.of("snapshot", "pool/c@s2"),
             List.of("receive", "-u", "pool/d"),
             List.of("rename", "pool/e", "pool/f"))) {
       clock.mark(args);
     }
-    for (var fs : List.of("pool/b", "pool/c", "pool/d", "pool/e", "pool/f")) {
+    for (var fs : List.of("pool/b", "pool/c", "pool/d", "pool/e", "pool/f", "pool/g")) {
       assertThat(clock.snapshotsUnchangedSince(p(fs), stamp)).as(fs).isFalse();
     }
   }
