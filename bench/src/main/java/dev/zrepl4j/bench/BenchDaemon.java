@@ -49,6 +49,32 @@ final class BenchDaemon implements AutoCloseable {
   }
 
   /**
+   * Writes {@code dir/name.yml} — a global section (stdout logging at {@code level}, the control
+   * socket {@code dir/name-run/control}, the stdinserver directory {@code dir/name-stdin},
+   * Prometheus on a free port of 127.0.0.1) followed by {@code jobs} (YAML list items under {@code
+   * jobs:}) — and starts the daemon with it ({@code dir/name.log}).
+   */
+  static BenchDaemon start(Path repo, Path dir, String name, String level, String jobs)
+      throws IOException {
+    int metrics = freePort();
+    var control = dir.resolve(name + "-run").resolve("control");
+    var yaml =
+        """
+        global:
+          logging: [{type: stdout, level: %s, format: human}]
+          control: {sockpath: %s}
+          serve: {stdinserver: {sockdir: %s}}
+          monitoring: [{type: prometheus, listen: "127.0.0.1:%d"}]
+        jobs:
+        """
+                .formatted(level, control, dir.resolve(name + "-stdin"), metrics)
+            + jobs;
+    var config = dir.resolve(name + ".yml");
+    Files.writeString(config, yaml);
+    return start(repo, config, control, metrics, dir.resolve(name + ".log"));
+  }
+
+  /**
    * Starts {@code zrepl4j daemon --config config} and waits until its control socket answers.
    * {@code config} must name {@code control} as its control socket and serve Prometheus on {@code
    * 127.0.0.1:metricsPort}; the daemon's output goes to {@code log}.

@@ -1,7 +1,6 @@
 package dev.zrepl4j.bench;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -312,16 +311,8 @@ public final class PeersBench {
     }
 
     static Zrepl4j start(Path repo, Path dir, String src, String dst) throws IOException {
-      var control = dir.resolve("z-run").resolve("control");
-      int port = BenchDaemon.freePort();
-      var yaml =
+      var jobs =
           """
-          global:
-            logging: [{type: stdout, level: %s, format: human}]
-            control: {sockpath: %s}
-            serve: {stdinserver: {sockdir: %s}}
-            monitoring: [{type: prometheus, listen: "127.0.0.1:%d"}]
-          jobs:
             - name: sink
               type: sink
               root_fs: %s/z
@@ -339,17 +330,14 @@ public final class PeersBench {
                 keep_sender: [{type: regex, regex: ".*"}]
                 keep_receiver: [{type: regex, regex: ".*"}]
           """
-              .formatted(
-                  Boolean.getBoolean("zrepl4j.peers.slowest") ? "debug" : "warn",
-                  control,
-                  dir.resolve("z-stdin"),
-                  port,
-                  dst,
-                  src,
-                  Integer.getInteger("zrepl4j.peers.steps", 2));
-      var config = dir.resolve("zrepl4j.yml");
-      Files.writeString(config, yaml);
-      var daemon = BenchDaemon.start(repo, config, control, port, dir.resolve("zrepl4j.log"));
+              .formatted(dst, src, Integer.getInteger("zrepl4j.peers.steps", 2));
+      var daemon =
+          BenchDaemon.start(
+              repo,
+              dir,
+              "zrepl4j",
+              Boolean.getBoolean("zrepl4j.peers.slowest") ? "debug" : "warn",
+              jobs);
       return new Zrepl4j(daemon, dst + "/z/bench/" + src + "/peers");
     }
 

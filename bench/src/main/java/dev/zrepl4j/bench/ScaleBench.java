@@ -202,22 +202,7 @@ public final class ScaleBench {
 
   /** A daemon named {@code name} ({@code name.yml}, {@code name.log}, ...) running {@code jobs}. */
   private BenchDaemon startDaemon(String name, String jobs) throws IOException {
-    int metrics = BenchDaemon.freePort();
-    var control = dir.resolve(name + "-run").resolve("control");
-    var yaml =
-        """
-        global:
-          logging: [{type: stdout, level: %s, format: human}]
-          control: {sockpath: %s}
-          serve: {stdinserver: {sockdir: %s}}
-          monitoring: [{type: prometheus, listen: "127.0.0.1:%d"}]
-        jobs:
-        """
-                .formatted(level(), control, dir.resolve(name + "-stdin"), metrics)
-            + jobs;
-    var config = dir.resolve(name + ".yml");
-    Files.writeString(config, yaml);
-    return BenchDaemon.start(repo, config, control, metrics, dir.resolve(name + ".log"));
+    return BenchDaemon.start(repo, dir, name, level(), jobs);
   }
 
   private String level() {

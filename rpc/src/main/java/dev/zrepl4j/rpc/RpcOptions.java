@@ -10,8 +10,9 @@ import java.time.Duration;
  * least twice the peer's keep-alive interval, and an idle client pings at least every third of the
  * server's idle timeout (never weakening the values set here).
  *
- * @param bufferSize per-connection frame buffer (read and write each); larger payload writes and
- *     reads bypass it
+ * @param bufferSize per-connection frame buffer (read and write each) while the connection carries
+ *     a stream; until its first stream it holds 16 KiB each way; larger payload writes and reads
+ *     bypass it
  * @param maxJsonBody largest JSON body accepted (checked before it is read)
  * @param readTimeout how long a side waits, inside a message, for a peer that sends nothing
  *     (keep-alive frames count; for seed peers it applies only to request bodies); zero disables

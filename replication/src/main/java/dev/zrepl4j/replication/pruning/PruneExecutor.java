@@ -3,7 +3,6 @@ package dev.zrepl4j.replication.pruning;
 import dev.zrepl4j.zfs.DatasetPath;
 import dev.zrepl4j.zfs.FilesystemVersion;
 import dev.zrepl4j.zfs.FilesystemVersion.FullName;
-import dev.zrepl4j.zfs.Property;
 import dev.zrepl4j.zfs.Zfs;
 import dev.zrepl4j.zfs.ZfsException;
 import java.io.IOException;
@@ -171,13 +170,12 @@ public final class PruneExecutor {
     }
     var plans = new ArrayList<PrunePlan>();
     var wanted = new LinkedHashMap<DatasetPath, List<FilesystemVersion>>();
-    var unknownSet = new HashSet<>(unknown);
     var plannedBy = new LinkedHashMap<DatasetPath, PrunePlan>();
     for (var fs : filesystems) {
       var vs = versions.getOrDefault(fs, List.of());
       plannedBy.put(fs, Pruner.plan(fs, vs, rules, contexts.context(fs, vs)));
     }
-    for (var fs : rereadHolds(plannedBy, unknownSet, versions)) {
+    for (var fs : rereadHolds(plannedBy, new HashSet<>(unknown), versions)) {
       var vs = versions.getOrDefault(fs, List.of());
       plannedBy.put(fs, Pruner.plan(fs, vs, rules, contexts.context(fs, vs)));
     }
@@ -286,15 +284,18 @@ public final class PruneExecutor {
         if (!names.contains(name)) {
           out.add(v);
         } else if (p != null) {
-          long refs = v.userRefs();
-          try {
-            refs = Long.parseLong(p.getOrDefault("userrefs", new Property("", "")).value());
-          } catch (NumberFormatException ex) {
-            // unreadable: as listed (kept)
-          }
+          var refs = p.get("userrefs");
           out.add(
-              new FilesystemVersion(
-                  v.filesystem(), v.type(), v.name(), v.guid(), v.createTxg(), v.creation(), refs));
+              refs == null || !refs.value().matches("[0-9]{1,18}")
+                  ? v // unreadable: as listed (kept)
+                  : new FilesystemVersion(
+                      v.filesystem(),
+                      v.type(),
+                      v.name(),
+                      v.guid(),
+                      v.createTxg(),
+                      v.creation(),
+                      Long.parseLong(refs.value())));
         }
         // else gone since the listing
       }

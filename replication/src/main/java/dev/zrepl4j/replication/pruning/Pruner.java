@@ -8,10 +8,10 @@ import java.util.HashMap;
 import java.util.List;
 
 /**
- * Decides which snapshots of one filesystem to destroy (a pure function of its inputs, apart from
- * logging): a snapshot is destroyed unless at least one rule keeps it and unless {@link PruneGuard}
- * protects it. Logs at WARN when the rules would destroy a protected snapshot. Stateless,
- * thread-safe.
+ * Decides which snapshots of one filesystem to destroy (a pure function of its inputs): a snapshot
+ * is destroyed unless at least one rule keeps it and unless {@link PruneGuard} protects it. A
+ * protected snapshot the rules would destroy is a {@link PrunePlan.Protected} decision, which the
+ * {@link PruneExecutor} logs at WARN for the plan it acts on. Stateless, thread-safe.
  */
 public final class Pruner {
 
@@ -52,7 +52,6 @@ public final class Pruner {
       } else {
         var p = PruneGuard.protection(s, protectedGuids);
         if (p.isPresent()) {
-          // logged by whoever acts on the plan (a plan from an older listing may be made again)
           outcome = new PrunePlan.Protected(p.get());
         } else {
           outcome = new PrunePlan.Destroy();
