@@ -454,6 +454,48 @@ public final class Receiver implements ReceiverApi {
 
   @Override
   public void confirmReceivedAll(ReceivedBaseBatch batch) throws IOException {
+    var targets = checked(batch);
+    if (targets.isEmpty()) {
+      return;
+    }
+    // those holdReceivedAll held just before (for the same snapshot) need only their releases
+    var ahead = new LinkedHashMap<DatasetPath, Moving>();
+    var rest = new LinkedHashMap<DatasetPath, FsVersion>();
+    long now = System.nanoTime();
+    for (var e : targets.entrySet()) {
+      var a = heldAhead.remove(e.getKey());
+      if (a != null && a.snapshot().equals(e.getValue()) && now - a.nanos() <= AHEAD_MAX_AGE) {
+        ahead.put(e.getKey(), a.moving());
+      } else {
+        rest.put(e.getKey(), e.getValue());
+      }
+    }
+    var located = locate(rest); // every base is checked before anything changes
+    var tag = ZreplNames.lastReceivedHold(job);
+    holdFound(tag, located);
+    var older = new ArrayList<FullName>();
+    ahead.values().forEach(m -> older.addAll(m.older()));
+    located.values().forEach(m -> older.addAll(m.older()));
+    Holds.release(zfs, tag, older);
+  }
+
+  @Override
+  public void holdReceivedAll(ReceivedBaseBatch batch) throws IOException {
+    var targets = checked(batch);
+    var located = locate(targets); // every base is checked before anything changes
+    holdFound(ZreplNames.lastReceivedHold(job), located);
+    long now = System.nanoTime();
+    targets.forEach(
+        (t, snapshot) -> {
+          var m = located.get(t);
+          if (m != null) {
+            heldAhead.put(t, new HeldAhead(snapshot, m, now));
+          }
+        });
+  }
+
+  /** The batch's targets and snapshots, each checked; a bad one refuses the whole batch. */
+  private Map<DatasetPath, FsVersion> checked(ReceivedBaseBatch batch) throws IOException {
     var bases = batch.bases();
     if (bases.size() > ReceivedBaseBatch.MAX) {
       throw new RemoteException(
@@ -469,12 +511,38 @@ public final class Receiver implements ReceiverApi {
             ErrorCode.INVALID_ARGUMENT, base.filesystem() + " is confirmed twice in one call");
       }
     }
+    return targets;
+  }
+
+  /**
+   * Where the last-received hold of each target goes: the received snapshot (found by the base's
+   * guid) and the older snapshots it comes off.
+   */
+  private record Moving(FullName found, List<FullName> older) {}
+
+  /**
+   * A hold {@link #holdReceivedAll} placed, whose releases the next {@link #confirmReceivedAll} of
+   * the same snapshot makes.
+   */
+  private record HeldAhead(FsVersion snapshot, Moving moving, long nanos) {}
+
+  private final Map<DatasetPath, HeldAhead> heldAhead = new ConcurrentHashMap<>();
+
+  /** How long a {@link HeldAhead} is trusted: its confirmation follows within one call. */
+  static final long AHEAD_MAX_AGE = Duration.ofMinutes(10).toNanos();
+
+  /**
+   * Where the last-received holds of {@code targets} go, from one {@code zfs get} where {@link
+   * #held} knows a target's held snapshots, else from a listing of it.
+   *
+   * @throws RemoteException FAILED_PRECONDITION if a target has no snapshot of its base's guid
+   */
+  private Map<DatasetPath, Moving> locate(Map<DatasetPath, FsVersion> targets) throws IOException {
+    var located = new LinkedHashMap<DatasetPath, Moving>();
     if (targets.isEmpty()) {
-      return;
+      return located;
     }
-    var found = new ArrayList<FullName>();
-    var older = new ArrayList<FullName>();
-    var rest = confirmFromHeld(targets, found, older);
+    var rest = confirmFromHeld(targets, located);
     long stamp = recent.stamp();
     var listing = zfs.listVersionsOfExisting(rest.keySet());
     listing.forEach(
@@ -501,16 +569,21 @@ public final class Receiver implements ReceiverApi {
       if (f.userRefs() == 0) {
         log.debug("{}: moving the last-received hold of {} to {}", job, target, f.name());
       }
-      found.add(full(f));
+      var older = new ArrayList<FullName>();
       for (var v : versions) {
         if (v.isSnapshot() && v.guid() != f.guid() && v.userRefs() != 0) {
           older.add(full(v));
         }
       }
+      located.put(target, new Moving(full(f), List.copyOf(older)));
     }
-    var tag = ZreplNames.lastReceivedHold(job);
-    Holds.hold(zfs, tag, found); // one zfs command for all of them
-    Holds.release(zfs, tag, older);
+    return located;
+  }
+
+  /** Holds {@code tag} on the found snapshots (one zfs command for all), and notes them held. */
+  private void holdFound(String tag, Map<DatasetPath, Moving> located) throws IOException {
+    var found = located.values().stream().map(Moving::found).toList();
+    Holds.hold(zfs, tag, found);
     for (var f : found) {
       held.computeIfPresent(
           f.filesystem(),
@@ -524,13 +597,12 @@ public final class Receiver implements ReceiverApi {
 
   /**
    * The confirmations of {@code targets} that {@link #held} knows the held snapshots of, from one
-   * {@code zfs get guid,userrefs} of the received snapshots and those: adds to {@code found} and
-   * {@code older} as the listing would; returns the targets that need the listing (not known, or
-   * the received snapshot not found under its name with its guid).
+   * {@code zfs get guid,userrefs} of the received snapshots and those: adds to {@code located} as
+   * the listing would; returns the targets that need the listing (not known, or the received
+   * snapshot not found under its name with its guid).
    */
   private Map<DatasetPath, FsVersion> confirmFromHeld(
-      Map<DatasetPath, FsVersion> targets, List<FullName> found, List<FullName> older)
-      throws IOException {
+      Map<DatasetPath, FsVersion> targets, Map<DatasetPath, Moving> located) throws IOException {
     var known = new LinkedHashMap<DatasetPath, HeldRead>();
     var names = new ArrayList<String>();
     long now = System.nanoTime();
@@ -561,8 +633,8 @@ public final class Receiver implements ReceiverApi {
         rest.put(target, snapshot);
         continue;
       }
-      found.add(new FullName(target, VersionType.SNAPSHOT, snapshot.name()));
       amendListing(target, snapshot, received, stamp);
+      var older = new ArrayList<FullName>();
       for (var n : h.snapshots()) {
         var p = got.get(target + "@" + n);
         if (!n.equals(snapshot.name())
@@ -572,6 +644,10 @@ public final class Receiver implements ReceiverApi {
           older.add(new FullName(target, VersionType.SNAPSHOT, n));
         }
       }
+      located.put(
+          target,
+          new Moving(
+              new FullName(target, VersionType.SNAPSHOT, snapshot.name()), List.copyOf(older)));
     }
     return rest;
   }

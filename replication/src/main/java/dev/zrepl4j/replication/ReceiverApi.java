@@ -61,6 +61,16 @@ public interface ReceiverApi {
   void confirmReceivedAll(ReceivedBaseBatch batch) throws IOException;
 
   /**
+   * The first half of {@link #confirmReceivedAll}, which the active side calls while the sender
+   * completes the same steps (our extension; a receiver without it answers "unregistered
+   * endpoint"): the last-received hold goes on each base's snapshot, and comes off nothing. The
+   * {@link #confirmReceivedAll} of the same bases that follows (once the sender took them) only
+   * releases the older holds. If it never follows (the sender refused), the extra hold keeps the
+   * received snapshot until the next confirmation moves it. Every base is checked first, as there.
+   */
+  void holdReceivedAll(ReceivedBaseBatch batch) throws IOException;
+
+  /**
    * Renames the copy of a filesystem the sender renamed or moved ({@code zrepl4j_follow_renames}):
    * only if {@code from} is a received filesystem (no placeholder) holding a snapshot with the
    * evidence's guid and {@code to} does not exist. Parents of {@code to} that do not exist are

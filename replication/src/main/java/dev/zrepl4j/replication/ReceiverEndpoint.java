@@ -171,6 +171,11 @@ public final class ReceiverEndpoint {
     receiver(caller).confirmReceivedAll(batch);
   }
 
+  /** {@link ReceiverApi#holdReceivedAll} for the caller. */
+  public void holdReceivedAll(ReceivedBaseBatch batch, Caller caller) throws IOException {
+    receiver(caller).holdReceivedAll(batch);
+  }
+
   /** {@link ReceiverApi#renameReceived} for the caller: both names below the caller's root. */
   public void renameReceived(ReceivedRename rename, Caller caller) throws IOException {
     receiver(caller).renameReceived(rename);

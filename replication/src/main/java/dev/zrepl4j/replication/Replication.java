@@ -1207,6 +1207,9 @@ public final class Replication {
     private final List<FsRun> ready = new ArrayList<>(); // guarded by this
     // a connection a worker left when it ran out of steps, for the completions at the end
     private @Nullable Connection spare; // guarded by this
+    // whether the receiver holds received snapshots ahead (holdReceivedAll); false once it said it
+    // does not know the call
+    private volatile boolean holdAhead = true;
 
     Completions(Scheduler scheduler) {
       this.scheduler = scheduler;
@@ -1367,10 +1370,11 @@ public final class Replication {
      * rest still in it.
      */
     private void sendTo(Connection c, Map<FsRun, SendCompleted> pending) throws IOException {
+      boolean batched = false;
+      var ahead = holdAhead(c, pending);
       try {
         c.sender().sendCompletedAll(new SendCompletedBatch(List.copyOf(pending.values())));
-        confirmReceivers(c, pending);
-        return;
+        batched = true;
       } catch (RemoteException e) {
         if (e.code() == ErrorCode.UNAVAILABLE) {
           throw e;
@@ -1380,6 +1384,12 @@ public final class Replication {
             config.job(),
             pending.size(),
             e.getMessage());
+      } finally {
+        ahead.joinUninterruptibly();
+      }
+      if (batched) {
+        confirmReceivers(c, pending);
+        return;
       }
       for (var e : List.copyOf(pending.entrySet())) {
         var r = e.getKey();
@@ -1396,6 +1406,39 @@ public final class Replication {
         confirmReceivers(c, Map.of(r, d));
         pending.remove(r);
       }
+    }
+
+    /**
+     * The receiver's holds of {@code pending}'s snapshots, placed beside the sender's completion
+     * ({@link ReceiverApi#holdReceivedAll}): on zfs-fuse a hold waits for a transaction group, so
+     * the receiver's waits beside the sender's instead of after it. Only the releases of the older
+     * holds wait for the sender (a step it refuses keeps its base held on both sides). A failure is
+     * only logged: the confirmation after it moves the holds itself; a receiver without the call is
+     * not asked again.
+     */
+    private Beside<Boolean> holdAhead(Connection c, Map<FsRun, SendCompleted> pending) {
+      if (!holdAhead) {
+        return Beside.none();
+      }
+      var bases = new ArrayList<ReceivedBase>();
+      pending.forEach((r, d) -> bases.add(new ReceivedBase(r.fs, d.to())));
+      return Beside.start(
+          thread("held"),
+          () -> {
+            try {
+              c.receiver().holdReceivedAll(new ReceivedBaseBatch(bases));
+            } catch (IOException e) {
+              if (e instanceof RemoteException r
+                  && String.valueOf(r.getMessage()).startsWith("unregistered endpoint")) {
+                holdAhead = false; // an older receiver: it moves them in the confirmation
+              }
+              log.debug(
+                  "{}: the receiver did not hold {} received snapshots ahead: {}",
+                  config.job(),
+                  bases.size(),
+                  describe(e));
+            }
+          });
     }
 
     /**

@@ -56,6 +56,13 @@ final class MemoryPools {
   final List<Integer> protectBatches = Collections.synchronizedList(new ArrayList<>());
   // the size of each confirmReceivedAll call
   final List<Integer> receiverBatches = Collections.synchronizedList(new ArrayList<>());
+
+  // the size of each holdReceivedAll call
+  final List<Integer> receiverHoldsAhead = Collections.synchronizedList(new ArrayList<>());
+  // a receiver from before holdReceivedAll (it has confirmReceivedAll)
+  volatile boolean receiverWithoutHoldAhead;
+  // holdReceivedAll calls answered "unregistered endpoint"
+  final AtomicInteger receiverHoldsAheadRefused = new AtomicInteger();
   final AtomicInteger senderListVersionsCalls = new AtomicInteger();
   final AtomicInteger receiverListVersionsCalls = new AtomicInteger();
   final AtomicInteger connects = new AtomicInteger();
@@ -419,6 +426,20 @@ final class MemoryPools {
             ErrorCode.NOT_FOUND, "unregistered endpoint receiver.ConfirmReceivedAll");
       }
       receiverBatches.add(batch.bases().size());
+      for (var b : batch.bases()) {
+        confirmReceived(b);
+      }
+    }
+
+    /** As {@link #confirmReceivedAll}, counted in {@link #receiverHoldsAhead}. */
+    @Override
+    public void holdReceivedAll(ReceivedBaseBatch batch) throws RemoteException {
+      if (!batchedCompletions || receiverWithoutHoldAhead) {
+        receiverHoldsAheadRefused.incrementAndGet();
+        throw new RemoteException(
+            ErrorCode.NOT_FOUND, "unregistered endpoint receiver.HoldReceivedAll");
+      }
+      receiverHoldsAhead.add(batch.bases().size());
       for (var b : batch.bases()) {
         confirmReceived(b);
       }

@@ -74,6 +74,8 @@ class ReplicationTest {
         .containsExactly("1", "3");
     assertThat(pools.completionBatches).containsExactly(3, 2);
     assertThat(pools.receiverBatches).containsExactly(3, 2); // the last-received holds alike
+    // held ahead beside the sender's completion, in one call as well
+    assertThat(pools.receiverHoldsAhead).containsExactly(3, 2);
     // the step holds of every planned step of a run, placed ahead in one call
     assertThat(pools.protectBatches).containsExactly(3, 3);
     assertThat(run(config()).filesystems())
@@ -209,6 +211,11 @@ class ReplicationTest {
                 @Override
                 public void confirmReceivedAll(ReceivedBaseBatch batch) throws IOException {
                   inner.confirmReceivedAll(batch);
+                }
+
+                @Override
+                public void holdReceivedAll(ReceivedBaseBatch batch) throws IOException {
+                  inner.holdReceivedAll(batch);
                 }
 
                 @Override
@@ -354,6 +361,20 @@ class ReplicationTest {
     assertThat(pools.receiverBatches).isEmpty();
     assertThat(settled.contains("p/a")).isTrue();
     assertThat(settled.contains("p/b")).isTrue();
+  }
+
+  @Test
+  void aReceiverThatCannotHoldAheadIsConfirmedAsBeforeAndNotAskedAgainInTheRun() throws Exception {
+    pools.receiverWithoutHoldAhead = true;
+    for (int i = 0; i < Replication.COMPLETION_BATCH + 1; i++) {
+      pools.snapshot("p/f" + i, "1", 10 + i);
+    }
+    var r = run(config());
+    assertThat(r.ok()).isTrue();
+    // two batches of completions (a full one during the run, the rest at its end), one refusal
+    assertThat(pools.receiverBatches).hasSize(2);
+    assertThat(pools.receiverHoldsAheadRefused.get()).isEqualTo(1);
+    assertThat(pools.receiverHoldsAhead).isEmpty();
   }
 
   @Test

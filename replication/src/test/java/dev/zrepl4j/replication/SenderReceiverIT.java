@@ -146,14 +146,21 @@ class SenderReceiverIT {
         .hasMessageContaining("completed twice in one call");
   }
 
-  @Test
-  void receivesThatHoldLaterLeaveTheLastReceivedHoldForOneBatchedConfirmation() throws IOException {
-    var parent = src.path("later");
+  /** Four filesystems received at s1 (held) and then at s2 with holdLater (s2 not held yet). */
+  private record HeldLater(
+      Sender sender,
+      Receiver receiver,
+      DatasetPath recvRoot,
+      List<DatasetPath> all,
+      List<ReceivedBase> bases) {}
+
+  private HeldLater receivedWithHoldLater(String name, String job) throws IOException {
+    var parent = src.path(name);
     zfs.create(parent, Map.of());
-    var recvRoot = dst.path("later-root");
+    var recvRoot = dst.path(name + "-root");
     zfs.create(recvRoot, Map.of("mountpoint", "none"));
-    var sender = new Sender(zfs, p -> p.hasPrefix(parent), "jobl", SenderOptions.PLAIN);
-    var receiver = Receiver.localRoot(zfs, recvRoot, "jobl", ReceiverOptions.DEFAULTS);
+    var sender = new Sender(zfs, p -> p.hasPrefix(parent), job, SenderOptions.PLAIN);
+    var receiver = Receiver.localRoot(zfs, recvRoot, job, ReceiverOptions.DEFAULTS);
     var all = new java.util.ArrayList<DatasetPath>(List.of(parent));
     for (int i = 0; i < 3; i++) {
       all.add(parent.child("f" + i));
@@ -175,24 +182,79 @@ class SenderReceiverIT {
     var copy = recvRoot.extend(parent);
     assertThat(userrefs(copy + "@s1")).as("the hold stayed").isEqualTo("1");
     assertThat(userrefs(copy + "@s2")).isEqualTo("0");
+    return new HeldLater(sender, receiver, recvRoot, List.copyOf(all), List.copyOf(bases));
+  }
+
+  /** {@code bases} with the last one's snapshot replaced by one of another guid. */
+  private static List<ReceivedBase> withAWrongGuid(List<ReceivedBase> bases) {
+    var bad = new java.util.ArrayList<>(bases.subList(0, bases.size() - 1));
+    bad.add(new ReceivedBase(bases.getLast().filesystem(), otherGuid(bases.getLast().snapshot())));
+    return bad;
+  }
+
+  @Test
+  void receivesThatHoldLaterLeaveTheLastReceivedHoldForOneBatchedConfirmation() throws IOException {
+    var h = receivedWithHoldLater("later", "jobl");
+    var receiver = h.receiver();
+    var copy = h.recvRoot().extend(h.all().getFirst());
     // a base that is not there refuses the call; nothing moves
-    var wrong = bases.getLast().snapshot();
-    var bad = new java.util.ArrayList<>(bases.subList(0, 3));
-    bad.add(new ReceivedBase(bases.getLast().filesystem(), otherGuid(wrong)));
+    var bad = withAWrongGuid(h.bases());
     assertThatThrownBy(() -> receiver.confirmReceivedAll(new ReceivedBaseBatch(bad)))
         .isInstanceOf(dev.zrepl4j.rpc.RemoteException.class)
         .hasMessageContaining("no snapshot of guid");
     assertThat(userrefs(copy + "@s2")).isEqualTo("0");
     long before = zfs.invocations();
-    receiver.confirmReceivedAll(new ReceivedBaseBatch(bases));
+    receiver.confirmReceivedAll(new ReceivedBaseBatch(h.bases()));
     assertThat(zfs.invocations() - before)
         .as("zfs commands to confirm 4 filesystems: a listing, a hold, a release")
         .isLessThanOrEqualTo(3);
-    for (var fs : all) {
-      var target = recvRoot.extend(fs);
+    for (var fs : h.all()) {
+      var target = h.recvRoot().extend(fs);
       assertThat(userrefs(target + "@s1")).as("%s@s1", target).isEqualTo("0");
       assertThat(userrefs(target + "@s2")).as("%s@s2", target).isEqualTo("1");
     }
+  }
+
+  @Test
+  void receivedSnapshotsHeldAheadKeepTheirBaseHeldUntilTheConfirmationReleasesIt()
+      throws IOException {
+    var h = receivedWithHoldLater("heldahead", "jobh");
+    var receiver = h.receiver();
+    // a base that is not there refuses the call; nothing is held
+    var bad = withAWrongGuid(h.bases());
+    assertThatThrownBy(() -> receiver.holdReceivedAll(new ReceivedBaseBatch(bad)))
+        .isInstanceOf(dev.zrepl4j.rpc.RemoteException.class)
+        .hasMessageContaining("no snapshot of guid");
+    for (var fs : h.all()) {
+      assertThat(userrefs(h.recvRoot().extend(fs) + "@s2")).as("%s@s2", fs).isEqualTo("0");
+    }
+    // held ahead (while the sender completes): the new snapshot held, the base still held too, so
+    // a step the sender refuses keeps its base on both sides
+    receiver.holdReceivedAll(new ReceivedBaseBatch(h.bases()));
+    for (var fs : h.all()) {
+      var target = h.recvRoot().extend(fs);
+      assertThat(userrefs(target + "@s1")).as("%s@s1 still held", target).isEqualTo("1");
+      assertThat(userrefs(target + "@s2")).as("%s@s2 held ahead", target).isEqualTo("1");
+    }
+    // the confirmation after it only releases
+    long before = zfs.invocations();
+    receiver.confirmReceivedAll(new ReceivedBaseBatch(h.bases()));
+    assertThat(zfs.invocations() - before).as("zfs commands: the release").isEqualTo(1);
+    for (var fs : h.all()) {
+      var target = h.recvRoot().extend(fs);
+      assertThat(userrefs(target + "@s1")).as("%s@s1", target).isEqualTo("0");
+      assertThat(userrefs(target + "@s2")).as("%s@s2", target).isEqualTo("1");
+    }
+    // held ahead at s2 but then confirmed at s1 (the sender refused s2; a later run found both
+    // sides in sync at s1): the confirmation checks s1 itself and moves the hold back there
+    var first = h.bases().getFirst();
+    var s1 = version(h.sender(), h.all().getFirst(), "s1");
+    receiver.holdReceivedAll(new ReceivedBaseBatch(List.of(first)));
+    receiver.confirmReceivedAll(
+        new ReceivedBaseBatch(List.of(new ReceivedBase(first.filesystem(), s1))));
+    var target = h.recvRoot().extend(h.all().getFirst());
+    assertThat(userrefs(target + "@s1")).isEqualTo("1");
+    assertThat(userrefs(target + "@s2")).isEqualTo("0");
   }
 
   @Test
