@@ -306,8 +306,9 @@ public final class PeersBench {
     private final BenchDaemon daemon;
     private final String target;
     double lastRunSeconds;
-    // from the signal to the end of the run the status shows: without the metrics and the log this
-    // bench reads before and after (up to ~1.7 s with .slowest, which reads the whole debug log)
+    // from the signal to the end of the run as the daemon recorded it: without the metrics and the
+    // log this bench reads before and after (up to ~1.7 s with .slowest, which reads the whole
+    // debug log), and without waiting for a status poll to see the end
     double lastWallSeconds;
     long lastCommands;
 
@@ -360,9 +361,9 @@ public final class PeersBench {
     @Override
     public void sync() throws IOException {
       var before = daemon.commandsSnapshot();
-      long t0 = System.nanoTime();
-      lastRunSeconds = daemon.wakeUpAndWait("push");
-      lastWallSeconds = (System.nanoTime() - t0) / 1e9;
+      var ran = daemon.wakeUpAndWait("push");
+      lastRunSeconds = ran.runSeconds();
+      lastWallSeconds = ran.wallSeconds();
       lastCommands = daemon.commands() - before.count().values().stream().mapToLong(l -> l).sum();
       daemon.since(before, "peers: zrepl4j", Boolean.getBoolean("zrepl4j.peers.slowest"));
     }

@@ -100,9 +100,9 @@ public final class ScaleBench {
     var expected = PeersBench.snapshotsBelow(src + "/scale");
     var pushBefore = push.commandsSnapshot();
     var sinkBefore = sink.commandsSnapshot();
-    long t0 = System.nanoTime();
-    double run = push.wakeUpAndWait("push");
-    double wall = (System.nanoTime() - t0) / 1e9;
+    var ran = push.wakeUpAndWait("push");
+    double run = ran.runSeconds();
+    double wall = ran.wallSeconds();
     var got = PeersBench.snapshotsBelow(dst + "/z/bench/" + src + "/scale");
     if (!got.equals(expected)) {
       throw new IllegalStateException(
