@@ -63,6 +63,11 @@ abstract class ForwardingSender implements SenderApi {
   }
 
   @Override
+  public void holdCursorsAll(SendCompletedBatch batch) throws IOException {
+    sender.holdCursorsAll(batch);
+  }
+
+  @Override
   public VerifyFacts verify(VerifyRequest request) throws IOException {
     return sender.verify(request);
   }

@@ -1207,9 +1207,10 @@ public final class Replication {
     private final List<FsRun> ready = new ArrayList<>(); // guarded by this
     // a connection a worker left when it ran out of steps, for the completions at the end
     private @Nullable Connection spare; // guarded by this
-    // whether the receiver holds received snapshots ahead (holdReceivedAll); false once it said it
-    // does not know the call
+    // whether the receiver holds received snapshots ahead (holdReceivedAll), and the sender moves
+    // its cursors ahead (holdCursorsAll); each false once that side said it does not know the call
     private volatile boolean holdAhead = true;
+    private volatile boolean cursorsAhead = true;
 
     Completions(Scheduler scheduler) {
       this.scheduler = scheduler;
@@ -1365,15 +1366,35 @@ public final class Replication {
 
     /**
      * One attempt at {@code pending}: the senders' part, then the receivers' (whose last-received
-     * holds the receives left where they were: {@link ReceiveSpec#holdLater}). One by one, each
-     * entry the sender took or refused leaves {@code pending}; a temporary error is thrown with the
-     * rest still in it.
+     * holds the receives left where they were: {@link ReceiveSpec#holdLater}). Between zrepl4j
+     * peers in two rounds of two calls side by side: the sender's cursors and the receiver's new
+     * holds, then the sender's releases and the receiver's (never a receiver's release before the
+     * sender's cursor is at the new snapshot). One by one, each entry the sender took or refused
+     * leaves {@code pending}; a temporary error is thrown with the rest still in it.
      */
     private void sendTo(Connection c, Map<FsRun, SendCompleted> pending) throws IOException {
-      boolean batched = false;
-      var ahead = holdAhead(c, pending);
+      var batch = new SendCompletedBatch(List.copyOf(pending.values()));
+      var bases = new ArrayList<ReceivedBase>();
+      pending.forEach((r, d) -> bases.add(new ReceivedBase(r.fs, d.to())));
+      // first the cursors on the sender and the new holds on the receiver, side by side
+      var ahead = holdAhead(c, bases);
+      boolean cursors;
       try {
-        c.sender().sendCompletedAll(new SendCompletedBatch(List.copyOf(pending.values())));
+        cursors = holdCursors(c, batch);
+      } finally {
+        ahead.joinUninterruptibly();
+      }
+      // then the releases: once the cursors are at the steps' snapshots the receiver's go beside
+      // the sender's (its confirmation is only tried there; its outcome counts once the sender took
+      // the batch, and a failed one is made again below as without the cursors ahead)
+      var confirming =
+          cursors
+              ? Beside.call(thread("confirmed"), () -> confirmBeside(c, bases))
+              : Beside.call(thread("confirmed"), () -> false);
+      boolean batched = false;
+      boolean confirmed;
+      try {
+        c.sender().sendCompletedAll(batch);
         batched = true;
       } catch (RemoteException e) {
         if (e.code() == ErrorCode.UNAVAILABLE) {
@@ -1385,10 +1406,14 @@ public final class Replication {
             pending.size(),
             e.getMessage());
       } finally {
-        ahead.joinUninterruptibly();
+        confirmed = confirming.joinUninterruptibly();
       }
       if (batched) {
-        confirmReceivers(c, pending);
+        if (confirmed) {
+          pending.forEach(this::done);
+        } else {
+          confirmReceivers(c, pending);
+        }
         return;
       }
       for (var e : List.copyOf(pending.entrySet())) {
@@ -1409,27 +1434,24 @@ public final class Replication {
     }
 
     /**
-     * The receiver's holds of {@code pending}'s snapshots, placed beside the sender's completion
-     * ({@link ReceiverApi#holdReceivedAll}): on zfs-fuse a hold waits for a transaction group, so
-     * the receiver's waits beside the sender's instead of after it. Only the releases of the older
-     * holds wait for the sender (a step it refuses keeps its base held on both sides). A failure is
-     * only logged: the confirmation after it moves the holds itself; a receiver without the call is
-     * not asked again.
+     * The receiver's holds of {@code bases}' snapshots, placed beside the sender's cursors ({@link
+     * ReceiverApi#holdReceivedAll}): on zfs-fuse a hold waits for a transaction group, so the
+     * receiver's waits beside the sender's instead of after it. Only the releases of the older
+     * holds wait until the sender's cursors are at the new snapshots (a step the sender refuses
+     * keeps its base held on both sides). A failure is only logged: the confirmation after it moves
+     * the holds itself; a receiver without the call is not asked again.
      */
-    private Beside<Boolean> holdAhead(Connection c, Map<FsRun, SendCompleted> pending) {
+    private Beside<Boolean> holdAhead(Connection c, List<ReceivedBase> bases) {
       if (!holdAhead) {
         return Beside.none();
       }
-      var bases = new ArrayList<ReceivedBase>();
-      pending.forEach((r, d) -> bases.add(new ReceivedBase(r.fs, d.to())));
       return Beside.start(
           thread("held"),
           () -> {
             try {
               c.receiver().holdReceivedAll(new ReceivedBaseBatch(bases));
             } catch (IOException e) {
-              if (e instanceof RemoteException r
-                  && String.valueOf(r.getMessage()).startsWith("unregistered endpoint")) {
+              if (unregistered(e)) {
                 holdAhead = false; // an older receiver: it moves them in the confirmation
               }
               log.debug(
@@ -1439,6 +1461,56 @@ public final class Replication {
                   describe(e));
             }
           });
+    }
+
+    /**
+     * Moves the sender's cursors to {@code batch}'s snapshots ahead of its completion ({@link
+     * SenderApi#holdCursorsAll}); whether they are there. A sender without the call is not asked
+     * again; one that refuses it (or any other failure but a lost connection) completes as before.
+     */
+    private boolean holdCursors(Connection c, SendCompletedBatch batch) throws IOException {
+      if (!cursorsAhead) {
+        return false;
+      }
+      try {
+        c.sender().holdCursorsAll(batch);
+        return true;
+      } catch (RemoteException e) {
+        if (e.code() == ErrorCode.UNAVAILABLE) {
+          throw e;
+        }
+        if (unregistered(e)) {
+          cursorsAhead = false;
+        }
+        log.debug(
+            "{}: the sender did not move {} cursors ahead: {}",
+            config.job(),
+            batch.completions().size(),
+            describe(e));
+        return false;
+      }
+    }
+
+    /**
+     * The receiver's confirmation of {@code bases} beside the sender's completion, the cursors
+     * being in place: whether it succeeded (a failure is only logged: it is made again after).
+     */
+    private boolean confirmBeside(Connection c, List<ReceivedBase> bases) {
+      try {
+        c.receiver().confirmReceivedAll(new ReceivedBaseBatch(bases));
+        return true;
+      } catch (IOException e) {
+        log.debug(
+            "{}: the receiver's confirmation beside the sender's failed: {}",
+            config.job(),
+            describe(e));
+        return false;
+      }
+    }
+
+    private static boolean unregistered(IOException e) {
+      return e instanceof RemoteException r
+          && String.valueOf(r.getMessage()).startsWith("unregistered endpoint");
     }
 
     /**

@@ -79,6 +79,9 @@ public final class Sender implements SenderApi {
   private final Recent<List<FilesystemVersion>> recent;
   // the snapshots protectAll held for this client's steps, until a completion releases them
   private final Set<HeldStep> protectedAhead = ConcurrentHashMap.newKeySet();
+  // the cursors holdCursorsAll placed (when), for the completion that follows: it places them no
+  // more. Trusted for CURSORS_AHEAD_MAX_AGE only
+  private final Map<HeldStep, Long> cursorsAhead = new ConcurrentHashMap<>();
   private static final Duration PLANNED_LISTING_AGE = Duration.ofMinutes(5);
 
   /**
@@ -534,16 +537,17 @@ public final class Sender implements SenderApi {
     sendCompletedAll(new SendCompletedBatch(List.of(done)));
   }
 
-  @Override
-  public void sendCompletedAll(SendCompletedBatch batch) throws IOException {
+  /**
+   * The batch's completions, each checked against one listing of them all (the run's own where
+   * nothing this process ran changed it since; the others listed in one command): a refused one
+   * refuses the whole batch before anything is placed.
+   */
+  private List<Completion> checkedCompletions(SendCompletedBatch batch) throws IOException {
     var done = batch.completions();
     if (done.size() > SendCompletedBatch.MAX) {
       throw new RemoteException(
           ErrorCode.INVALID_ARGUMENT,
           "at most " + SendCompletedBatch.MAX + " completions in one call, not " + done.size());
-    }
-    if (done.isEmpty()) {
-      return;
     }
     var filesystems = new LinkedHashMap<DatasetPath, SendCompleted>();
     for (var d : done) {
@@ -557,11 +561,11 @@ public final class Sender implements SenderApi {
             ErrorCode.INVALID_ARGUMENT, fs + " is completed twice in one call");
       }
     }
-    // every request is checked against one listing of them all before anything is placed: a
-    // refused call leaves the pool as it was. Without bookmarks the cursor is a hold, placed by
-    // name on the snapshot the listing just showed with the right guid
-    // the run's own listing where nothing this process ran changed it since (a protectAll's hold is
-    // in it); the others listed in one command
+    if (filesystems.isEmpty()) {
+      return List.of();
+    }
+    // Without bookmarks the cursor is a hold, placed by name on the snapshot the listing just
+    // showed with the right guid (a protectAll's or holdCursorsAll's hold is in the kept listing)
     var listing = new LinkedHashMap<DatasetPath, List<FilesystemVersion>>();
     var unknown = new ArrayList<DatasetPath>();
     for (var fs : filesystems.keySet()) {
@@ -583,7 +587,6 @@ public final class Sender implements SenderApi {
               ? "filesystem " + filesystems.firstEntry().getKey()
               : "one of filesystems " + filesystems.keySet());
     }
-    var f = family;
     var items = new ArrayList<Completion>();
     for (var e : filesystems.entrySet()) {
       var fs = e.getKey();
@@ -593,6 +596,74 @@ public final class Sender implements SenderApi {
       var from = fromRef == null ? null : find(fs, versions, fromRef);
       items.add(new Completion(fs, versions, to, from, false));
     }
+    return items;
+  }
+
+  @Override
+  public void holdCursorsAll(SendCompletedBatch batch) throws IOException {
+    var items = checkedCompletions(batch);
+    if (items.isEmpty()) {
+      return;
+    }
+    if (zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
+      for (var c : items) {
+        bookmarkTolerant(full(c.to()), ZreplNames.cursorBookmark(c.to().guid(), job));
+        cursorsAhead.put(new HeldStep(c.fs(), c.to().guid()), System.nanoTime());
+      }
+    } else {
+      var before = new LinkedHashMap<DatasetPath, List<FilesystemVersion>>();
+      for (var c : items) {
+        var k = recent.unchanged(c.fs());
+        if (k != null) {
+          before.put(c.fs(), k);
+        }
+      }
+      Holds.hold(zfs, ZreplNames.cursorHold(job), items.stream().map(c -> full(c.to())).toList());
+      long now = System.nanoTime();
+      for (var c : items) {
+        cursorsAhead.put(new HeldStep(c.fs(), c.to().guid()), now);
+      }
+      // the kept listings as they are after this hold (as protectAll keeps them): the completion
+      // that follows needs no listing
+      long stamp = recent.stamp();
+      for (var c : items) {
+        var versions = before.get(c.fs());
+        if (versions != null) {
+          recent.put(c.fs(), withUserRef(versions, c.to().guid()), stamp);
+        }
+      }
+    }
+  }
+
+  /** How long a cursor placed by {@link #holdCursorsAll} is trusted to be there. */
+  static final long CURSORS_AHEAD_MAX_AGE = java.time.Duration.ofMinutes(10).toNanos();
+
+  /** Whether {@link #holdCursorsAll} placed {@code c}'s cursor just before; forgets it. */
+  private boolean cursorPlacedAhead(Completion c) {
+    var placed = cursorsAhead.remove(new HeldStep(c.fs(), c.to().guid()));
+    return placed != null && System.nanoTime() - placed <= CURSORS_AHEAD_MAX_AGE;
+  }
+
+  /** {@code versions} with the snapshot of {@code guid} held at least once. */
+  private static List<FilesystemVersion> withUserRef(List<FilesystemVersion> versions, long guid) {
+    var after = new ArrayList<FilesystemVersion>(versions.size());
+    for (var v : versions) {
+      after.add(
+          v.isSnapshot() && v.userRefs() == 0 && v.guid() == guid
+              ? new FilesystemVersion(
+                  v.filesystem(), v.type(), v.name(), v.guid(), v.createTxg(), v.creation(), 1)
+              : v);
+    }
+    return List.copyOf(after);
+  }
+
+  @Override
+  public void sendCompletedAll(SendCompletedBatch batch) throws IOException {
+    var items = checkedCompletions(batch);
+    if (items.isEmpty()) {
+      return;
+    }
+    var f = family;
     // a client's first completion on a filesystem (since the daemon started) adopts the job's own
     // abstractions from before it kept them per client
     var adopting = new ArrayList<DatasetPath>();
@@ -632,7 +703,10 @@ public final class Sender implements SenderApi {
   private void complete(List<Completion> items, @Nullable String f) throws IOException {
     boolean bookmarks = zfs.capabilities().has(ZfsFeature.BOOKMARKS);
     if (!bookmarks) {
-      Holds.hold(zfs, ZreplNames.cursorHold(job), items.stream().map(c -> full(c.to())).toList());
+      Holds.hold(
+          zfs,
+          ZreplNames.cursorHold(job),
+          items.stream().filter(c -> !cursorPlacedAhead(c)).map(c -> full(c.to())).toList());
     }
     // the cursors first; then the older cursors go beside the steps' holds (neither needs the
     // other)
@@ -1017,7 +1091,9 @@ public final class Sender implements SenderApi {
     if (zfs.capabilities().has(ZfsFeature.BOOKMARKS)) {
       var stale = new ArrayList<FullName>();
       for (var c : items) {
-        bookmarkTolerant(full(c.to()), ZreplNames.cursorBookmark(c.to().guid(), job));
+        if (!cursorPlacedAhead(c)) {
+          bookmarkTolerant(full(c.to()), ZreplNames.cursorBookmark(c.to().guid(), job));
+        }
         for (var v : c.versions()) {
           if (!v.isBookmark()) {
             continue;

@@ -61,6 +61,16 @@ public interface SenderApi {
   void sendCompletedAll(SendCompletedBatch batch) throws IOException;
 
   /**
+   * The first half of {@link #sendCompletedAll} (our extension; a sender without it answers
+   * "unregistered endpoint"): this job's replication cursor goes to each completion's {@code to}
+   * (the cursor bookmark, or without bookmarks the cursor hold), and nothing is released. It
+   * returns once the cursors are there, so that the receiver may release its older holds beside the
+   * {@link #sendCompletedAll} of the same batch that follows (which then places no cursor again).
+   * Every completion is checked first, as there.
+   */
+  void holdCursorsAll(SendCompletedBatch batch) throws IOException;
+
+  /**
    * Prunes the snapshots of every filesystem the filter allows with the request's rules ({@code
    * keep_sender}). Whatever the rules say, {@link PruneGuard} keeps bookmarks, held snapshots (step
    * holds, the cursor hold) and this job's replication cursor, so the next incremental step still

@@ -108,6 +108,11 @@ public final class SenderEndpoint {
     sender(caller).sendCompleted(done);
   }
 
+  /** {@link SenderApi#holdCursorsAll} for the caller. */
+  public void holdCursorsAll(SendCompletedBatch batch, Caller caller) throws IOException {
+    sender(caller).holdCursorsAll(batch);
+  }
+
   /** {@link SenderApi#sendCompletedAll} for the caller. */
   public void sendCompletedAll(SendCompletedBatch batch, Caller caller) throws IOException {
     sender(caller).sendCompletedAll(batch);

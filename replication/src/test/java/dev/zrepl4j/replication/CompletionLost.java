@@ -30,4 +30,9 @@ final class CompletionLost extends ForwardingSender {
   public void sendCompletedAll(SendCompletedBatch batch) throws IOException {
     throw new RemoteException(ErrorCode.INTERNAL, "stopped before the completions (test)");
   }
+
+  @Override
+  public void holdCursorsAll(SendCompletedBatch batch) throws IOException {
+    throw new RemoteException(ErrorCode.INTERNAL, "stopped before the cursors (test)");
+  }
 }

@@ -61,6 +61,11 @@ final class MemoryPools {
   final List<Integer> receiverHoldsAhead = Collections.synchronizedList(new ArrayList<>());
   // a receiver from before holdReceivedAll (it has confirmReceivedAll)
   volatile boolean receiverWithoutHoldAhead;
+  // a sender from before holdCursorsAll (it has sendCompletedAll)
+  volatile boolean senderWithoutCursorsAhead;
+  // the batched completion calls in the order they ended: "cursors N", "sender completed N",
+  // "receiver held N", "receiver confirmed N"
+  final List<String> completionEvents = Collections.synchronizedList(new ArrayList<>());
   // holdReceivedAll calls answered "unregistered endpoint"
   final AtomicInteger receiverHoldsAheadRefused = new AtomicInteger();
   final AtomicInteger senderListVersionsCalls = new AtomicInteger();
@@ -329,6 +334,17 @@ final class MemoryPools {
       for (var d : batch.completions()) {
         sendCompleted(d);
       }
+      completionEvents.add("sender completed " + batch.completions().size());
+    }
+
+    /** Cursors are not modelled in memory: counted and ordered in {@link #completionEvents}. */
+    @Override
+    public void holdCursorsAll(SendCompletedBatch batch) throws RemoteException {
+      if (!batchedCompletions || senderWithoutCursorsAhead) {
+        throw new RemoteException(
+            ErrorCode.NOT_FOUND, "unregistered endpoint sender.HoldCursorsAll");
+      }
+      completionEvents.add("cursors " + batch.completions().size());
     }
 
     @Override
@@ -429,6 +445,7 @@ final class MemoryPools {
       for (var b : batch.bases()) {
         confirmReceived(b);
       }
+      completionEvents.add("receiver confirmed " + batch.bases().size());
     }
 
     /** As {@link #confirmReceivedAll}, counted in {@link #receiverHoldsAhead}. */
@@ -443,6 +460,7 @@ final class MemoryPools {
       for (var b : batch.bases()) {
         confirmReceived(b);
       }
+      completionEvents.add("receiver held " + batch.bases().size());
     }
 
     @Override

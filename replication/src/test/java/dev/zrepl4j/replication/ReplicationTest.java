@@ -74,8 +74,15 @@ class ReplicationTest {
         .containsExactly("1", "3");
     assertThat(pools.completionBatches).containsExactly(3, 2);
     assertThat(pools.receiverBatches).containsExactly(3, 2); // the last-received holds alike
-    // held ahead beside the sender's completion, in one call as well
+    // held ahead beside the sender's cursors, in one call as well; the receiver's releases never
+    // before the sender's cursors are in place
     assertThat(pools.receiverHoldsAhead).containsExactly(3, 2);
+    for (int n : List.of(3, 2)) {
+      assertThat(pools.completionEvents.indexOf("cursors " + n))
+          .as("the cursors of %d before the receiver's releases: %s", n, pools.completionEvents)
+          .isNotNegative()
+          .isLessThan(pools.completionEvents.indexOf("receiver confirmed " + n));
+    }
     // the step holds of every planned step of a run, placed ahead in one call
     assertThat(pools.protectBatches).containsExactly(3, 3);
     assertThat(run(config()).filesystems())
@@ -361,6 +368,18 @@ class ReplicationTest {
     assertThat(pools.receiverBatches).isEmpty();
     assertThat(settled.contains("p/a")).isTrue();
     assertThat(settled.contains("p/b")).isTrue();
+  }
+
+  @Test
+  void aSenderThatCannotMoveItsCursorsAheadCompletesBeforeTheReceiverReleases() throws Exception {
+    pools.senderWithoutCursorsAhead = true;
+    pools.snapshot("p/a", "1", 10);
+    pools.snapshot("p/b", "1", 11);
+    var r = run(config());
+    assertThat(r.ok()).isTrue();
+    assertThat(pools.completionEvents)
+        .filteredOn(e -> !e.startsWith("receiver held"))
+        .containsExactly("sender completed 2", "receiver confirmed 2");
   }
 
   @Test

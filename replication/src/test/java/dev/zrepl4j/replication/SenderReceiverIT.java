@@ -75,15 +75,18 @@ class SenderReceiverIT {
         Receiver.localRoot(zfs, root, job, ReceiverOptions.DEFAULTS));
   }
 
-  @Test
-  void completingSeveralFilesystemsInOneCallCostsOneCommandPerTagAndARefusalChangesNothing()
-      throws IOException {
-    var parent = src.path("many");
+  /**
+   * Five filesystems (a parent and four children) sent at s1 and then s1 -> s2, with step holds.
+   */
+  private record TwoSteps(Sender sender, List<DatasetPath> all, List<SendCompleted> second) {}
+
+  private TwoSteps twoStepsEach(String name, String job) throws IOException {
+    var parent = src.path(name);
     zfs.create(parent, Map.of());
-    var recvRoot = dst.path("many-root");
+    var recvRoot = dst.path(name + "-root");
     zfs.create(recvRoot, Map.of("mountpoint", "none"));
-    var sender = new Sender(zfs, p -> p.hasPrefix(parent), "jobm", SenderOptions.PLAIN);
-    var receiver = Receiver.localRoot(zfs, recvRoot, "jobm", ReceiverOptions.DEFAULTS);
+    var sender = new Sender(zfs, p -> p.hasPrefix(parent), job, SenderOptions.PLAIN);
+    var receiver = Receiver.localRoot(zfs, recvRoot, job, ReceiverOptions.DEFAULTS);
     var all = new java.util.ArrayList<DatasetPath>();
     for (int i = 0; i < 4; i++) {
       var fs = parent.child("f" + i);
@@ -112,6 +115,17 @@ class SenderReceiverIT {
         }
       }
     }
+    return new TwoSteps(sender, List.copyOf(all), List.copyOf(second));
+  }
+
+  @Test
+  void completingSeveralFilesystemsInOneCallCostsOneCommandPerTagAndARefusalChangesNothing()
+      throws IOException {
+    var t = twoStepsEach("many", "jobm");
+    var sender = t.sender();
+    var all = t.all();
+    var second = t.second();
+    var parent = all.getFirst();
     // the steps' holds are in place (one tag: s1's two steps share it)
     assertThat(userrefs(parent.child("f3") + "@s1")).isEqualTo("1");
     assertThat(userrefs(parent.child("f3") + "@s2")).isEqualTo("1");
@@ -144,6 +158,40 @@ class SenderReceiverIT {
                 sender.sendCompletedAll(
                     new SendCompletedBatch(List.of(second.getFirst(), second.getFirst()))))
         .hasMessageContaining("completed twice in one call");
+  }
+
+  @Test
+  void cursorsMovedAheadStandBesideTheOldOnesUntilTheCompletionWhichPlacesNoneAgain()
+      throws IOException {
+    var t = twoStepsEach("cursors", "jobc");
+    var sender = t.sender();
+    // a call naming one version that is not there is refused as a whole, nothing placed
+    var bad = new java.util.ArrayList<>(t.second());
+    var last = bad.removeLast();
+    bad.add(new SendCompleted(last.filesystem(), last.from(), otherGuid(last.to())));
+    assertThatThrownBy(() -> sender.holdCursorsAll(new SendCompletedBatch(bad)))
+        .isInstanceOf(dev.zrepl4j.rpc.RemoteException.class);
+    for (var fs : t.all()) {
+      assertThat(userrefs(fs + "@s2")).as("only the step hold on %s", fs).isEqualTo("1");
+    }
+    sender.holdCursorsAll(new SendCompletedBatch(t.second()));
+    for (var fs : t.all()) {
+      assertThat(userrefs(fs + "@s1")).as("%s@s1: its step hold stays", fs).isEqualTo("1");
+      assertThat(userrefs(fs + "@s2")).as("%s@s2: step hold and cursor", fs).isEqualTo("2");
+    }
+    long before = zfs.invocations();
+    sender.sendCompletedAll(new SendCompletedBatch(t.second()));
+    // one listing, the step holds' release, the older cursors' release: no cursor hold
+    assertThat(zfs.invocations() - before)
+        .as("zfs commands to complete 5 filesystems after their cursors")
+        .isLessThanOrEqualTo(3);
+    for (var fs : t.all()) {
+      assertThat(userrefs(fs + "@s1")).as("%s@s1", fs).isEqualTo("0");
+      assertThat(userrefs(fs + "@s2")).as("%s@s2: the cursor alone", fs).isEqualTo("1");
+      assertThat(sender.replicationCursor(new FsRequest(fs.toString())))
+          .extracting(FsVersion::name)
+          .containsExactly("s2");
+    }
   }
 
   /** Four filesystems received at s1 (held) and then at s2 with holdLater (s2 not held yet). */
