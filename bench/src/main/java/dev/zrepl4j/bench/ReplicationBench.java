@@ -27,6 +27,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Throughput of a full replication through zrepl4j over TCP on 127.0.0.1 against a direct {@code
@@ -64,6 +65,13 @@ import java.util.UUID;
  *       sshd started for the run (what syncoid does), and pushed by zrepl4j over its TLS transport
  *       ({@link TlsBaselines}; certificates by openssl). {@code -Dzrepl4j.bench.tls=false} leaves
  *       them out.
+ *   <li>{@code replication.full.daemon} MiB/s and {@code replication.full.daemon.ratio} (/ raw,
+ *       best rounds; issue 15: what users run): the same snapshot pushed by two real daemons
+ *       started through the repository's launcher (the package's JVM options), a push job (manual
+ *       snapshotting) and a sink over TCP on 127.0.0.1, timed by the run's own duration as the
+ *       daemon reports it (listing both sides, planning, holds, the step, the completions, the
+ *       pruning); each round's copy is destroyed, so each run sends in full. {@code
+ *       -Dzrepl4j.bench.daemon=false} leaves them out.
  *   <li>{@code replication.noop.100fs} seconds: a {@code Push.run} with nothing new to send, for
  *       100 filesystems x 10 snapshots that an earlier run (initial policy {@code all}, {@code -I}
  *       batches) has replicated.
@@ -107,11 +115,14 @@ public final class ReplicationBench {
     boolean noopSuite = !"false".equals(System.getProperty("zrepl4j.bench.noop"));
     boolean fullSuite = !"false".equals(System.getProperty("zrepl4j.bench.full"));
     boolean tlsSuite = fullSuite && !"false".equals(System.getProperty("zrepl4j.bench.tls"));
+    boolean daemonSuite = fullSuite && !"false".equals(System.getProperty("zrepl4j.bench.daemon"));
     var dir = Path.of("/var/tmp/zrepl4j-bench");
     var id = UUID.randomUUID().toString().substring(0, 8);
     var src = new BenchPool("zb-src-" + id, dir, dataMib + 1024);
     BenchPool dst = null;
     TlsBaselines tls = null;
+    BenchDaemon sinkDaemon = null;
+    BenchDaemon pushDaemon = null;
     try {
       if (tlsSuite) {
         tls = TlsBaselines.start(dir.resolve("tls-" + id));
@@ -133,7 +144,15 @@ public final class ReplicationBench {
       var jsse = new Series("jsse tls copy");
       var sshPipe = new Series("ssh pipe");
       var tlsPush = new Series("zrepl4j tls");
+      var daemons = new Series("zrepl4j daemons");
       var dataOnly = DatasetFilter.of(Map.of(data.toString(), true));
+      if (daemonSuite) {
+        var daemonDir = dir.resolve("daemons-" + id);
+        Files.createDirectories(daemonDir);
+        int port = BenchDaemon.freePort();
+        sinkDaemon = startSink(daemonDir, port, dst.name + "/daemon");
+        pushDaemon = startPush(daemonDir, port, data);
+      }
       for (int r = -warmup; fullSuite && r < rounds; r++) {
         var target = dst.name + "/raw" + (r + warmup);
         Shell.run("sync");
@@ -166,6 +185,15 @@ public final class ReplicationBench {
             pullRoot,
             pullRoot.extend(data),
             () -> pull(zfs, dataOnly, pullRoot));
+        if (pushDaemon != null) {
+          daemonRound(
+              daemons,
+              r,
+              mib,
+              expected,
+              DatasetPath.parse(dst.name).child("daemon").child(CLIENT).extend(data),
+              pushDaemon);
+        }
         if (tls != null) {
           var t = tls;
           baselineRound(
@@ -195,6 +223,11 @@ public final class ReplicationBench {
       }
       if (fullSuite) {
         printFull(raw, push, pull);
+      }
+      if (pushDaemon != null) {
+        System.out.printf(Locale.ROOT, "replication.full.daemon %.1f MiB/s%n", daemons.best());
+        System.out.printf(
+            Locale.ROOT, "replication.full.daemon.ratio %.3f ratio%n", daemons.best() / raw.best());
       }
       if (tls != null) {
         System.out.printf(Locale.ROOT, "raw.tls.jsse %.1f MiB/s%n", jsse.best());
@@ -262,6 +295,7 @@ public final class ReplicationBench {
       }
     } finally {
       try {
+        closeAll(pushDaemon, sinkDaemon);
         if (tls != null) {
           tls.close();
         }
@@ -446,6 +480,88 @@ public final class ReplicationBench {
     Shell.run("zfs", "release", "zrepl_last_received_J_" + CLIENT, snapshot);
     Shell.run("zfs", "destroy", "-r", root.toString());
     series.record(r, mib, s, cpu);
+  }
+
+  /** Closes the daemons that were started (the first failure thrown after all are closed). */
+  private static void closeAll(@Nullable BenchDaemon... daemons) throws IOException {
+    IOException failure = null;
+    for (var d : daemons) {
+      if (d == null) {
+        continue;
+      }
+      try {
+        d.close();
+      } catch (IOException e) {
+        if (failure == null) {
+          failure = e;
+        } else {
+          failure.addSuppressed(e);
+        }
+      }
+    }
+    if (failure != null) {
+      throw failure;
+    }
+  }
+
+  /** A sink daemon serving client {@link #CLIENT} over TCP on 127.0.0.1:{@code port}. */
+  private static BenchDaemon startSink(Path dir, int port, String rootFs) throws IOException {
+    var jobs =
+        """
+          - name: sink
+            type: sink
+            root_fs: %s
+            serve: {type: tcp, listen: "127.0.0.1:%d", clients: {"127.0.0.1": "%s"}}
+        """
+            .formatted(rootFs, port, CLIENT);
+    return BenchDaemon.start(repo(), dir, "sink", "warn", jobs);
+  }
+
+  /** A push daemon of {@code data} alone (manual snapshotting) to the sink on {@code port}. */
+  private static BenchDaemon startPush(Path dir, int sinkPort, DatasetPath data)
+      throws IOException {
+    var jobs =
+        """
+          - name: push
+            type: push
+            connect: {type: tcp, address: "127.0.0.1:%d"}
+            filesystems: {"%s": true}
+            snapshotting: {type: manual}
+            pruning:
+              keep_sender: [{type: regex, regex: ".*"}]
+              keep_receiver: [{type: regex, regex: ".*"}]
+        """
+            .formatted(sinkPort, data);
+    return BenchDaemon.start(repo(), dir, "push", "warn", jobs);
+  }
+
+  private static Path repo() {
+    return Path.of(System.getProperty("zrepl4j.repo", ".")).toAbsolutePath();
+  }
+
+  /**
+   * A round of the two daemons (issue 15: what users run): wakes the push job up and takes the
+   * run's own duration, as the daemon reports it; checks the received snapshot, releases its
+   * last-received hold and destroys the copy (the sink's root stays; the next run sends in full
+   * again).
+   */
+  private static void daemonRound(
+      Series series,
+      int r,
+      double mib,
+      List<String> expected,
+      DatasetPath received,
+      BenchDaemon push)
+      throws Exception {
+    Shell.run("sync");
+    var cpu0 = Cpu.now();
+    var ran = push.wakeUpAndWait("push");
+    var cpu = Cpu.now().minus(cpu0);
+    var snapshot = received + "@s";
+    check(expected, snapshot);
+    Shell.run("zfs", "release", "zrepl_last_received_J_sink", snapshot);
+    Shell.run("zfs", "destroy", "-r", received.toString());
+    series.record(r, mib, ran.runSeconds(), cpu);
   }
 
   /** The counted rounds of one kind (raw, push, pull). */
