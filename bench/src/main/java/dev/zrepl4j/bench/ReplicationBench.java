@@ -150,6 +150,7 @@ public final class ReplicationBench {
         var daemonDir = dir.resolve("daemons-" + id);
         Files.createDirectories(daemonDir);
         int port = BenchDaemon.freePort();
+        Shell.run("zfs", "create", "-o", "mountpoint=none", dst.name + "/daemon");
         sinkDaemon = startSink(daemonDir, port, dst.name + "/daemon");
         pushDaemon = startPush(daemonDir, port, data);
       }
