@@ -25,6 +25,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
 import org.jspecify.annotations.Nullable;
@@ -193,7 +194,8 @@ public final class ReplicationBench {
               mib,
               expected,
               DatasetPath.parse(dst.name).child("daemon").child(CLIENT).extend(data),
-              pushDaemon);
+              pushDaemon,
+              Objects.requireNonNull(sinkDaemon));
         }
         if (tls != null) {
           var t = tls;
@@ -552,12 +554,18 @@ public final class ReplicationBench {
       double mib,
       List<String> expected,
       DatasetPath received,
-      BenchDaemon push)
+      BenchDaemon push,
+      BenchDaemon sink)
       throws Exception {
     Shell.run("sync");
+    var pushBefore = push.commandsSnapshot();
+    var sinkBefore = sink.commandsSnapshot();
     var cpu0 = Cpu.now();
     var ran = push.wakeUpAndWait("push");
     var cpu = Cpu.now().minus(cpu0);
+    // where the run's time went, on stderr (outside the timing: the run's own duration)
+    push.since(pushBefore, "daemons round " + r + ": push", false);
+    sink.since(sinkBefore, "daemons round " + r + ": sink", false);
     var snapshot = received + "@s";
     check(expected, snapshot);
     Shell.run("zfs", "release", "zrepl_last_received_J_sink", snapshot);
