@@ -647,34 +647,22 @@ public final class Replication {
         Beside.call(
             thread("versions"),
             () -> byName(c.sender().listVersionsOf(new FsListRequest(senderFs))));
-    // the receiver's versions of every sender filesystem, beside its own listing (which only says
-    // which of them exist and which are placeholders): a receiver lists those it has and leaves
-    // out the others, so asking before knowing costs nothing, and its listing no longer waits for
-    // the placeholder reading (a remote receiver takes the two calls one after the other)
-    var receiverVersionsTask =
-        senderFs.isEmpty()
-            ? Beside.call(thread("receiver-versions"), Map::<String, List<FsVersion>>of)
-            : Beside.call(
-                thread("receiver-versions"),
-                () -> byName(c.receiver().listVersionsOf(new FsListRequest(senderFs))));
     var receiverFs = new HashMap<String, FsInfo>();
-    var receiverVersions = new HashMap<String, List<FsVersion>>();
+    Map<String, List<FsVersion>> receiverVersions;
     try {
       for (var f : receiverListing.join()) {
         receiverFs.put(f.path(), f);
       }
-      receiverVersionsTask
-          .join()
-          .forEach(
-              (fs, versions) -> {
-                var f = receiverFs.get(fs);
-                if (f != null && !f.placeholder()) {
-                  receiverVersions.put(fs, versions);
-                }
-              });
+      var present =
+          senderFs.stream()
+              .filter(fs -> receiverFs.containsKey(fs) && !receiverFs.get(fs).placeholder())
+              .toList();
+      receiverVersions =
+          present.isEmpty()
+              ? Map.of()
+              : byName(c.receiver().listVersionsOf(new FsListRequest(present)));
     } catch (IOException | RuntimeException e) {
       senderVersionsTask.cancel();
-      receiverVersionsTask.cancel();
       throw e;
     }
     var senderVersions = senderVersionsTask.join();
