@@ -42,6 +42,37 @@ final class BenchDaemon implements AutoCloseable {
     this.log = log;
   }
 
+  /** The job of a sink daemon: {@code rootFs}, serving client {@code client} from 127.0.0.1. */
+  static String tcpSinkJob(String rootFs, int port, String client) {
+    return """
+          - name: sink
+            type: sink
+            root_fs: %s
+            serve: {type: tcp, listen: "127.0.0.1:%d", clients: {"127.0.0.1": "%s"}}
+        """
+        .formatted(rootFs, port, client);
+  }
+
+  /**
+   * The job of a push daemon: {@code filesystems} (a filter key) to the sink on 127.0.0.1:{@code
+   * sinkPort}, manual snapshotting, pruning that keeps everything, and {@code more} (further keys
+   * of the job, YAML lines indented by 4 spaces; empty for none).
+   */
+  static String tcpPushJob(int sinkPort, String filesystems, String more) {
+    return """
+          - name: push
+            type: push
+            connect: {type: tcp, address: "127.0.0.1:%d"}
+            filesystems: {"%s": true}
+            snapshotting: {type: manual}
+            pruning:
+              keep_sender: [{type: regex, regex: ".*"}]
+              keep_receiver: [{type: regex, regex: ".*"}]
+        """
+            .formatted(sinkPort, filesystems)
+        + more;
+  }
+
   /** A TCP port that was free a moment ago. */
   static int freePort() throws IOException {
     try (var s = new ServerSocket(0)) {

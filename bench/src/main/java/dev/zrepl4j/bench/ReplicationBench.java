@@ -509,33 +509,15 @@ public final class ReplicationBench {
 
   /** A sink daemon serving client {@link #CLIENT} over TCP on 127.0.0.1:{@code port}. */
   private static BenchDaemon startSink(Path dir, int port, String rootFs) throws IOException {
-    var jobs =
-        """
-          - name: sink
-            type: sink
-            root_fs: %s
-            serve: {type: tcp, listen: "127.0.0.1:%d", clients: {"127.0.0.1": "%s"}}
-        """
-            .formatted(rootFs, port, CLIENT);
-    return BenchDaemon.start(repo(), dir, "sink", "warn", jobs);
+    return BenchDaemon.start(
+        repo(), dir, "sink", "warn", BenchDaemon.tcpSinkJob(rootFs, port, CLIENT));
   }
 
   /** A push daemon of {@code data} alone (manual snapshotting) to the sink on {@code port}. */
   private static BenchDaemon startPush(Path dir, int sinkPort, DatasetPath data)
       throws IOException {
-    var jobs =
-        """
-          - name: push
-            type: push
-            connect: {type: tcp, address: "127.0.0.1:%d"}
-            filesystems: {"%s": true}
-            snapshotting: {type: manual}
-            pruning:
-              keep_sender: [{type: regex, regex: ".*"}]
-              keep_receiver: [{type: regex, regex: ".*"}]
-        """
-            .formatted(sinkPort, data);
-    return BenchDaemon.start(repo(), dir, "push", "warn", jobs);
+    return BenchDaemon.start(
+        repo(), dir, "push", "warn", BenchDaemon.tcpPushJob(sinkPort, data.toString(), ""));
   }
 
   private static Path repo() {

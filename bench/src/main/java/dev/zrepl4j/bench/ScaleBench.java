@@ -169,35 +169,19 @@ public final class ScaleBench {
   }
 
   private BenchDaemon startSink(int port) throws IOException {
-    var jobs =
-        """
-          - name: sink
-            type: sink
-            root_fs: %s/z
-            serve: {type: tcp, listen: "127.0.0.1:%d", clients: {"127.0.0.1": "bench"}}
-        """
-            .formatted(dst, port);
-    return startDaemon("sink", jobs);
+    return startDaemon("sink", BenchDaemon.tcpSinkJob(dst + "/z", port, "bench"));
   }
 
   private BenchDaemon startPush(int sinkPort) throws IOException {
-    var jobs =
+    var more =
         """
-          - name: push
-            type: push
-            connect: {type: tcp, address: "127.0.0.1:%d"}
-            filesystems: {"%s/scale<": true}
-            snapshotting: {type: manual}
             conflict_resolution: {initial_replication: all}
             replication:
               zrepl4j_send_intermediates: true
               concurrency: {steps: %d}
-            pruning:
-              keep_sender: [{type: regex, regex: ".*"}]
-              keep_receiver: [{type: regex, regex: ".*"}]
         """
-            .formatted(sinkPort, src, Integer.getInteger("zrepl4j.scale.steps", 2));
-    return startDaemon("push", jobs);
+            .formatted(Integer.getInteger("zrepl4j.scale.steps", 2));
+    return startDaemon("push", BenchDaemon.tcpPushJob(sinkPort, src + "/scale<", more));
   }
 
   /** A daemon named {@code name} ({@code name.yml}, {@code name.log}, ...) running {@code jobs}. */
