@@ -464,7 +464,9 @@ public final class Receiver implements ReceiverApi {
     long now = System.nanoTime();
     for (var e : targets.entrySet()) {
       var a = heldAhead.remove(e.getKey());
-      if (a != null && a.snapshot().equals(e.getValue()) && now - a.nanos() <= AHEAD_MAX_AGE) {
+      if (a != null
+          && a.snapshot().equals(e.getValue())
+          && now - a.nanos() <= AHEAD_MAX_AGE.toNanos()) {
         ahead.put(e.getKey(), a.moving());
       } else {
         rest.put(e.getKey(), e.getValue());
@@ -529,7 +531,7 @@ public final class Receiver implements ReceiverApi {
   private final Map<DatasetPath, HeldAhead> heldAhead = new ConcurrentHashMap<>();
 
   /** How long a {@link HeldAhead} is trusted: its confirmation follows within one call. */
-  static final long AHEAD_MAX_AGE = Duration.ofMinutes(10).toNanos();
+  static final Duration AHEAD_MAX_AGE = Duration.ofMinutes(10);
 
   /**
    * Where the last-received holds of {@code targets} go, from one {@code zfs get} where {@link

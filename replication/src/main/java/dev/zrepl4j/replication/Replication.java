@@ -1388,11 +1388,9 @@ public final class Replication {
       // the sender's (its confirmation is only tried there; its outcome counts once the sender took
       // the batch, and a failed one is made again below as without the cursors ahead)
       var confirming =
-          cursors
-              ? Beside.call(thread("confirmed"), () -> confirmBeside(c, bases))
-              : Beside.call(thread("confirmed"), () -> false);
+          cursors ? Beside.call(thread("confirmed"), () -> confirmBeside(c, bases)) : null;
       boolean batched = false;
-      boolean confirmed;
+      boolean confirmed = false;
       try {
         c.sender().sendCompletedAll(batch);
         batched = true;
@@ -1406,7 +1404,9 @@ public final class Replication {
             pending.size(),
             e.getMessage());
       } finally {
-        confirmed = confirming.joinUninterruptibly();
+        if (confirming != null) {
+          confirmed = confirming.joinUninterruptibly();
+        }
       }
       if (batched) {
         if (confirmed) {

@@ -38,6 +38,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.IntConsumer;
+import java.util.function.LongPredicate;
 import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -492,25 +493,9 @@ public final class Sender implements SenderApi {
     long stamp = recent.stamp();
     var heldGuids = new HashSet<HeldStep>(keys);
     before.forEach(
-        (fs, versions) -> {
-          var after = new ArrayList<FilesystemVersion>(versions.size());
-          for (var v : versions) {
-            after.add(
-                v.isSnapshot()
-                        && v.userRefs() == 0
-                        && heldGuids.contains(new HeldStep(fs, v.guid()))
-                    ? new FilesystemVersion(
-                        v.filesystem(),
-                        v.type(),
-                        v.name(),
-                        v.guid(),
-                        v.createTxg(),
-                        v.creation(),
-                        1)
-                    : v);
-          }
-          recent.put(fs, List.copyOf(after), stamp);
-        });
+        (fs, versions) ->
+            recent.put(
+                fs, heldOnce(versions, guid -> heldGuids.contains(new HeldStep(fs, guid))), stamp));
   }
 
   /** A snapshot that {@link #protectAll} held for this client's steps. */
@@ -629,30 +614,31 @@ public final class Sender implements SenderApi {
       for (var c : items) {
         var versions = before.get(c.fs());
         if (versions != null) {
-          recent.put(c.fs(), withUserRef(versions, c.to().guid()), stamp);
+          long guid = c.to().guid();
+          recent.put(c.fs(), heldOnce(versions, g -> g == guid), stamp);
         }
       }
     }
   }
 
   /** How long a cursor placed by {@link #holdCursorsAll} is trusted to be there. */
-  static final long CURSORS_AHEAD_MAX_AGE = java.time.Duration.ofMinutes(10).toNanos();
+  static final Duration CURSORS_AHEAD_MAX_AGE = Duration.ofMinutes(10);
 
   /** Whether {@link #holdCursorsAll} placed {@code c}'s cursor just before; forgets it. */
   private boolean cursorPlacedAhead(Completion c) {
     var placed = cursorsAhead.remove(new HeldStep(c.fs(), c.to().guid()));
-    return placed != null && System.nanoTime() - placed <= CURSORS_AHEAD_MAX_AGE;
+    return placed != null && System.nanoTime() - placed <= CURSORS_AHEAD_MAX_AGE.toNanos();
   }
 
-  /** {@code versions} with the snapshot of {@code guid} held at least once. */
-  private static List<FilesystemVersion> withUserRef(List<FilesystemVersion> versions, long guid) {
+  /**
+   * {@code versions} as they are after a hold on the snapshots whose guid is {@code held}: each of
+   * them with at least one user reference.
+   */
+  private static List<FilesystemVersion> heldOnce(
+      List<FilesystemVersion> versions, LongPredicate held) {
     var after = new ArrayList<FilesystemVersion>(versions.size());
     for (var v : versions) {
-      after.add(
-          v.isSnapshot() && v.userRefs() == 0 && v.guid() == guid
-              ? new FilesystemVersion(
-                  v.filesystem(), v.type(), v.name(), v.guid(), v.createTxg(), v.creation(), 1)
-              : v);
+      after.add(v.isSnapshot() && v.userRefs() == 0 && held.test(v.guid()) ? v.withUserRefs(1) : v);
     }
     return List.copyOf(after);
   }

@@ -92,6 +92,11 @@ public record FilesystemVersion(
     }
   }
 
+  /** This version with {@code userRefs} user holds (as a new reading of them says). */
+  public FilesystemVersion withUserRefs(long userRefs) {
+    return new FilesystemVersion(filesystem, type, name, guid, createTxg, creation, userRefs);
+  }
+
   /** The user-hold count, if known. */
   public OptionalLong userRefsIfKnown() {
     return userRefs == UNKNOWN_USERREFS ? OptionalLong.empty() : OptionalLong.of(userRefs);

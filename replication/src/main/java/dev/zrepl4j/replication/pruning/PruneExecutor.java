@@ -288,14 +288,7 @@ public final class PruneExecutor {
           out.add(
               refs == null || !refs.value().matches("[0-9]{1,18}")
                   ? v // unreadable: as listed (kept)
-                  : new FilesystemVersion(
-                      v.filesystem(),
-                      v.type(),
-                      v.name(),
-                      v.guid(),
-                      v.createTxg(),
-                      v.creation(),
-                      Long.parseLong(refs.value())));
+                  : v.withUserRefs(Long.parseLong(refs.value())));
         }
         // else gone since the listing
       }
