@@ -1,21 +1,23 @@
 package dev.zrepl4j.replication;
 
 import dev.zrepl4j.rpc.ByteChannels;
+import dev.zrepl4j.rpc.DirectSource;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.ReadableByteChannel;
 import java.util.function.LongConsumer;
+import java.util.function.LongSupplier;
 
 /**
  * Counts the bytes read from a step's stream and reports the running total. A channel when the
  * stream is one (zfs send's pipe, an RPC body), so the bytes can go through direct buffers. Not
  * thread-safe.
  */
-final class CountingStream extends FilterInputStream implements ReadableByteChannel {
+final class CountingStream extends FilterInputStream implements ReadableByteChannel, DirectSource {
   private final LongConsumer total;
-  private long count;
+  private volatile long count;
 
   /**
    * @param total told the running total after every read that returned bytes
@@ -67,6 +69,32 @@ final class CountingStream extends FilterInputStream implements ReadableByteChan
   @Override
   public boolean isOpen() {
     return !(in instanceof ReadableByteChannel ch) || ch.isOpen();
+  }
+
+  /** Whether the stream can be written straight into a socket (see {@link DirectSource}). */
+  @Override
+  public boolean direct() {
+    return in instanceof DirectSource d && d.direct();
+  }
+
+  @Override
+  public void writeInto(int fd, LongSupplier sent) throws IOException {
+    if (!(in instanceof DirectSource d)) {
+      throw new IllegalStateException("not a direct source");
+    }
+    d.writeInto(fd, sent);
+  }
+
+  /** On the direct path: the kernel's count of the bytes that left is the running total. */
+  @Override
+  public void progress(long bytes) {
+    if (bytes > count) {
+      count = bytes;
+      total.accept(bytes);
+    }
+    if (in instanceof DirectSource d) {
+      d.progress(bytes);
+    }
   }
 
   private void add(long n) {

@@ -32,6 +32,9 @@ public final class Push implements Replication.Connector, AutoCloseable {
    * @param receiver dials the sink, which serves a receiver under {@code receiver}
    */
   public Push(Object sender, String identity, Dialer receiver) {
+    if (sender instanceof Sender s) {
+      s.servesInProcess(); // its streams may go straight into the sink's data connection
+    }
     local.register("sender", sender);
     this.caller = new Caller(identity, "local");
     this.receiver = receiver;

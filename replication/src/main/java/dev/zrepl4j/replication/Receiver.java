@@ -4,6 +4,7 @@ import dev.zrepl4j.replication.filter.DatasetMapping;
 import dev.zrepl4j.replication.pruning.PruneContext;
 import dev.zrepl4j.replication.pruning.PruneRequest;
 import dev.zrepl4j.replication.pruning.PruneResult;
+import dev.zrepl4j.rpc.DirectStream;
 import dev.zrepl4j.rpc.ErrorCode;
 import dev.zrepl4j.rpc.RemoteException;
 import dev.zrepl4j.rpc.transport.Identities;
@@ -14,6 +15,7 @@ import dev.zrepl4j.zfs.FilesystemVersion.VersionType;
 import dev.zrepl4j.zfs.HeadedStream;
 import dev.zrepl4j.zfs.Property;
 import dev.zrepl4j.zfs.ReceiveOptions;
+import dev.zrepl4j.zfs.StreamBegin;
 import dev.zrepl4j.zfs.Zfs;
 import dev.zrepl4j.zfs.ZfsException;
 import dev.zrepl4j.zfs.ZfsFeature;
@@ -29,6 +31,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -916,20 +919,61 @@ public final class Receiver implements ReceiverApi {
             options.inheritProperties());
     // the stream's BEGIN record names the snapshot it carries: where it is the one asked for (its
     // guid and name, from the asked source), a receive that succeeded made exactly it
-    var headed = HeadedStream.read(stream);
-    var begin = headed.begin();
+    // on the direct data path (docs/DIRECT-PATH.md) zfs recv reads the socket itself: the record
+    // is looked at in the socket without being taken from it
+    var direct =
+        stream instanceof DirectStream d && zfs.direct() && !bandwidth.limited() ? d : null;
+    HeadedStream headed = null;
+    StreamBegin begin;
+    if (direct != null) {
+      byte[] head = direct.peek(StreamBegin.SIZE);
+      begin = StreamBegin.parse(head, head.length);
+    } else {
+      headed = HeadedStream.read(stream);
+      begin = headed.begin();
+    }
     boolean proven =
         begin != null
             && begin.toGuid() == spec.to().guid()
             && begin.snapshotName().equals(spec.to().name())
             && begin.fromGuid() == (from == null ? 0 : from.guid());
-    var counted = new CountingStream(bandwidth.limit(headed), total -> {});
+    if (direct != null && !proven && !spec.resuming()) {
+      // the sender could not look at the stream on this path: a send of another snapshot than the
+      // one asked for (its name destroyed and taken again since the sender's listing) stops here
+      direct.abort();
+      throw new RemoteException(
+          ErrorCode.FAILED_PRECONDITION,
+          "the stream for "
+              + target
+              + " does not carry "
+              + spec.to().name()
+              + " (guid "
+              + Long.toUnsignedString(spec.to().guid())
+              + ")"
+              + (begin == null
+                  ? ": no BEGIN record"
+                  : ": it carries "
+                      + begin.toName()
+                      + " (guid "
+                      + Long.toUnsignedString(begin.toGuid())
+                      + ", from guid "
+                      + Long.toUnsignedString(begin.fromGuid())
+                      + ")"));
+    }
+    var counted = headed == null ? null : new CountingStream(bandwidth.limit(headed), total -> {});
     // the receives since the plan's listing of the target, for amending that listing at their
     // confirmation; a receive that may have made more than the one snapshot it names (a stream
     // of several, a resumed one) or that failed forgets it
     var before = receivedSince.remove(target);
+    long bytes;
     try {
-      zfs.receive(target, counted, recv);
+      if (direct != null) {
+        receiveDirect(target, direct, recv);
+        bytes = Math.max(0, direct.bytesReceived());
+      } else {
+        zfs.receive(target, Objects.requireNonNull(counted), recv);
+        bytes = counted.count();
+      }
     } catch (ZfsException e) {
       throw new RemoteException(
           ErrorCode.UNKNOWN,
@@ -947,8 +991,8 @@ public final class Receiver implements ReceiverApi {
         zfs.inheritProperty(target.toString(), Zfs.PLACEHOLDER_PROPERTY);
         log.info("{}: replaced placeholder {} by a full receive", job, target);
       }
-      log.debug("{}: received {} into {} ({} bytes)", job, spec.to(), target, counted.count());
-      return new ReceiveResult(target.toString(), counted.count(), force);
+      log.debug("{}: received {} into {} ({} bytes)", job, spec.to(), target, bytes);
+      return new ReceiveResult(target.toString(), bytes, force);
     }
     // the last-received hold goes on the new snapshot while its listing checks it: the snapshot
     // did not exist before this receive, so the tag on it can only be this hold. A caller that
@@ -996,8 +1040,45 @@ public final class Receiver implements ReceiverApi {
     if (!spec.holdLater()) {
       releaseOlderLastReceivedHolds(after, received);
     }
-    log.debug("{}: received {} into {} ({} bytes)", job, spec.to(), target, counted.count());
-    return new ReceiveResult(target.toString(), counted.count(), force);
+    log.debug("{}: received {} into {} ({} bytes)", job, spec.to(), target, bytes);
+    return new ReceiveResult(target.toString(), bytes, force);
+  }
+
+  /**
+   * The direct data path's receive: {@code zfs recv} reads the data connection itself, while the
+   * sender's verdict on the stream is awaited beside it. A sender that reports a failed {@code zfs
+   * send} ends the data connection, so that {@code zfs recv} fails (or keeps its resume token)
+   * rather than waiting; the receive succeeds only if {@code zfs recv} exited 0 <em>and</em> the
+   * sender reported its send complete.
+   */
+  private void receiveDirect(DatasetPath target, DirectStream stream, ReceiveOptions recv)
+      throws IOException {
+    var verdict =
+        Beside.start(
+            "verdict-" + job,
+            () -> {
+              try {
+                stream.awaitWriterEnd();
+              } catch (IOException | RuntimeException e) {
+                stream.abort();
+                throw e;
+              }
+            });
+    try {
+      zfs.receiveFrom(target, stream.descriptor(), recv, stream::bytesReceived);
+    } catch (IOException | RuntimeException e) {
+      stream.abort(); // the sender's zfs send stops too
+      verdict.joinAfter(e);
+      throw e;
+    }
+    try {
+      verdict.join();
+    } catch (IOException e) {
+      throw new RemoteException(
+          ErrorCode.UNKNOWN,
+          "receive into " + target + ": the sender did not complete the stream: " + e.getMessage(),
+          e);
+    }
   }
 
   /**

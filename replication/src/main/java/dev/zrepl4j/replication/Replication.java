@@ -1,6 +1,7 @@
 package dev.zrepl4j.replication;
 
 import dev.zrepl4j.rpc.ByteChannels;
+import dev.zrepl4j.rpc.DirectSource;
 import dev.zrepl4j.rpc.ErrorCode;
 import dev.zrepl4j.rpc.RefusedException;
 import dev.zrepl4j.rpc.RemoteException;
@@ -31,6 +32,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.Semaphore;
 import java.util.function.Consumer;
 import java.util.function.LongConsumer;
+import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -1759,7 +1761,8 @@ public final class Replication {
   }
 
   /** A sender's stream, opened at the first read. */
-  private static final class LazySend extends InputStream implements ReadableByteChannel {
+  private static final class LazySend extends InputStream
+      implements ReadableByteChannel, DirectSource {
     /** Opens the stream. */
     @FunctionalInterface
     interface Opener {
@@ -1799,6 +1802,31 @@ public final class Replication {
       }
       in = s;
       return s;
+    }
+
+    /** Opens the send (as a first read would) and says whether it can go direct. */
+    @Override
+    public boolean direct() {
+      try {
+        return in() instanceof DirectSource d && d.direct();
+      } catch (IOException e) {
+        return false; // the first read throws it again, as it was raised
+      }
+    }
+
+    @Override
+    public void writeInto(int fd, LongSupplier sent) throws IOException {
+      if (!(in() instanceof DirectSource d)) {
+        throw new IllegalStateException("not a direct source");
+      }
+      d.writeInto(fd, sent);
+    }
+
+    @Override
+    public void progress(long bytes) {
+      if (in instanceof DirectSource d) {
+        d.progress(bytes);
+      }
     }
 
     @Override

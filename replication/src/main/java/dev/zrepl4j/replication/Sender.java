@@ -6,6 +6,8 @@ import dev.zrepl4j.replication.pruning.PruneExecutor;
 import dev.zrepl4j.replication.pruning.PruneRequest;
 import dev.zrepl4j.replication.pruning.PruneResult;
 import dev.zrepl4j.replication.pruning.PruneRule;
+import dev.zrepl4j.rpc.ByteChannels;
+import dev.zrepl4j.rpc.DirectSource;
 import dev.zrepl4j.rpc.ErrorCode;
 import dev.zrepl4j.rpc.RemoteException;
 import dev.zrepl4j.zfs.DatasetPath;
@@ -24,6 +26,8 @@ import dev.zrepl4j.zfs.ZfsException;
 import dev.zrepl4j.zfs.ZfsFeature;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -39,6 +43,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.IntConsumer;
 import java.util.function.LongPredicate;
+import java.util.function.LongSupplier;
 import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -66,6 +71,8 @@ public final class Sender implements SenderApi {
   private final SenderOptions options;
   private final IntConsumer unmatched;
   private final BandwidthLimiter bandwidth;
+  // called only by a push job in this process: sends may go direct (servesInProcess)
+  private volatile boolean inProcess;
   private final EnumSet<SendFlag> flags = EnumSet.noneOf(SendFlag.class);
   private final AtomicBoolean cursorDegradationLogged = new AtomicBoolean();
   // a source job's client (forClient): the source job, whose own (pre-client) cursor and step
@@ -325,6 +332,14 @@ public final class Sender implements SenderApi {
 
   @Override
   public InputStream send(SendSpec spec) throws IOException {
+    if (deferred(spec)) {
+      return new DeferredSend(spec, allowed(spec.filesystem()));
+    }
+    return sendNow(spec);
+  }
+
+  /** Starts the send: the step resolved, its protection placed, the stream's head checked. */
+  private InputStream sendNow(SendSpec spec) throws IOException {
     var fs = allowed(spec.filesystem());
     // the versions are checked against the listing the client's plan was made from, and the
     // stream's own BEGIN record proves that zfs send sends those very snapshots (their guids): a
@@ -382,10 +397,7 @@ public final class Sender implements SenderApi {
     // the step's protection goes on while zfs send starts: ZFS itself keeps the snapshots of a
     // running send from being destroyed, the protection is for resuming after a failure, and the
     // stream is handed out only once it is in place
-    var protecting =
-        spec.protection() == Protection.GUARANTEE_NOTHING || protectedAhead(spec, step)
-            ? Beside.none()
-            : Beside.start("protect-" + job, () -> protect(spec.protection(), step));
+    var protecting = protecting(spec, step);
     log.debug("{}: send {}", job, request);
     InputStream stream;
     try {
@@ -409,6 +421,130 @@ public final class Sender implements SenderApi {
       throw e;
     }
     return headed;
+  }
+
+  private Beside protecting(SendSpec spec, Checked step) {
+    return spec.protection() == Protection.GUARANTEE_NOTHING || protectedAhead(spec, step)
+        ? Beside.none()
+        : Beside.start("protect-" + job, () -> protect(spec.protection(), step));
+  }
+
+  /**
+   * Tells this sender that its only caller is in this process (a push job's own sender): from now
+   * on, where the direct data path can take a step (a plain send: no {@code -I}, no {@code -p}, no
+   * resume token; no bandwidth limit; a zfs that can), {@link #send} defers it. The stream's first
+   * read starts the send as before, through the JVM; its {@link DirectSource#writeInto} instead
+   * starts {@code zfs send} with the socket as its stdout (docs/DIRECT-PATH.md). There the sender
+   * cannot read the stream's BEGIN record: the receiver checks it (the snapshot's guid, and the
+   * source's) before its {@code zfs recv} reads a byte, and refuses another snapshot. A sender
+   * served to remote callers is not told: the failure to start a send stays the call's.
+   */
+  void servesInProcess() {
+    inProcess = true;
+  }
+
+  private boolean deferred(SendSpec spec) {
+    return inProcess
+        && !spec.intermediates()
+        && !flags.contains(SendFlag.PROPERTIES)
+        && spec.resumeToken().isEmpty()
+        && !bandwidth.limited()
+        && zfs.direct();
+  }
+
+  /** The direct data path's send: {@code zfs send} writes into the socket {@code fd} itself. */
+  private void sendInto(SendSpec spec, DatasetPath fs, int fd, LongSupplier sent)
+      throws IOException {
+    var listed = plan(fs);
+    var step = resolve(spec, fs, listed != null ? listed : versions(fs));
+    var request = request(spec, step);
+    var protecting = protecting(spec, step);
+    log.debug("{}: send {} (direct)", job, request);
+    try {
+      zfs.sendInto(request, fd, sent);
+    } catch (IOException | RuntimeException e) {
+      protecting.joinAfter(e);
+      throw e;
+    }
+    protecting.join();
+  }
+
+  /** A send started at its first read (through the JVM) or written into a socket (direct). */
+  private final class DeferredSend extends InputStream
+      implements ReadableByteChannel, DirectSource {
+    private final SendSpec spec;
+    private final DatasetPath fs;
+    private @Nullable InputStream relay;
+    private boolean used;
+    private volatile boolean closed;
+
+    DeferredSend(SendSpec spec, DatasetPath fs) {
+      this.spec = spec;
+      this.fs = fs;
+    }
+
+    private InputStream relay() throws IOException {
+      var r = relay;
+      if (r != null) {
+        return r;
+      }
+      if (closed || used) {
+        throw new IOException("the send of " + fs + " is closed");
+      }
+      used = true;
+      r = sendNow(spec);
+      relay = r;
+      return r;
+    }
+
+    @Override
+    public boolean direct() {
+      return !used && !closed;
+    }
+
+    @Override
+    public void writeInto(int fd, LongSupplier sent) throws IOException {
+      if (used || closed) {
+        throw new IllegalStateException("the send of " + fs + " was started already");
+      }
+      used = true;
+      sendInto(spec, fs, fd, sent);
+    }
+
+    @Override
+    public int read() throws IOException {
+      return relay().read();
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      return relay().read(b, off, len);
+    }
+
+    @Override
+    public int read(ByteBuffer dst) throws IOException {
+      return ByteChannels.read(relay(), dst);
+    }
+
+    @Override
+    public int available() throws IOException {
+      var r = relay;
+      return r == null ? 0 : r.available();
+    }
+
+    @Override
+    public boolean isOpen() {
+      return !closed;
+    }
+
+    @Override
+    public void close() throws IOException {
+      closed = true;
+      var r = relay;
+      if (r != null) {
+        r.close();
+      }
+    }
   }
 
   /** Whether {@link #protectAll} placed {@code step}'s protection already. */

@@ -98,6 +98,13 @@ public final class TcpProxy implements AutoCloseable {
     }
   }
 
+  private volatile long bytesPerSecond;
+
+  /** Forwards at most this many bytes a second on each connection and direction (0: no limit). */
+  public void throttle(long bytesPerSecond) {
+    this.bytesPerSecond = bytesPerSecond;
+  }
+
   /** How many connections were accepted so far. */
   public long connections() {
     return accepted.get();
@@ -152,6 +159,10 @@ public final class TcpProxy implements AutoCloseable {
                   awaitRelease(connection);
                   out.write(buf, 0, n);
                   out.flush();
+                  long rate = bytesPerSecond;
+                  if (rate > 0) {
+                    Thread.sleep(java.time.Duration.ofNanos(n * 1_000_000_000L / rate));
+                  }
                 }
               } catch (IOException | InterruptedException e) {
                 // closed

@@ -56,6 +56,10 @@ final class Conn implements AutoCloseable {
   private final Thread monitor;
 
   private volatile boolean v1;
+  // the direct data path was negotiated in the hello (docs/DIRECT-PATH.md)
+  private volatile boolean directData;
+  // a server's data connection bound to this connection's next call (zrepl4j.Direct)
+  private volatile RpcServer.@Nullable DataConnection pendingDirect;
   private volatile boolean callActive;
   private volatile Watch watch = Watch.NONE;
   private volatile boolean closed;
@@ -90,6 +94,40 @@ final class Conn implements AutoCloseable {
 
   boolean v1() {
     return v1;
+  }
+
+  boolean directData() {
+    return directData;
+  }
+
+  /** The direct data path was negotiated (after a hello that offered it both ways). */
+  void enableDirectData() {
+    directData = true;
+  }
+
+  /** Binds a data connection to this connection's next call (closing one bound before). */
+  void bindDirect(RpcServer.DataConnection data) {
+    var old = pendingDirect;
+    pendingDirect = data;
+    if (old != null) {
+      old.close();
+    }
+  }
+
+  /** The data connection bound to this call, now unbound; or null. */
+  RpcServer.@Nullable DataConnection takeDirect() {
+    var d = pendingDirect;
+    pendingDirect = null;
+    return d;
+  }
+
+  /**
+   * Stops watching this connection without closing its transport: it has become a data connection
+   * (its bytes go to a child process now), owned by whoever took it.
+   */
+  void detach() {
+    closed = true;
+    monitor.interrupt();
   }
 
   /** Switches this connection to protocol version 1 (after a successful hello). */
@@ -193,6 +231,10 @@ final class Conn implements AutoCloseable {
     }
     closed = true;
     monitor.interrupt();
+    var d = takeDirect();
+    if (d != null) {
+      d.close();
+    }
     try {
       transport.close();
     } catch (IOException e) {

@@ -1,5 +1,6 @@
 package dev.zrepl4j.rpc;
 
+import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -14,13 +15,33 @@ import org.jspecify.annotations.Nullable;
  * @param keepAliveMillis how often the sender sends keep-alive frames during a call
  * @param readTimeoutMillis how long the sender waits inside a message for a silent peer (0 = never;
  *     null from peers older than this key)
+ * @param features extensions the sender offers beyond version 1 (our own: {@link #DIRECT_DATA});
+ *     null from peers older than this key. A server answers with those it takes of the client's
  */
 record Hello(
     int version,
     String software,
     long idleTimeoutMillis,
     long keepAliveMillis,
-    @Nullable Long readTimeoutMillis) {
+    @Nullable Long readTimeoutMillis,
+    @Nullable List<String> features) {
   static final String ENDPOINT = "zrepl4j.Hello";
   static final int VERSION = 1;
+
+  /** The direct data path (docs/DIRECT-PATH.md): a stream's bytes on a connection of their own. */
+  static final String DIRECT_DATA = "direct-data/1";
+
+  Hello(
+      int version,
+      String software,
+      long idleTimeoutMillis,
+      long keepAliveMillis,
+      @Nullable Long readTimeoutMillis) {
+    this(version, software, idleTimeoutMillis, keepAliveMillis, readTimeoutMillis, null);
+  }
+
+  /** Whether the sender offers {@code feature}. */
+  boolean offers(String feature) {
+    return features != null && features.contains(feature);
+  }
 }

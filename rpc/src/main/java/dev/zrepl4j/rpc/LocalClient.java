@@ -143,9 +143,34 @@ final class LocalClient implements RpcClient {
    * Reports a handler stream's failures as the network client does: as RemoteExceptions. A channel,
    * so that a channel source (zfs send's pipe) keeps its direct-buffer path through a local call.
    */
-  private static final class RemoteErrors extends FilterInputStream implements ReadableByteChannel {
+  private static final class RemoteErrors extends FilterInputStream
+      implements ReadableByteChannel, DirectSource {
     RemoteErrors(InputStream in) {
       super(in);
+    }
+
+    @Override
+    public boolean direct() {
+      return in instanceof DirectSource d && d.direct();
+    }
+
+    @Override
+    public void writeInto(int fd, java.util.function.LongSupplier sent) throws IOException {
+      if (!(in instanceof DirectSource d)) {
+        throw new IllegalStateException("not a direct source");
+      }
+      try {
+        d.writeInto(fd, sent);
+      } catch (IOException e) {
+        throw remote(e);
+      }
+    }
+
+    @Override
+    public void progress(long bytes) {
+      if (in instanceof DirectSource d) {
+        d.progress(bytes);
+      }
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.zrepl4j.rpc;
 
+import dev.zrepl4j.rpc.frame.FrameWriter;
 import dev.zrepl4j.rpc.frame.MessageInputStream;
 import dev.zrepl4j.rpc.frame.MessageOutputStream;
 import dev.zrepl4j.rpc.frame.ResetException;
@@ -9,8 +10,14 @@ import java.io.OutputStream;
 import java.lang.foreign.Arena;
 import java.lang.reflect.Type;
 import java.net.ProtocolException;
+import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.SocketChannel;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
 import java.util.concurrent.Semaphore;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -44,6 +51,9 @@ final class NetClient implements RpcClient {
 
   private final Conn c;
   private final RpcOptions options;
+  // opens another connection to the same server, for the direct data path; null: none
+  private final @Nullable DataDialer dataDialer;
+  private final @Nullable Sockets sockets;
   private final Semaphore busy = new Semaphore(1);
   private volatile boolean closed;
   private volatile Peer peer;
@@ -58,14 +68,31 @@ final class NetClient implements RpcClient {
     SEED
   }
 
-  private NetClient(Transport t, RpcOptions options) {
+  /** Opens another connection to the same server (a data connection), blocking. */
+  @FunctionalInterface
+  interface DataDialer {
+    SocketChannel dial() throws IOException;
+  }
+
+  private NetClient(Transport t, RpcOptions options, @Nullable DataDialer dataDialer) {
     this.options = options;
     this.c = new Conn(t, options, "client", this::idle);
     this.peer = Peer.UNKNOWN;
+    this.sockets = dataDialer == null || !options.directData() ? null : Sockets.get();
+    this.dataDialer = sockets == null ? null : dataDialer;
   }
 
   static NetClient open(Transport t, RpcOptions options) throws IOException {
-    var n = new NetClient(t, options);
+    return open(t, options, null);
+  }
+
+  /**
+   * @param dataDialer opens data connections to the same server, for the direct data path (plain
+   *     TCP); null: the client does not offer the path
+   */
+  static NetClient open(Transport t, RpcOptions options, @Nullable DataDialer dataDialer)
+      throws IOException {
+    var n = new NetClient(t, options, dataDialer);
     n.c.start();
     try {
       if (!options.seedOnly()) {
@@ -96,6 +123,9 @@ final class NetClient implements RpcClient {
       if (reply != null && reply.version() >= 1) {
         c.adoptPeerTimings(reply);
         c.enableV1();
+        if (dataDialer != null && reply.offers(Hello.DIRECT_DATA)) {
+          c.enableDirectData();
+        }
         log.debug("{}: protocol version 1 with {}", c.transport.remote(), reply.software());
       }
     } catch (RemoteException e) {
@@ -117,7 +147,12 @@ final class NetClient implements RpcClient {
   /** The hello (and ping) this client sends: its version and the timings it uses now. */
   private Hello ownHello() {
     return new Hello(
-        Hello.VERSION, SOFTWARE, 0, c.keepAlive().toMillis(), c.readTimeout().toMillis());
+        Hello.VERSION,
+        SOFTWARE,
+        0,
+        c.keepAlive().toMillis(),
+        c.readTimeout().toMillis(),
+        dataDialer == null ? null : List.of(Hello.DIRECT_DATA));
   }
 
   /** Keeps an idle v1 connection alive (called by the monitor thread). */
@@ -173,6 +208,8 @@ final class NetClient implements RpcClient {
     DataType in =
         body == null ? DataType.JSON : request == null ? DataType.OCTETS : DataType.JSON_AND_OCTETS;
     DataType accept = responseType == InputStream.class ? DataType.OCTETS : DataType.JSON;
+    // the direct data path for this call's body, if both sides can take it (else null: framed)
+    Data data = body instanceof DirectSource d && c.directData() ? openData(d) : null;
     c.callActive(true);
     boolean handedOver = false;
     try {
@@ -186,7 +223,8 @@ final class NetClient implements RpcClient {
         // the server starts on the call (a receiver prepares) while the body's source starts
         c.writer.flush();
       }
-      IOException localFailure = body == null ? null : sendBody(body);
+      IOException localFailure =
+          body == null ? null : data != null ? data.send(c.writer) : sendBody(body);
       c.writer.flush();
       // a hello is answered at once by any peer (a seed server too, with an error): a peer silent
       // to it is not computing anything, and a reconnect must not hang on it
@@ -208,6 +246,9 @@ final class NetClient implements RpcClient {
       }
       if (localFailure != null) {
         throw localFailure;
+      }
+      if (data != null) {
+        data.finished(); // the server's child has read every byte: all acknowledged now
       }
       if (h.dataType() != accept) {
         throw new ProtocolException(
@@ -242,9 +283,198 @@ final class NetClient implements RpcClient {
       c.hangUp();
       throw e;
     } finally {
+      if (data != null) {
+        data.close();
+      }
       if (!handedOver) {
         c.watch(Conn.Watch.NONE);
         c.callActive(false);
+      }
+    }
+  }
+
+  /**
+   * Opens a data connection for a call whose body can go direct, and binds it to the call
+   * (docs/DIRECT-PATH.md §2): the server takes it only from this client, with this ticket. Null
+   * where the body or the server says no: the call then sends its body framed.
+   */
+  private @Nullable Data openData(DirectSource body) throws IOException {
+    var dialer = dataDialer;
+    var s = sockets;
+    if (dialer == null || s == null || !body.direct()) {
+      return null;
+    }
+    var ch = dialer.dial();
+    try {
+      int fd = s.descriptorOf(ch);
+      if (fd < 0) {
+        log.debug("{}: data connection's descriptor not found: framed", c.transport.remote());
+        ch.close();
+        return null;
+      }
+      byte[] random = new byte[32];
+      TICKETS.nextBytes(random);
+      var ticket = new RpcServer.Ticket(HexFormat.of().formatHex(random));
+      long prologue = presentTicket(ch, ticket);
+      try {
+        exchange(RpcServer.DIRECT_ENDPOINT, ticket, null, void.class, false);
+      } catch (RemoteException e) {
+        log.debug(
+            "{}: direct data path refused ({}): framed", c.transport.remote(), e.getMessage());
+        ch.close();
+        return null;
+      }
+      s.makeBlocking(fd);
+      return new Data(ch, fd, s, body, prologue);
+    } catch (IOException | RuntimeException e) {
+      ch.close();
+      throw e;
+    }
+  }
+
+  private static final SecureRandom TICKETS = new SecureRandom();
+
+  /**
+   * Sends a data connection's one request: its ticket (docs/DIRECT-PATH.md §2).
+   *
+   * @return the bytes written (the stream's bytes follow them)
+   */
+  static long presentTicket(SocketChannel ch, RpcServer.Ticket ticket) throws IOException {
+    var framed = new java.io.ByteArrayOutputStream(256);
+    var w = new FrameWriter(framed, 16 * 1024);
+    w.headerMessage(Header.request(RpcServer.DATA_ENDPOINT, DataType.JSON, DataType.JSON).encode());
+    byte[] json = Json.write(ticket);
+    w.dataMessage(json, 0, json.length);
+    w.flush();
+    var bytes = java.nio.ByteBuffer.wrap(framed.toByteArray());
+    while (bytes.hasRemaining()) {
+      ch.write(bytes);
+    }
+    return bytes.capacity();
+  }
+
+  /** A call's data connection: its body written into it by the body's own writer. */
+  private final class Data {
+    private final SocketChannel channel;
+    private final int fd;
+    private final Sockets sockets;
+    private final DirectSource body;
+    private final long prologue;
+
+    Data(SocketChannel channel, int fd, Sockets sockets, DirectSource body, long prologue) {
+      this.channel = channel;
+      this.fd = fd;
+      this.sockets = sockets;
+      this.body = body;
+      this.prologue = prologue;
+    }
+
+    // the end of the stream was sent: the kernel counts its FIN as one byte acknowledged
+    private volatile boolean ended;
+
+    /**
+     * The body's bytes the server acknowledged so far: the kernel's count less the connection's SYN
+     * and FIN (one each in its sequence space) and the ticket before the body.
+     */
+    private long acked() {
+      return Math.max(0, sockets.bytesAcked(fd) - 1 - prologue - (ended ? 1 : 0));
+    }
+
+    /**
+     * Runs the body's writer into the data connection, then sends the verdict on the call's own
+     * connection: an empty body with an OK trailer once the writer succeeded, an error trailer
+     * otherwise (the data connection is then closed before: the server's child sees a stream cut
+     * short).
+     *
+     * @return the writer's failure, or null
+     */
+    @Nullable IOException send(FrameWriter writer) throws IOException {
+      MessageOutputStream mos = writer.dataStream(OK_TRAILER);
+      var stalled = new java.util.concurrent.atomic.AtomicBoolean();
+      Duration timeout = c.readTimeout();
+      var watch =
+          Thread.ofVirtual().name("rpc-direct-progress").start(() -> watch(timeout, stalled));
+      try {
+        body.writeInto(fd, this::acked);
+      } catch (IOException e) {
+        watch.interrupt();
+        // the server's child sees the stream end early, even if another process (zfs-fuse's
+        // daemon, which writes the stream for its zfs send) still holds the socket
+        sockets.shutdownBoth(fd);
+        close();
+        IOException failure = e;
+        if (stalled.get()) {
+          failure =
+              new SocketTimeoutException(
+                  "the data connection to "
+                      + c.transport.remote()
+                      + " took no byte for "
+                      + timeout
+                      + " ("
+                      + e.getMessage()
+                      + ")");
+          failure.initCause(e);
+        }
+        mos.abort(
+            Header.error(
+                    ErrorCode.CANCELLED,
+                    "the client's request body failed: " + failure.getMessage(),
+                    true)
+                .encode());
+        return failure;
+      } finally {
+        watch.interrupt();
+        try {
+          watch.join(); // no progress told after the end's
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      sockets.shutdownOutput(fd); // the server's child reads the end of the stream
+      ended = true;
+      mos.close();
+      return null;
+    }
+
+    /**
+     * Tells the body its progress about once a second; a data connection whose bytes wait for the
+     * peer and none of which is acknowledged for the read timeout is stalled: it is shut down, so
+     * the writer fails, and the failure is a timeout (retried, as a stalled framed call is).
+     */
+    private void watch(Duration timeout, java.util.concurrent.atomic.AtomicBoolean stalled) {
+      long tick = timeout.isZero() ? 1000 : Math.clamp(timeout.toMillis() / 4, 20, 1000);
+      long last = -1;
+      long since = System.nanoTime();
+      while (!Thread.currentThread().isInterrupted()) {
+        try {
+          Thread.sleep(tick);
+        } catch (InterruptedException e) {
+          return;
+        }
+        long acked = acked();
+        long now = System.nanoTime();
+        if (acked != last) {
+          last = acked;
+          since = now;
+          body.progress(acked);
+        } else if (!timeout.isZero() && now - since > timeout.toNanos() && sockets.waiting(fd)) {
+          stalled.set(true);
+          sockets.shutdownBoth(fd);
+          return;
+        }
+      }
+    }
+
+    /** Tells the body how many bytes left, once the server has them all. */
+    void finished() {
+      body.progress(acked());
+    }
+
+    void close() {
+      try {
+        channel.close();
+      } catch (IOException e) {
+        log.debug("closing a data connection: {}", e.toString());
       }
     }
   }

@@ -91,8 +91,23 @@ public interface RpcClient extends AutoCloseable {
     var ch = SocketChannel.open();
     try {
       // the adaptor's connect has the timeout that SocketChannel.connect lacks
-      ch.socket().connect(new InetSocketAddress(host, port), (int) dialTimeout.toMillis());
-      return connect(Transport.of(ch), options);
+      var address = new InetSocketAddress(host, port);
+      ch.socket().connect(address, (int) dialTimeout.toMillis());
+      // the direct data path's data connections go to the very address this one reached
+      var reached = (InetSocketAddress) ch.getRemoteAddress();
+      return NetClient.open(
+          Transport.of(ch),
+          options,
+          () -> {
+            var data = SocketChannel.open();
+            try {
+              data.socket().connect(reached, (int) dialTimeout.toMillis());
+              return data;
+            } catch (IOException | RuntimeException e) {
+              data.close();
+              throw e;
+            }
+          });
     } catch (IOException | RuntimeException e) {
       ch.close();
       throw e;

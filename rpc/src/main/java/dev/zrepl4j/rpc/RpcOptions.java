@@ -23,6 +23,9 @@ import java.time.Duration;
  * @param seedOnly speak only the seed protocol: no negotiation, no extensions
  * @param maxConnections most connections a server serves at once (more wait in the accept queue);
  *     one client identity gets at most a quarter of them ({@link #maxConnectionsPerClient()})
+ * @param directData offer the direct data path (docs/DIRECT-PATH.md) on plain TCP: a stream's bytes
+ *     go on a connection of their own, written and read by child processes; both sides must offer
+ *     it. Default: on, unless the system property {@code zrepl4j.rpc.directData} is {@code false}
  */
 public record RpcOptions(
     int bufferSize,
@@ -31,7 +34,27 @@ public record RpcOptions(
     Duration idleTimeout,
     Duration keepAlive,
     boolean seedOnly,
-    int maxConnections) {
+    int maxConnections,
+    boolean directData) {
+
+  public RpcOptions(
+      int bufferSize,
+      int maxJsonBody,
+      Duration readTimeout,
+      Duration idleTimeout,
+      Duration keepAlive,
+      boolean seedOnly,
+      int maxConnections) {
+    this(
+        bufferSize,
+        maxJsonBody,
+        readTimeout,
+        idleTimeout,
+        keepAlive,
+        seedOnly,
+        maxConnections,
+        !"false".equals(System.getProperty("zrepl4j.rpc.directData")));
+  }
 
   public RpcOptions {
     if (bufferSize < 16 * 1024) {
@@ -77,26 +100,61 @@ public record RpcOptions(
   }
 
   public RpcOptions withTimeouts(Duration read, Duration idle, Duration keepAlive) {
-    return new RpcOptions(bufferSize, maxJsonBody, read, idle, keepAlive, seedOnly, maxConnections);
+    return new RpcOptions(
+        bufferSize, maxJsonBody, read, idle, keepAlive, seedOnly, maxConnections, directData);
   }
 
   public RpcOptions withBufferSize(int bytes) {
     return new RpcOptions(
-        bytes, maxJsonBody, readTimeout, idleTimeout, keepAlive, seedOnly, maxConnections);
+        bytes,
+        maxJsonBody,
+        readTimeout,
+        idleTimeout,
+        keepAlive,
+        seedOnly,
+        maxConnections,
+        directData);
   }
 
   public RpcOptions withMaxJsonBody(int bytes) {
     return new RpcOptions(
-        bufferSize, bytes, readTimeout, idleTimeout, keepAlive, seedOnly, maxConnections);
+        bufferSize,
+        bytes,
+        readTimeout,
+        idleTimeout,
+        keepAlive,
+        seedOnly,
+        maxConnections,
+        directData);
   }
 
   public RpcOptions withSeedOnly(boolean seed) {
     return new RpcOptions(
-        bufferSize, maxJsonBody, readTimeout, idleTimeout, keepAlive, seed, maxConnections);
+        bufferSize,
+        maxJsonBody,
+        readTimeout,
+        idleTimeout,
+        keepAlive,
+        seed,
+        maxConnections,
+        directData);
+  }
+
+  /** The same options, offering the direct data path or not. */
+  public RpcOptions withDirectData(boolean direct) {
+    return new RpcOptions(
+        bufferSize,
+        maxJsonBody,
+        readTimeout,
+        idleTimeout,
+        keepAlive,
+        seedOnly,
+        maxConnections,
+        direct);
   }
 
   public RpcOptions withMaxConnections(int n) {
     return new RpcOptions(
-        bufferSize, maxJsonBody, readTimeout, idleTimeout, keepAlive, seedOnly, n);
+        bufferSize, maxJsonBody, readTimeout, idleTimeout, keepAlive, seedOnly, n, directData);
   }
 }

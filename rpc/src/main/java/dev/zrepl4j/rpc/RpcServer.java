@@ -74,6 +74,30 @@ public final class RpcServer implements AutoCloseable {
   private final Map<String, Integer> perClient = new ConcurrentHashMap<>();
   private volatile boolean closed;
   private volatile @Nullable Consumer<Caller> connectionHook;
+  // data connections of the direct data path by their ticket, until their call claims them
+  private final Map<String, DataConnection> tickets = new ConcurrentHashMap<>();
+  private final @Nullable Sockets sockets = Sockets.get();
+  private final java.util.concurrent.atomic.AtomicLong directCalls =
+      new java.util.concurrent.atomic.AtomicLong();
+
+  /** How many calls got their body on the direct data path (docs/DIRECT-PATH.md). */
+  public long directCalls() {
+    return directCalls.get();
+  }
+
+  /** The first request of a data connection: its ticket (docs/DIRECT-PATH.md §2). */
+  static final String DATA_ENDPOINT = "zrepl4j.Data";
+
+  /** Binds the data connection with the request's ticket to the caller's next call. */
+  static final String DIRECT_ENDPOINT = "zrepl4j.Direct";
+
+  /** How long a data connection waits for its call, and a call for its data connection. */
+  static final Duration TICKET_LIFETIME = Duration.ofSeconds(30);
+
+  static final Duration TICKET_WAIT = Duration.ofSeconds(5);
+
+  /** Most data connections waiting for their calls at once. */
+  static final int MAX_WAITING_DATA = 64;
 
   public RpcServer(RpcOptions options) {
     this.options = options;
@@ -162,6 +186,7 @@ public final class RpcServer implements AutoCloseable {
     var c = new Conn(transport, options, "server-" + caller.identity(), () -> {});
     connections.add(c);
     c.start();
+    boolean detached = false;
     try {
       log.debug("{}: serving {}", caller, transport.remote());
       boolean first = true;
@@ -180,7 +205,10 @@ public final class RpcServer implements AutoCloseable {
         }
         c.watch(Conn.Watch.READ);
         c.callActive(true);
-        serveRequest(c, hb, caller);
+        if (!serveRequest(c, hb, caller)) {
+          detached = true; // a data connection now, waiting for its call
+          break;
+        }
       }
     } catch (IOException e) {
       IOException f = c.fail(e);
@@ -191,12 +219,21 @@ public final class RpcServer implements AutoCloseable {
       }
       c.hangUp();
     } finally {
-      c.close();
+      if (detached) {
+        c.detach();
+      } else {
+        c.close();
+      }
       connections.remove(c);
     }
   }
 
-  private void serveRequest(Conn c, byte[] headerBytes, Caller caller) throws IOException {
+  /**
+   * Serves one request.
+   *
+   * @return false if the connection became a data connection (not to be read or closed here)
+   */
+  private boolean serveRequest(Conn c, byte[] headerBytes, Caller caller) throws IOException {
     final Header h;
     try {
       h = Json.readHeader(headerBytes);
@@ -215,6 +252,9 @@ public final class RpcServer implements AutoCloseable {
     if (headerBytes.length == Limits.MAX_HEADER_MESSAGE) {
       c.reader.skipSeedEmptyHeaderFrame(); // the seed writes an empty final frame after it
     }
+    if (h.endpoint().equals(DATA_ENDPOINT)) {
+      return !acceptData(c, h, caller);
+    }
     byte[] json = null;
     if (h.dataType() != DataType.OCTETS) {
       json = c.reader.readDataMessage(options.maxJsonBody());
@@ -223,21 +263,197 @@ public final class RpcServer implements AutoCloseable {
     if (h.dataType().hasOctets()) {
       body = c.reader.dataStream(RpcServer::checkTrailer);
     }
+    var direct = h.endpoint().equals(Hello.ENDPOINT) ? null : c.takeDirect();
     try {
-      dispatch(c, h, json, body, caller);
+      InputStream in = body;
+      if (direct != null && body != null) {
+        in = direct.stream(body, c.readTimeout());
+        directCalls.incrementAndGet();
+      }
+      dispatch(c, h, json, in, caller);
     } finally {
+      if (direct != null) {
+        direct.close(); // used by this call or not, it served its one call
+      }
       if (body != null && !body.isComplete()) {
         drain(body);
       }
     }
+    return true;
+  }
+
+  /**
+   * A data connection's ticket: registered for the call that presents it on its own connection.
+   * Nothing is answered on success (the connection carries only the stream's bytes from now on); a
+   * refusal is answered and the connection closed.
+   *
+   * @return whether the connection became a data connection
+   */
+  private boolean acceptData(Conn c, Header h, Caller caller) throws IOException {
+    if (h.dataType() != DataType.JSON) {
+      respondError(c, ErrorCode.INVALID_ARGUMENT, "a data connection's request is a JSON ticket");
+      throw new ProtocolException("data connection without a JSON ticket");
+    }
+    byte[] json = c.reader.readDataMessage(1024);
+    var s = sockets;
+    var ch = c.transport.channel();
+    String ticket = ticket(json);
+    int fd = s == null || ch == null || !options.directData() ? -1 : s.descriptorOf(ch);
+    if (ticket == null || fd < 0 || s == null || ch == null) {
+      respondError(
+          c,
+          ErrorCode.FAILED_PRECONDITION,
+          ticket == null ? "invalid data ticket" : "no direct data path on this connection");
+      throw new ProtocolException("data connection refused");
+    }
+    expireTickets();
+    if (tickets.size() >= MAX_WAITING_DATA) {
+      respondError(c, ErrorCode.UNAVAILABLE, "too many data connections waiting");
+      throw new ProtocolException("too many data connections waiting");
+    }
+    s.makeBlocking(fd);
+    var data = new DataConnection(ch, fd, caller.identity(), s);
+    var other = tickets.putIfAbsent(ticket, data);
+    if (other != null) {
+      // a ticket presented twice: neither connection gets it (one of them is not its client's)
+      tickets.remove(ticket, other);
+      other.close();
+      log.warn("{}: data ticket presented twice; both data connections closed", caller);
+      data.close();
+      return true;
+    }
+    log.debug("{}: data connection {} waiting for its call", caller, c.transport.remote());
+    return true;
+  }
+
+  private void expireTickets() {
+    long now = System.nanoTime();
+    for (var e : tickets.entrySet()) {
+      if (now - e.getValue().since > TICKET_LIFETIME.toNanos()
+          && tickets.remove(e.getKey(), e.getValue())) {
+        log.debug(
+            "data connection of {} not claimed in {}: closed",
+            e.getValue().identity,
+            TICKET_LIFETIME);
+        e.getValue().close();
+      }
+    }
+  }
+
+  /** The ticket of a data or direct request: 64 hex digits; null if it is not one. */
+  private static @Nullable String ticket(byte @Nullable [] json) {
+    Ticket t;
+    try {
+      t = (Ticket) Json.read(json == null ? new byte[0] : json, Json.type(Ticket.class));
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
+    if (t == null || t.ticket() == null || !t.ticket().matches("[0-9a-f]{64}")) {
+      return null;
+    }
+    return t.ticket();
+  }
+
+  /**
+   * {@code zrepl4j.Direct}: binds the data connection that presented the ticket to the caller's
+   * next call; only if it is the same client's (its identity) and the ticket is unused. The ticket
+   * is burnt either way.
+   */
+  private void bindDirect(Conn c, byte @Nullable [] json, Caller caller) throws IOException {
+    if (!c.v1() || !c.directData()) {
+      respondError(c, ErrorCode.FAILED_PRECONDITION, "the direct data path was not negotiated");
+      return;
+    }
+    String ticket = ticket(json);
+    if (ticket == null) {
+      respondError(c, ErrorCode.INVALID_ARGUMENT, "invalid data ticket");
+      return;
+    }
+    long deadline = System.nanoTime() + TICKET_WAIT.toNanos();
+    DataConnection data;
+    long pause = 1;
+    while ((data = tickets.remove(ticket)) == null && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(pause); // the data connection may still be on its way
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new java.io.InterruptedIOException("waiting for a data connection");
+      }
+      pause = Math.min(10, pause * 2);
+    }
+    if (data == null) {
+      respondError(c, ErrorCode.FAILED_PRECONDITION, "no data connection with this ticket");
+      return;
+    }
+    if (!data.identity.equals(caller.identity())) {
+      data.close();
+      log.warn(
+          "{}: refused a data connection of client {} presented as its own", caller, data.identity);
+      respondError(
+          c, ErrorCode.FAILED_PRECONDITION, "the data connection with this ticket is not yours");
+      return;
+    }
+    c.bindDirect(data);
+    byte[] out = Json.write(null);
+    c.writer.headerMessage(OK_JSON);
+    c.writer.dataMessage(out, 0, out.length);
+    c.writer.flush();
+  }
+
+  private static boolean tcp(@Nullable SocketChannel ch) {
+    try {
+      return ch != null && ch.getRemoteAddress() instanceof InetSocketAddress;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  /** The JSON of a data ticket. */
+  record Ticket(@Nullable String ticket) {}
+
+  /** A data connection of the direct data path, waiting for its call or bound to it. */
+  static final class DataConnection {
+    final SocketChannel channel;
+    final int fd;
+    final String identity;
+    final long since = System.nanoTime();
+    private final Sockets sockets;
+    // the bytes received before the stream's: its ticket (all read, so all received)
+    private final long prologue;
+
+    DataConnection(SocketChannel channel, int fd, String identity, Sockets sockets) {
+      this.channel = channel;
+      this.fd = fd;
+      this.identity = identity;
+      this.sockets = sockets;
+      this.prologue = Math.max(0, sockets.bytesReceived(fd));
+    }
+
+    DirectStream stream(InputStream verdict, Duration readTimeout) {
+      return new DirectStream(
+          channel,
+          fd,
+          prologue,
+          verdict,
+          sockets,
+          readTimeout.isZero() ? Duration.ofSeconds(60) : readTimeout);
+    }
+
+    void close() {
+      closeQuietly(channel);
+    }
   }
 
   private void dispatch(
-      Conn c, Header h, byte @Nullable [] json, @Nullable MessageInputStream body, Caller caller)
+      Conn c, Header h, byte @Nullable [] json, @Nullable InputStream body, Caller caller)
       throws IOException {
     String name = h.endpoint();
     if (name.equals(Hello.ENDPOINT)) {
       hello(c, json);
+      return;
+    }
+    if (name.equals(DIRECT_ENDPOINT)) {
+      bindDirect(c, json, caller);
       return;
     }
     var found = endpoints.find(name);
@@ -382,17 +598,28 @@ public final class RpcServer implements AutoCloseable {
     if (version >= 1 && peer != null) {
       c.adoptPeerTimings(peer); // before the reply, which tells the client the adopted timings
     }
+    boolean direct =
+        version >= 1
+            && peer != null
+            && peer.offers(Hello.DIRECT_DATA)
+            && options.directData()
+            && sockets != null
+            && tcp(c.transport.channel());
     var reply =
         new Hello(
             version,
             SOFTWARE,
             options.idleTimeout().toMillis(),
             c.keepAlive().toMillis(),
-            c.readTimeout().toMillis());
+            c.readTimeout().toMillis(),
+            direct ? List.of(Hello.DIRECT_DATA) : null);
     byte[] out = Json.write(reply);
     c.writer.headerMessage(OK_JSON);
     c.writer.dataMessage(out, 0, out.length);
     c.writer.flush();
+    if (direct) {
+      c.enableDirectData();
+    }
     if (version >= 1 && !c.v1()) {
       c.enableV1();
       log.debug("{}: protocol version 1", c.transport.remote());

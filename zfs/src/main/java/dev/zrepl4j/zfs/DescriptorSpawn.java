@@ -27,8 +27,6 @@ import org.slf4j.LoggerFactory;
  * (docs/DIRECT-PATH.md §3). {@link ProcessBuilder} cannot do that: it redirects only to files and
  * its own pipes, and a socket cannot be reopened through {@code /proc/self/fd}.
  *
- * <p>Built, tested, not used yet: the direct path that will use it is the next step of issue 15.
- *
  * <p>Implementation notes: glibc's {@code posix_spawnp} through the FFM API, with file actions that
  * {@code dup2} the given descriptors onto 0 and 1 ({@code /dev/null} where none is given), a pipe
  * onto 2 (read to its end into a bounded tail), and close every other descriptor ({@code
@@ -192,6 +190,20 @@ final class DescriptorSpawn {
     int waitFor() throws InterruptedException {
       try {
         return status.get();
+      } catch (ExecutionException e) {
+        throw new IllegalStateException("reaping " + pid + " failed", e.getCause());
+      }
+    }
+
+    /**
+     * The exit status as {@link #waitFor()} gives it, or null if it has not ended within {@code
+     * limit}.
+     */
+    @Nullable Integer waitFor(java.time.Duration limit) throws InterruptedException {
+      try {
+        return status.get(limit.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+      } catch (java.util.concurrent.TimeoutException e) {
+        return null;
       } catch (ExecutionException e) {
         throw new IllegalStateException("reaping " + pid + " failed", e.getCause());
       }

@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
@@ -725,8 +726,7 @@ public final class RealZfs implements Zfs {
     }
   }
 
-  @Override
-  public void receive(DatasetPath target, InputStream stream, ReceiveOptions o) throws IOException {
+  private List<String> receiveArgs(DatasetPath target, ReceiveOptions o) throws IOException {
     var args = new ArrayList<>(List.of("receive"));
     if (o.resumable()) {
       capabilities.require(ZfsFeature.RESUMABLE_SEND_RECEIVE, "resumable receive (-s)");
@@ -750,6 +750,84 @@ public final class RealZfs implements Zfs {
       args.add(x);
     }
     args.add(dataset(target));
+    return args;
+  }
+
+  @Override
+  public boolean direct() {
+    return SPAWN != null;
+  }
+
+  @Override
+  public void sendInto(SendRequest request, int fd, LongSupplier sent) throws IOException {
+    runDirect(sendArgs(request, false), -1, fd, sent, "sent nothing");
+  }
+
+  @Override
+  public void receiveFrom(DatasetPath target, int fd, ReceiveOptions o, LongSupplier received)
+      throws IOException {
+    runDirect(receiveArgs(target, o), fd, -1, received, "took no bytes");
+  }
+
+  // the spawner of the direct data path's children; null where it cannot be used
+  private static final @Nullable DescriptorSpawn SPAWN = DescriptorSpawn.load();
+
+  /**
+   * Runs a zfs command with a socket as its stdin or stdout and waits for it, polling the socket's
+   * byte count: with a command timeout, one that moves no byte for that long is killed.
+   */
+  private void runDirect(
+      List<String> args, int stdin, int stdout, LongSupplier bytes, String stalled)
+      throws IOException {
+    var spawn = SPAWN;
+    if (spawn == null) {
+      throw new UnsupportedOperationException("no direct data path");
+    }
+    invocations.incrementAndGet();
+    var exited = new ZfsProcess.Exited(String.join(" ", zfs), args.getFirst(), marking(zfs, args));
+    var argv = new ArrayList<String>(zfs);
+    argv.addAll(args);
+    var limit = commandTimeout;
+    long last = bytes.getAsLong();
+    long lastMoved = System.nanoTime();
+    boolean killed = false;
+    try (var child = spawn.start(argv, stdin, stdout)) {
+      while (true) {
+        Integer status;
+        try {
+          status = child.waitFor(Duration.ofMillis(200));
+        } catch (InterruptedException e) {
+          child.kill();
+          Thread.currentThread().interrupt();
+          throw new java.io.InterruptedIOException("interrupted: " + String.join(" ", argv));
+        }
+        if (status != null) {
+          exited.report();
+          if (killed && limit != null) {
+            timedOut(args).run();
+            throw ZfsException.killedAtLimit(argv, stalled + " for", limit, child.stderrTail());
+          }
+          if (status != 0) {
+            throw new ZfsException(argv, status, child.stderrTail());
+          }
+          return;
+        }
+        long now = System.nanoTime();
+        long n = bytes.getAsLong();
+        if (n != last) {
+          last = n;
+          lastMoved = now;
+        } else if (limit != null && !killed && now - lastMoved > limit.toNanos()) {
+          killed = true;
+          child.kill();
+        }
+      }
+    }
+  }
+
+  @Override
+  public void receive(DatasetPath target, InputStream stream, ReceiveOptions o) throws IOException {
+    var args = receiveArgs(target, o);
     // stdout to /dev/null, not closed: ZoL 0.6.5.9 fails with "invalid backup stream" otherwise
     try (var p = startZfs(args, ZfsProcess.Stdin.BULK, ZfsProcess.Stdout.DISCARD);
         var watch = StallWatch.of(p, commandTimeout, "took no bytes", timedOut(args))) {

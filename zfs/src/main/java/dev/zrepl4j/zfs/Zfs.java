@@ -11,6 +11,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.LongSupplier;
 import java.util.function.Predicate;
 
 /**
@@ -167,6 +168,41 @@ public interface Zfs {
    * failure is thrown.
    */
   void receive(DatasetPath target, InputStream stream, ReceiveOptions options) throws IOException;
+
+  /**
+   * Whether {@link #sendInto} and {@link #receiveFrom} can be used here: the direct data path, on
+   * which {@code zfs} itself writes into and reads from a socket (docs/DIRECT-PATH.md).
+   */
+  default boolean direct() {
+    return false;
+  }
+
+  /**
+   * Runs {@code zfs send} with the connected socket {@code fd} as its stdout, and waits for it.
+   * Where a command timeout is set, a send whose socket sends nothing for that long is killed.
+   *
+   * @param sent the bytes that left through the socket so far (the kernel's count)
+   * @throws ZfsException if it exited non-zero or was killed (its status and stderr)
+   * @throws UnsupportedOperationException unless {@link #direct()}
+   */
+  default void sendInto(SendRequest request, int fd, LongSupplier sent) throws IOException {
+    throw new UnsupportedOperationException("no direct data path");
+  }
+
+  /**
+   * Runs {@code zfs receive} into {@code target} with the connected socket {@code fd} as its stdin,
+   * and waits for it. Where a command timeout is set, a receive whose socket brings nothing for
+   * that long is killed.
+   *
+   * @param received the bytes that came through the socket so far (the kernel's count)
+   * @throws ZfsException if it exited non-zero or was killed (its status and stderr)
+   * @throws UnsupportedOperationException unless {@link #direct()}
+   */
+  default void receiveFrom(
+      DatasetPath target, int fd, ReceiveOptions options, LongSupplier received)
+      throws IOException {
+    throw new UnsupportedOperationException("no direct data path");
+  }
 
   /** {@code zfs receive -A fs}: discards a partial resumable receive (OpenZFS). */
   void abortReceive(DatasetPath target) throws IOException;

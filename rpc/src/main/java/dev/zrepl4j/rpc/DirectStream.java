@@ -1,0 +1,134 @@
+package dev.zrepl4j.rpc;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.ProtocolException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The request body of a call made on the direct data path (docs/DIRECT-PATH.md), as the endpoint
+ * gets it: the bytes come on a data connection of their own, bound to the call, and the client's
+ * verdict on them (its writer's exit status: the role of the framed stream's trailer) comes on the
+ * call's own connection once they are all sent.
+ *
+ * <p>An endpoint that knows the path hands {@link #descriptor()} to a child ({@code zfs recv}
+ * reading the socket itself), reads the head with {@link #peek} (nothing consumed), and reports
+ * success only when its child succeeded <em>and</em> {@link #awaitWriterEnd()} returned. Any other
+ * endpoint just reads it: the bytes through the JVM, and the end of the stream only once the
+ * writer's verdict said it is complete (a failed writer's error is thrown instead of -1), as with a
+ * framed body. Closing closes the data connection.
+ */
+public final class DirectStream extends InputStream implements ReadableByteChannel {
+  private final SocketChannel data;
+  private final int fd;
+  private final long prologue;
+  private final InputStream verdict;
+  private final Sockets sockets;
+  private final Duration headTimeout;
+  private volatile boolean ended;
+  private @Nullable IOException writerFailure;
+
+  DirectStream(
+      SocketChannel data,
+      int fd,
+      long prologue,
+      InputStream verdict,
+      Sockets sockets,
+      Duration headTimeout) {
+    this.data = data;
+    this.fd = fd;
+    this.prologue = prologue;
+    this.verdict = verdict;
+    this.sockets = sockets;
+    this.headTimeout = headTimeout;
+  }
+
+  /**
+   * The data connection's socket, blocking, for a child to read (the JVM must not read it then).
+   */
+  public int descriptor() {
+    return fd;
+  }
+
+  /**
+   * The stream's first {@code n} bytes (fewer if it is shorter), left in the socket for whoever
+   * reads it.
+   */
+  public byte[] peek(int n) throws IOException {
+    return sockets.peek(fd, n, headTimeout);
+  }
+
+  /** The bytes received on the data connection so far, as the kernel counts them (-1: unknown). */
+  public long bytesReceived() {
+    long n = sockets.bytesReceived(fd);
+    // once the writer's verdict said the stream ended, its FIN (sent before the verdict) is in the
+    // kernel's count as one byte
+    return n < 0 ? -1 : Math.max(0, n - prologue - (ended ? 1 : 0));
+  }
+
+  /**
+   * Waits for the client's verdict on the bytes: returns once it said they are complete (its writer
+   * exited successfully after the last byte), throws its error otherwise (a {@link
+   * RemoteException}), or the connection's. The same answer on every call. Thread-safe.
+   */
+  public synchronized void awaitWriterEnd() throws IOException {
+    if (ended) {
+      return;
+    }
+    var f = writerFailure;
+    if (f != null) {
+      throw f;
+    }
+    try {
+      int b = verdict.read();
+      if (b != -1) {
+        throw new ProtocolException("bytes on the call's own connection of a direct call");
+      }
+      ended = true;
+    } catch (IOException e) {
+      writerFailure = e;
+      throw e;
+    }
+  }
+
+  /** Ends the data connection both ways: a child reading it sees the end at once. */
+  public void abort() {
+    sockets.shutdownBoth(fd);
+  }
+
+  @Override
+  public int read() throws IOException {
+    return ByteChannels.readByte(this);
+  }
+
+  @Override
+  public int read(byte[] b, int off, int len) throws IOException {
+    return read(ByteBuffer.wrap(b, off, len));
+  }
+
+  @Override
+  public int read(ByteBuffer dst) throws IOException {
+    if (!dst.hasRemaining()) {
+      return 0;
+    }
+    int n = data.read(dst);
+    if (n < 0) {
+      awaitWriterEnd();
+    }
+    return n;
+  }
+
+  @Override
+  public boolean isOpen() {
+    return data.isOpen();
+  }
+
+  @Override
+  public void close() throws IOException {
+    data.close();
+  }
+}
