@@ -49,7 +49,14 @@ import org.jspecify.annotations.Nullable;
  *       local {@link Sender}, called in-process) to an {@link RpcServer} serving a sink {@link
  *       ReceiverEndpoint} over TCP on 127.0.0.1, into a fresh root_fs; defaults ({@link
  *       Replication.Config#defaults}). Timed over the whole {@code Push.run}: connecting, listing
- *       both sides, planning, the step and its holds.
+ *       both sides, planning, the step and its holds. On the direct data path (docs/DIRECT-PATH.md,
+ *       on by default): {@code zfs send} writes into the data connection, {@code zfs recv} reads
+ *       from it. {@code replication.full.jvm.cpu} seconds/GiB: this JVM's CPU time (both sides of
+ *       the push, the whole run) per GiB, the median round.
+ *   <li>{@code replication.full.relay.tcp} MiB/s, {@code replication.full.relay.ratio} and {@code
+ *       replication.full.relay.jvm.cpu}: the same push with the direct data path off on both sides
+ *       (the stream framed through the JVM, as before it and as with a peer without it), in the
+ *       same rounds. {@code -Dzrepl4j.bench.relay=false} leaves them out.
  *   <li>{@code replication.full.ratio}: zrepl4j / raw, the best round of each (the issue's figure);
  *       {@code replication.full.ratio.median}: the same of the median rounds (the raw pipe's rounds
  *       spread far more than ours on zfs-fuse: 540-860 vs 600-730 MiB/s); {@code
@@ -117,6 +124,7 @@ public final class ReplicationBench {
     boolean fullSuite = !"false".equals(System.getProperty("zrepl4j.bench.full"));
     boolean tlsSuite = fullSuite && !"false".equals(System.getProperty("zrepl4j.bench.tls"));
     boolean daemonSuite = fullSuite && !"false".equals(System.getProperty("zrepl4j.bench.daemon"));
+    boolean relaySuite = fullSuite && !"false".equals(System.getProperty("zrepl4j.bench.relay"));
     var dir = Path.of("/var/tmp/zrepl4j-bench");
     var id = UUID.randomUUID().toString().substring(0, 8);
     var src = new BenchPool("zb-src-" + id, dir, dataMib + 1024);
@@ -141,6 +149,7 @@ public final class ReplicationBench {
 
       var raw = new Series("raw");
       var push = new Series("zrepl4j");
+      var relay = new Series("zrepl4j relay");
       var pull = new Series("zrepl4j pull");
       var jsse = new Series("jsse tls copy");
       var sshPipe = new Series("ssh pipe");
@@ -178,6 +187,26 @@ public final class ReplicationBench {
             sinkRoot,
             sinkRoot.child(CLIENT).extend(data),
             () -> push(zfs, dataOnly, sinkRoot, 1, new Replication.Settled(), 1));
+        if (relaySuite) {
+          // the same push with the direct data path off on both sides: the stream through the JVM
+          var relayRoot = DatasetPath.parse(dst.name).child("relay" + (r + warmup));
+          zrepl4jRound(
+              relay,
+              r,
+              mib,
+              expected,
+              relayRoot,
+              relayRoot.child(CLIENT).extend(data),
+              () ->
+                  push(
+                      zfs,
+                      dataOnly,
+                      relayRoot,
+                      1,
+                      new Replication.Settled(),
+                      1,
+                      RpcOptions.defaults().withDirectData(false)));
+        }
         var pullRoot = DatasetPath.parse(dst.name).child("pull" + (r + warmup));
         zrepl4jRound(
             pull,
@@ -226,6 +255,17 @@ public final class ReplicationBench {
       }
       if (fullSuite) {
         printFull(raw, push, pull);
+        System.out.printf(
+            Locale.ROOT, "replication.full.jvm.cpu %.3f seconds/GiB%n", push.jvmCpuPerGib());
+      }
+      if (relaySuite) {
+        System.out.printf(Locale.ROOT, "replication.full.relay.tcp %.1f MiB/s%n", relay.best());
+        System.out.printf(
+            Locale.ROOT, "replication.full.relay.ratio %.3f ratio%n", relay.best() / raw.best());
+        System.out.printf(
+            Locale.ROOT,
+            "replication.full.relay.jvm.cpu %.3f seconds/GiB%n",
+            relay.jvmCpuPerGib());
       }
       if (pushDaemon != null) {
         System.out.printf(Locale.ROOT, "replication.full.daemon %.1f MiB/s%n", daemons.best());
@@ -387,7 +427,20 @@ public final class ReplicationBench {
       Replication.Settled settled,
       int steps)
       throws Exception {
-    try (var server = new RpcServer(RpcOptions.defaults())) {
+    return push(zfs, filter, sinkRoot, replicated, settled, steps, RpcOptions.defaults());
+  }
+
+  /** {@link #push} with these RPC options on both sides (the direct data path on or off). */
+  private static double push(
+      RealZfs zfs,
+      DatasetFilter filter,
+      DatasetPath sinkRoot,
+      int replicated,
+      Replication.Settled settled,
+      int steps,
+      RpcOptions options)
+      throws Exception {
+    try (var server = new RpcServer(options)) {
       server.register(
           "receiver",
           new ReceiverEndpoint(
@@ -398,8 +451,7 @@ public final class ReplicationBench {
               new Push(
                   new Sender(zfs, filter, CLIENT, SenderOptions.PLAIN),
                   CLIENT,
-                  Dialer.tcp(
-                      "127.0.0.1", l.port(), Duration.ofSeconds(5), RpcOptions.defaults()))) {
+                  Dialer.tcp("127.0.0.1", l.port(), Duration.ofSeconds(5), options))) {
         return timedRun(push, replicated, settled, steps);
       }
     }
@@ -559,6 +611,7 @@ public final class ReplicationBench {
   private static final class Series {
     private final String label;
     private final List<Double> mibPerSecond = new ArrayList<>();
+    private final List<Double> jvmCpuPerGib = new ArrayList<>();
 
     Series(String label) {
       this.label = label;
@@ -568,6 +621,7 @@ public final class ReplicationBench {
     void record(int r, double mib, double seconds, Cpu cpu) {
       if (r >= 0) {
         mibPerSecond.add(mib / seconds);
+        jvmCpuPerGib.add(cpu.jvm() / (mib / 1024));
       }
       System.err.printf(
           Locale.ROOT,
@@ -586,6 +640,14 @@ public final class ReplicationBench {
 
     double median() {
       return medianOf(mibPerSecond);
+    }
+
+    /**
+     * The median of the rounds' CPU seconds of this JVM per GiB: the sender and the receiver (both
+     * in this JVM), the whole run (connecting, listings, holds and the step).
+     */
+    double jvmCpuPerGib() {
+      return medianOf(jvmCpuPerGib);
     }
 
     /**

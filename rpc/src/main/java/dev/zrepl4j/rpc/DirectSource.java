@@ -29,6 +29,6 @@ public interface DirectSource {
    */
   void writeInto(int fd, LongSupplier sent) throws IOException;
 
-  /** The bytes that left so far, told by the caller about once a second and once at the end. */
+  /** The bytes that left so far, told by the caller a few times a second and once at the end. */
   default void progress(long bytes) {}
 }
