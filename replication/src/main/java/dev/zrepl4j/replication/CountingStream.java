@@ -2,6 +2,7 @@ package dev.zrepl4j.replication;
 
 import dev.zrepl4j.rpc.ByteChannels;
 import dev.zrepl4j.rpc.DirectSource;
+import dev.zrepl4j.rpc.DirectStream;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -9,13 +10,15 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ReadableByteChannel;
 import java.util.function.LongConsumer;
 import java.util.function.LongSupplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Counts the bytes read from a step's stream and reports the running total. A channel when the
  * stream is one (zfs send's pipe, an RPC body), so the bytes can go through direct buffers. Not
  * thread-safe.
  */
-final class CountingStream extends FilterInputStream implements ReadableByteChannel, DirectSource {
+final class CountingStream extends FilterInputStream
+    implements ReadableByteChannel, DirectSource, DirectStream.Carrier {
   private final LongConsumer total;
   private volatile long count;
 
@@ -69,6 +72,11 @@ final class CountingStream extends FilterInputStream implements ReadableByteChan
   @Override
   public boolean isOpen() {
     return !(in instanceof ReadableByteChannel ch) || ch.isOpen();
+  }
+
+  @Override
+  public @Nullable DirectStream directStream() {
+    return DirectStream.of(in);
   }
 
   /** Whether the stream can be written straight into a socket (see {@link DirectSource}). */

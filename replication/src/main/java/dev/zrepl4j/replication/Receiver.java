@@ -4,6 +4,7 @@ import dev.zrepl4j.replication.filter.DatasetMapping;
 import dev.zrepl4j.replication.pruning.PruneContext;
 import dev.zrepl4j.replication.pruning.PruneRequest;
 import dev.zrepl4j.replication.pruning.PruneResult;
+import dev.zrepl4j.rpc.DirectSource;
 import dev.zrepl4j.rpc.DirectStream;
 import dev.zrepl4j.rpc.ErrorCode;
 import dev.zrepl4j.rpc.RemoteException;
@@ -36,6 +37,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -921,8 +923,8 @@ public final class Receiver implements ReceiverApi {
     // guid and name, from the asked source), a receive that succeeded made exactly it
     // on the direct data path (docs/DIRECT-PATH.md) zfs recv reads the socket itself: the record
     // is looked at in the socket without being taken from it
-    var direct =
-        stream instanceof DirectStream d && zfs.direct() && !bandwidth.limited() ? d : null;
+    var found = DirectStream.of(stream);
+    var direct = found != null && zfs.direct() && !bandwidth.limited() ? found : null;
     HeadedStream headed = null;
     StreamBegin begin;
     if (direct != null) {
@@ -968,7 +970,21 @@ public final class Receiver implements ReceiverApi {
     long bytes;
     try {
       if (direct != null) {
-        receiveDirect(target, direct, recv);
+        // the bytes as they come, for the caller's progress (a pull's own counting stream)
+        LongSupplier received =
+            stream instanceof DirectSource told
+                ? () -> {
+                  long n = direct.bytesReceived();
+                  if (n > 0) {
+                    told.progress(n);
+                  }
+                  return n;
+                }
+                : direct::bytesReceived;
+        receiveDirect(target, direct, recv, received);
+        if (stream instanceof DirectSource told) {
+          told.progress(Math.max(0, direct.bytesReceived()));
+        }
         bytes = Math.max(0, direct.bytesReceived());
       } else {
         zfs.receive(target, Objects.requireNonNull(counted), recv);
@@ -1051,7 +1067,8 @@ public final class Receiver implements ReceiverApi {
    * rather than waiting; the receive succeeds only if {@code zfs recv} exited 0 <em>and</em> the
    * sender reported its send complete.
    */
-  private void receiveDirect(DatasetPath target, DirectStream stream, ReceiveOptions recv)
+  private void receiveDirect(
+      DatasetPath target, DirectStream stream, ReceiveOptions recv, LongSupplier received)
       throws IOException {
     var verdict =
         Beside.start(
@@ -1065,7 +1082,7 @@ public final class Receiver implements ReceiverApi {
               }
             });
     try {
-      zfs.receiveFrom(target, stream.descriptor(), recv, stream::bytesReceived);
+      zfs.receiveFrom(target, stream.descriptor(), recv, received);
     } catch (IOException | RuntimeException e) {
       stream.abort(); // the sender's zfs send stops too
       verdict.joinAfter(e);

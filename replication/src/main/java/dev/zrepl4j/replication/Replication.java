@@ -2,6 +2,7 @@ package dev.zrepl4j.replication;
 
 import dev.zrepl4j.rpc.ByteChannels;
 import dev.zrepl4j.rpc.DirectSource;
+import dev.zrepl4j.rpc.DirectStream;
 import dev.zrepl4j.rpc.ErrorCode;
 import dev.zrepl4j.rpc.RefusedException;
 import dev.zrepl4j.rpc.RemoteException;
@@ -1762,7 +1763,7 @@ public final class Replication {
 
   /** A sender's stream, opened at the first read. */
   private static final class LazySend extends InputStream
-      implements ReadableByteChannel, DirectSource {
+      implements ReadableByteChannel, DirectSource, DirectStream.Carrier {
     /** Opens the stream. */
     @FunctionalInterface
     interface Opener {
@@ -1802,6 +1803,16 @@ public final class Replication {
       }
       in = s;
       return s;
+    }
+
+    /** The direct stream of a pull's send (the response's bytes on their own connection). */
+    @Override
+    public @Nullable DirectStream directStream() {
+      try {
+        return DirectStream.of(in());
+      } catch (IOException e) {
+        return null; // the first read throws it again, as it was raised
+      }
     }
 
     /** Opens the send (as a first read would) and says whether it can go direct. */

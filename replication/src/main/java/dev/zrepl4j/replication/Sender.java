@@ -443,9 +443,28 @@ public final class Sender implements SenderApi {
     inProcess = true;
   }
 
+  /**
+   * {@link #send} for a call whose stream goes on a data connection of its own (a pull's, see
+   * {@link dev.zrepl4j.rpc.Caller#directData()}): the send is deferred as for a caller in this
+   * process ({@link #servesInProcess}), where the direct data path can take the step; the step is
+   * resolved now, so that a step this sender refuses is the call's failure as before.
+   */
+  public InputStream sendDeferred(SendSpec spec) throws IOException {
+    if (!deferrable(spec)) {
+      return send(spec);
+    }
+    var fs = allowed(spec.filesystem());
+    var listed = plan(fs);
+    resolve(spec, fs, listed != null ? listed : versions(fs)); // refused now, as send would
+    return new DeferredSend(spec, fs);
+  }
+
   private boolean deferred(SendSpec spec) {
-    return inProcess
-        && !spec.intermediates()
+    return inProcess && deferrable(spec);
+  }
+
+  private boolean deferrable(SendSpec spec) {
+    return !spec.intermediates()
         && !flags.contains(SendFlag.PROPERTIES)
         && spec.resumeToken().isEmpty()
         && !bandwidth.limited()

@@ -90,6 +90,10 @@ public final class SenderEndpoint {
 
   /** {@link SenderApi#send} for the caller: its step holds. */
   public InputStream send(SendSpec spec, Caller caller) throws IOException {
+    if (caller.directData()) {
+      // the stream goes on a data connection: zfs send may write into it itself
+      return sender(caller).sendDeferred(spec);
+    }
     return sender(caller).send(spec);
   }
 

@@ -147,6 +147,46 @@ class DirectDataPathIT {
     }
   }
 
+  /**
+   * A pull over plain TCP from a source served as the daemon serves it ({@link SenderEndpoint}):
+   * its {@code zfs send} writes into the response's data connection, the local {@code zfs recv}
+   * reads from it; the progress and the report count the bytes.
+   */
+  @Test
+  void aPullOverPlainTcpTakesEachStepDirect() throws Exception {
+    var filter = tree();
+    var server = new RpcServer(RpcOptions.defaults());
+    closeLater.add(server);
+    server.register(
+        "sender",
+        new SenderEndpoint(
+            zfs, filter, "pull", SenderOptions.PLAIN, n -> {}, BandwidthLimiter.none()));
+    int port = listen(server);
+    var seen = new ConcurrentHashMap<String, Long>();
+    try (var pull =
+        new Pull(
+            Dialer.tcp("127.0.0.1", port, Duration.ofSeconds(5), RpcOptions.defaults()),
+            Receiver.localRoot(zfs, sinkRoot, "pull", ReceiverOptions.DEFAULTS),
+            CLIENT)) {
+      var r = pull.run(config(), (fs, step, bytes) -> seen.merge(fs, bytes, Math::max));
+      assertThat(r.ok()).as(r.toString()).isTrue();
+      assertThat(server.directCalls()).as("every step's stream on a data connection").isEqualTo(3);
+      var b = src.path("tree/b");
+      assertThat(r.of(b.toString()).bytes()).isGreaterThan(3 << 20).isLessThan(5 << 20);
+      assertThat(seen.get(b.toString())).isEqualTo(r.of(b.toString()).bytes());
+      var target = sinkRoot.extend(b);
+      var got = dst.versions(target).stream().filter(v -> v.isSnapshot()).toList();
+      assertThat(got).extracting(v -> v.name()).containsExactly("s1");
+      assertThat(got.getFirst().guid())
+          .isEqualTo(
+              zfs.listVersions(List.of(b)).get(b).stream()
+                  .filter(v -> v.name().equals("s1"))
+                  .findFirst()
+                  .orElseThrow()
+                  .guid());
+    }
+  }
+
   @Test
   void withThePathOffOnEitherSideTheStreamsAreFramedAsBefore() throws Exception {
     var filter = tree();

@@ -23,6 +23,17 @@ import org.jspecify.annotations.Nullable;
  * framed body. Closing closes the data connection.
  */
 public final class DirectStream extends InputStream implements ReadableByteChannel {
+  /** A stream that wraps another and can say whether a {@link DirectStream} is underneath. */
+  public interface Carrier {
+    /** The direct stream this one reads, or null. */
+    @Nullable DirectStream directStream();
+  }
+
+  /** {@code in} itself if it is a direct stream, the one a {@link Carrier} reads, or null. */
+  public static @Nullable DirectStream of(InputStream in) {
+    return in instanceof DirectStream d ? d : in instanceof Carrier c ? c.directStream() : null;
+  }
+
   private final SocketChannel data;
   private final int fd;
   private final long prologue;
@@ -30,6 +41,8 @@ public final class DirectStream extends InputStream implements ReadableByteChann
   private final Sockets sockets;
   private final Duration headTimeout;
   private volatile boolean ended;
+  // a client's response: closing this closes the call's own response stream too
+  private boolean closeVerdict;
   private @Nullable IOException writerFailure;
 
   DirectStream(
@@ -45,6 +58,12 @@ public final class DirectStream extends InputStream implements ReadableByteChann
     this.verdict = verdict;
     this.sockets = sockets;
     this.headTimeout = headTimeout;
+  }
+
+  /** Closing this stream closes the verdict's stream too (a client's response). */
+  DirectStream closingVerdict() {
+    closeVerdict = true;
+    return this;
   }
 
   /**
@@ -129,6 +148,12 @@ public final class DirectStream extends InputStream implements ReadableByteChann
 
   @Override
   public void close() throws IOException {
-    data.close();
+    try {
+      data.close();
+    } finally {
+      if (closeVerdict) {
+        verdict.close(); // a client's: gives its connection back
+      }
+    }
   }
 }

@@ -144,9 +144,14 @@ final class LocalClient implements RpcClient {
    * so that a channel source (zfs send's pipe) keeps its direct-buffer path through a local call.
    */
   private static final class RemoteErrors extends FilterInputStream
-      implements ReadableByteChannel, DirectSource {
+      implements ReadableByteChannel, DirectSource, DirectStream.Carrier {
     RemoteErrors(InputStream in) {
       super(in);
+    }
+
+    @Override
+    public @Nullable DirectStream directStream() {
+      return DirectStream.of(in);
     }
 
     @Override

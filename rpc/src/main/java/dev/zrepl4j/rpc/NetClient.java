@@ -210,6 +210,10 @@ final class NetClient implements RpcClient {
     DataType accept = responseType == InputStream.class ? DataType.OCTETS : DataType.JSON;
     // the direct data path for this call's body, if both sides can take it (else null: framed)
     Data data = body instanceof DirectSource d && c.directData() ? openData(d) : null;
+    // and for a stream response: its bytes come on a data connection (the server's writer writes
+    // into it where it can), the verdict in the framed response's trailer
+    Link response =
+        accept == DataType.OCTETS && body == null && !hello && c.directData() ? openLink() : null;
     c.callActive(true);
     boolean handedOver = false;
     try {
@@ -273,6 +277,14 @@ final class NetClient implements RpcClient {
       }
       var s = new ResponseStream(c.reader.dataStream(c.v1() ? RpcServer::checkTrailer : null));
       handedOver = true;
+      if (response != null && sockets != null) {
+        var d =
+            new DirectStream(
+                    response.channel(), response.fd(), 0, s, sockets, responseHeadTimeout())
+                .closingVerdict();
+        response = null; // the stream owns it now
+        return d;
+      }
       return s;
     } catch (RemoteException e) {
       throw e; // the exchange ended cleanly; the connection stays usable
@@ -286,6 +298,9 @@ final class NetClient implements RpcClient {
       if (data != null) {
         data.close();
       }
+      if (response != null) {
+        response.close();
+      }
       if (!handedOver) {
         c.watch(Conn.Watch.NONE);
         c.callActive(false);
@@ -295,13 +310,27 @@ final class NetClient implements RpcClient {
 
   /**
    * Opens a data connection for a call whose body can go direct, and binds it to the call
-   * (docs/DIRECT-PATH.md §2): the server takes it only from this client, with this ticket. Null
-   * where the body or the server says no: the call then sends its body framed.
+   * (docs/DIRECT-PATH.md §2). Null where the body or the server says no: the call then sends its
+   * body framed.
    */
   private @Nullable Data openData(DirectSource body) throws IOException {
+    if (dataDialer == null || !body.direct()) {
+      return null;
+    }
+    var link = openLink();
+    return link == null
+        ? null
+        : new Data(link.channel(), link.fd(), link.sockets(), body, link.prologue());
+  }
+
+  /**
+   * Opens a data connection and binds it to the next call: the server takes it only from this
+   * client, with this ticket. Null where it cannot be made or the server says no.
+   */
+  private @Nullable Link openLink() throws IOException {
     var dialer = dataDialer;
     var s = sockets;
-    if (dialer == null || s == null || !body.direct()) {
+    if (dialer == null || s == null) {
       return null;
     }
     var ch = dialer.dial();
@@ -325,11 +354,28 @@ final class NetClient implements RpcClient {
         return null;
       }
       s.makeBlocking(fd);
-      return new Data(ch, fd, s, body, prologue);
+      return new Link(ch, fd, s, prologue);
     } catch (IOException | RuntimeException e) {
       ch.close();
       throw e;
     }
+  }
+
+  /** A data connection bound to the next call. */
+  private record Link(SocketChannel channel, int fd, Sockets sockets, long prologue) {
+    void close() {
+      try {
+        channel.close();
+      } catch (IOException e) {
+        log.debug("closing a data connection: {}", e.toString());
+      }
+    }
+  }
+
+  /** How long a response's head may take to arrive on its data connection. */
+  private Duration responseHeadTimeout() {
+    var t = c.readTimeout();
+    return t.isZero() ? Duration.ofSeconds(60) : t;
   }
 
   private static final SecureRandom TICKETS = new SecureRandom();

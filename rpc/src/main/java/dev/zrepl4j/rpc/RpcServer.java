@@ -264,13 +264,21 @@ public final class RpcServer implements AutoCloseable {
       body = c.reader.dataStream(RpcServer::checkTrailer);
     }
     var direct = h.endpoint().equals(Hello.ENDPOINT) ? null : c.takeDirect();
+    if (direct != null && h.endpoint().equals(DIRECT_ENDPOINT)) {
+      direct.close(); // bound and not used by a call: a new binding replaces it
+      direct = null;
+    }
     try {
       InputStream in = body;
-      if (direct != null && body != null) {
-        in = direct.stream(body, c.readTimeout());
+      Caller who = caller;
+      if (direct != null) {
+        who = caller.withDirectData();
         directCalls.incrementAndGet();
+        if (body != null) {
+          in = direct.stream(body, c.readTimeout());
+        }
       }
-      dispatch(c, h, json, in, caller);
+      dispatch(c, h, json, in, who, body == null ? direct : null);
     } finally {
       if (direct != null) {
         direct.close(); // used by this call or not, it served its one call
@@ -439,13 +447,58 @@ public final class RpcServer implements AutoCloseable {
           readTimeout.isZero() ? Duration.ofSeconds(60) : readTimeout);
     }
 
+    /**
+     * Writes a response's bytes into the connection: by the source's writer itself where it can
+     * ({@link DirectSource}), else copied through this JVM; then ends the sending direction.
+     */
+    void write(InputStream src) throws IOException {
+      if (src instanceof DirectSource d && d.direct()) {
+        d.writeInto(fd, () -> sockets.bytesAcked(fd));
+      } else {
+        try (var arena = Arena.ofConfined()) {
+          var buf = arena.allocate(1 << 20).asByteBuffer();
+          while (ByteChannels.read(src, buf.clear()) >= 0) {
+            buf.flip();
+            while (buf.hasRemaining()) {
+              channel.write(buf);
+            }
+          }
+        }
+      }
+      endOutput();
+    }
+
+    /** An endpoint's output stream into the connection. */
+    OutputStream output() {
+      return java.nio.channels.Channels.newOutputStream(channel);
+    }
+
+    /** Ends the sending direction: the client reads the end of the bytes. */
+    void endOutput() {
+      sockets.shutdownOutput(fd);
+    }
+
+    /** Ends both directions: the client's reader sees the end at once (a failed response). */
+    void abort() {
+      sockets.shutdownBoth(fd);
+    }
+
     void close() {
       closeQuietly(channel);
     }
   }
 
+  /**
+   * @param data the call's data connection, for a stream response (it carries the bytes, the call's
+   *     own connection the verdict); null: a framed response
+   */
   private void dispatch(
-      Conn c, Header h, byte @Nullable [] json, @Nullable InputStream body, Caller caller)
+      Conn c,
+      Header h,
+      byte @Nullable [] json,
+      @Nullable InputStream body,
+      Caller caller,
+      @Nullable DataConnection data)
       throws IOException {
     String name = h.endpoint();
     if (name.equals(Hello.ENDPOINT)) {
@@ -517,8 +570,17 @@ public final class RpcServer implements AutoCloseable {
       MessageOutputStream mos = c.writer.dataStream(c.v1() ? OK_TRAILER : null);
       var guarded = new SocketSide(mos);
       try {
-        ep.invoke(ep.args(request, body, guarded, caller));
+        if (data != null) {
+          c.writer.flush(); // the client reads the bytes once it has the answer's header
+          ep.invoke(ep.args(request, body, data.output(), caller));
+          data.endOutput();
+        } else {
+          ep.invoke(ep.args(request, body, guarded, caller));
+        }
       } catch (Throwable t) {
+        if (data != null) {
+          data.abort();
+        }
         failStream(c, mos, name, t);
         return;
       }
@@ -542,6 +604,21 @@ public final class RpcServer implements AutoCloseable {
       try (InputStream src = (InputStream) result) {
         writeOk(c, DataType.OCTETS);
         MessageOutputStream mos = c.writer.dataStream(c.v1() ? OK_TRAILER : null);
+        if (data != null) {
+          // the bytes on the data connection (written by the source's own writer where it can),
+          // the verdict in the trailer of an empty framed response; the client reads the bytes
+          // once it has the answer's header
+          try {
+            c.writer.flush();
+            data.write(src);
+          } catch (Throwable t) {
+            data.abort();
+            failStream(c, mos, name, t);
+            return;
+          }
+          mos.close();
+          return;
+        }
         try {
           if (src instanceof ReadableByteChannel ch && c.transport.channel() != null) {
             copyDirect(ch, new SocketSide(mos), c.options.bufferSize());

@@ -71,10 +71,29 @@ class DirectDataTest {
     }
   }
 
+  /** What a response should be: its size, and whether its writer writes into the socket. */
+  public record Ask(int bytes, boolean direct) {}
+
+  /** The endpoint that answers with a stream. */
+  public final class Source {
+    public InputStream give(Ask ask, Caller caller) {
+      sawCallerDirect = caller.directData();
+      var bytes = random(ask.bytes());
+      return ask.direct() ? new Writer(bytes, null) : new ByteArrayInputStream(bytes);
+    }
+  }
+
   /** The test endpoint's interface, as the client sees it. */
   public interface SinkApi {
     String take(InputStream body) throws IOException;
   }
+
+  /** The stream endpoint's interface, as the client sees it. */
+  public interface SourceApi {
+    InputStream give(Ask ask) throws IOException;
+  }
+
+  private volatile boolean sawCallerDirect;
 
   @BeforeEach
   void serve() throws IOException {
@@ -82,7 +101,7 @@ class DirectDataTest {
   }
 
   private RpcServer serverWith(RpcOptions options) throws IOException {
-    var s = new RpcServer(options).register("sink", new Sink());
+    var s = new RpcServer(options).register("sink", new Sink()).register("source", new Source());
     // 127.0.0.1 is alice, 127.0.0.2 (also this host) is mallory
     var l =
         s.listenTcp(
@@ -198,6 +217,36 @@ class DirectDataTest {
     assertThat(sink.take(new ByteArrayInputStream(bytes))).isEqualTo(digest(bytes));
     assertThat(sawDirect).isFalse();
     assertThat(server.directCalls()).isEqualTo(1);
+  }
+
+  @Test
+  void aStreamResponseComesOnItsOwnConnectionWrittenByItsWriterOrCopied() throws Exception {
+    var source = alice(RpcOptions.defaults()).proxy("source", SourceApi.class);
+    for (boolean direct : new boolean[] {true, false}) {
+      try (var in = source.give(new Ask(6 << 20, direct))) {
+        assertThat(in).isInstanceOf(DirectStream.class);
+        var d = (DirectStream) in;
+        assertThat(d.peek(4)).isEqualTo(java.util.Arrays.copyOf(random(6 << 20), 4));
+        var all = in.readAllBytes();
+        assertThat(digest(all)).isEqualTo(digest(random(6 << 20)));
+        assertThat(d.bytesReceived()).isEqualTo(6 << 20);
+      }
+      assertThat(sawCallerDirect).isTrue();
+    }
+    assertThat(server.directCalls()).isEqualTo(2);
+    // the connection serves the next call: the response was finished
+    var bytes = random(1 << 20);
+    assertThat(
+            alice(RpcOptions.defaults()).proxy("sink", SinkApi.class).take(new Writer(bytes, null)))
+        .isEqualTo(digest(bytes));
+
+    // the path off: a framed response, as before
+    var off = alice(RpcOptions.defaults().withDirectData(false)).proxy("source", SourceApi.class);
+    try (var in = off.give(new Ask(1 << 20, true))) {
+      assertThat(in).isNotInstanceOf(DirectStream.class);
+      assertThat(digest(in.readAllBytes())).isEqualTo(digest(random(1 << 20)));
+    }
+    assertThat(sawCallerDirect).isFalse();
   }
 
   @Test
