@@ -18,6 +18,9 @@ public final class Local implements Replication.Connector, AutoCloseable {
    * @param identity the identity both endpoints see
    */
   public Local(Object sender, Object receiver, String identity) {
+    if (sender instanceof Sender s) {
+      s.servesInProcess(); // its streams may go to zfs recv on a loopback connection
+    }
     local.register("sender", sender).register("receiver", receiver);
     this.caller = new Caller(identity, "local");
   }
@@ -28,7 +31,8 @@ public final class Local implements Replication.Connector, AutoCloseable {
     return new Replication.Connection(
         here.proxy("sender", SenderApi.class),
         here.proxy("receiver", ReceiverApi.class),
-        here::close);
+        here::close,
+        true);
   }
 
   @Override

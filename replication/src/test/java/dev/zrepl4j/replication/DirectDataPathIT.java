@@ -187,6 +187,44 @@ class DirectDataPathIT {
     }
   }
 
+  /**
+   * A local job: each step's {@code zfs send} writes into a loopback connection whose other end is
+   * {@code zfs recv}'s stdin; the kernel counts the bytes for the progress and the report.
+   */
+  @Test
+  void aLocalJobJoinsSendAndReceiveByALoopbackConnection() throws Exception {
+    var filter = tree();
+    long before = dev.zrepl4j.rpc.DirectStream.localPairs();
+    var seen = new ConcurrentHashMap<String, Long>();
+    try (var local =
+        new Local(
+            new Sender(zfs, filter, "local", SenderOptions.PLAIN),
+            Receiver.localRoot(zfs, sinkRoot, "local", ReceiverOptions.DEFAULTS),
+            "local")) {
+      var r = local.run(config(), (fs, step, bytes) -> seen.merge(fs, bytes, Math::max));
+      assertThat(r.ok()).as(r.toString()).isTrue();
+      assertThat(dev.zrepl4j.rpc.DirectStream.localPairs() - before)
+          .as("every step on a loopback connection")
+          .isEqualTo(3);
+      var b = src.path("tree/b");
+      assertThat(r.of(b.toString()).bytes()).isGreaterThan(3 << 20).isLessThan(5 << 20);
+      assertThat(seen.get(b.toString())).isEqualTo(r.of(b.toString()).bytes());
+      var got = dst.versions(sinkRoot.extend(b)).stream().filter(v -> v.isSnapshot()).toList();
+      assertThat(got).extracting(v -> v.name()).containsExactly("s1");
+
+      // an incremental step goes the same way
+      Trees.write(src.mounted("tree/a/new.bin"), 5, 500_000);
+      zfs.snapshot(List.of(src.path("tree"), src.path("tree/a"), src.path("tree/b")), "s2");
+      r = local.run(config(), (fs, step, bytes) -> {});
+      assertThat(r.ok()).as(r.toString()).isTrue();
+      assertThat(dev.zrepl4j.rpc.DirectStream.localPairs() - before).isEqualTo(6);
+      var a = src.path("tree/a");
+      assertThat(dst.versions(sinkRoot.extend(a)).stream().filter(v -> v.isSnapshot()))
+          .extracting(v -> v.name())
+          .containsExactly("s1", "s2");
+    }
+  }
+
   @Test
   void withThePathOffOnEitherSideTheStreamsAreFramedAsBefore() throws Exception {
     var filter = tree();

@@ -29,6 +29,135 @@ public final class DirectStream extends InputStream implements ReadableByteChann
     @Nullable DirectStream directStream();
   }
 
+  private static final java.util.concurrent.atomic.AtomicLong LOCAL_PAIRS =
+      new java.util.concurrent.atomic.AtomicLong();
+
+  /** How many in-process direct streams ({@link #local}) this process made: for tests. */
+  public static long localPairs() {
+    return LOCAL_PAIRS.get();
+  }
+
+  /**
+   * The direct data path within this process (a local job): a loopback TCP connection, one end
+   * written by {@code source}'s own writer ({@code zfs send} with it as stdout) on a thread of its
+   * own, the other end the returned stream's (for {@code zfs recv} as stdin). A socket rather than
+   * a pipe: the kernel counts its bytes ({@code TCP_INFO}; on zfs-fuse the stream is written by the
+   * zfs-fuse daemon, not by the {@code zfs send} process, so nothing else counts them). The
+   * writer's verdict is the stream's ({@link #awaitWriterEnd}); its progress is told to {@code
+   * source} four times a second. Null where the path cannot be taken here (the source says no, no
+   * socket descriptors): the caller reads {@code source} then.
+   */
+  public static @Nullable DirectStream local(DirectSource source, Duration headTimeout)
+      throws IOException {
+    var s = Sockets.get();
+    if (s == null || !source.direct()) {
+      return null;
+    }
+    SocketChannel out;
+    SocketChannel in;
+    try (var server = java.nio.channels.ServerSocketChannel.open()) {
+      server.bind(new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 1);
+      out = SocketChannel.open(server.getLocalAddress());
+      try {
+        in = server.accept();
+      } catch (IOException | RuntimeException e) {
+        out.close();
+        throw e;
+      }
+    }
+    try {
+      int fdOut = s.descriptorOf(out);
+      int fdIn = s.descriptorOf(in);
+      if (fdOut < 0 || fdIn < 0) {
+        throw new IOException("the loopback connection's descriptors were not found");
+      }
+      s.makeBlocking(fdOut);
+      s.makeBlocking(fdIn);
+      var verdict = new Verdict();
+      Thread.ofVirtual()
+          .name("direct-local-writer")
+          .start(() -> write(source, out, fdOut, s, verdict));
+      LOCAL_PAIRS.incrementAndGet();
+      return new DirectStream(in, fdIn, 0, verdict, s, headTimeout);
+    } catch (IOException | RuntimeException e) {
+      out.close();
+      in.close();
+      throw e;
+    }
+  }
+
+  /** Runs the writer of a local pair into {@code out}, telling its progress; sets the verdict. */
+  private static void write(
+      DirectSource source, SocketChannel out, int fd, Sockets s, Verdict verdict) {
+    var ended = new java.util.concurrent.atomic.AtomicBoolean();
+    // the connecting side's count holds its SYN and, once sent, its FIN
+    java.util.function.LongSupplier acked =
+        () -> Math.max(0, s.bytesAcked(fd) - 1 - (ended.get() ? 1 : 0));
+    var progress =
+        Thread.ofVirtual()
+            .start(
+                () -> {
+                  long last = -1;
+                  while (!Thread.currentThread().isInterrupted()) {
+                    try {
+                      Thread.sleep(250);
+                    } catch (InterruptedException e) {
+                      return;
+                    }
+                    long n = acked.getAsLong();
+                    if (n != last) {
+                      last = n;
+                      source.progress(n);
+                    }
+                  }
+                });
+    try {
+      source.writeInto(fd, acked);
+      s.shutdownOutput(fd);
+      ended.set(true);
+      verdict.complete(null);
+    } catch (IOException | RuntimeException e) {
+      s.shutdownBoth(fd); // the reader's child sees the stream end early
+      verdict.complete(e instanceof IOException io ? io : new IOException(e));
+    } finally {
+      progress.interrupt();
+      try {
+        out.close();
+      } catch (IOException e) {
+        // nothing more to tell
+      }
+    }
+  }
+
+  /**
+   * The writer's verdict of a local pair, read as a stream: -1 once it succeeded, else its error.
+   */
+  private static final class Verdict extends InputStream {
+    private final java.util.concurrent.CompletableFuture<@Nullable IOException> done =
+        new java.util.concurrent.CompletableFuture<>();
+
+    void complete(@Nullable IOException failure) {
+      done.complete(failure);
+    }
+
+    @Override
+    public int read() throws IOException {
+      IOException failure;
+      try {
+        failure = done.get();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new java.io.InterruptedIOException("waiting for the writer's verdict");
+      } catch (java.util.concurrent.ExecutionException e) {
+        throw new IOException(e.getCause());
+      }
+      if (failure != null) {
+        throw new IOException("the stream's writer failed: " + failure.getMessage(), failure);
+      }
+      return -1;
+    }
+  }
+
   /** {@code in} itself if it is a direct stream, the one a {@link Carrier} reads, or null. */
   public static @Nullable DirectStream of(InputStream in) {
     return in instanceof DirectStream d ? d : in instanceof Carrier c ? c.directStream() : null;
