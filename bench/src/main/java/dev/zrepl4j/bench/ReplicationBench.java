@@ -1,7 +1,9 @@
 package dev.zrepl4j.bench;
 
+import dev.zrepl4j.replication.BandwidthLimiter;
 import dev.zrepl4j.replication.Dialer;
 import dev.zrepl4j.replication.InitialPolicy;
+import dev.zrepl4j.replication.Local;
 import dev.zrepl4j.replication.Pull;
 import dev.zrepl4j.replication.Push;
 import dev.zrepl4j.replication.Receiver;
@@ -9,6 +11,7 @@ import dev.zrepl4j.replication.ReceiverEndpoint;
 import dev.zrepl4j.replication.ReceiverOptions;
 import dev.zrepl4j.replication.Replication;
 import dev.zrepl4j.replication.Sender;
+import dev.zrepl4j.replication.SenderEndpoint;
 import dev.zrepl4j.replication.SenderOptions;
 import dev.zrepl4j.replication.filter.DatasetFilter;
 import dev.zrepl4j.rpc.RpcOptions;
@@ -52,11 +55,17 @@ import org.jspecify.annotations.Nullable;
  *       both sides, planning, the step and its holds. On the direct data path (docs/DIRECT-PATH.md,
  *       on by default): {@code zfs send} writes into the data connection, {@code zfs recv} reads
  *       from it. {@code replication.full.jvm.cpu} seconds/GiB: this JVM's CPU time (both sides of
- *       the push, the whole run) per GiB, the median round.
+ *       the push, the whole run: connecting, listings, holds and the step) per GiB, the median
+ *       round, less what the same JVM used doing nothing for as long right after (its GC, compiler
+ *       and timer threads: 0.02-0.03 s/s here); {@code .gross} without leaving that out.
  *   <li>{@code replication.full.relay.tcp} MiB/s, {@code replication.full.relay.ratio} and {@code
  *       replication.full.relay.jvm.cpu}: the same push with the direct data path off on both sides
  *       (the stream framed through the JVM, as before it and as with a peer without it), in the
  *       same rounds. {@code -Dzrepl4j.bench.relay=false} leaves them out.
+ *   <li>{@code replication.full.local} MiB/s, {@code replication.full.local.ratio} and {@code
+ *       replication.full.local.jvm.cpu}: a {@link Local} run (sender and receiver in this JVM), on
+ *       the direct path a loopback TCP connection from {@code zfs send} to {@code zfs recv}; {@code
+ *       replication.full.pull.jvm.cpu}: the pull's.
  *   <li>{@code replication.full.ratio}: zrepl4j / raw, the best round of each (the issue's figure);
  *       {@code replication.full.ratio.median}: the same of the median rounds (the raw pipe's rounds
  *       spread far more than ours on zfs-fuse: 540-860 vs 600-730 MiB/s); {@code
@@ -150,6 +159,7 @@ public final class ReplicationBench {
       var raw = new Series("raw");
       var push = new Series("zrepl4j");
       var relay = new Series("zrepl4j relay");
+      var local = new Series("zrepl4j local");
       var pull = new Series("zrepl4j pull");
       var jsse = new Series("jsse tls copy");
       var sshPipe = new Series("ssh pipe");
@@ -207,6 +217,15 @@ public final class ReplicationBench {
                       1,
                       RpcOptions.defaults().withDirectData(false)));
         }
+        var localRoot = DatasetPath.parse(dst.name).child("local" + (r + warmup));
+        zrepl4jRound(
+            local,
+            r,
+            mib,
+            expected,
+            localRoot,
+            localRoot.extend(data),
+            () -> local(zfs, dataOnly, localRoot));
         var pullRoot = DatasetPath.parse(dst.name).child("pull" + (r + warmup));
         zrepl4jRound(
             pull,
@@ -257,15 +276,24 @@ public final class ReplicationBench {
         printFull(raw, push, pull);
         System.out.printf(
             Locale.ROOT, "replication.full.jvm.cpu %.3f seconds/GiB%n", push.jvmCpuPerGib());
+        System.out.printf(
+            Locale.ROOT,
+            "replication.full.jvm.cpu.gross %.3f seconds/GiB%n",
+            push.grossJvmCpuPerGib());
+        System.out.printf(
+            Locale.ROOT, "replication.full.pull.jvm.cpu %.3f seconds/GiB%n", pull.jvmCpuPerGib());
+        System.out.printf(Locale.ROOT, "replication.full.local %.1f MiB/s%n", local.best());
+        System.out.printf(
+            Locale.ROOT, "replication.full.local.ratio %.3f ratio%n", local.best() / raw.best());
+        System.out.printf(
+            Locale.ROOT, "replication.full.local.jvm.cpu %.3f seconds/GiB%n", local.jvmCpuPerGib());
       }
       if (relaySuite) {
         System.out.printf(Locale.ROOT, "replication.full.relay.tcp %.1f MiB/s%n", relay.best());
         System.out.printf(
             Locale.ROOT, "replication.full.relay.ratio %.3f ratio%n", relay.best() / raw.best());
         System.out.printf(
-            Locale.ROOT,
-            "replication.full.relay.jvm.cpu %.3f seconds/GiB%n",
-            relay.jvmCpuPerGib());
+            Locale.ROOT, "replication.full.relay.jvm.cpu %.3f seconds/GiB%n", relay.jvmCpuPerGib());
       }
       if (pushDaemon != null) {
         System.out.printf(Locale.ROOT, "replication.full.daemon %.1f MiB/s%n", daemons.best());
@@ -465,7 +493,11 @@ public final class ReplicationBench {
    */
   private static double pull(RealZfs zfs, DatasetFilter filter, DatasetPath root) throws Exception {
     try (var server = new RpcServer(RpcOptions.defaults())) {
-      server.register("sender", new Sender(zfs, filter, CLIENT, SenderOptions.PLAIN));
+      // as the daemon serves a source: the send deferred for a stream that goes direct
+      server.register(
+          "sender",
+          new SenderEndpoint(
+              zfs, filter, CLIENT, SenderOptions.PLAIN, n -> {}, BandwidthLimiter.none()));
       try (var l =
               server.listenTcp(new InetSocketAddress("127.0.0.1", 0), peer -> Optional.of(CLIENT));
           var pull =
@@ -475,6 +507,23 @@ public final class ReplicationBench {
                   CLIENT)) {
         return timedRun(pull, 1, new Replication.Settled(), 1);
       }
+    }
+  }
+
+  /**
+   * One {@code Local.run} (sender and receiver in this JVM) into {@code root}, checked to have
+   * replicated one filesystem.
+   *
+   * @return the seconds the run took
+   */
+  private static double local(RealZfs zfs, DatasetFilter filter, DatasetPath root)
+      throws Exception {
+    try (var local =
+        new Local(
+            new Sender(zfs, filter, CLIENT, SenderOptions.PLAIN),
+            Receiver.localRoot(zfs, root, CLIENT, ReceiverOptions.DEFAULTS),
+            CLIENT)) {
+      return timedRun(local, 1, new Replication.Settled(), 1);
     }
   }
 
@@ -530,11 +579,16 @@ public final class ReplicationBench {
     var cpu0 = Cpu.now();
     double s = run.seconds();
     var cpu = Cpu.now().minus(cpu0);
+    // the same JVM doing nothing for as long (its GC, compiler and timer threads): the run's own
+    // CPU is what it used beyond that
+    var idle0 = Cpu.now();
+    Thread.sleep(Math.round(s * 1000));
+    var idle = Cpu.now().minus(idle0);
     var snapshot = received + "@s";
     check(expected, snapshot);
     Shell.run("zfs", "release", "zrepl_last_received_J_" + CLIENT, snapshot);
     Shell.run("zfs", "destroy", "-r", root.toString());
-    series.record(r, mib, s, cpu);
+    series.record(r, mib, s, cpu, idle.jvm());
   }
 
   /** Closes the daemons that were started (the first failure thrown after all are closed). */
@@ -612,6 +666,7 @@ public final class ReplicationBench {
     private final String label;
     private final List<Double> mibPerSecond = new ArrayList<>();
     private final List<Double> jvmCpuPerGib = new ArrayList<>();
+    private final List<Double> grossJvmCpuPerGib = new ArrayList<>();
 
     Series(String label) {
       this.label = label;
@@ -619,9 +674,22 @@ public final class ReplicationBench {
 
     /** Records round {@code r} (a warm-up round, r < 0, is only printed). */
     void record(int r, double mib, double seconds, Cpu cpu) {
+      record(r, mib, seconds, cpu, 0);
+    }
+
+    /**
+     * Records round {@code r}; {@code idleJvm}: the CPU seconds this JVM used doing nothing for as
+     * long, left out of the run's JVM CPU per GiB.
+     */
+    void record(int r, double mib, double seconds, Cpu cpu, double idleJvm) {
       if (r >= 0) {
         mibPerSecond.add(mib / seconds);
-        jvmCpuPerGib.add(cpu.jvm() / (mib / 1024));
+        jvmCpuPerGib.add(Math.max(0, cpu.jvm() - idleJvm) / (mib / 1024));
+        grossJvmCpuPerGib.add(cpu.jvm() / (mib / 1024));
+      }
+      if (idleJvm > 0) {
+        System.err.printf(
+            Locale.ROOT, "%s %d: the JVM idle for as long: %.2f s%n", label, r, idleJvm);
       }
       System.err.printf(
           Locale.ROOT,
@@ -648,6 +716,11 @@ public final class ReplicationBench {
      */
     double jvmCpuPerGib() {
       return medianOf(jvmCpuPerGib);
+    }
+
+    /** {@link #jvmCpuPerGib} without leaving out the idle JVM's. */
+    double grossJvmCpuPerGib() {
+      return medianOf(grossJvmCpuPerGib);
     }
 
     /**
