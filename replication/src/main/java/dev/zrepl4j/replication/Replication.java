@@ -1,6 +1,5 @@
 package dev.zrepl4j.replication;
 
-import dev.zrepl4j.rpc.ByteChannels;
 import dev.zrepl4j.rpc.DirectSource;
 import dev.zrepl4j.rpc.DirectStream;
 import dev.zrepl4j.rpc.ErrorCode;
@@ -12,8 +11,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.net.SocketTimeoutException;
-import java.nio.ByteBuffer;
-import java.nio.channels.ReadableByteChannel;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -1785,8 +1782,8 @@ public final class Replication {
   }
 
   /** A sender's stream, opened at the first read. */
-  private static final class LazySend extends InputStream
-      implements ReadableByteChannel, DirectSource, DirectStream.Carrier {
+  private static final class LazySend extends OpenedAtFirstRead
+      implements DirectSource, DirectStream.Carrier {
     /** Opens the stream. */
     @FunctionalInterface
     interface Opener {
@@ -1794,9 +1791,7 @@ public final class Replication {
     }
 
     private final Opener opener;
-    private @Nullable InputStream in;
     private @Nullable IOException startFailure;
-    private boolean closed;
 
     LazySend(Opener opener) {
       this.opener = opener;
@@ -1807,25 +1802,17 @@ public final class Replication {
       return startFailure;
     }
 
-    private InputStream in() throws IOException {
-      var s = in;
-      if (s != null) {
-        return s;
-      }
-      if (closed) {
-        throw new IOException("stream closed");
-      }
+    @Override
+    InputStream open() throws IOException {
       if (startFailure != null) {
         throw startFailure;
       }
       try {
-        s = opener.open();
+        return opener.open();
       } catch (IOException e) {
         startFailure = e;
         throw e;
       }
-      in = s;
-      return s;
     }
 
     /** The direct stream of a pull's send (the response's bytes on their own connection). */
@@ -1858,43 +1845,8 @@ public final class Replication {
 
     @Override
     public void progress(long bytes) {
-      if (in instanceof DirectSource d) {
+      if (opened() instanceof DirectSource d) {
         d.progress(bytes);
-      }
-    }
-
-    @Override
-    public int read() throws IOException {
-      return in().read();
-    }
-
-    @Override
-    public int read(byte[] b, int off, int len) throws IOException {
-      return in().read(b, off, len);
-    }
-
-    @Override
-    public int read(ByteBuffer dst) throws IOException {
-      return ByteChannels.read(in(), dst);
-    }
-
-    @Override
-    public int available() throws IOException {
-      var s = in;
-      return s == null ? 0 : s.available();
-    }
-
-    @Override
-    public boolean isOpen() {
-      return !closed;
-    }
-
-    @Override
-    public void close() throws IOException {
-      closed = true;
-      var s = in;
-      if (s != null) {
-        s.close();
       }
     }
   }

@@ -6,7 +6,6 @@ import dev.zrepl4j.replication.pruning.PruneExecutor;
 import dev.zrepl4j.replication.pruning.PruneRequest;
 import dev.zrepl4j.replication.pruning.PruneResult;
 import dev.zrepl4j.replication.pruning.PruneRule;
-import dev.zrepl4j.rpc.ByteChannels;
 import dev.zrepl4j.rpc.DirectSource;
 import dev.zrepl4j.rpc.ErrorCode;
 import dev.zrepl4j.rpc.RemoteException;
@@ -26,8 +25,6 @@ import dev.zrepl4j.zfs.ZfsException;
 import dev.zrepl4j.zfs.ZfsFeature;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
-import java.nio.channels.ReadableByteChannel;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -489,80 +486,37 @@ public final class Sender implements SenderApi {
   }
 
   /** A send started at its first read (through the JVM) or written into a socket (direct). */
-  private final class DeferredSend extends InputStream
-      implements ReadableByteChannel, DirectSource {
+  private final class DeferredSend extends OpenedAtFirstRead implements DirectSource {
     private final SendSpec spec;
     private final DatasetPath fs;
-    private @Nullable InputStream relay;
     private boolean used;
-    private volatile boolean closed;
 
     DeferredSend(SendSpec spec, DatasetPath fs) {
       this.spec = spec;
       this.fs = fs;
     }
 
-    private InputStream relay() throws IOException {
-      var r = relay;
-      if (r != null) {
-        return r;
-      }
-      if (closed || used) {
-        throw new IOException("the send of " + fs + " is closed");
+    @Override
+    InputStream open() throws IOException {
+      if (used) {
+        throw new IOException("the send of " + fs + " was started already");
       }
       used = true;
-      r = sendNow(spec);
-      relay = r;
-      return r;
+      return sendNow(spec);
     }
 
     @Override
     public boolean direct() {
-      return !used && !closed;
+      return !used && !closed();
     }
 
     @Override
     public void writeInto(int fd, LongSupplier sent) throws IOException {
-      if (used || closed) {
+      if (used || closed()) {
         throw new IllegalStateException("the send of " + fs + " was started already");
       }
       used = true;
       sendInto(spec, fs, fd, sent);
-    }
-
-    @Override
-    public int read() throws IOException {
-      return relay().read();
-    }
-
-    @Override
-    public int read(byte[] b, int off, int len) throws IOException {
-      return relay().read(b, off, len);
-    }
-
-    @Override
-    public int read(ByteBuffer dst) throws IOException {
-      return ByteChannels.read(relay(), dst);
-    }
-
-    @Override
-    public int available() throws IOException {
-      var r = relay;
-      return r == null ? 0 : r.available();
-    }
-
-    @Override
-    public boolean isOpen() {
-      return !closed;
-    }
-
-    @Override
-    public void close() throws IOException {
-      closed = true;
-      var r = relay;
-      if (r != null) {
-        r.close();
-      }
     }
   }
 
