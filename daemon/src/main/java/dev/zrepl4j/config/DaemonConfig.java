@@ -38,7 +38,8 @@ public record DaemonConfig(Path file, Global global, List<Job> jobs) {
       @Nullable Monitoring monitoring,
       Path controlSockpath,
       Path stdinserverSockdir,
-      Duration zfsCommandTimeout) {
+      Duration zfsCommandTimeout,
+      boolean directData) {
     public static final Path DEFAULT_CONTROL_SOCKPATH = Path.of("/var/run/zrepl4j/control");
     public static final Path DEFAULT_STDINSERVER_SOCKDIR = Path.of("/var/run/zrepl4j/stdinserver");
 
@@ -51,6 +52,20 @@ public record DaemonConfig(Path file, Global global, List<Job> jobs) {
 
     public Global {
       logging = List.copyOf(logging);
+    }
+
+    /**
+     * {@code zrepl4j_direct_data} (our extension, default true): offer the direct data path to
+     * peers over plain TCP (docs/DIRECT-PATH.md: {@code zfs send} writes into a socket, {@code zfs
+     * recv} reads from it); false keeps every stream framed through the daemon, as zrepl does.
+     */
+    public Global(
+        List<LogOutlet> logging,
+        @Nullable Monitoring monitoring,
+        Path controlSockpath,
+        Path stdinserverSockdir,
+        Duration zfsCommandTimeout) {
+      this(logging, monitoring, controlSockpath, stdinserverSockdir, zfsCommandTimeout, true);
     }
 
     /** zrepl's defaults. */

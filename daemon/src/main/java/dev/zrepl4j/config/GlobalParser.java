@@ -7,8 +7,8 @@ import java.util.Optional;
 
 /**
  * Reads the {@code global:} section: {@code logging} outlets, {@code monitoring}, {@code
- * control.sockpath}, {@code serve.stdinserver.sockdir} and our {@code zrepl4j_zfs_command_timeout}.
- * Stateless.
+ * control.sockpath}, {@code serve.stdinserver.sockdir} and our {@code zrepl4j_zfs_command_timeout}
+ * and {@code zrepl4j_direct_data}. Stateless.
  */
 final class GlobalParser {
   private GlobalParser() {}
@@ -53,9 +53,11 @@ final class GlobalParser {
     }
     var zfsTimeout =
         m.duration("zrepl4j_zfs_command_timeout", DaemonConfig.Global.DEFAULT_ZFS_COMMAND_TIMEOUT);
+    boolean directData = m.bool("zrepl4j_direct_data", true);
     m.finish();
     return Optional.of(
-        new DaemonConfig.Global(outlets, monitoring.orElse(null), sockpath, sockdir, zfsTimeout));
+        new DaemonConfig.Global(
+            outlets, monitoring.orElse(null), sockpath, sockdir, zfsTimeout, directData));
   }
 
   /** The one entry of {@code monitoring:}. */

@@ -108,7 +108,12 @@ public final class Daemon implements AutoCloseable {
       }
       log.info("prometheus metrics on http://{}/metrics", listen);
     }
-    var transports = new Transports(config.global().stdinserverSockdir(), RpcOptions.defaults());
+    // the jobs' connections, dialed and served, offer the direct data path unless the config says
+    // no
+    var transports =
+        new Transports(
+            config.global().stdinserverSockdir(),
+            RpcOptions.defaults().withDirectData(config.global().directData()));
     var ordered = new ArrayList<Job>();
     config.jobs().stream().filter(j -> j instanceof Job.Passive).forEach(ordered::add);
     config.jobs().stream().filter(j -> !(j instanceof Job.Passive)).forEach(ordered::add);

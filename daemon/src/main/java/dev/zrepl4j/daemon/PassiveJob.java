@@ -5,7 +5,6 @@ import dev.zrepl4j.replication.Receiver;
 import dev.zrepl4j.replication.ReceiverEndpoint;
 import dev.zrepl4j.replication.SeedSource;
 import dev.zrepl4j.replication.SenderEndpoint;
-import dev.zrepl4j.rpc.RpcOptions;
 import dev.zrepl4j.rpc.RpcServer;
 import dev.zrepl4j.zfs.Zfs;
 import java.io.IOException;
@@ -31,7 +30,7 @@ final class PassiveJob extends JobRunner {
   private static final Logger log = LoggerFactory.getLogger(PassiveJob.class);
 
   private final Job.Passive config;
-  private final RpcServer server = new RpcServer(RpcOptions.defaults());
+  private final RpcServer server;
   private final Transports transports;
   // a source's snapshots; null for a sink
   private final @Nullable Snapshots snapshots;
@@ -44,6 +43,7 @@ final class PassiveJob extends JobRunner {
     super(config.name(), config.type(), clock);
     this.config = config;
     this.transports = transports;
+    this.server = new RpcServer(transports.options());
     switch (config) {
       case Job.Sink s -> {
         var opts = s.recv().options();

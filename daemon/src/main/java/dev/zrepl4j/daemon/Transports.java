@@ -29,6 +29,11 @@ final class Transports {
   private final Path stdinserverSockdir;
   private final RpcOptions options;
 
+  /** The RPC options of the jobs' connections. */
+  RpcOptions options() {
+    return options;
+  }
+
   Transports(Path stdinserverSockdir, RpcOptions options) {
     this.stdinserverSockdir = stdinserverSockdir;
     this.options = options;

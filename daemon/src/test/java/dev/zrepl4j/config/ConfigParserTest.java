@@ -363,6 +363,34 @@ class ConfigParserTest {
   }
 
   @Test
+  void directDataIsOurGlobalKeyOnByDefault() {
+    var jobs =
+        """
+        jobs:
+        - name: s
+          type: snap
+          filesystems: {"pool<": true}
+          snapshotting: {type: manual}
+          pruning: {keep: []}
+        """;
+    assertThat(ConfigParser.parse(jobs, dir.resolve("a.yml")).global().directData()).isTrue();
+    assertThat(
+            ConfigParser.parse(
+                    "global:\n  zrepl4j_direct_data: false\n" + jobs, dir.resolve("b.yml"))
+                .global()
+                .directData())
+        .isFalse();
+    var e =
+        catchThrowableOfType(
+            ConfigException.class,
+            () ->
+                ConfigParser.parse(
+                    "global:\n  zrepl4j_direct_data: sometimes\n" + jobs, Path.of("c.yml")));
+    assertThat(e).isNotNull();
+    assertThat(e.getMessage()).contains("global.zrepl4j_direct_data");
+  }
+
+  @Test
   void sendIntermediatesIsOurExtensionKeyUnderReplication() {
     var c =
         ConfigParser.parse(
