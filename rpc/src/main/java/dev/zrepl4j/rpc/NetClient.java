@@ -242,6 +242,14 @@ final class NetClient implements RpcClient {
         if (!c.v1() && !hello && earlyRefusal(h)) {
           afterSeedRefusal(endpoint, json, rx);
         }
+        if (localFailure != null
+            && data != null
+            && !(localFailure instanceof SocketTimeoutException)) {
+          // on the direct path the server's refusal is what ended the writer (its zfs send dies of
+          // SIGPIPE when the server closes the data connection): its reason is the call's
+          rx.addSuppressed(localFailure);
+          throw rx;
+        }
         if (localFailure != null) {
           localFailure.addSuppressed(rx);
           throw localFailure;

@@ -69,6 +69,11 @@ class DirectDataTest {
       }
       return digest(bytes);
     }
+
+    /** Refuses the body before reading a byte of it (a receiver that says no). */
+    public String refuse(InputStream body) throws IOException {
+      throw new RemoteException(ErrorCode.FAILED_PRECONDITION, "not this one (zrepl#504)");
+    }
   }
 
   /** What a response should be: its size, and whether its writer writes into the socket. */
@@ -86,6 +91,8 @@ class DirectDataTest {
   /** The test endpoint's interface, as the client sees it. */
   public interface SinkApi {
     String take(InputStream body) throws IOException;
+
+    String refuse(InputStream body) throws IOException;
   }
 
   /** The stream endpoint's interface, as the client sees it. */
@@ -265,6 +272,19 @@ class DirectDataTest {
     var again = alice(RpcOptions.defaults()).proxy("sink", SinkApi.class);
     assertThat(again.take(new Writer(bytes, null))).isEqualTo(digest(bytes));
     assertThat(taken).isTrue();
+  }
+
+  /**
+   * A server that refuses the call without reading the body closes the data connection; the writer
+   * then fails (EPIPE): the caller gets the server's reason, not the writer's failure.
+   */
+  @Test
+  void aRefusalBeforeTheBodyIsTheCallersErrorNotTheWritersBrokenPipe() throws Exception {
+    var body = new Writer(random(32 << 20), null);
+    assertThatThrownBy(() -> alice(RpcOptions.defaults()).proxy("sink", SinkApi.class).refuse(body))
+        .isInstanceOf(RemoteException.class)
+        .hasMessageContaining("zrepl#504");
+    assertThat(server.directCalls()).isEqualTo(1);
   }
 
   @Test

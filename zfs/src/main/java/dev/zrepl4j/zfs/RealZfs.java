@@ -753,9 +753,48 @@ public final class RealZfs implements Zfs {
     return args;
   }
 
+  /**
+   * Only where {@code zfs} is the program itself: a one-word command that resolves (on {@code
+   * PATH}) to an executable that is not a script. A wrapper (e.g. the test guest's, over ssh) would
+   * relay the stream in a process of its own, and its failures are not {@code zfs}'s (found on the
+   * guest: a receive cut mid-stream through the ssh wrapper left no resume token), so it keeps the
+   * relay.
+   */
   @Override
   public boolean direct() {
-    return SPAWN != null;
+    return SPAWN != null && DIRECT_BINARIES.computeIfAbsent(zfs, RealZfs::isProgram);
+  }
+
+  private static final java.util.concurrent.ConcurrentMap<List<String>, Boolean> DIRECT_BINARIES =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  /** Whether {@code argv} is one executable that is not a script ({@code #!}). */
+  static boolean isProgram(List<String> argv) {
+    if (argv.size() != 1) {
+      return false;
+    }
+    String name = argv.getFirst();
+    List<java.nio.file.Path> candidates = new ArrayList<>();
+    if (name.contains("/")) {
+      candidates.add(java.nio.file.Path.of(name));
+    } else {
+      for (var dir : System.getenv().getOrDefault("PATH", "").split(":")) {
+        if (!dir.isEmpty()) {
+          candidates.add(java.nio.file.Path.of(dir, name));
+        }
+      }
+    }
+    for (var c : candidates) {
+      if (java.nio.file.Files.isRegularFile(c) && java.nio.file.Files.isExecutable(c)) {
+        try (var in = java.nio.file.Files.newInputStream(c)) {
+          byte[] head = in.readNBytes(2);
+          return !(head.length == 2 && head[0] == '#' && head[1] == '!');
+        } catch (IOException e) {
+          return false;
+        }
+      }
+    }
+    return false;
   }
 
   @Override

@@ -30,6 +30,24 @@ class RealZfsTest {
     return RealZfs.withCapabilities(bin, List.of("false"), caps);
   }
 
+  /**
+   * The direct data path only spawns {@code zfs} itself: a wrapper script (the test guest's, over
+   * ssh) or a command of several words keeps the relay.
+   */
+  @Test
+  void onlyAProgramThatIsNoScriptTakesTheDirectPath(@org.junit.jupiter.api.io.TempDir Path dir)
+      throws IOException {
+    assertThat(RealZfs.isProgram(List.of("sh"))).as("on PATH, an ELF executable").isTrue();
+    assertThat(RealZfs.isProgram(List.of("/bin/sh"))).isTrue();
+    var script = dir.resolve("zfs");
+    Files.writeString(script, "#!/bin/sh\nexec ssh guest zfs \"$@\"\n");
+    Files.setPosixFilePermissions(
+        script, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+    assertThat(RealZfs.isProgram(List.of(script.toString()))).as("a wrapper script").isFalse();
+    assertThat(RealZfs.isProgram(List.of("sudo", "zfs"))).isFalse();
+    assertThat(RealZfs.isProgram(List.of(dir.resolve("missing").toString()))).isFalse();
+  }
+
   @Test
   void listProducesZfsExceptionWithExactStderrOnNonZeroExit() throws IOException {
     var bin = script("zfs", "echo 'error: this is a mock' >&2\nexit 1");
