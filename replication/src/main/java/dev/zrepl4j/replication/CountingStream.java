@@ -9,7 +9,6 @@ import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.ReadableByteChannel;
 import java.util.function.LongConsumer;
-import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -18,7 +17,7 @@ import org.jspecify.annotations.Nullable;
  * thread-safe.
  */
 final class CountingStream extends FilterInputStream
-    implements ReadableByteChannel, DirectSource, DirectStream.Carrier {
+    implements ReadableByteChannel, DirectSource.Wrapping, DirectStream.Carrier {
   private final LongConsumer total;
   private volatile long count;
 
@@ -79,18 +78,9 @@ final class CountingStream extends FilterInputStream
     return DirectStream.of(in);
   }
 
-  /** Whether the stream can be written straight into a socket (see {@link DirectSource}). */
   @Override
-  public boolean direct() {
-    return in instanceof DirectSource d && d.direct();
-  }
-
-  @Override
-  public void writeInto(int fd, LongSupplier sent) throws IOException {
-    if (!(in instanceof DirectSource d)) {
-      throw new IllegalStateException("not a direct source");
-    }
-    d.writeInto(fd, sent);
+  public InputStream wrapped() {
+    return in;
   }
 
   /** On the direct path: the kernel's count of the bytes that left is the running total. */
@@ -100,9 +90,7 @@ final class CountingStream extends FilterInputStream
       count = bytes;
       total.accept(bytes);
     }
-    if (in instanceof DirectSource d) {
-      d.progress(bytes);
-    }
+    DirectSource.Wrapping.super.progress(bytes);
   }
 
   private void add(long n) {

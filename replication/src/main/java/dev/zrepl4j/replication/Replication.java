@@ -30,7 +30,6 @@ import java.util.concurrent.Future;
 import java.util.concurrent.Semaphore;
 import java.util.function.Consumer;
 import java.util.function.LongConsumer;
-import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -1783,7 +1782,7 @@ public final class Replication {
 
   /** A sender's stream, opened at the first read. */
   private static final class LazySend extends OpenedAtFirstRead
-      implements DirectSource, DirectStream.Carrier {
+      implements DirectSource.Wrapping, DirectStream.Carrier {
     /** Opens the stream. */
     @FunctionalInterface
     interface Opener {
@@ -1825,28 +1824,17 @@ public final class Replication {
       }
     }
 
-    /** Opens the send (as a first read would) and says whether it can go direct. */
+    /** The send, opened now (as a first read would). */
     @Override
-    public boolean direct() {
-      try {
-        return in() instanceof DirectSource d && d.direct();
-      } catch (IOException e) {
-        return false; // the first read throws it again, as it was raised
-      }
+    public InputStream wrapped() throws IOException {
+      return in();
     }
 
-    @Override
-    public void writeInto(int fd, LongSupplier sent) throws IOException {
-      if (!(in() instanceof DirectSource d)) {
-        throw new IllegalStateException("not a direct source");
-      }
-      d.writeInto(fd, sent);
-    }
-
+    /** Tells the send, if it was opened (nothing went direct otherwise). */
     @Override
     public void progress(long bytes) {
-      if (opened() instanceof DirectSource d) {
-        d.progress(bytes);
+      if (opened() != null) {
+        DirectSource.Wrapping.super.progress(bytes);
       }
     }
   }

@@ -1,6 +1,7 @@
 package dev.zrepl4j.rpc;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.util.function.LongSupplier;
 
 /**
@@ -31,4 +32,41 @@ public interface DirectSource {
 
   /** The bytes that left so far, told by the caller a few times a second and once at the end. */
   default void progress(long bytes) {}
+
+  /**
+   * A stream that wraps another (counting it, opening it lazily, translating its errors) and is a
+   * direct source exactly where the wrapped stream is one: the three calls go through to it.
+   */
+  interface Wrapping extends DirectSource {
+    /** The wrapped stream (opened now if it opens at its first use). */
+    InputStream wrapped() throws IOException;
+
+    @Override
+    default boolean direct() {
+      try {
+        return wrapped() instanceof DirectSource d && d.direct();
+      } catch (IOException e) {
+        return false; // the first read throws it again, as it was raised
+      }
+    }
+
+    @Override
+    default void writeInto(int fd, LongSupplier sent) throws IOException {
+      if (!(wrapped() instanceof DirectSource d)) {
+        throw new IllegalStateException("not a direct source");
+      }
+      d.writeInto(fd, sent);
+    }
+
+    @Override
+    default void progress(long bytes) {
+      try {
+        if (wrapped() instanceof DirectSource d) {
+          d.progress(bytes);
+        }
+      } catch (IOException e) {
+        // not opened: nothing went direct, nothing to tell
+      }
+    }
+  }
 }

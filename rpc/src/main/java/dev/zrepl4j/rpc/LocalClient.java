@@ -144,9 +144,14 @@ final class LocalClient implements RpcClient {
    * so that a channel source (zfs send's pipe) keeps its direct-buffer path through a local call.
    */
   private static final class RemoteErrors extends FilterInputStream
-      implements ReadableByteChannel, DirectSource, DirectStream.Carrier {
+      implements ReadableByteChannel, DirectSource.Wrapping, DirectStream.Carrier {
     RemoteErrors(InputStream in) {
       super(in);
+    }
+
+    @Override
+    public InputStream wrapped() {
+      return in;
     }
 
     @Override
@@ -155,26 +160,11 @@ final class LocalClient implements RpcClient {
     }
 
     @Override
-    public boolean direct() {
-      return in instanceof DirectSource d && d.direct();
-    }
-
-    @Override
     public void writeInto(int fd, java.util.function.LongSupplier sent) throws IOException {
-      if (!(in instanceof DirectSource d)) {
-        throw new IllegalStateException("not a direct source");
-      }
       try {
-        d.writeInto(fd, sent);
+        DirectSource.Wrapping.super.writeInto(fd, sent);
       } catch (IOException e) {
         throw remote(e);
-      }
-    }
-
-    @Override
-    public void progress(long bytes) {
-      if (in instanceof DirectSource d) {
-        d.progress(bytes);
       }
     }
 
