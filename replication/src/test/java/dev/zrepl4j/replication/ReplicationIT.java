@@ -524,9 +524,9 @@ class ReplicationIT {
             new Sender(zfs, filter, "push", SenderOptions.PLAIN), "push", dial(proxy.port()))) {
       assertThat(push.run(once, Replication.Progress.none()).ok()).isTrue();
       // slow enough that the cut lands in the stream on the direct data path too (its progress is
-      // the kernel's count, told four times a second)
+      // the kernel's count, told once a second: 32 MiB at 8 MiB/s take some 4 s)
       proxy.throttle(8 << 20);
-      Trees.write(src.mounted("tree/a/b/c/huge.bin"), 12, 12 << 20);
+      Trees.write(src.mounted("tree/a/b/c/huge.bin"), 12, 32 << 20);
       change();
       var cut = new AtomicBoolean();
       Replication.Progress cutter =

@@ -44,8 +44,8 @@ public final class DirectStream extends InputStream implements ReadableByteChann
    * a pipe: the kernel counts its bytes ({@code TCP_INFO}; on zfs-fuse the stream is written by the
    * zfs-fuse daemon, not by the {@code zfs send} process, so nothing else counts them). The
    * writer's verdict is the stream's ({@link #awaitWriterEnd}); its progress is told to {@code
-   * source} four times a second. Null where the path cannot be taken here (the source says no, no
-   * socket descriptors): the caller reads {@code source} then.
+   * source} once a second. Null where the path cannot be taken here (the source says no, no socket
+   * descriptors): the caller reads {@code source} then.
    */
   public static @Nullable DirectStream local(DirectSource source, Duration headTimeout)
       throws IOException {
@@ -100,7 +100,7 @@ public final class DirectStream extends InputStream implements ReadableByteChann
                   long last = -1;
                   while (!Thread.currentThread().isInterrupted()) {
                     try {
-                      Thread.sleep(250);
+                      Thread.sleep(1000); // the kernel's count, once a second
                     } catch (InterruptedException e) {
                       return;
                     }

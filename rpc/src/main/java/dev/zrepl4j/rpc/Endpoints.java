@@ -33,14 +33,8 @@ final class Endpoints {
    */
   void register(String prefix, Object target) {
     var found = new ArrayList<Endpoint>();
-    for (Method m : target.getClass().getMethods()) {
-      if (m.getDeclaringClass() == Object.class
-          || Modifier.isStatic(m.getModifiers())
-          || m.isSynthetic()
-          || m.isBridge()) {
-        continue;
-      }
-      found.add(resolve(prefix, target, m));
+    for (Resolved r : RESOLVED.get(target.getClass())) {
+      found.add(r.bind(prefix, target));
     }
     if (found.isEmpty()) {
       throw new IllegalArgumentException(
@@ -58,6 +52,28 @@ final class Endpoints {
     }
   }
 
+  /**
+   * Each class's public methods resolved once (reflection, generic types, method handles), not at
+   * every registration: a job registers its endpoints at every run.
+   */
+  private static final ClassValue<List<Resolved>> RESOLVED =
+      new ClassValue<>() {
+        @Override
+        protected List<Resolved> computeValue(Class<?> type) {
+          var found = new ArrayList<Resolved>();
+          for (Method m : type.getMethods()) {
+            if (m.getDeclaringClass() == Object.class
+                || Modifier.isStatic(m.getModifiers())
+                || m.isSynthetic()
+                || m.isBridge()) {
+              continue;
+            }
+            found.add(resolve(m));
+          }
+          return List.copyOf(found);
+        }
+      };
+
   Optional<Endpoint> find(String name) {
     return Optional.ofNullable(byName.get(name));
   }
@@ -72,19 +88,28 @@ final class Endpoints {
   }
 
   static String endpointName(String prefix, Method m) {
+    return endpointName(prefix, baseName(m));
+  }
+
+  private static String endpointName(String prefix, String base) {
+    return prefix.isEmpty() ? base : prefix + "." + base;
+  }
+
+  /** The method's part of its endpoint name: its {@link RpcName}, else its own name. */
+  private static String baseName(Method m) {
     RpcName n = m.getAnnotation(RpcName.class);
     String base = n != null ? n.value() : m.getName();
     if (base.isEmpty()) {
       throw new IllegalArgumentException("empty @RpcName on " + describe(m));
     }
-    return prefix.isEmpty() ? base : prefix + "." + base;
+    return base;
   }
 
   static String describe(Method m) {
     return m.getDeclaringClass().getSimpleName() + "." + m.getName();
   }
 
-  private static Endpoint resolve(String prefix, Object target, Method m) {
+  private static Resolved resolve(Method m) {
     String where = describe(m);
     int request = -1;
     int body = -1;
@@ -141,14 +166,13 @@ final class Endpoints {
       h =
           MethodHandles.lookup()
               .unreflect(m)
-              .bindTo(target)
               .asSpreader(Object[].class, types.length)
-              .asType(MethodType.methodType(Object.class, Object[].class));
+              .asType(MethodType.methodType(Object.class, Object.class, Object[].class));
     } catch (IllegalAccessException | RuntimeException e) {
       throw new IllegalArgumentException("cannot access " + where + ": " + e.getMessage(), e);
     }
-    return new Endpoint(
-        endpointName(prefix, m),
+    return new Resolved(
+        baseName(m),
         where,
         h,
         types.length,
@@ -170,11 +194,47 @@ final class Endpoints {
     return i;
   }
 
+  /** A method resolved for any object of its class: {@link #bind} makes it an endpoint. */
+  private record Resolved(
+      String base,
+      String method,
+      MethodHandle handle,
+      int arity,
+      int requestSlot,
+      @Nullable JavaType requestType,
+      int bodySlot,
+      int outSlot,
+      int callerSlot,
+      DataType in,
+      DataType out,
+      @Nullable JavaType responseType,
+      java.lang.reflect.@Nullable Type requestGenericType) {
+
+    Endpoint bind(String prefix, Object target) {
+      return new Endpoint(
+          endpointName(prefix, base),
+          method,
+          handle,
+          target,
+          arity,
+          requestSlot,
+          requestType,
+          bodySlot,
+          outSlot,
+          callerSlot,
+          in,
+          out,
+          responseType,
+          requestGenericType);
+    }
+  }
+
   /**
    * One resolved endpoint.
    *
    * @param method {@code Class.method}, for messages
-   * @param handle {@code (Object[]) -> Object}
+   * @param handle {@code (Object target, Object[]) -> Object}
+   * @param target the registered object the handle is called on
    * @param responseType null for void and octet responses
    * @param requestGenericType the request parameter's declared type; null without a request
    */
@@ -182,6 +242,7 @@ final class Endpoints {
       String name,
       String method,
       MethodHandle handle,
+      Object target,
       int arity,
       int requestSlot,
       @Nullable JavaType requestType,
@@ -217,7 +278,7 @@ final class Endpoints {
 
     /** Calls the method; exceptions it throws come out unchanged. */
     @Nullable Object invoke(Object[] args) throws Throwable {
-      return (Object) handle.invokeExact(args);
+      return (Object) handle.invokeExact(target, args);
     }
   }
 }

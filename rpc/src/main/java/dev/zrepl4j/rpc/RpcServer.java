@@ -80,9 +80,23 @@ public final class RpcServer implements AutoCloseable {
   private final java.util.concurrent.atomic.AtomicLong directCalls =
       new java.util.concurrent.atomic.AtomicLong();
 
+  // how long an unclaimed data connection is kept (TICKET_LIFETIME; shorter in tests)
+  private volatile Duration ticketLifetime = TICKET_LIFETIME;
+
   /** How many calls got their body on the direct data path (docs/DIRECT-PATH.md). */
   public long directCalls() {
     return directCalls.get();
+  }
+
+  /** How many data connections wait for their calls (for tests). */
+  int waitingDataConnections() {
+    return tickets.size();
+  }
+
+  /** Keeps an unclaimed data connection for {@code lifetime} instead (for tests). */
+  RpcServer withTicketLifetime(Duration lifetime) {
+    ticketLifetime = lifetime;
+    return this;
   }
 
   /** The first request of a data connection: its ticket (docs/DIRECT-PATH.md §2). */
@@ -331,18 +345,34 @@ public final class RpcServer implements AutoCloseable {
       return true;
     }
     log.debug("{}: data connection {} waiting for its call", caller, c.transport.remote());
+    if (closed && tickets.remove(ticket, data)) {
+      data.close(); // the server closed while it registered
+      return true;
+    }
+    // closed when its lifetime is over if no call claimed it (not only at the next registration)
+    var lifetime = ticketLifetime;
+    Thread.ofVirtual()
+        .name("rpc-data-expiry")
+        .start(
+            () -> {
+              try {
+                Thread.sleep(lifetime);
+              } catch (InterruptedException e) {
+                return;
+              }
+              expireTickets();
+            });
     return true;
   }
 
   private void expireTickets() {
     long now = System.nanoTime();
+    var lifetime = ticketLifetime;
     for (var e : tickets.entrySet()) {
-      if (now - e.getValue().since > TICKET_LIFETIME.toNanos()
+      if (now - e.getValue().since >= lifetime.toNanos()
           && tickets.remove(e.getKey(), e.getValue())) {
         log.debug(
-            "data connection of {} not claimed in {}: closed",
-            e.getValue().identity,
-            TICKET_LIFETIME);
+            "data connection of {} not claimed in {}: closed", e.getValue().identity, lifetime);
         e.getValue().close();
       }
     }
@@ -1023,6 +1053,12 @@ public final class RpcServer implements AutoCloseable {
     listeners.clear();
     for (Conn c : connections) {
       c.hangUp();
+    }
+    // and the data connections still waiting for their calls
+    for (var e : tickets.entrySet()) {
+      if (tickets.remove(e.getKey(), e.getValue())) {
+        e.getValue().close();
+      }
     }
   }
 

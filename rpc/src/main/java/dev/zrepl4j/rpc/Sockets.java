@@ -125,15 +125,15 @@ final class Sockets {
         || !(channel.getRemoteAddress() instanceof InetSocketAddress remote)) {
       return -1;
     }
+    // every descriptor is asked directly: getsockname fails at once on one that is no socket, which
+    // is cheaper than reading each link of /proc/self/fd first
     List<Integer> candidates = new ArrayList<>();
     try (var fds = Files.newDirectoryStream(Path.of("/proc/self/fd"))) {
       for (var p : fds) {
         try {
-          if (Files.readSymbolicLink(p).toString().startsWith("socket:")) {
-            candidates.add(Integer.parseInt(p.getFileName().toString()));
-          }
-        } catch (IOException | NumberFormatException e) {
-          // closed since the listing, or not a number: not ours
+          candidates.add(Integer.parseInt(p.getFileName().toString()));
+        } catch (NumberFormatException e) {
+          // not a descriptor
         }
       }
     }
@@ -161,6 +161,11 @@ final class Sockets {
     }
     if (rc != 0) {
       return false;
+    }
+    int family = addr.get(ValueLayout.JAVA_SHORT, 0) & 0xffff;
+    int port = addr.get(ValueLayout.JAVA_SHORT.withOrder(ByteOrder.BIG_ENDIAN), 2) & 0xffff;
+    if ((family != AF_INET && family != AF_INET6) || port != want.getPort()) {
+      return false; // another kind of socket, or another port: no address to build
     }
     var got = parse(addr);
     return got != null && got.equals(want);

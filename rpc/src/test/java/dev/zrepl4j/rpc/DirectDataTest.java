@@ -337,4 +337,47 @@ class DirectDataTest {
         .isEqualTo(digest(bytes));
     assertThat(server.directCalls()).isEqualTo(1);
   }
+
+  /**
+   * A data connection that no call claims is closed when its lifetime is over (not only when
+   * another one registers after it), and one still waiting is closed with the server.
+   */
+  @Test
+  void anUnclaimedDataConnectionIsClosedAtTheEndOfItsLifetimeAndWithTheServer() throws Exception {
+    server.withTicketLifetime(Duration.ofMillis(300));
+    var early = waitingDataConnection(ticket(3));
+    assertThat(readsToTheEnd(early)).as("closed after its lifetime").isTrue();
+    assertThat(server.waitingDataConnections()).isZero();
+
+    server.withTicketLifetime(Duration.ofHours(1));
+    var late = waitingDataConnection(ticket(4));
+    server.close();
+    assertThat(readsToTheEnd(late)).as("closed with the server").isTrue();
+    assertThat(server.waitingDataConnections()).isZero();
+  }
+
+  /** Opens a data connection with {@code ticket} and waits until the server holds it. */
+  private SocketChannel waitingDataConnection(RpcServer.Ticket ticket) throws Exception {
+    int before = server.waitingDataConnections();
+    var data = SocketChannel.open(new InetSocketAddress("127.0.0.1", port));
+    closeLater.add(data);
+    NetClient.presentTicket(data, ticket);
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (server.waitingDataConnections() == before && System.nanoTime() < deadline) {
+      Thread.sleep(5);
+    }
+    assertThat(server.waitingDataConnections()).as("registered").isEqualTo(before + 1);
+    return data;
+  }
+
+  /** Whether the server ends {@code data} within 10 s (false: still open then). */
+  private static boolean readsToTheEnd(SocketChannel data) throws IOException {
+    var socket = data.socket();
+    socket.setSoTimeout(10_000);
+    try {
+      return socket.getInputStream().readAllBytes().length >= 0;
+    } catch (java.net.SocketTimeoutException e) {
+      return false;
+    }
+  }
 }

@@ -808,6 +808,9 @@ public final class RealZfs implements Zfs {
     runDirect(receiveArgs(target, o), fd, -1, received, "took no bytes");
   }
 
+  /** How often a direct child's byte count is read while it runs (progress, stalls). */
+  private static final Duration DIRECT_TICK = Duration.ofSeconds(1);
+
   // the spawner of the direct data path's children; null where it cannot be used
   private static final @Nullable DescriptorSpawn SPAWN = DescriptorSpawn.load();
 
@@ -830,11 +833,17 @@ public final class RealZfs implements Zfs {
     long last = bytes.getAsLong();
     long lastMoved = System.nanoTime();
     boolean killed = false;
+    // the bytes are read once a second for the progress (the kernel's count: no copy to watch), and
+    // four times within the command timeout, if that is shorter, to find a stall in time
+    var tick =
+        limit == null
+            ? DIRECT_TICK
+            : Duration.ofMillis(Math.clamp(limit.toMillis() / 4, 50, DIRECT_TICK.toMillis()));
     try (var child = spawn.start(argv, stdin, stdout)) {
       while (true) {
         Integer status;
         try {
-          status = child.waitFor(Duration.ofMillis(200));
+          status = child.waitFor(tick);
         } catch (InterruptedException e) {
           child.kill();
           Thread.currentThread().interrupt();
