@@ -616,14 +616,23 @@ public final class ReplicationBench {
   /** A sink daemon serving client {@link #CLIENT} over TCP on 127.0.0.1:{@code port}. */
   private static BenchDaemon startSink(Path dir, int port, String rootFs) throws IOException {
     return BenchDaemon.start(
-        repo(), dir, "sink", "warn", BenchDaemon.tcpSinkJob(rootFs, port, CLIENT));
+        repo(), dir, "sink", daemonLogLevel(), BenchDaemon.tcpSinkJob(rootFs, port, CLIENT));
   }
 
   /** A push daemon of {@code data} alone (manual snapshotting) to the sink on {@code port}. */
   private static BenchDaemon startPush(Path dir, int sinkPort, DatasetPath data)
       throws IOException {
     return BenchDaemon.start(
-        repo(), dir, "push", "warn", BenchDaemon.tcpPushJob(sinkPort, data.toString(), ""));
+        repo(),
+        dir,
+        "push",
+        daemonLogLevel(),
+        BenchDaemon.tcpPushJob(sinkPort, data.toString(), ""));
+  }
+
+  /** The daemons' log level: {@code zrepl4j.bench.daemonLog} (warn; debug shows each command). */
+  private static String daemonLogLevel() {
+    return System.getProperty("zrepl4j.bench.daemonLog", "warn");
   }
 
   private static Path repo() {

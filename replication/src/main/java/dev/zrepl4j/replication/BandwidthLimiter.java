@@ -7,6 +7,7 @@ import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ReadableByteChannel;
 import java.time.Duration;
+import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -24,6 +25,14 @@ import org.jspecify.annotations.Nullable;
  * never sits on its bytes for long: its peer's read timeout and keep-alives see a steady flow. The
  * stream is a {@link ReadableByteChannel} like the one it wraps, reading into the caller's buffer
  * (direct or not) with no copy of its own.
+ *
+ * <p>On the direct data path (docs/DIRECT-PATH.md) the JVM does not read the stream: a sender's
+ * data connection is {@linkplain #pace paced} by the kernel instead ({@code SO_MAX_PACING_RATE}).
+ * The limit is shared there too: each paced connection gets the rate divided by the job's limited
+ * streams at that moment (relayed and paced, re-divided as they come and go), and the bytes it
+ * sends are drawn from the same bucket, so that relayed streams beside it wait for them. The bytes
+ * a connection may send before its pacing holds it (its congestion window) are paid from the bucket
+ * before its sender starts.
  */
 public final class BandwidthLimiter {
   private static final BandwidthLimiter NONE = new BandwidthLimiter(null, n -> {});
@@ -38,6 +47,9 @@ public final class BandwidthLimiter {
   private final @Nullable TokenBucket bucket;
   private final Sleeper sleeper;
   private final int chunk;
+  // the job's limited streams now (relayed and paced), and the paced connections among them
+  private int streams; // guarded by this
+  private final java.util.Set<Paced> paced = new java.util.LinkedHashSet<>(); // guarded by this
 
   BandwidthLimiter(@Nullable TokenBucket bucket, Sleeper sleeper) {
     this.bucket = bucket;
@@ -85,6 +97,119 @@ public final class BandwidthLimiter {
     return b == null ? in : new Limited(in, b);
   }
 
+  /**
+   * Paces the direct data path's connection {@code fd} at this job's share of the limit, once its
+   * congestion window is paid from the bucket (this waits for that); closing the lease ends the
+   * pacing's share. Its bytes, read through {@link Paced#counting}, are drawn from the bucket.
+   *
+   * @throws IllegalStateException without a limit
+   * @throws IOException if the kernel does not pace it, or interrupted while paying
+   */
+  public Paced pace(int fd, LongSupplier sent) throws IOException {
+    var b = bucket;
+    if (b == null) {
+      throw new IllegalStateException("no limit to pace at");
+    }
+    dev.zrepl4j.rpc.DirectStream.pace(fd, b.rate()); // fails here if the kernel cannot
+    var p = new Paced(b, fd, sent);
+    synchronized (this) {
+      paced.add(p);
+      streams++;
+      reshare();
+    }
+    try {
+      long window = dev.zrepl4j.rpc.DirectStream.sendWindow(fd);
+      long before = Math.max(0, sent.getAsLong());
+      long burst = window > 0 ? window : 64 * 1024;
+      paid(b, burst, TokenBucket.NO_RESUME);
+      p.paidUpTo = before + burst;
+    } catch (IOException | RuntimeException e) {
+      p.close();
+      throw e;
+    }
+    return p;
+  }
+
+  /** Whether the kernel can pace a data connection here ({@link #pace}). */
+  public static boolean canPace() {
+    return dev.zrepl4j.rpc.DirectStream.canPace();
+  }
+
+  /** Divides the rate among the limited streams: each paced connection gets its share. */
+  private void reshare() {
+    var b = bucket;
+    if (b == null || paced.isEmpty()) {
+      return;
+    }
+    long share = Math.max(1, b.rate() / Math.max(1, streams));
+    for (var p : paced) {
+      p.apply(share);
+    }
+  }
+
+  private synchronized void streamOpened() {
+    streams++;
+    reshare();
+  }
+
+  private synchronized void streamClosed() {
+    streams--;
+    reshare();
+  }
+
+  /** A paced data connection's lease: its bytes drawn from the bucket, its share while open. */
+  public final class Paced implements AutoCloseable {
+    private final TokenBucket bucket;
+    private final int fd;
+    private final LongSupplier sent;
+    private long paidUpTo; // guarded by this
+    private boolean closed; // guarded by BandwidthLimiter.this
+
+    private Paced(TokenBucket bucket, int fd, LongSupplier sent) {
+      this.bucket = bucket;
+      this.fd = fd;
+      this.sent = sent;
+    }
+
+    private void apply(long share) {
+      try {
+        dev.zrepl4j.rpc.DirectStream.pace(fd, share);
+      } catch (IOException e) {
+        // it took the first rate; a socket closed since keeps no bytes to pace
+      }
+    }
+
+    /**
+     * The connection's byte count as {@code sent} tells it; each read draws the bytes sent since
+     * the last from the bucket (into debt: the kernel paced them already).
+     */
+    public LongSupplier counting() {
+      return () -> {
+        long n = sent.getAsLong();
+        synchronized (this) {
+          if (n > paidUpTo) {
+            bucket.take(n - paidUpTo, TokenBucket.NO_RESUME);
+            paidUpTo = n;
+          }
+        }
+        return n;
+      };
+    }
+
+    @Override
+    public void close() {
+      synchronized (BandwidthLimiter.this) {
+        if (closed) {
+          return;
+        }
+        closed = true;
+        paced.remove(this);
+        streams--;
+        reshare();
+      }
+    }
+  }
+
   @Override
   public String toString() {
     var b = bucket;
@@ -120,9 +245,12 @@ public final class BandwidthLimiter {
     private final TokenBucket bucket;
     private long resumeAt = TokenBucket.NO_RESUME;
 
+    private boolean closed;
+
     Limited(InputStream in, TokenBucket bucket) {
       this.in = in;
       this.bucket = bucket;
+      streamOpened();
     }
 
     @Override
@@ -182,6 +310,10 @@ public final class BandwidthLimiter {
 
     @Override
     public void close() throws IOException {
+      if (!closed) {
+        closed = true;
+        streamClosed();
+      }
       in.close();
     }
   }

@@ -429,12 +429,13 @@ public final class Sender implements SenderApi {
   /**
    * Tells this sender that its only caller is in this process (a push job's own sender): from now
    * on, where the direct data path can take a step (a plain send: no {@code -I}, no {@code -p}, no
-   * resume token; no bandwidth limit; a zfs that can), {@link #send} defers it. The stream's first
-   * read starts the send as before, through the JVM; its {@link DirectSource#writeInto} instead
-   * starts {@code zfs send} with the socket as its stdout (docs/DIRECT-PATH.md). There the sender
-   * cannot read the stream's BEGIN record: the receiver checks it (the snapshot's guid, and the
-   * source's) before its {@code zfs recv} reads a byte, and refuses another snapshot. A sender
-   * served to remote callers is not told: the failure to start a send stays the call's.
+   * resume token; a bandwidth limit only where the kernel paces TCP; a zfs that can), {@link #send}
+   * defers it. The stream's first read starts the send as before, through the JVM; its {@link
+   * DirectSource#writeInto} instead starts {@code zfs send} with the socket as its stdout
+   * (docs/DIRECT-PATH.md). There the sender cannot read the stream's BEGIN record: the receiver
+   * checks it (the snapshot's guid, and the source's) before its {@code zfs recv} reads a byte, and
+   * refuses another snapshot. A sender served to remote callers is not told: the failure to start a
+   * send stays the call's.
    */
   void servesInProcess() {
     inProcess = true;
@@ -464,7 +465,7 @@ public final class Sender implements SenderApi {
     return !spec.intermediates()
         && !flags.contains(SendFlag.PROPERTIES)
         && spec.resumeToken().isEmpty()
-        && !bandwidth.limited()
+        && (!bandwidth.limited() || BandwidthLimiter.canPace())
         && zfs.direct();
   }
 
@@ -476,8 +477,9 @@ public final class Sender implements SenderApi {
     var request = request(spec, step);
     var protecting = protecting(spec, step);
     log.debug("{}: send {} (direct)", job, request);
-    try {
-      zfs.sendInto(request, fd, sent);
+    // a bandwidth limit: the kernel paces the connection at the job's share of it
+    try (var paced = bandwidth.limited() ? bandwidth.pace(fd, sent) : null) {
+      zfs.sendInto(request, fd, paced == null ? sent : paced.counting());
     } catch (IOException | RuntimeException e) {
       protecting.joinAfter(e);
       throw e;

@@ -1,6 +1,7 @@
 package dev.zrepl4j.replication;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assumptions.assumeThat;
 
 import dev.zrepl4j.replication.Replication.FsReport.State;
 import dev.zrepl4j.replication.filter.DatasetFilter;
@@ -321,5 +322,53 @@ class DirectDataPathIT {
     var out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
     p.waitFor();
     return out.lines().findFirst().orElse("");
+  }
+
+  /**
+   * A sender's {@code bandwidth_limit} on the direct data path: the kernel paces the data
+   * connections (SO_MAX_PACING_RATE), each step still goes direct, and the limit holds for the job
+   * as a whole, two steps at once sharing it: the run takes at least the time its bytes take at the
+   * rate, less the bucket.
+   */
+  @Test
+  void aSendersBandwidthLimitIsPacedByTheKernelAndSharedByConcurrentSteps() throws Exception {
+    assumeThat(BandwidthLimiter.canPace()).as("the kernel paces TCP").isTrue();
+    var filter = tree();
+    Trees.write(src.mounted("tree/a/big.bin"), 8, 3 << 20);
+    zfs.snapshot(List.of(src.path("tree"), src.path("tree/a"), src.path("tree/b")), "s2");
+    var server = sink(RpcOptions.defaults());
+    int port = listen(server);
+    long rate = 2 << 20;
+    long bucket = 128 << 10;
+    var push =
+        new Push(
+            new Sender(
+                zfs,
+                filter,
+                "push",
+                SenderOptions.PLAIN,
+                n -> {},
+                BandwidthLimiter.of(rate, bucket)),
+            "push",
+            Dialer.tcp("127.0.0.1", port, Duration.ofSeconds(5), RpcOptions.defaults()));
+    closeLater.add(push);
+
+    long t0 = System.nanoTime();
+    var r = push.run(config().withStepConcurrency(2), (f, s, b) -> {});
+    double seconds = (System.nanoTime() - t0) / 1e9;
+
+    assertThat(r.ok()).as(r.toString()).isTrue();
+    long bytes = 0;
+    long steps = 0;
+    for (var fs : List.of("tree", "tree/a", "tree/b")) {
+      assertSameSnapshots(fs, "s2"); // the newest only, as a first replication sends
+      bytes += r.of(src.path(fs).toString()).bytes();
+      steps += r.of(src.path(fs).toString()).stepsDone();
+    }
+    assertThat(server.directCalls()).as("every step went direct").isEqualTo(steps);
+    assertThat(bytes).as("the run's streams").isGreaterThan(6 << 20);
+    assertThat(seconds)
+        .as("%d bytes at %d B/s with a %d B bucket, two steps at once", bytes, rate, bucket)
+        .isGreaterThanOrEqualTo((double) (bytes - bucket) / rate);
   }
 }

@@ -32,6 +32,48 @@ public final class DirectStream extends InputStream implements ReadableByteChann
   private static final java.util.concurrent.atomic.AtomicLong LOCAL_PAIRS =
       new java.util.concurrent.atomic.AtomicLong();
 
+  /**
+   * Whether {@link #pace} can cap a data connection's rate here: the socket helper is at hand and
+   * the kernel paces TCP itself (Linux 4.13 and later; before that only with the {@code fq} qdisc,
+   * which this cannot know).
+   */
+  public static boolean canPace() {
+    if (Sockets.get() == null) {
+      return false;
+    }
+    var m =
+        java.util.regex.Pattern.compile("^(\\d+)\\.(\\d+)")
+            .matcher(System.getProperty("os.version", ""));
+    if (!m.find()) {
+      return false;
+    }
+    int major = Integer.parseInt(m.group(1));
+    int minor = Integer.parseInt(m.group(2));
+    return major > 4 || (major == 4 && minor >= 13);
+  }
+
+  /**
+   * Caps the sending rate of the data connection {@code fd} at {@code bytesPerSecond}, by the
+   * kernel (a job's {@code bandwidth_limit} on the direct data path).
+   *
+   * @throws IOException if the kernel refuses it
+   */
+  public static void pace(int fd, long bytesPerSecond) throws IOException {
+    var s = Sockets.get();
+    if (s == null || !s.maxPacingRate(fd, Math.max(1, bytesPerSecond))) {
+      throw new IOException("the kernel does not pace the data connection (SO_MAX_PACING_RATE)");
+    }
+  }
+
+  /**
+   * The bytes the data connection {@code fd} may send at once, before its pacing holds it (its
+   * congestion window); -1 if unknown.
+   */
+  public static long sendWindow(int fd) {
+    var s = Sockets.get();
+    return s == null ? -1 : s.sendWindow(fd);
+  }
+
   /** How many in-process direct streams ({@link #local}) this process made: for tests. */
   public static long localPairs() {
     return LOCAL_PAIRS.get();

@@ -60,6 +60,11 @@ final class Sockets {
   // __u32 tcpi_unacked (segments) at 24, tcpi_notsent_bytes at 144 (Linux >= 4.6)
   private static final long UNACKED = 24;
   private static final long NOTSENT_BYTES = 144;
+  // __u32 tcpi_snd_mss at 16, tcpi_snd_cwnd (segments) at 80
+  private static final long SND_MSS = 16;
+  private static final long SND_CWND = 80;
+  private static final int SOL_SOCKET = 1;
+  private static final int SO_MAX_PACING_RATE = 47;
   private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
   private static final VarHandle ERRNO =
       CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
@@ -69,6 +74,7 @@ final class Sockets {
   private final MethodHandle getsockname;
   private final MethodHandle getpeername;
   private final MethodHandle getsockopt;
+  private final MethodHandle setsockopt;
   private final MethodHandle recv;
   private final MethodHandle fcntl;
   private final MethodHandle shutdown;
@@ -84,6 +90,9 @@ final class Sockets {
     getsockopt =
         linker.downcallHandle(
             libc.findOrThrow("getsockopt"), FunctionDescriptor.of(i, i, i, i, a, a));
+    setsockopt =
+        linker.downcallHandle(
+            libc.findOrThrow("setsockopt"), FunctionDescriptor.of(i, i, i, i, a, i));
     recv =
         linker.downcallHandle(
             libc.findOrThrow("recv"),
@@ -244,6 +253,37 @@ final class Sockets {
    */
   boolean waiting(int fd) {
     return tcpInfo(fd, UNACKED, false) > 0 || tcpInfo(fd, NOTSENT_BYTES, false) > 0;
+  }
+
+  /**
+   * Caps the socket's sending rate at {@code bytesPerSecond} ({@code SO_MAX_PACING_RATE}: the
+   * kernel's TCP pacing, Linux 4.13 and later without the {@code fq} qdisc); whether it took it.
+   */
+  boolean maxPacingRate(int fd, long bytesPerSecond) {
+    try (var arena = Arena.ofConfined()) {
+      var v = arena.allocate(ValueLayout.JAVA_LONG);
+      v.set(ValueLayout.JAVA_LONG, 0, bytesPerSecond);
+      int rc = (int) setsockopt.invokeExact(fd, SOL_SOCKET, SO_MAX_PACING_RATE, v, 8);
+      if (rc == 0) {
+        return true;
+      }
+      // kernels before 4.20(?) take 32 bits only
+      var w = arena.allocate(ValueLayout.JAVA_INT);
+      w.set(ValueLayout.JAVA_INT, 0, (int) Math.min(bytesPerSecond, 0xfffffffeL));
+      return (int) setsockopt.invokeExact(fd, SOL_SOCKET, SO_MAX_PACING_RATE, w, 4) == 0;
+    } catch (Throwable t) {
+      throw new IllegalStateException("setsockopt(SO_MAX_PACING_RATE) failed", t);
+    }
+  }
+
+  /**
+   * The bytes the socket may send at once before pacing holds it: its congestion window times its
+   * segment size ({@code tcpi_snd_cwnd * tcpi_snd_mss}); -1 if unknown.
+   */
+  long sendWindow(int fd) {
+    long mss = tcpInfo(fd, SND_MSS, false);
+    long cwnd = tcpInfo(fd, SND_CWND, false);
+    return mss < 0 || cwnd < 0 ? -1 : mss * cwnd;
   }
 
   private long tcpInfo(int fd, long offset) {
