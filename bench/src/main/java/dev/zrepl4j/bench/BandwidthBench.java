@@ -170,6 +170,13 @@ public final class BandwidthBench {
             throw new IllegalStateException("the limited push failed: " + report);
           }
         }
+        // the direct data path where the kernel paces (docs/DIRECT-PATH.md), else the relay
+        System.err.printf(
+            Locale.ROOT,
+            "replication: %s%n",
+            server.directCalls() > 0
+                ? "direct data path, paced by the kernel (SO_MAX_PACING_RATE)"
+                : "relay, through the token bucket");
       }
       long n = progress.lastBytes;
       if (n < bytes) {
