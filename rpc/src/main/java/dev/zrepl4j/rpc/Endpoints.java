@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import org.jspecify.annotations.Nullable;
@@ -33,7 +34,7 @@ final class Endpoints {
    */
   void register(String prefix, Object target) {
     var found = new ArrayList<Endpoint>();
-    for (Resolved r : RESOLVED.get(target.getClass())) {
+    for (Endpoint r : RESOLVED.get(target.getClass())) {
       found.add(r.bind(prefix, target));
     }
     if (found.isEmpty()) {
@@ -56,11 +57,11 @@ final class Endpoints {
    * Each class's public methods resolved once (reflection, generic types, method handles), not at
    * every registration: a job registers its endpoints at every run.
    */
-  private static final ClassValue<List<Resolved>> RESOLVED =
+  private static final ClassValue<List<Endpoint>> RESOLVED =
       new ClassValue<>() {
         @Override
-        protected List<Resolved> computeValue(Class<?> type) {
-          var found = new ArrayList<Resolved>();
+        protected List<Endpoint> computeValue(Class<?> type) {
+          var found = new ArrayList<Endpoint>();
           for (Method m : type.getMethods()) {
             if (m.getDeclaringClass() == Object.class
                 || Modifier.isStatic(m.getModifiers())
@@ -109,7 +110,8 @@ final class Endpoints {
     return m.getDeclaringClass().getSimpleName() + "." + m.getName();
   }
 
-  private static Resolved resolve(Method m) {
+  /** {@code m} resolved for any object of its class: named by its base name, bound to none. */
+  private static Endpoint resolve(Method m) {
     String where = describe(m);
     int request = -1;
     int body = -1;
@@ -171,10 +173,11 @@ final class Endpoints {
     } catch (IllegalAccessException | RuntimeException e) {
       throw new IllegalArgumentException("cannot access " + where + ": " + e.getMessage(), e);
     }
-    return new Resolved(
+    return new Endpoint(
         baseName(m),
         where,
         h,
+        null,
         types.length,
         request,
         requestType,
@@ -194,11 +197,21 @@ final class Endpoints {
     return i;
   }
 
-  /** A method resolved for any object of its class: {@link #bind} makes it an endpoint. */
-  private record Resolved(
-      String base,
+  /**
+   * One resolved endpoint.
+   *
+   * @param method {@code Class.method}, for messages
+   * @param handle {@code (Object target, Object[]) -> Object}
+   * @param target the registered object the handle is called on; null in a class's template ({@link
+   *     #bind} names it and binds it)
+   * @param responseType null for void and octet responses
+   * @param requestGenericType the request parameter's declared type; null without a request
+   */
+  record Endpoint(
+      String name,
       String method,
       MethodHandle handle,
+      @Nullable Object target,
       int arity,
       int requestSlot,
       @Nullable JavaType requestType,
@@ -210,9 +223,10 @@ final class Endpoints {
       @Nullable JavaType responseType,
       java.lang.reflect.@Nullable Type requestGenericType) {
 
+    /** This template endpoint of a class registered under {@code prefix} for {@code target}. */
     Endpoint bind(String prefix, Object target) {
       return new Endpoint(
-          endpointName(prefix, base),
+          endpointName(prefix, name),
           method,
           handle,
           target,
@@ -227,32 +241,6 @@ final class Endpoints {
           responseType,
           requestGenericType);
     }
-  }
-
-  /**
-   * One resolved endpoint.
-   *
-   * @param method {@code Class.method}, for messages
-   * @param handle {@code (Object target, Object[]) -> Object}
-   * @param target the registered object the handle is called on
-   * @param responseType null for void and octet responses
-   * @param requestGenericType the request parameter's declared type; null without a request
-   */
-  record Endpoint(
-      String name,
-      String method,
-      MethodHandle handle,
-      Object target,
-      int arity,
-      int requestSlot,
-      @Nullable JavaType requestType,
-      int bodySlot,
-      int outSlot,
-      int callerSlot,
-      DataType in,
-      DataType out,
-      @Nullable JavaType responseType,
-      java.lang.reflect.@Nullable Type requestGenericType) {
 
     /** Builds the argument array; slots that don't exist are ignored. */
     Object[] args(
@@ -278,7 +266,7 @@ final class Endpoints {
 
     /** Calls the method; exceptions it throws come out unchanged. */
     @Nullable Object invoke(Object[] args) throws Throwable {
-      return (Object) handle.invokeExact(target, args);
+      return (Object) handle.invokeExact(Objects.requireNonNull(target), args);
     }
   }
 }
