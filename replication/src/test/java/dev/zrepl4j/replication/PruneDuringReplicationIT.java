@@ -112,8 +112,8 @@ class PruneDuringReplicationIT {
           .containsExactly("s1");
 
       // the step s1 -> s2 is big enough to stall in the middle (the link slowed, so that the
-      // progress of the direct data path, the kernel's count once a second, sees it: 32 MiB at 8
-      // MiB/s take some 4 s)
+      // progress of the direct data path, the kernel's count four times a second, sees it: 32
+      // MiB at 8 MiB/s take some 4 s)
       proxy.throttle(8 << 20);
       Trees.write(src.mounted("data/big.bin"), 4, 32 << 20);
       Trees.write(src.mounted("data/a.bin"), 5, 100_000);

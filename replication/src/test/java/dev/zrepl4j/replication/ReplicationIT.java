@@ -524,7 +524,7 @@ class ReplicationIT {
             new Sender(zfs, filter, "push", SenderOptions.PLAIN), "push", dial(proxy.port()))) {
       assertThat(push.run(once, Replication.Progress.none()).ok()).isTrue();
       // slow enough that the cut lands in the stream on the direct data path too (its progress is
-      // the kernel's count, told once a second: 32 MiB at 8 MiB/s take some 4 s)
+      // the kernel's count, told four times a second: 32 MiB at 8 MiB/s take some 4 s)
       proxy.throttle(8 << 20);
       Trees.write(src.mounted("tree/a/b/c/huge.bin"), 12, 32 << 20);
       change();

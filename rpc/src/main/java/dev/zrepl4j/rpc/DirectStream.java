@@ -86,8 +86,8 @@ public final class DirectStream extends InputStream implements ReadableByteChann
    * a pipe: the kernel counts its bytes ({@code TCP_INFO}; on zfs-fuse the stream is written by the
    * zfs-fuse daemon, not by the {@code zfs send} process, so nothing else counts them). The
    * writer's verdict is the stream's ({@link #awaitWriterEnd}); its progress is told to {@code
-   * source} once a second. Null where the path cannot be taken here (the source says no, no socket
-   * descriptors): the caller reads {@code source} then.
+   * source} four times a second. Null where the path cannot be taken here (the source says no, no
+   * socket descriptors): the caller reads {@code source} then.
    */
   public static @Nullable DirectStream local(DirectSource source, Duration headTimeout)
       throws IOException {
@@ -142,7 +142,7 @@ public final class DirectStream extends InputStream implements ReadableByteChann
                   long last = -1;
                   while (!Thread.currentThread().isInterrupted()) {
                     try {
-                      Thread.sleep(1000); // the kernel's count, once a second
+                      Thread.sleep(250); // the kernel's count, four times a second
                     } catch (InterruptedException e) {
                       return;
                     }

@@ -494,13 +494,13 @@ final class NetClient implements RpcClient {
     }
 
     /**
-     * Tells the body its progress once a second (four times within the read timeout if that is
-     * shorter); a data connection whose bytes wait for the peer and none of which is acknowledged
-     * for the read timeout is stalled: it is shut down, so the writer fails, and the failure is a
-     * timeout (retried, as a stalled framed call is).
+     * Tells the body its progress four times a second (as often within the read timeout if that is
+     * shorter than a second); a data connection whose bytes wait for the peer and none of which is
+     * acknowledged for the read timeout is stalled: it is shut down, so the writer fails, and the
+     * failure is a timeout (retried, as a stalled framed call is).
      */
     private void watch(Duration timeout, java.util.concurrent.atomic.AtomicBoolean stalled) {
-      long tick = timeout.isZero() ? 1000 : Math.clamp(timeout.toMillis() / 4, 20, 1000);
+      long tick = timeout.isZero() ? 250 : Math.clamp(timeout.toMillis() / 4, 20, 250);
       long last = -1;
       long since = System.nanoTime();
       while (!Thread.currentThread().isInterrupted()) {
