@@ -38,9 +38,13 @@ public final class DirectStream extends InputStream implements ReadableByteChann
    * which this cannot know).
    */
   public static boolean canPace() {
-    if (Sockets.get() == null) {
-      return false;
-    }
+    return CAN_PACE;
+  }
+
+  // the kernel does not change under a running JVM: read once, not at every limited step
+  private static final boolean CAN_PACE = Sockets.get() != null && kernelPaces();
+
+  private static boolean kernelPaces() {
     var m =
         java.util.regex.Pattern.compile("^(\\d+)\\.(\\d+)")
             .matcher(System.getProperty("os.version", ""));
