@@ -93,13 +93,19 @@ final class BenchDaemon implements AutoCloseable {
     var yaml =
         """
         global:
-          logging: [{type: stdout, level: %s, format: human}]
+          logging: [{type: stdout, level: %s, format: %s}]
           control: {sockpath: %s}
           serve: {stdinserver: {sockdir: %s}}
           monitoring: [{type: prometheus, listen: "127.0.0.1:%d"}]
         jobs:
         """
-                .formatted(level, control, dir.resolve(name + "-stdin"), metrics)
+                .formatted(
+                    level,
+                    // at debug, logfmt: its times have nanoseconds, enough for a timeline
+                    level.equals("debug") ? "logfmt" : "human",
+                    control,
+                    dir.resolve(name + "-stdin"),
+                    metrics)
             + jobs;
     var config = dir.resolve(name + ".yml");
     Files.writeString(config, yaml);

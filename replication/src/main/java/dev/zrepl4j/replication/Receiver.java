@@ -587,7 +587,10 @@ public final class Receiver implements ReceiverApi {
     return located;
   }
 
-  /** Holds {@code tag} on the found snapshots (one zfs command for all), and notes them held. */
+  /**
+   * Holds {@code tag} on the found snapshots (a few zfs commands side by side), and notes them
+   * held.
+   */
   private void holdFound(String tag, Map<DatasetPath, Moving> located) throws IOException {
     var found = located.values().stream().map(Moving::found).toList();
     Holds.hold(zfs, tag, found);

@@ -643,9 +643,12 @@ public final class Replication {
   // ----------------------------------------------------------------------------- listing, plans
 
   private Map<String, FsRun> listAndPlan(Connection c) throws IOException {
-    // both sides list at once: first their filesystems, then the versions of those (the
-    // receiver's of the ones both have); each listing is a zfs round trip of its own. The sender's
-    // versions need only its own filesystems: they do not wait for the receiver's listing
+    // both sides list at once: first their filesystems, then the versions of the sender's
+    // filesystems on both sides; each listing is a zfs round trip of its own. Neither side's
+    // versions wait for the receiver's listing of its filesystems (with their placeholder marks a
+    // listing and a zfs get, slow on a busy zfs-fuse): the receiver lists the versions of every
+    // filesystem the sender has, those it lacks coming back empty, and only those it has and are
+    // no placeholder are planned from
     var receiverListing = Beside.call(thread("list"), () -> c.receiver().listFilesystems());
     List<String> senderFs;
     try {
@@ -658,22 +661,34 @@ public final class Replication {
         Beside.call(
             thread("versions"),
             () -> byName(c.sender().listVersionsOf(new FsListRequest(senderFs))));
+    var receiverVersionsTask =
+        senderFs.isEmpty()
+            ? null
+            : Beside.call(
+                thread("received"),
+                () -> byName(c.receiver().listVersionsOf(new FsListRequest(senderFs))));
     var receiverFs = new HashMap<String, FsInfo>();
-    Map<String, List<FsVersion>> receiverVersions;
+    var receiverVersions = new HashMap<String, List<FsVersion>>();
     try {
       for (var f : receiverListing.join()) {
         receiverFs.put(f.path(), f);
       }
-      var present =
-          senderFs.stream()
-              .filter(fs -> receiverFs.containsKey(fs) && !receiverFs.get(fs).placeholder())
-              .toList();
-      receiverVersions =
-          present.isEmpty()
-              ? Map.of()
-              : byName(c.receiver().listVersionsOf(new FsListRequest(present)));
+      if (receiverVersionsTask != null) {
+        receiverVersionsTask
+            .join()
+            .forEach(
+                (fs, versions) -> {
+                  var info = receiverFs.get(fs);
+                  if (info != null && !info.placeholder()) {
+                    receiverVersions.put(fs, versions);
+                  }
+                });
+      }
     } catch (IOException | RuntimeException e) {
       senderVersionsTask.cancel();
+      if (receiverVersionsTask != null) {
+        receiverVersionsTask.cancel();
+      }
       throw e;
     }
     var senderVersions = senderVersionsTask.join();

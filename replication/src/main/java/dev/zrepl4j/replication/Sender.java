@@ -599,7 +599,7 @@ public final class Sender implements SenderApi {
         before.put(fs, k);
       }
     }
-    Holds.hold(zfs, ZreplNames.stepHold(job), List.copyOf(held)); // one zfs command for all
+    Holds.hold(zfs, ZreplNames.stepHold(job), List.copyOf(held)); // a few commands side by side
     protectedAhead.addAll(keys);
     long stamp = recent.stamp();
     var heldGuids = new HashSet<HeldStep>(keys);
@@ -835,7 +835,7 @@ public final class Sender implements SenderApi {
           tentative.addAll(tentativeCursors(c.versions()));
         }
       }
-      Holds.release(zfs, ZreplNames.stepHold(job), stepHeld); // one zfs command for all of them
+      Holds.release(zfs, ZreplNames.stepHold(job), stepHeld); // a few commands side by side
       for (var c : items) {
         for (var v : c.versions()) {
           protectedAhead.remove(new HeldStep(c.fs(), v.guid()));

@@ -25,7 +25,8 @@ import java.util.function.Predicate;
  */
 final class FakeZfs implements Zfs {
   final Map<DatasetPath, List<FilesystemVersion>> versions = new LinkedHashMap<>();
-  final List<String> calls = new ArrayList<>();
+  // synchronized: holds and releases run in parts side by side
+  final List<String> calls = java.util.Collections.synchronizedList(new ArrayList<>());
   // what capabilities() answers
   ZfsCapabilities capabilities = ZfsCapabilities.legacy("fake");
   // what getProperties answers, per dataset; a dataset not in it is not in the fake

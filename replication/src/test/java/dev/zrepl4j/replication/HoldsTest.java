@@ -37,15 +37,21 @@ class HoldsTest {
   }
 
   @Test
-  void manySnapshotsGoInCommandsOfAtMost512() throws Exception {
+  void manySnapshotsGoInAFewCommandsSideBySideOfAtMost512Each() throws Exception {
     var zfs = new FakeZfs();
     var snaps = new java.util.ArrayList<dev.zrepl4j.zfs.FilesystemVersion.FullName>();
-    for (int i = 0; i < 1100; i++) {
+    for (int i = 0; i < 3000; i++) {
       snaps.add(dev.zrepl4j.zfs.FilesystemVersion.parseFullName("p/f" + i + "@s"));
     }
-    Holds.hold(zfs, "T", snaps);
-    Holds.release(zfs, "T", snaps.subList(0, 512));
+    Holds.hold(zfs, "T", snaps); // 3000 / 512: six parts of 500
+    assertThat(zfs.calls).hasSize(6).allMatch(c -> c.equals("hold T 500"));
+    zfs.calls.clear();
+    Holds.release(zfs, "T", snaps.subList(0, 202)); // four parts side by side
+    assertThat(zfs.calls)
+        .containsExactlyInAnyOrder("release T 51", "release T 51", "release T 50", "release T 50");
+    zfs.calls.clear();
+    Holds.release(zfs, "T", snaps.subList(0, 20)); // too few to share: one command
     Holds.release(zfs, "T", List.of());
-    assertThat(zfs.calls).containsExactly("hold T 512", "hold T 512", "hold T 76", "release T 512");
+    assertThat(zfs.calls).containsExactly("release T 20");
   }
 }

@@ -16,6 +16,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -420,6 +422,28 @@ public final class RealZfs implements Zfs {
     if (wanted.isEmpty()) {
       return result;
     }
+    var found = new HashMap<DatasetPath, List<FilesystemVersion>>();
+    for (var part :
+        SideBySide.run(
+            SideBySide.parts(List.copyOf(wanted), MIN_LISTED_PER_COMMAND, Integer.MAX_VALUE),
+            part -> listVersionsOnce(part, tolerated))) {
+      found.putAll(part);
+    }
+    for (var fs : wanted) {
+      result.put(fs, List.copyOf(found.getOrDefault(fs, List.of())));
+    }
+    return result;
+  }
+
+  /**
+   * The fewest filesystems or datasets one listing command of several side by side names ({@link
+   * SideBySide}): below that, a command's start costs more than its share of the listing.
+   */
+  static final int MIN_LISTED_PER_COMMAND = 16;
+
+  /** One {@code zfs} command listing the versions of {@code wanted}; only of those. */
+  private Map<DatasetPath, List<FilesystemVersion>> listVersionsOnce(
+      List<DatasetPath> wanted, Predicate<String> tolerated) throws IOException {
     var args = new ArrayList<String>();
     Map<DatasetPath, List<FilesystemVersion>> found;
     if (capabilities.has(ZfsFeature.LIST_PARSABLE)) {
@@ -454,15 +478,13 @@ public final class RealZfs implements Zfs {
       found =
           ZfsOutput.versionsFromProperties(run(zfs, args, ZfsOutput::parseProperties, tolerated));
     }
-    for (var fs : wanted) {
-      result.put(fs, List.copyOf(found.getOrDefault(fs, List.of())));
-    }
+    var asked = new HashSet<>(wanted);
     for (var fs : found.keySet()) {
-      if (!wanted.contains(fs)) {
+      if (!asked.contains(fs)) {
         throw new ZfsParseException("versions of unrequested filesystem " + fs, args);
       }
     }
-    return result;
+    return found;
   }
 
   @Override
@@ -485,21 +507,32 @@ public final class RealZfs implements Zfs {
       return out;
     }
     properties.forEach(Zfs::checkPropertyName);
-    var args =
-        new ArrayList<>(
-            List.of(
-                "get",
-                "-H",
-                "-p",
-                "-o",
-                "name,property,value,source",
-                String.join(",", properties)));
+    var names = new ArrayList<String>(datasets.size());
     for (var d : datasets) {
-      args.add(checkDatasetArg(d));
+      names.add(checkDatasetArg(d));
     }
-    for (var row : run(zfs, args, ZfsOutput::parseProperties, tolerated(existing))) {
-      out.computeIfAbsent(row.name(), k -> new LinkedHashMap<>())
-          .put(row.property(), new Property(row.value(), row.source()));
+    var tolerated = tolerated(existing);
+    var parts =
+        SideBySide.run(
+            SideBySide.parts(names, MIN_LISTED_PER_COMMAND, Integer.MAX_VALUE),
+            part -> {
+              var args =
+                  new ArrayList<>(
+                      List.of(
+                          "get",
+                          "-H",
+                          "-p",
+                          "-o",
+                          "name,property,value,source",
+                          String.join(",", properties)));
+              args.addAll(part);
+              return run(zfs, args, ZfsOutput::parseProperties, tolerated);
+            });
+    for (var rows : parts) {
+      for (var row : rows) {
+        out.computeIfAbsent(row.name(), k -> new LinkedHashMap<>())
+            .put(row.property(), new Property(row.value(), row.source()));
+      }
     }
     return out;
   }

@@ -298,7 +298,7 @@ class RealZfsTest {
   }
 
   @Test
-  void listsVersionsOfManyFilesystemsInOneInvocation() throws IOException {
+  void listsVersionsOfManyFilesystemsInAFewInvocationsSideBySide() throws IOException {
     var out = dir.resolve("out.txt");
     var sb = new StringBuilder();
     var fss = new java.util.ArrayList<DatasetPath>();
@@ -317,11 +317,22 @@ class RealZfsTest {
       }
     }
     Files.writeString(out, sb);
-    var z = zfs(script("zfs", "cat " + out), ZfsCapabilities.openZfs("zfs-mock"));
+    // like zfs: the versions of the filesystems named in the arguments, no others
+    var z =
+        zfs(
+            script(
+                "zfs",
+                "awk -v args=\"$*\" 'BEGIN { n = split(args, a, \" \"); for (i = 1; i <= n; i++)"
+                    + " want[a[i]] = 1 } { split($1, p, \"@\"); if (p[1] in want) print }' "
+                    + out),
+            ZfsCapabilities.openZfs("zfs-mock"));
     var m = z.listVersions(fss);
-    assertThat(z.invocations()).isEqualTo(1);
+    // a few commands side by side, however many filesystems
+    assertThat(z.invocations()).isEqualTo(SideBySide.PARALLEL);
     assertThat(m).hasSize(1000);
+    assertThat(m.keySet()).containsExactlyElementsOf(fss);
     assertThat(m.values()).allSatisfy(l -> assertThat(l).hasSize(10));
+    assertThat(m.get(fss.get(999)).getFirst().guid()).isEqualTo(99_900);
   }
 
   @Test
