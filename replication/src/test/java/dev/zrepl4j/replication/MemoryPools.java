@@ -54,6 +54,11 @@ final class MemoryPools {
   volatile boolean batchedCompletions = true;
   // the size of each protectAll call
   final List<Integer> protectBatches = Collections.synchronizedList(new ArrayList<>());
+  // step holds ahead, sends and completions in the order they ended ("protected N", "sent FS",
+  // "completed N")
+  final List<String> timeline = Collections.synchronizedList(new ArrayList<>());
+  // how long each protectAll after the run's first takes (a slow zfs hold beside the steps)
+  volatile long laterProtectMillis;
   // the size of each confirmReceivedAll call
   final List<Integer> receiverBatches = Collections.synchronizedList(new ArrayList<>());
 
@@ -206,6 +211,7 @@ final class MemoryPools {
       List<FsVersion> carried = new ArrayList<>();
       synchronized (MemoryPools.this) {
         sendLog.add(spec.filesystem() + " " + describe(spec));
+        timeline.add("sent " + spec.filesystem());
         var fl = faults.getOrDefault(spec.filesystem(), new ArrayList<>());
         f = fl.isEmpty() ? null : fl.removeFirst();
         var versions = versionsOf(spec.filesystem());
@@ -320,7 +326,17 @@ final class MemoryPools {
       if (!batchedCompletions) {
         throw new RemoteException(ErrorCode.NOT_FOUND, "unregistered endpoint sender.ProtectAll");
       }
+      boolean later = !protectBatches.isEmpty() && laterProtectMillis > 0;
       protectBatches.add(batch.specs().size());
+      if (later) {
+        try {
+          Thread.sleep(laterProtectMillis);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new RemoteException(ErrorCode.UNAVAILABLE, "interrupted");
+        }
+      }
+      timeline.add("protected " + batch.specs().size());
     }
 
     /** One by one, as the real sender checks them all first: a fault fails the whole call. */
@@ -335,6 +351,7 @@ final class MemoryPools {
         sendCompleted(d);
       }
       completionEvents.add("sender completed " + batch.completions().size());
+      timeline.add("completed " + batch.completions().size());
     }
 
     /** Cursors are not modelled in memory: counted and ordered in {@link #completionEvents}. */

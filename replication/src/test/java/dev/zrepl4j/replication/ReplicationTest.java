@@ -91,6 +91,34 @@ class ReplicationTest {
   }
 
   @Test
+  void theFirstStepsHoldsGoBeforeTheStepsTheOthersBesideThemAndAllBeforeAnyCompletion()
+      throws Exception {
+    int n = Replication.PROTECTED_FIRST + 24;
+    for (int i = 0; i < n; i++) {
+      // created in the opposite order of their names: the oldest steps are the last filesystems
+      pools.snapshot("p/fs" + (100 + i), "1", 1000 - i);
+    }
+    pools.laterProtectMillis = 300; // the holds beside the steps take longer than their first ones
+    var r = run(config());
+    assertThat(r.filesystems())
+        .extracting(Replication.FsReport::state)
+        .containsOnly(State.REPLICATED);
+    assertThat(pools.protectBatches)
+        .containsExactly(Replication.PROTECTED_FIRST, n - Replication.PROTECTED_FIRST);
+    var t = List.copyOf(pools.timeline);
+    // the first batch before any step; the oldest steps (those it holds) go first
+    assertThat(t.getFirst()).isEqualTo("protected " + Replication.PROTECTED_FIRST);
+    assertThat(t.get(1)).isEqualTo("sent p/fs" + (100 + n - 1));
+    // the other holds beside the steps: some steps went before they were placed
+    int later = t.indexOf("protected " + (n - Replication.PROTECTED_FIRST));
+    assertThat(later).isGreaterThan(1);
+    // and no completion before they were placed (a hold placed after its release would stay)
+    assertThat(t.stream().filter(e -> e.startsWith("completed")).map(t::indexOf))
+        .isNotEmpty()
+        .allSatisfy(i -> assertThat(i).isGreaterThan(later));
+  }
+
+  @Test
   void listsEachSideWithOneBatchedCall() throws Exception {
     for (int i = 0; i < 20; i++) {
       pools.snapshot("p/fs" + i, "1", 10);
