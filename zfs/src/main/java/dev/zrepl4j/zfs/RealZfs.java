@@ -435,6 +435,10 @@ public final class RealZfs implements Zfs {
     return result;
   }
 
+  /** {@code zfs get} with tab-separated, exact values and the columns its parser reads. */
+  private static final List<String> GET_PARSABLE =
+      List.of("get", "-H", "-p", "-o", "name,property,value,source");
+
   /**
    * The fewest filesystems or datasets one listing command of several side by side names ({@link
    * SideBySide}): below that, a command's start costs more than its share of the listing.
@@ -464,16 +468,8 @@ public final class RealZfs implements Zfs {
       wanted.forEach(fs -> args.add(dataset(fs)));
       found = run(zfs, args, ZfsOutput::parseVersionList, tolerated);
     } else {
-      args.addAll(
-          List.of(
-              "get",
-              "-H",
-              "-p",
-              "-o",
-              "name,property,value,source",
-              "-d",
-              "1",
-              String.join(",", ZfsOutput.VERSION_PROPERTIES)));
+      args.addAll(GET_PARSABLE);
+      args.addAll(List.of("-d", "1", String.join(",", ZfsOutput.VERSION_PROPERTIES)));
       wanted.forEach(fs -> args.add(dataset(fs)));
       found =
           ZfsOutput.versionsFromProperties(run(zfs, args, ZfsOutput::parseProperties, tolerated));
@@ -516,15 +512,8 @@ public final class RealZfs implements Zfs {
         SideBySide.run(
             SideBySide.parts(names, MIN_LISTED_PER_COMMAND, Integer.MAX_VALUE),
             part -> {
-              var args =
-                  new ArrayList<>(
-                      List.of(
-                          "get",
-                          "-H",
-                          "-p",
-                          "-o",
-                          "name,property,value,source",
-                          String.join(",", properties)));
+              var args = new ArrayList<>(GET_PARSABLE);
+              args.add(String.join(",", properties));
               args.addAll(part);
               return run(zfs, args, ZfsOutput::parseProperties, tolerated);
             });
