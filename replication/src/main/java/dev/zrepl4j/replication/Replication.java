@@ -579,8 +579,8 @@ public final class Replication {
    * step that goes before its hold is placed places its own, as with a sender without the call or
    * refusing it (a lost connection shows at the first step).
    *
-   * @return the placing of the others, running (joined before any completion is sent: a hold placed
-   *     after a completion released its snapshot would stay)
+   * @return the placing of the others, running on a connection of its own (joined before any
+   *     completion is sent: a hold placed after a completion released its snapshot would stay)
    */
   private Beside<Boolean> protectAhead(Connection c, Map<String, FsRun> runs) {
     record Planned(SendSpec spec, Instant created, String name, String fs) {}
@@ -607,7 +607,28 @@ public final class Replication {
       return Beside.none();
     }
     var rest = List.copyOf(specs.subList(now, specs.size()));
-    return Beside.start(thread("protect"), () -> protectAll(c, rest));
+    // on a connection of its own: a worker may close the run's first connection when it is done
+    // (and a call cut short on the client's side may still place its holds on the sender's)
+    return Beside.start(
+        thread("protect"),
+        () -> {
+          Connection own;
+          try {
+            own = connector.connect();
+          } catch (IOException e) {
+            log.debug(
+                "{}: no connection to place the other step holds ahead ({}): each step places"
+                    + " its own",
+                config.job(),
+                describe(e));
+            return;
+          }
+          try {
+            protectAll(own, rest);
+          } finally {
+            closeQuietly(own);
+          }
+        });
   }
 
   /** {@link SenderApi#protectAll} of {@code specs} in batches; whether the sender took them. */
