@@ -600,10 +600,7 @@ public final class Replication {
             .thenComparing(Planned::fs));
     var specs = planned.stream().map(Planned::spec).toList();
     int now = Math.min(specs.size(), PROTECTED_FIRST);
-    if (!protectAll(c, specs.subList(0, now))) {
-      return Beside.none();
-    }
-    if (now == specs.size()) {
+    if (!protectAll(c, specs.subList(0, now)) || now == specs.size()) {
       return Beside.none();
     }
     var rest = List.copyOf(specs.subList(now, specs.size()));

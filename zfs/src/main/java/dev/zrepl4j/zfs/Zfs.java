@@ -74,30 +74,31 @@ public interface Zfs {
 
   /**
    * The snapshots and bookmarks of each of {@code filesystems}, each list ordered by createtxg, in
-   * one {@code zfs} invocation for all of them (none if the collection is empty). Every requested
-   * filesystem is a key of the result. On zfs-fuse the numbers come from one {@code zfs get -Hp}.
+   * a few {@code zfs} invocations side by side however many they are ({@link SideBySide}; none if
+   * the collection is empty). Every requested filesystem is a key of the result. On zfs-fuse the
+   * numbers come from {@code zfs get -Hp}.
    */
   Map<DatasetPath, List<FilesystemVersion>> listVersions(Collection<DatasetPath> filesystems)
       throws IOException;
 
   /**
    * Like {@link #listVersions}, for filesystems that may not exist: those that do not get an empty
-   * list, like those without versions (one invocation; any other failure is thrown).
+   * list, like those without versions (any other failure is thrown).
    */
   Map<DatasetPath, List<FilesystemVersion>> listVersionsOfExisting(
       Collection<DatasetPath> filesystems) throws IOException;
 
   /**
-   * The given properties of the given datasets (filesystems or {@code fs@snap} names), in one
-   * invocation: dataset name → property name → value. User properties that are not set have value
-   * {@code -}.
+   * The given properties of the given datasets (filesystems or {@code fs@snap} names), in a few
+   * invocations side by side ({@link SideBySide}): dataset name → property name → value. User
+   * properties that are not set have value {@code -}.
    */
   Map<String, Map<String, Property>> getProperties(
       Collection<String> datasets, Collection<String> properties) throws IOException;
 
   /**
    * Like {@link #getProperties}, for datasets that may not exist: those that do not are absent from
-   * the result (one invocation; any other failure is still thrown).
+   * the result (any other failure is still thrown).
    */
   Map<String, Map<String, Property>> getPropertiesOfExisting(
       Collection<String> datasets, Collection<String> properties) throws IOException;
